@@ -1,0 +1,127 @@
+"""Small syntax helpers: find, add and rename call arguments in the file's own style."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import libcst as cst
+
+
+def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
+    """The argument bound to ``keyword``, given by name or at ``position``."""
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None:
+            if arg.keyword.value == keyword:
+                return arg
+        elif arg.star:
+            return None
+        elif position is not None and index == position:
+            return arg
+    return None
+
+
+def keywordize(call: cst.Call, names: Sequence[str], start: int) -> cst.Call:
+    """Turn positional arguments from index ``start`` on into keywords named by ``names``."""
+    args = list(call.args)
+    for index in range(start, min(len(args), len(names))):
+        arg = args[index]
+        if arg.keyword is not None or arg.star:
+            break
+        args[index] = arg.with_changes(
+            keyword=cst.Name(names[index]),
+            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+        )
+    return call.with_changes(args=args)
+
+
+def kwarg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+
+
+def add_args(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
+    """Append arguments, laid out like the existing ones.
+
+    One argument per line stays one per line (same indentation, trailing comma kept
+    if there was one); arguments on one line stay on one line.
+    """
+    args = list(call.args)
+    if not new:
+        return call
+    separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    trailing = cst.MaybeSentinel.DEFAULT
+    if args:
+        last = args[-1]
+        if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
+            separator = args[-2].comma
+        elif isinstance(last.comma, cst.Comma) and isinstance(
+            call.whitespace_before_args, cst.ParenthesizedWhitespace
+        ):
+            separator = cst.Comma(whitespace_after=call.whitespace_before_args)
+        trailing = last.comma
+        args[-1] = last.with_changes(comma=separator)
+    added = [arg.with_changes(comma=separator) for arg in new[:-1]]
+    added.append(new[-1].with_changes(comma=trailing))
+    return call.with_changes(args=args + added)
+
+
+def rename_kwarg(call: cst.Call, old: str, new: str, value: Optional[cst.BaseExpression] = None) -> cst.Call:
+    args = []
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == old:
+            arg = arg.with_changes(keyword=cst.Name(new), value=value if value is not None else arg.value)
+        args.append(arg)
+    return call.with_changes(args=args)
+
+
+def remove_kwarg(call: cst.Call, name: str) -> cst.Call:
+    args = [a for a in call.args if not (a.keyword is not None and a.keyword.value == name)]
+    if args and len(args) < len(call.args):
+        last_old = call.args[-1]
+        if args[-1] is not last_old:
+            args[-1] = args[-1].with_changes(comma=last_old.comma)
+    return call.with_changes(args=args)
+
+
+def param_names(fn: cst.FunctionDef | cst.Lambda) -> list:
+    p = fn.params
+    names = [x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)]
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
+
+
+def add_param(params: cst.Parameters, name: str) -> cst.Parameters:
+    """Add a parameter ``name`` after the last plain positional parameter.
+
+    ``name=None`` is used when a later parameter has a default, so the
+    signature stays valid.
+    """
+    plain = list(params.params)
+    has_default = any(p.default is not None for p in plain)
+    new = cst.Param(
+        cst.Name(name),
+        default=cst.Name("None") if has_default else None,
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")) if has_default else cst.MaybeSentinel.DEFAULT,
+    )
+    if not plain:
+        return params.with_changes(params=[new])
+    last = plain[-1]
+    comma = last.comma if isinstance(last.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    trailing = last.comma if isinstance(last.comma, cst.Comma) and not _more_after(params) else cst.MaybeSentinel.DEFAULT
+    if isinstance(comma.whitespace_after, cst.SimpleWhitespace) and comma.whitespace_after.value == "" and not _more_after(params):
+        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    plain[-1] = last.with_changes(comma=comma)
+    if _more_after(params):
+        new = new.with_changes(comma=comma)
+    else:
+        new = new.with_changes(comma=trailing)
+    return params.with_changes(params=plain + [new])
+
+
+def _more_after(params: cst.Parameters) -> bool:
+    return bool(params.kwonly_params) or isinstance(params.star_arg, (cst.Param, cst.ParamStar)) or params.star_kwarg is not None

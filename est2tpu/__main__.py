@@ -1,0 +1,5 @@
+import sys
+
+from est2tpu.cli import main
+
+sys.exit(main())
