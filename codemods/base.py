@@ -7,10 +7,11 @@ import dataclasses
 from typing import ClassVar, Dict, List, Optional
 
 import libcst as cst
-from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from codemods.estimators import EstimatorIndex
+from codemods.imports import ADD_KEY, DROP_KEY, update_imports
 from codemods.names import TARGETS, ImportTable
 
 FINDINGS_KEY = "est2tpu.findings"
@@ -61,7 +62,7 @@ def register(*rules: Rule) -> None:
         RULES[rule.code] = rule
 
 
-class MigrationCodemod(VisitorBasedCodemodCommand):
+class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
     """Base of the est2tpu codemods: options from the context, located findings.
 
     Subclasses list their rules in ``RULES`` and call :meth:`report` where a change
@@ -74,7 +75,10 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     TRIGGERS: ClassVar[tuple] = ()
 
     def __init__(self, context: CodemodContext, target: Optional[str] = None) -> None:
-        super().__init__(context)
+        # A plain CSTTransformer: the matcher-decorator machinery of LibCST's
+        # VisitorBasedCodemodCommand costs ~50 ms per instance and is not used here.
+        CodemodCommand.__init__(self, context)
+        cst.CSTTransformer.__init__(self)
         options = context.scratch.get(OPTIONS_KEY, Options())
         if target:
             options = dataclasses.replace(options, target=target)
@@ -93,16 +97,28 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             help="tf2: tf.compat.v1.estimator.tpu names; tf1: tf.contrib.tpu names",
         )
 
-    def should_run(self, code: str) -> bool:
-        return not self.TRIGGERS or any(t in code for t in self.TRIGGERS)
+    @classmethod
+    def should_run(cls, code: str) -> bool:
+        return not cls.TRIGGERS or any(t in code for t in cls.TRIGGERS)
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        return self.fix_imports(tree.visit(self))
+
+    def fix_imports(self, tree: cst.Module) -> cst.Module:
+        scratch = self.context.scratch
+        return update_imports(tree, scratch.pop(ADD_KEY, []), scratch.pop(DROP_KEY, []))
+
+    def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None) -> None:
+        """Analyse ``module`` (the one about to be transformed), sharing another concern's analysis."""
+        self._module, self._shared, self._positions, self._index = module, shared, None, None
+        self.imports = shared.imports if shared else ImportTable(module)
 
     @contextlib.contextmanager
     def _handle_metadata_reference(self, module: cst.Module):
         # LibCST deep-copies the module here by default; the codemods never mutate
         # nodes in place, so skipping the copy is safe and keeps nodes identical to
         # the caller's (findings are located against this very module).
-        self._module, self._positions = module, None
-        self.imports = ImportTable(module)
+        self.prepare(module)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         old = self.context.wrapper
         with self.resolve(wrapper):
@@ -113,15 +129,29 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                 self.context = dataclasses.replace(self.context, wrapper=old)
 
     def report(self, node: cst.CSTNode, code: str, message: str, hint: str = "") -> None:
-        if self._positions is None:
-            wrapper = MetadataWrapper(self._module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        pos = self._positions.get(node)
+        pos = self.positions().get(node)
         line, col = (pos.start.line, pos.start.column + 1) if pos else (0, 0)
         self.context.scratch.setdefault(FINDINGS_KEY, []).append(
             Finding(line, col, code, message, hint)
         )
         self.warn(f"{line}:{col}: {code} {message}")
+
+    def positions(self):
+        if self._shared is not None:
+            return self._shared.positions()
+        if self._positions is None:
+            wrapper = MetadataWrapper(self._module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
+
+    @property
+    def index(self) -> EstimatorIndex:
+        """Model_fns, input_fns and Estimators of the module being transformed (built once)."""
+        if self._shared is not None:
+            return self._shared.index
+        if self._index is None:
+            self._index = EstimatorIndex(self._module, self.imports)
+        return self._index
 
     def api(self, node: cst.BaseExpression) -> Optional[str]:
         """Canonical ``tf.…`` name that ``node`` refers to here, or None."""
@@ -134,13 +164,12 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     def spelled(self, qualified: str, like: Optional[cst.BaseExpression] = None) -> cst.BaseExpression:
         code, request = self.imports.reference(qualified, like)
         if request:
-            module, obj, asname = request
-            AddImportsVisitor.add_needed_import(self.context, module, obj, asname)
+            self.context.scratch.setdefault(ADD_KEY, []).append(request)
         return cst.parse_expression(code)
 
     def runtime(self, name: str) -> cst.BaseExpression:
         """``est2tpu.<name>``, importing est2tpu once."""
-        AddImportsVisitor.add_needed_import(self.context, "est2tpu")
+        self.context.scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))
         return cst.parse_expression(f"est2tpu.{name}")
 
     def drop_import_of(self, name: cst.BaseExpression) -> None:
@@ -149,4 +178,4 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             module, _, obj = self.imports.aliases[name.value].rpartition(".")
             if module:
                 asname = name.value if name.value != obj else None
-                RemoveImportsVisitor.remove_unused_import(self.context, module, obj, asname)
+                self.context.scratch.setdefault(DROP_KEY, []).append((module, obj, asname))

@@ -20,6 +20,12 @@ def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Op
     return None
 
 
+def replace_arg(call: cst.Call, keyword: str, position: Optional[int], value: cst.BaseExpression) -> cst.Call:
+    """``call`` with the value of the argument bound to ``keyword`` replaced."""
+    target = find_arg(call, keyword, position)
+    return call.with_changes(args=[a.with_changes(value=value) if a is target else a for a in call.args])
+
+
 def keywordize(call: cst.Call, names: Sequence[str], start: int) -> cst.Call:
     """Turn positional arguments from index ``start`` on into keywords named by ``names``."""
     args = list(call.args)

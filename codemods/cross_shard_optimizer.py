@@ -1,0 +1,146 @@
+"""Optimizers in model_fn are wrapped in CrossShardOptimizer when running on a TPU.
+
+    optimizer = tf.compat.v1.train.AdamOptimizer(0.01)
+    # gains
+    if params["use_tpu"]:
+        optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)
+
+Never unconditionally: CrossShardOptimizer's CrossReplicaSum has no CPU kernel, and
+TPUEstimator sets ``params["use_tpu"]``.  An optimizer built inline
+(``tf.train.AdamOptimizer(lr).minimize(loss)``) is first given a name of its own.
+"""
+
+from typing import Dict, Optional, Set
+
+import libcst as cst
+
+from codemods.base import MigrationCodemod, Rule
+
+CROSS_SHARD = Rule(
+    "E2T107",
+    "optimizer wrapped in CrossShardOptimizer on TPU",
+    "On a TPU each shard computes gradients of its own batch; CrossShardOptimizer averages "
+    "them across shards. It is added only when params['use_tpu'] is true: it cannot run on "
+    "the CPU.",
+    before="optimizer = tf.compat.v1.train.AdamOptimizer(0.01)",
+    after='optimizer = tf.compat.v1.train.AdamOptimizer(0.01)\nif params["use_tpu"]:\n'
+          "    optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)",
+)
+OPTIMIZER_NOT_WRAPPED = Rule(
+    "E2T214",
+    "optimizer could not be wrapped in CrossShardOptimizer",
+    "The optimizer is not a tf.compat.v1.train optimizer created in model_fn (a Keras "
+    "optimizer, tf.contrib.layers.optimize_loss, or one built elsewhere). On a TPU, gradients "
+    "must be averaged across shards: use a tf.compat.v1.train optimizer wrapped in "
+    "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
+)
+
+
+def _is_v1_optimizer(api: Optional[str]) -> bool:
+    return bool(api) and api.startswith("tf.train.") and api.endswith("Optimizer")
+
+
+class WrapOptimizerForTPU(MigrationCodemod):
+    """Add a params["use_tpu"]-guarded CrossShardOptimizer after each model_fn optimizer."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [CROSS_SHARD, OPTIMIZER_NOT_WRAPPED]
+    TRIGGERS = ("Optimizer", "optimize_loss", "optimizers")
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.in_model_fn = 0
+        self.wrap: Dict[cst.SimpleStatementLine, str] = {}
+        self.inline: Set[cst.SimpleStatementLine] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.in_model_fn += node in self.index.model_fns
+        if node in self.index.model_fns:
+            self._plan(node)
+
+    def leave_FunctionDef(self, original_node, updated_node):
+        self.in_model_fn -= original_node in self.index.model_fns
+        return updated_node
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.in_model_fn:
+            return
+        api = self.api(node.func) or ""
+        if api in ("tf.contrib.layers.optimize_loss",) or api.startswith("tf.keras.optimizers."):
+            self.report(node, OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
+                        "use a tf.compat.v1.train optimizer and CrossShardOptimizer")
+
+    def _plan(self, fn: cst.FunctionDef) -> None:
+        body = list(fn.body.body)
+        for i, stmt in enumerate(_flat(fn.body)):
+            if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+                continue
+            small = stmt.body[0]
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and len(small.targets) == 1 \
+                    and isinstance(small.targets[0].target, cst.Name) and _is_v1_optimizer(self.api(small.value.func)):
+                name = small.targets[0].target.value
+                if not _already_wrapped(fn, name):
+                    self.wrap[stmt] = name
+            elif self._inline_optimizer(small) is not None and "optimizer" not in _names(fn):
+                self.inline.add(stmt)
+
+    def _inline_optimizer(self, small) -> Optional[cst.Call]:
+        """``tf.train.XOptimizer(...)`` in ``x = tf.train.XOptimizer(...).minimize(...)``."""
+        value = getattr(small, "value", None)
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            inner = value.func.value
+            if isinstance(inner, cst.Call) and _is_v1_optimizer(self.api(inner.func)):
+                return inner
+        return None
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if original_node in self.wrap:
+            return cst.FlattenSentinel([updated_node, self._guard(self.wrap[original_node])])
+        if original_node in self.inline:
+            small = updated_node.body[0]
+            optimizer = small.value.func.value
+            create = cst.SimpleStatementLine(
+                [cst.Assign([cst.AssignTarget(cst.Name("optimizer"))], optimizer)],
+                leading_lines=updated_node.leading_lines,
+            )
+            use = updated_node.with_changes(
+                body=[small.with_changes(value=small.value.with_changes(
+                    func=small.value.func.with_changes(value=cst.Name("optimizer"))))],
+                leading_lines=(),
+            )
+            return cst.FlattenSentinel([create, self._guard("optimizer"), use])
+        return updated_node
+
+    def _guard(self, name: str) -> cst.If:
+        wrapper = self.target("CrossShardOptimizer")
+        assign = cst.SimpleStatementLine([cst.Assign(
+            [cst.AssignTarget(cst.Name(name))], cst.Call(wrapper, [cst.Arg(cst.Name(name))]))])
+        return cst.If(test=cst.parse_expression('params["use_tpu"]'), body=cst.IndentedBlock([assign]))
+
+
+def _flat(block):
+    from codemods.eval_metrics import _statements
+
+    for _, stmt in _statements(block, []):
+        yield stmt
+
+
+def _names(fn) -> Set[str]:
+    from codemods.eval_metrics import _names_in
+
+    return set(_names_in(fn.body))
+
+
+def _already_wrapped(fn: cst.FunctionDef, name: str) -> bool:
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            func = node.func
+            attr = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            if attr == "CrossShardOptimizer" and any(
+                isinstance(a.value, cst.Name) and a.value.value == name for a in node.args
+            ):
+                found.append(node)
+
+    fn.visit(Finder())
+    return bool(found)

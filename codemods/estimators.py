@@ -1,0 +1,449 @@
+"""Which functions are model_fns and input_fns, and which batch sizes the input_fns use.
+
+Shared analysis of one module, used by the model_fn, input_fn, optimizer and
+TPUEstimator codemods.  It follows functions the way Estimator code passes them:
+a def by name, ``functools.partial(f, …)``, a factory call returning a nested def,
+``lambda: f(…, BATCH)``, and a local variable bound to any of these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+
+import libcst as cst
+
+from codemods.names import ImportTable
+from codemods.syntax import find_arg, param_names
+
+Function = Union[cst.FunctionDef, cst.Lambda]
+
+ESTIMATOR_APIS = {"tf.estimator.Estimator", "tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
+SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
+#: input_fn helpers that build their own batches and cannot take ``params``.
+CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.pandas_input_fn"}
+#: (method or API, mode, position of input_fn)
+USES = {"train": ("train", 0), "evaluate": ("eval", 0), "predict": ("predict", 0)}
+SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
+
+
+def is_batch_size_param(node: cst.BaseExpression) -> bool:
+    """``params["batch_size"]``."""
+    return (
+        isinstance(node, cst.Subscript)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "params"
+        and len(node.slice) == 1
+        and isinstance(node.slice[0].slice, cst.Index)
+        and isinstance(node.slice[0].slice.value, cst.SimpleString)
+        and node.slice[0].slice.value.evaluated_value == "batch_size"
+    )
+
+
+@dataclasses.dataclass
+class EstimatorSite:
+    """One ``Estimator(...)`` / ``model_to_estimator(...)`` call."""
+
+    call: cst.Call
+    api: str
+    scope: Optional[cst.FunctionDef]
+    uses: List["InputFnUse"] = dataclasses.field(default_factory=list)
+
+    @property
+    def is_tpu(self) -> bool:
+        return "tpu" in self.api
+
+    def batch_size(self, mode: str) -> Optional[cst.BaseExpression]:
+        for use in self.uses:
+            if use.mode == mode and use.plan is not None and use.plan.batch is not None:
+                return use.plan.batch
+        return None
+
+
+@dataclasses.dataclass
+class InputFnPlan:
+    """How one input_fn takes ``params`` and batches by ``params["batch_size"]``."""
+
+    takes_params: Function  # the function that gains ``params``
+    to_batch_param: List[cst.CSTNode]  # expressions that become params["batch_size"]
+    batch_calls: List[cst.Call]  # ``.batch(...)`` calls that drop the remainder
+    batch: Optional[cst.BaseExpression]  # the batch size to lift into TPUEstimator
+    from_params: bool = False  # the batch already came from params["batch_size"]
+    pass_params: Optional[cst.Call] = None  # call in a lambda that must pass params on
+
+
+@dataclasses.dataclass
+class InputFnUse:
+    mode: str  # train | eval | predict
+    call: cst.Call  # the train/evaluate/predict/TrainSpec/EvalSpec call
+    arg: Optional[cst.Arg]
+    plan: Optional[InputFnPlan]
+    problem: Optional[str] = None  # why no plan could be made
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, imports: ImportTable) -> None:
+        self.imports = imports
+        self.stack: List[cst.FunctionDef] = []
+        self.functions: List[Tuple[cst.FunctionDef, Optional[cst.FunctionDef]]] = []
+        self.assigned: Dict[Tuple[Optional[cst.FunctionDef], str], cst.BaseExpression] = {}
+        self.estimators: List[EstimatorSite] = []
+        self.use_calls: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
+        self.spec_returners: Set[cst.FunctionDef] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append((node, self.stack[-1] if self.stack else None))
+        self.stack.append(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.assigned[(self.scope, target.target.value)] = node.value
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.stack and isinstance(node.value, cst.Call) and self.imports.api(node.value.func) in SPEC_APIS:
+            self.spec_returners.add(self.stack[-1])
+
+    def visit_Call(self, node: cst.Call) -> None:
+        api = self.imports.api(node.func)
+        if api in ESTIMATOR_APIS or api in KERAS_APIS:
+            self.estimators.append(EstimatorSite(node, api, self.scope))
+        elif api in SPEC_USES or api == "tf.estimator.train_and_evaluate" or (
+            isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
+        ):
+            self.use_calls.append((node, self.scope))
+
+    @property
+    def scope(self) -> Optional[cst.FunctionDef]:
+        return self.stack[-1] if self.stack else None
+
+
+class EstimatorIndex:
+    """Everything the codemods need to know about the Estimators of one module."""
+
+    def __init__(self, module: cst.Module, imports: ImportTable) -> None:
+        self.imports = imports
+        collector = _Collector(imports)
+        module.visit(collector)
+        self._c = collector
+        self.estimators = collector.estimators
+        self.parents = {fn: parent for fn, parent in collector.functions}
+        self.uses: List[InputFnUse] = []
+        self.canned_inputs: List[cst.Call] = []
+        for call, scope in collector.use_calls:
+            self._add_use(call, scope)
+        self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
+        for site in self.estimators:
+            if site.api in ESTIMATOR_APIS:
+                arg = find_arg(site.call, "model_fn", 0)
+                if arg is not None:
+                    fn = self.resolve_function(arg.value, site.scope)
+                    if isinstance(fn, cst.FunctionDef):
+                        self.model_fns.add(fn)
+
+    # -- resolution -------------------------------------------------------------
+
+    def lookup(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
+        """The value last assigned to ``name`` in ``scope`` or an enclosing scope."""
+        while True:
+            value = self._c.assigned.get((scope, name))
+            if value is not None or scope is None:
+                return value
+            scope = self.parents.get(scope)
+
+    def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
+        candidates = [fn for fn, parent in self._c.functions if fn.name.value == name]
+        while True:
+            for fn in candidates:
+                if self.parents.get(fn) is scope:
+                    return fn
+            if scope is None:
+                return None
+            scope = self.parents.get(scope)
+
+    def resolve_function(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[Function]:
+        """The function an expression evaluates to: a def, a lambda, or what a factory returns."""
+        if depth > 4:
+            return None
+        if isinstance(expr, cst.Lambda):
+            return expr
+        if isinstance(expr, cst.Name):
+            fn = self.function_named(expr.value, scope)
+            if fn is not None:
+                return fn
+            value = self.lookup(expr.value, scope)
+            return self.resolve_function(value, scope, depth + 1) if value is not None else None
+        if isinstance(expr, cst.Call):
+            if self.imports.api(expr.func) == "functools.partial" or dotted_is(expr.func, "partial"):
+                return self.resolve_function(expr.args[0].value, scope, depth + 1) if expr.args else None
+            factory = self.resolve_function(expr.func, scope, depth + 1)
+            if isinstance(factory, cst.FunctionDef):
+                returned = returned_function(factory, self)
+                if returned is not None:
+                    return returned
+        return None
+
+    def site_for(self, receiver: cst.BaseExpression, scope) -> Optional[EstimatorSite]:
+        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to."""
+        if isinstance(receiver, cst.Name):
+            value = self.lookup(receiver.value, scope)
+            if isinstance(value, cst.Call):
+                for site in self.estimators:
+                    if site.call is value:
+                        return site
+                factory = self.resolve_function(value.func, scope)
+                if isinstance(factory, cst.FunctionDef):
+                    for site in self.estimators:
+                        if site.scope is factory:
+                            return site
+        return self.estimators[0] if len(self.estimators) == 1 else None
+
+    # -- uses -------------------------------------------------------------------
+
+    def _add_use(self, call: cst.Call, scope) -> None:
+        api = self.imports.api(call.func)
+        if api == "tf.estimator.train_and_evaluate":
+            return  # its TrainSpec/EvalSpec calls are uses of their own
+        if api in SPEC_USES:
+            mode, site = SPEC_USES[api], self._spec_site(call, scope)
+        else:
+            mode, _ = USES[call.func.attr.value]
+            if find_arg(call, "input_fn") is None and not self._receiver_is_estimator(call, scope):
+                return
+            site = self.site_for(call.func.value, scope)
+        arg = find_arg(call, "input_fn", 0)
+        use = InputFnUse(mode, call, arg, None)
+        if arg is None:
+            return
+        if isinstance(arg.value, cst.Call) and self.imports.api(arg.value.func) in CANNED_INPUT_APIS:
+            self.canned_inputs.append(arg.value)
+            use.problem = "canned"
+        else:
+            use.plan = self._plan(arg.value, scope)
+            if use.plan is None:
+                use.problem = "unresolved"
+        self.uses.append(use)
+        if site is not None:
+            site.uses.append(use)
+
+    def _receiver_is_estimator(self, call: cst.Call, scope) -> bool:
+        receiver = call.func.value
+        if not isinstance(receiver, cst.Name):
+            return False
+        value = self.lookup(receiver.value, scope)
+        return isinstance(value, cst.Call) and any(site.call is value for site in self.estimators)
+
+    def _spec_site(self, spec_call: cst.Call, scope) -> Optional[EstimatorSite]:
+        return self.estimators[0] if len(self.estimators) == 1 else None
+
+    def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
+        if depth > 4:
+            return None
+        if isinstance(expr, cst.Name) and self.function_named(expr.value, scope) is None:
+            value = self.lookup(expr.value, scope)
+            return self._plan(value, scope, depth + 1) if value is not None else None
+        if isinstance(expr, cst.Lambda):
+            return self._plan_lambda(expr, scope)
+        fn = self.resolve_function(expr, scope)
+        if isinstance(fn, cst.Lambda):
+            return self._plan_lambda(fn, scope)
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        factory_call = expr if isinstance(expr, cst.Call) else None
+        factory = self.resolve_function(factory_call.func, scope) if factory_call is not None else None
+        return self._plan_def(fn, factory_call, factory if isinstance(factory, cst.FunctionDef) else None)
+
+    def _plan_def(self, fn: cst.FunctionDef, factory_call, factory) -> InputFnPlan:
+        """A def that will be the input_fn itself (directly or returned by a factory)."""
+        calls = list(batch_calls(fn))
+        forwarded = returned_call(fn)
+        if not calls and forwarded is not None:  # def train_input_fn(): return input_fn(...)
+            plan = self._plan_forwarding(fn, forwarded, self.parents.get(fn))
+            if plan is not None:
+                return plan
+        plan = InputFnPlan(fn, [], calls, None)
+        for call in calls:
+            size = batch_size_arg(call)
+            if size is None:
+                continue
+            if is_batch_size_param(size.value):
+                plan.from_params = True
+                continue
+            plan.to_batch_param.append(size.value)
+            if plan.batch is None:
+                plan.batch = self._bound_value(size.value, fn, factory_call, factory)
+        return plan
+
+    def _bound_value(self, size: cst.BaseExpression, fn: cst.FunctionDef, factory_call, factory):
+        """What a batch-size expression inside ``fn`` evaluates to where the estimator is built."""
+        if not isinstance(size, cst.Name):
+            return size
+        name = size.value
+        for owner, call in ((fn, None), (factory, factory_call)):
+            if owner is None:
+                continue
+            if name in param_names(owner):
+                if call is not None:
+                    bound = bound_argument(call, owner, name)
+                    if bound is not None:
+                        return bound
+                default = param_default(owner, name)
+                return default
+            if self._c.assigned.get((owner, name)) is not None:
+                return None  # computed inside the input_fn: not known outside
+        return size
+
+    def _plan_lambda(self, lam: cst.Lambda, scope) -> Optional[InputFnPlan]:
+        if not isinstance(lam.body, cst.Call):
+            return None
+        return self._plan_forwarding(lam, lam.body, scope) or InputFnPlan(lam, [], [], None)
+
+    def _plan_forwarding(self, outer: Function, body: cst.Call, scope) -> Optional[InputFnPlan]:
+        """``lambda: f(x, y, BATCH)``: ``outer`` takes params and passes the batch size on to f."""
+        fn = self.resolve_function(body.func, scope)
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        lam = outer
+        calls = list(batch_calls(fn))
+        plan = InputFnPlan(lam, [], calls, None)
+        for call in calls:
+            size = batch_size_arg(call)
+            if size is None:
+                continue
+            if is_batch_size_param(size.value):
+                plan.from_params = True
+                plan.pass_params = body
+            elif isinstance(size.value, cst.Name) and size.value.value in param_names(fn):
+                arg = bound_arg(body, fn, size.value.value)
+                if arg is not None and not is_batch_size_param(arg.value):
+                    plan.to_batch_param.append(arg.value)
+                    plan.batch = plan.batch or arg.value
+                elif arg is not None:
+                    plan.from_params = True
+            else:
+                # the batch size is fixed inside f: f takes params too
+                plan.to_batch_param.append(size.value)
+                plan.batch = plan.batch or size.value
+                plan.pass_params = body
+        return plan
+
+    # -- queries ----------------------------------------------------------------
+
+    def available_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
+        """Whether every name ``expr`` reads is bound in ``scope`` or an enclosing scope."""
+        names = _ReadNames()
+        expr.visit(names)
+        for name in names.names:
+            if name in self.imports.aliases or name in ("True", "False", "None") or name in dir(__builtins__):
+                continue
+            owner, found = scope, False
+            while not found:
+                found = (owner, name) in self._c.assigned or self.function_named(name, owner) is not None or (
+                    owner is not None and name in param_names(owner))
+                if owner is None:
+                    break
+                owner = self.parents.get(owner)
+            if not found:
+                return False
+        return True
+
+    def input_fn_plans(self) -> Iterator[Tuple[InputFnUse, InputFnPlan]]:
+        for use in self.uses:
+            if use.plan is not None:
+                yield use, use.plan
+
+    def modes_of(self, fn: Function) -> Set[str]:
+        return {use.mode for use, plan in self.input_fn_plans() if plan.takes_params is fn}
+
+
+def dotted_is(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def returned_call(fn: cst.FunctionDef) -> Optional[cst.Call]:
+    """``f(...)`` when the body of ``fn`` ends with ``return f(...)``."""
+    last = fn.body.body[-1] if isinstance(fn.body, cst.IndentedBlock) and fn.body.body else None
+    if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return):
+        value = last.body[-1].value
+        return value if isinstance(value, cst.Call) else None
+    return None
+
+
+def returned_function(factory: cst.FunctionDef, index: EstimatorIndex) -> Optional[Function]:
+    """The nested def or lambda a factory returns."""
+    for stmt in factory.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Return) and small.value is not None:
+                    value = small.value
+                    if isinstance(value, cst.Lambda):
+                        return value
+                    if isinstance(value, cst.Name):
+                        return index.function_named(value.value, factory)
+    return None
+
+
+class _ReadNames(cst.CSTVisitor):
+    """Root names an expression reads (``a`` in ``a.b[c]`` and ``c``), not attribute names."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+class _BatchCalls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.depth += 1
+        return self.depth == 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("batch", "padded_batch"):
+            self.calls.append(node)
+
+
+def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
+    """``.batch(...)`` / ``.padded_batch(...)`` calls in a function body (not nested defs)."""
+    visitor = _BatchCalls()
+    fn.visit(visitor)
+    return iter(visitor.calls)
+
+
+def batch_size_arg(call: cst.Call) -> Optional[cst.Arg]:
+    return find_arg(call, "batch_size", 0)
+
+
+def bound_arg(call: cst.Call, fn: Function, name: str) -> Optional[cst.Arg]:
+    names = param_names(fn)
+    position = names.index(name) if name in names else None
+    if isinstance(fn, cst.FunctionDef) and names and names[0] in ("self", "cls"):
+        position = position - 1 if position else None
+    return find_arg(call, name, position)
+
+
+def bound_argument(call: cst.Call, fn: Function, name: str) -> Optional[cst.BaseExpression]:
+    arg = bound_arg(call, fn, name)
+    return arg.value if arg is not None else None
+
+
+def param_default(fn: Function, name: str) -> Optional[cst.BaseExpression]:
+    for param in (*fn.params.params, *fn.params.kwonly_params):
+        if param.name.value == name:
+            return param.default
+    return None

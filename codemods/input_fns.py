@@ -1,0 +1,153 @@
+"""input_fns take ``params`` and batch by ``params["batch_size"]``, dropping the remainder.
+
+    def train_input_fn():                          # before
+        return dataset.batch(32)
+    estimator.train(lambda: make_input(x, y, 32))
+
+    def train_input_fn(params):                    # after
+        return dataset.batch(params["batch_size"], drop_remainder=True)
+    estimator.train(lambda params: make_input(x, y, params["batch_size"]))
+
+Every function that reaches ``train``/``evaluate``/``predict``/``TrainSpec``/``EvalSpec``
+as input_fn is rewritten: a def, a lambda calling a def with the batch size, a factory
+returning a nested def.  The batch size it used is lifted into TPUEstimator by
+:mod:`codemods.tpu_estimator`, which runs first.  Train and eval batches drop the
+remainder (TPUs need static shapes); predict input keeps it.  An input_fn that returns
+``make_one_shot_iterator(ds).get_next()`` returns ``ds`` instead.
+"""
+
+from typing import Dict, Set
+
+import libcst as cst
+import libcst.matchers as m
+
+from codemods.base import MigrationCodemod, Rule
+from codemods.model_fn_params import UNRESOLVED_MODEL_FN
+from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names
+
+INPUT_FN_PARAMS = Rule(
+    "E2T103",
+    "input_fn takes params and batches by params['batch_size']",
+    "TPUEstimator calls input_fn with `params` and sets params['batch_size'] to the "
+    "per-shard batch size; train and eval batches must have a static shape, so they "
+    "drop the remainder.",
+    before="def train_input_fn():\n    return ds.batch(32)",
+    after='def train_input_fn(params):\n    return ds.batch(params["batch_size"], drop_remainder=True)',
+)
+CANNED_INPUT = Rule(
+    "E2T216",
+    "numpy_input_fn/pandas_input_fn cannot take params",
+    "These helpers batch by their own batch_size and take no params. Replace them with a "
+    "tf.data input_fn that batches by params['batch_size'] with drop_remainder=True.",
+    before="estimator.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=32))",
+    after='def input_fn(params):\n    return tf.data.Dataset.from_tensor_slices((x, y)).batch(params["batch_size"], drop_remainder=True)',
+)
+SHARED_PREDICT_INPUT = Rule(
+    "E2T217",
+    "input_fn shared by predict and train/eval keeps its remainder",
+    "drop_remainder=True was not added because the same input_fn also feeds predict, "
+    "which must see every example. Give train/eval their own batching with "
+    "drop_remainder=True before running on a TPU.",
+)
+EVAL_REMAINDER = Rule(
+    "E2T209",
+    "evaluation now drops the last partial batch",
+    "TPU evaluation runs whole batches only. Metrics change unless the eval set size is a "
+    "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
+    "padding out (an is_real_example weight).",
+)
+
+
+def _batch_param() -> cst.BaseExpression:
+    return cst.parse_expression('params["batch_size"]')
+
+
+class InputFnTakesParams(MigrationCodemod):
+    """Make every input_fn take params and batch by params["batch_size"]."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER]
+    TRIGGERS = ("input_fn", "Spec(")
+
+    def visit_Module(self, node: cst.Module) -> None:
+        index = self.index
+        self.takes_params: Set[cst.CSTNode] = set()
+        self.to_param: Set[cst.CSTNode] = set()
+        self.pass_params: Set[cst.Call] = set()
+        self.iterators: Set[cst.FunctionDef] = set()
+        modes: Dict[cst.Call, Set[str]] = {}
+        for use in index.uses:
+            if use.problem == "canned":
+                self.report(use.arg, CANNED_INPUT.code, CANNED_INPUT.title, "write a tf.data input_fn")
+            elif use.problem == "unresolved":
+                self.report(use.arg, UNRESOLVED_MODEL_FN.code, "input_fn is not defined in this file",
+                            "give it `params` and batch by params['batch_size'] where it is defined")
+        for use, plan in index.input_fn_plans():
+            self.takes_params.add(plan.takes_params)
+            self.to_param.update(plan.to_batch_param)
+            if plan.pass_params is not None:
+                self.pass_params.add(plan.pass_params)
+                callee = index.resolve_function(plan.pass_params.func, None)
+                if callee is not None:
+                    self.takes_params.add(callee)
+                    self.iterators.add(callee)
+            if isinstance(plan.takes_params, cst.FunctionDef):
+                self.iterators.add(plan.takes_params)
+            for call in plan.batch_calls:
+                modes.setdefault(call, set()).add(use.mode)
+        self.drop_remainder: Set[cst.Call] = set()
+        for call, used_in in modes.items():
+            if find_arg(call, "drop_remainder", 1) is not None or used_in == {"predict"}:
+                continue
+            if "predict" in used_in:
+                self.report(call, SHARED_PREDICT_INPUT.code, SHARED_PREDICT_INPUT.title,
+                            "give train/eval input drop_remainder=True")
+                continue
+            self.drop_remainder.add(call)
+            if "eval" in used_in:
+                self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
+                            "make the eval set a multiple of eval_batch_size")
+
+        self.functions = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
+        self.functions.pop()
+        if original_node in self.takes_params and "params" not in param_names(original_node):
+            updated_node = updated_node.with_changes(params=add_param(updated_node.params, "params"))
+        return updated_node
+
+    def leave_Lambda(self, original_node: cst.Lambda, updated_node: cst.Lambda):
+        if original_node in self.takes_params and "params" not in param_names(original_node):
+            updated_node = updated_node.with_changes(params=add_param(updated_node.params, "params"))
+        return updated_node
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        if original_node in self.drop_remainder:
+            updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
+        if original_node in self.pass_params and find_arg(original_node, "params") is None:
+            updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
+        return updated_node
+
+    def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
+        # `return make_one_shot_iterator(ds).get_next()` -> `return ds`
+        value = updated_node.value
+        if not self.functions or self.functions[-1] not in self.iterators:
+            return updated_node
+        if not m.matches(value, m.Call(func=m.Attribute(attr=m.Name("get_next")), args=[])):
+            return updated_node
+        inner = value.func.value
+        if m.matches(inner, m.Call(func=m.Attribute(attr=m.Name("make_one_shot_iterator")), args=[])):
+            return updated_node.with_changes(value=inner.func.value)
+        if (isinstance(inner, cst.Call) and len(inner.args) == 1
+                and self.api(inner.func) == "tf.data.make_one_shot_iterator"):
+            return updated_node.with_changes(value=inner.args[0].value)
+        return updated_node
+
+    def on_leave(self, original_node, updated_node):
+        updated_node = super().on_leave(original_node, updated_node)
+        if original_node in self.to_param:
+            return _batch_param()
+        return updated_node

@@ -1,0 +1,228 @@
+"""Estimator -> TPUEstimator and RunConfig -> TPU RunConfig.
+
+    config = tf.estimator.RunConfig(model_dir=d)
+    est = tf.estimator.Estimator(model_fn, config=config, params={"batch_size": 32, "lr": 0.1})
+    # becomes
+    config = tf.compat.v1.estimator.tpu.RunConfig(
+        model_dir=d, cluster=est2tpu.tpu_cluster_resolver(),
+        tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100))
+    est = tf.compat.v1.estimator.tpu.TPUEstimator(
+        model_fn, config=config, params={"lr": 0.1}, use_tpu=est2tpu.use_tpu(),
+        train_batch_size=32, eval_batch_size=32)
+
+The batch sizes are the ones the input_fns of this estimator used (see
+:mod:`codemods.estimators`); ``batch_size`` is reserved in params and moves out.  Where
+the TPU is follows one rule, in ``est2tpu.use_tpu()``: the ``TPU_NAME`` environment
+variable.  Runs before :mod:`codemods.input_fns`, which rewrites the batch sizes away.
+"""
+
+from typing import Dict, List, Optional
+
+import libcst as cst
+import libcst.matchers as m
+
+from codemods.base import MigrationCodemod, Rule
+from codemods.estimators import EstimatorSite, returned_call
+from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
+
+ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
+RUN_CONFIG_FIELDS = (
+    "model_dir", "tf_random_seed", "save_summary_steps", "save_checkpoints_steps",
+    "save_checkpoints_secs", "session_config", "keep_checkpoint_max",
+    "keep_checkpoint_every_n_hours", "log_step_count_steps", "train_distribute",
+)
+BATCH_KEYWORDS = {"train": "train_batch_size", "eval": "eval_batch_size", "predict": "predict_batch_size"}
+
+TO_TPU_ESTIMATOR = Rule(
+    "E2T104",
+    "Estimator becomes TPUEstimator",
+    "TPUEstimator takes the global batch sizes as train_batch_size/eval_batch_size/"
+    "predict_batch_size (lifted from the input_fns; `batch_size` is a reserved params key) "
+    "and use_tpu (est2tpu.use_tpu(): true when TPU_NAME is set).",
+    before="est = tf.estimator.Estimator(model_fn, params={'batch_size': 32})",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=..., params={}, "
+          "use_tpu=est2tpu.use_tpu(), train_batch_size=32)",
+)
+TO_TPU_RUN_CONFIG = Rule(
+    "E2T105",
+    "RunConfig becomes the TPU RunConfig",
+    "TPUEstimator requires a tpu RunConfig with a TPUConfig; the user's arguments are kept.",
+    before="config = tf.estimator.RunConfig(model_dir=d)",
+    after="config = tf.compat.v1.estimator.tpu.RunConfig(model_dir=d, cluster=est2tpu.tpu_cluster_resolver(), "
+          "tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100))",
+)
+NO_TRAIN_STEPS = Rule(
+    "E2T202",
+    "train() without steps or max_steps",
+    "TPU training needs a bound: 'For TPU training, one of `steps` or `max_steps` must be set'.",
+    before="estimator.train(input_fn)",
+    after="estimator.train(input_fn, max_steps=10000)",
+)
+NO_EVAL_STEPS = Rule(
+    "E2T203",
+    "evaluate() without steps",
+    "'Evaluate `steps` must be set on TPU. Cannot be `None`.' Set steps to the number of "
+    "whole eval batches.",
+    before="estimator.evaluate(input_fn)",
+    after="estimator.evaluate(input_fn, steps=EVAL_SIZE // EVAL_BATCH)",
+)
+RESERVED_PARAMS = Rule(
+    "E2T213",
+    "params may hold the reserved key batch_size",
+    "params is not a dict literal here, so a 'batch_size' (or 'context') key could not be "
+    "moved out. TPUEstimator rejects them: pass batch sizes as train_batch_size/... instead.",
+)
+NO_BATCH_SIZE = Rule(
+    "E2T218",
+    "batch size of an input_fn not found",
+    "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
+    "The input_fn's batch size could not be read here; set it by hand.",
+)
+CONFIG_UNKNOWN = Rule(
+    "E2T219",
+    "config is not a RunConfig built in this file",
+    "TPUEstimator requires a tpu RunConfig ('`config` must be provided with type "
+    "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
+)
+GLOBAL_BATCH = Rule(
+    "E2T205",
+    "batch size becomes global",
+    "train_batch_size is the global batch size; params['batch_size'] is per shard. Learning-rate "
+    "schedules, decay_steps and steps-per-epoch computed from the batch size change meaning on a "
+    "multi-core TPU.",
+)
+
+
+class EstimatorToTPUEstimator(MigrationCodemod):
+    """Build TPUEstimators with TPU RunConfigs, lifting the input_fns' batch sizes."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
+             RESERVED_PARAMS, NO_BATCH_SIZE, CONFIG_UNKNOWN]
+    TRIGGERS = ("Estimator", "RunConfig")
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.sites: Dict[cst.Call, EstimatorSite] = {}
+        self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
+        self.params_copies: Dict[cst.Call, cst.BaseExpression] = {}
+        for site in self.index.estimators:
+            if site.api == "tf.estimator.Estimator":
+                self.sites[site.call] = site
+        for use in self.index.uses:
+            if use.mode == "train" and not any(find_arg(use.call, k) for k in ("steps", "max_steps")):
+                if not (use.call.func is not None and self.api(use.call.func) == "tf.estimator.TrainSpec"):
+                    self.report(use.call, NO_TRAIN_STEPS.code, NO_TRAIN_STEPS.title, "pass max_steps=")
+            if use.mode == "eval" and find_arg(use.call, "steps") is None:
+                self.report(use.call, NO_EVAL_STEPS.code, NO_EVAL_STEPS.title, "pass steps=")
+        self.new_args: Dict[cst.Call, List[cst.Arg]] = {}
+        for call, site in self.sites.items():
+            self.new_args[call] = self._estimator_args(site)
+
+    # -- Estimator ----------------------------------------------------------------
+
+    def _params_dict(self, site: EstimatorSite) -> Optional[cst.Dict]:
+        arg = find_arg(site.call, "params", 3)
+        if arg is None:
+            return None
+        value = arg.value
+        if isinstance(value, cst.Name):
+            value = self.index.lookup(value.value, site.scope)
+        return value if isinstance(value, cst.Dict) else None
+
+    def _estimator_args(self, site: EstimatorSite) -> List[cst.Arg]:
+        args: List[cst.Arg] = []
+        if find_arg(site.call, "config", 2) is None:
+            args.append(kwarg("config", self._tpu_run_config(None)))
+        elif not self._config_is_run_config(site):
+            self.report(find_arg(site.call, "config", 2), CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title,
+                        "build a tf.compat.v1.estimator.tpu.RunConfig")
+        args.append(kwarg("use_tpu", cst.Call(self.runtime("use_tpu"))))
+        params = self._params_dict(site)
+        from_params = None
+        if params is not None:
+            for element in params.elements:
+                if (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)
+                        and element.key.evaluated_value == "batch_size"):
+                    from_params = element.value
+                    variable = find_arg(site.call, "params", 3).value
+                    if isinstance(variable, cst.Name) and _reads_batch_size(self._module, variable.value):
+                        # the dict is also read for its batch_size: keep it, pass a copy without it
+                        self.params_copies[site.call] = cst.parse_expression(
+                            f'{{k: v for k, v in {variable.value}.items() if k != "batch_size"}}')
+                    else:
+                        self.batch_key_dicts[params] = element
+        elif find_arg(site.call, "params", 3) is not None:
+            self.report(find_arg(site.call, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
+                        "remove 'batch_size' from params")
+        for mode, keyword in BATCH_KEYWORDS.items():
+            uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
+            if not uses:
+                continue
+            plan = uses[0].plan
+            size = from_params if plan.from_params else plan.batch
+            if size is not None and not self.index.available_at(size, site.scope):
+                size = None
+            if size is None:
+                self.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+                            f"pass {keyword}= to TPUEstimator")
+                continue
+            args.append(kwarg(keyword, size))
+        return args
+
+    def _config_is_run_config(self, site: EstimatorSite) -> bool:
+        value = find_arg(site.call, "config", 2).value
+        for _ in range(3):
+            if isinstance(value, cst.Name):
+                value = self.index.lookup(value.value, site.scope)
+            elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
+                value = value.func.value
+            elif isinstance(value, cst.Call) and isinstance(self.index.resolve_function(value.func, site.scope), cst.FunctionDef):
+                value = returned_call(self.index.resolve_function(value.func, site.scope))
+            else:
+                break
+        return isinstance(value, cst.Call) and self.api(value.func) in (
+            "tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig", "tf.contrib.tpu.RunConfig")
+
+    def _tpu_run_config(self, call: Optional[cst.Call], like=None) -> cst.Call:
+        tpu_config = cst.Call(self.target("TPUConfig", like), [
+            kwarg("iterations_per_loop", cst.Integer(str(self.options.iterations_per_loop)))])
+        extra = []
+        if call is None or find_arg(call, "cluster") is None:
+            extra.append(kwarg("cluster", cst.Call(self.runtime("tpu_cluster_resolver"))))
+        extra.append(kwarg("tpu_config", tpu_config))
+        if call is None:
+            return cst.Call(self.target("RunConfig", like), extra)
+        call = keywordize(call, RUN_CONFIG_FIELDS, start=0)
+        return add_args(call.with_changes(func=self.target("RunConfig", like)), extra)
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if original_node in self.sites:
+            call = keywordize(updated_node, ESTIMATOR_FIELDS, start=4)
+            if original_node in self.params_copies:
+                call = replace_arg(call, "params", 3, self.params_copies[original_node])
+            call = call.with_changes(func=self.target("TPUEstimator", like=original_node.func))
+            self.drop_import_of(original_node.func)
+            return add_args(call, self.new_args[original_node])
+        if self.api(original_node.func) == "tf.estimator.RunConfig":
+            self.drop_import_of(original_node.func)
+            return self._tpu_run_config(updated_node, like=original_node.func)
+        return updated_node
+
+    def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.Dict:
+        element = self.batch_key_dicts.get(original_node)
+        if element is None:
+            return updated_node
+        index = original_node.elements.index(element)
+        elements = list(updated_node.elements)
+        del elements[index]
+        if elements and index == len(elements):  # removed the last one: keep its comma style
+            elements[-1] = elements[-1].with_changes(comma=element.comma)
+        return updated_node.with_changes(elements=elements)
+
+
+def _reads_batch_size(module: cst.Module, name: str) -> bool:
+    """Whether ``name["batch_size"]`` or ``name.get("batch_size")`` appears in the module."""
+    key = m.SimpleString('"batch_size"') | m.SimpleString("'batch_size'")
+    pattern = m.Subscript(value=m.Name(name), slice=[m.SubscriptElement(m.Index(key))]) | m.Call(
+        func=m.Attribute(value=m.Name(name), attr=m.Name("get")), args=[m.Arg(key), m.ZeroOrMore()])
+    return bool(m.findall(module, pattern))
