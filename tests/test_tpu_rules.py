@@ -1,0 +1,160 @@
+"""The TPU-only rules a CPU run cannot catch, checked on the migrated fixtures' graphs.
+
+Each migrated program is run against a recording stand-in for TPUEstimator, which
+keeps the model_fn, params and input_fns it is given.  The model_fn's graphs are then
+built with ``params["use_tpu"]`` true and false and inspected:
+
+* TPU training: every variable update depends on a CrossReplicaSum (gradients are
+  averaged across shards); CPU training has none (it would not run).
+* Evaluation: every tensor sent to metric_fn has rank >= 1 (TPUs only outfeed tensors
+  with a batch dimension) and metric_fn returns (value, update_op) pairs.
+* Construction: a TPU RunConfig, train_batch_size set, no reserved key in params.
+"""
+
+import collections
+import inspect
+
+import pytest
+
+from fixture_programs import FIXTURES, NAMES, load
+
+tf = pytest.importorskip("tensorflow")
+tpu = tf.compat.v1.estimator.tpu
+ModeKeys = tf.estimator.ModeKeys
+BATCH = 8
+
+
+class Recorder:
+    """Stands in for TPUEstimator and train_and_evaluate; records what the program passes."""
+
+    last = None
+
+    def __init__(self, model_fn, model_dir=None, config=None, params=None, **kwargs):
+        self.model_fn, self.config, self.params, self.kwargs = model_fn, config, params, kwargs
+        self.input_fns = collections.defaultdict(list)
+        Recorder.last = self
+
+    def train(self, input_fn, **kwargs):
+        self.input_fns[ModeKeys.TRAIN].append(input_fn)
+        return self
+
+    def evaluate(self, input_fn, **kwargs):
+        self.input_fns[ModeKeys.EVAL].append(input_fn)
+        return collections.defaultdict(float)
+
+    def predict(self, input_fn, **kwargs):
+        self.input_fns[ModeKeys.PREDICT].append(input_fn)
+        return iter(())
+
+    @staticmethod
+    def train_and_evaluate(estimator, train_spec, eval_spec):
+        estimator.train(train_spec.input_fn)
+        estimator.evaluate(eval_spec.input_fn)
+        return collections.defaultdict(float), []
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """name -> Recorder holding what each migrated program built."""
+    import importlib
+    import sys
+
+    importlib.import_module("tensorflow.compat.v1.estimator.tpu")  # the from-import spelling's module
+    patch = pytest.MonkeyPatch()
+    real = {"TPUEstimator": (tpu.TPUEstimator, Recorder),
+            "train_and_evaluate": (tf.estimator.train_and_evaluate, Recorder.train_and_evaluate)}
+    for module in list(sys.modules.values()):
+        for attr, (original, fake) in real.items():
+            if getattr(module, attr, None) is original:
+                patch.setattr(module, attr, fake)
+    patch.delenv("TPU_NAME", raising=False)
+    out = {}
+    try:
+        for name in NAMES:
+            Recorder.last = None
+            load(FIXTURES / f"{name}.py.out", f"rules_{name}").run("/tmp/unused-model-dir")
+            out[name] = Recorder.last
+    finally:
+        patch.undo()
+    return out
+
+
+def _features_labels(input_fn, params):
+    result = input_fn(params=params) if "params" in inspect.signature(input_fn).parameters else input_fn()
+    if isinstance(result, tf.data.Dataset):
+        result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
+    return result
+
+
+def _spec(estimator, mode, use_tpu):
+    params = dict(estimator.params or {}, batch_size=BATCH, use_tpu=use_tpu)
+    features, labels = _features_labels(estimator.input_fns[mode][0], params)
+    tf.compat.v1.train.get_or_create_global_step()
+    return estimator.model_fn(features=features, labels=labels, mode=mode, params=params)
+
+
+def _ancestors(op):
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        for tensor in list(current.inputs):
+            if tensor.op not in seen:
+                seen.add(tensor.op)
+                stack.append(tensor.op)
+        for control in current.control_inputs:
+            if control not in seen:
+                seen.add(control)
+                stack.append(control)
+    return seen
+
+
+def _updates(graph):
+    return [op for op in graph.get_operations()
+            if op.type.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_estimator_construction_follows_the_tpu_contract(recorded, name):
+    estimator = recorded[name]
+    assert isinstance(estimator.config, tpu.RunConfig)
+    assert estimator.kwargs["train_batch_size"] is not None
+    assert estimator.kwargs["use_tpu"] is False
+    assert not {"batch_size", "context"} & set(estimator.params or {})
+    if estimator.input_fns[ModeKeys.EVAL]:
+        assert estimator.kwargs["eval_batch_size"] is not None
+    if estimator.input_fns[ModeKeys.PREDICT]:
+        assert estimator.kwargs["predict_batch_size"] is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tpu_gradients_pass_through_cross_replica_sum(recorded, name):
+    with tf.Graph().as_default() as graph:
+        spec = _spec(recorded[name], ModeKeys.TRAIN, use_tpu=True)
+        assert isinstance(spec, tpu.TPUEstimatorSpec)
+        updates = _updates(graph)
+        assert len(updates) >= len(tf.compat.v1.trainable_variables()) > 0
+        for op in updates:
+            assert any(a.type == "CrossReplicaSum" for a in _ancestors(op)), op.name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cpu_training_has_no_cross_shard_op(recorded, name):
+    with tf.Graph().as_default() as graph:
+        _spec(recorded[name], ModeKeys.TRAIN, use_tpu=False)
+        assert _updates(graph)
+        assert not [op for op in graph.get_operations() if op.type == "CrossReplicaSum"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_eval_metrics_tensors_keep_the_batch_dimension(recorded, name):
+    with tf.Graph().as_default():
+        spec = _spec(recorded[name], ModeKeys.EVAL, use_tpu=True)
+        assert spec.eval_metrics is not None
+        metric_fn, tensors = spec.eval_metrics
+        values = tensors.values() if isinstance(tensors, dict) else tensors
+        for tensor in values:
+            assert tensor.shape.ndims is not None and tensor.shape.ndims >= 1, tensor
+        metrics = metric_fn(**tensors) if isinstance(tensors, dict) else metric_fn(*tensors)
+        assert metrics
+        for key, value in metrics.items():
+            assert isinstance(value, tuple) and len(value) == 2, key
