@@ -31,6 +31,10 @@ class _Names(cst.CSTVisitor):
     def visit_ImportFrom(self, node) -> bool:
         return False
 
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
 

@@ -19,9 +19,11 @@ from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
 from codemods.eval_metrics import EvalMetricOpsToEvalMetrics
 from codemods.input_fns import InputFnTakesParams
+from codemods.keras_model_to_estimator import KerasModelToTPUEstimator
 from codemods.layout import lay_out
 from codemods.model_fn_params import ModelFnTakesParams
 from codemods.tpu_estimator import EstimatorToTPUEstimator
+from codemods.tpu_hazards import ReportTPUHazards
 
 #: The concerns.  Where two rewrite the same node, the earlier one sees it first.
 PIPELINE: List[Type[MigrationCodemod]] = [
@@ -30,7 +32,9 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     WrapOptimizerForTPU,
     EstimatorSpecToTPU,
     EstimatorToTPUEstimator,
+    KerasModelToTPUEstimator,
     InputFnTakesParams,
+    ReportTPUHazards,
 ]
 
 

@@ -93,6 +93,25 @@ GLOBAL_BATCH = Rule(
 )
 
 
+def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=None) -> List[cst.Arg]:
+    """``train_batch_size=…`` etc.: the batch sizes the site's input_fns used, where known there."""
+    args = []
+    for mode, keyword in BATCH_KEYWORDS.items():
+        uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
+        if not uses:
+            continue
+        plan = uses[0].plan
+        size = from_params if plan.from_params else plan.batch
+        if size is not None and not codemod.index.available_at(size, site.scope):
+            size = None
+        if size is None:
+            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+                           f"pass {keyword}= where the estimator is built")
+            continue
+        args.append(kwarg(keyword, size))
+    return args
+
+
 class EstimatorToTPUEstimator(MigrationCodemod):
     """Build TPUEstimators with TPU RunConfigs, lifting the input_fns' batch sizes."""
 
@@ -154,20 +173,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         elif find_arg(site.call, "params", 3) is not None:
             self.report(find_arg(site.call, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
-        for mode, keyword in BATCH_KEYWORDS.items():
-            uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
-            if not uses:
-                continue
-            plan = uses[0].plan
-            size = from_params if plan.from_params else plan.batch
-            if size is not None and not self.index.available_at(size, site.scope):
-                size = None
-            if size is None:
-                self.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
-                            f"pass {keyword}= to TPUEstimator")
-                continue
-            args.append(kwarg(keyword, size))
-        return args
+        return args + batch_size_args(self, site, from_params)
 
     def _config_is_run_config(self, site: EstimatorSite) -> bool:
         value = find_arg(site.call, "config", 2).value

@@ -1,0 +1,121 @@
+"""Report what cannot be migrated safely (nothing is rewritten here).
+
+    hidden = tf.compat.v1.py_func(my_fn, [x], tf.float32)   # E2T206: no TPU kernel
+    tf.compat.v1.summary.image("input", images)            # E2T207: not written on a TPU
+    est = tf.estimator.DNNClassifier(hidden_units=[10])    # E2T204: no TPU version
+
+Each finding names the TPU rule it breaks and what to do instead.
+"""
+
+from typing import List
+
+import libcst as cst
+
+from codemods.base import MigrationCodemod, Rule
+
+CANNED = Rule(
+    "E2T204", "canned estimator has no TPU version",
+    "DNNClassifier, LinearClassifier, DNNLinearCombined*, BoostedTrees* and the other canned "
+    "estimators have no public TPUEstimator counterpart. Rewrite them as a model_fn "
+    "(e.g. with tf.compat.v1.layers) to run on a TPU.",
+    before="est = tf.estimator.DNNClassifier(hidden_units=[10], feature_columns=cols)",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=dnn_model_fn, ...)",
+)
+GLOBAL_BATCH = Rule(
+    "E2T205", "batch size becomes global",
+    "train_batch_size is the global batch size; params['batch_size'] is per shard. Learning-rate "
+    "schedules, decay_steps and steps-per-epoch derived from the batch size change meaning on a "
+    "multi-core TPU: check them.",
+)
+NOT_ON_TPU = Rule(
+    "E2T206", "op does not compile for the TPU",
+    "Dynamic shapes (tf.unique, tf.boolean_mask, tf.where with one argument, dynamic_partition), "
+    "string ops, lookup tables and py_func inside model_fn do not compile for the TPU. Move them "
+    "into the input_fn or give the data a static shape.",
+    before="ids = tf.strings.to_hash_bucket_fast(words, 1000)  # in model_fn",
+    after="ids = ...  # computed in input_fn",
+)
+SUMMARY = Rule(
+    "E2T207", "tf.summary in model_fn is not written on a TPU",
+    "Summaries inside model_fn are dropped on a TPU. Write scalars from a host_call "
+    "(TPUEstimatorSpec(host_call=(host_fn, tensors))) with the v2 summary API; image and "
+    "histogram summaries have no TPU equivalent.",
+)
+HOOK = Rule(
+    "E2T208", "hook captures model_fn tensors",
+    "Hooks that read tensors of the model_fn (LoggingTensorHook, SummarySaverHook, NanTensorHook) "
+    "cannot see tensors inside the TPU computation. Log through host_call or drop the hook.",
+)
+EXPORT = Rule(
+    "E2T210", "export defaults to a TPU SavedModel",
+    "TPUEstimator(export_to_tpu=True) by default exports a TPU graph; for CPU serving pass "
+    "export_to_tpu=False to TPUEstimator.",
+)
+MULTI_GPU = Rule(
+    "E2T211", "multi-GPU code",
+    "MirroredStrategy, replicate_model_fn, TowerOptimizer and RunConfig(train_distribute=...) "
+    "do not apply to TPUEstimator, which shards across TPU cores itself. Remove them.",
+)
+
+CANNED_APIS = {f"tf.estimator.{n}" for n in (
+    "DNNClassifier", "DNNRegressor", "DNNEstimator", "LinearClassifier", "LinearRegressor",
+    "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
+    "DNNLinearCombinedEstimator", "BoostedTreesClassifier", "BoostedTreesRegressor",
+    "BaselineClassifier", "BaselineRegressor", "BaselineEstimator")}
+DYNAMIC_APIS = {"tf.unique", "tf.boolean_mask", "tf.dynamic_partition", "tf.py_func", "tf.py_function",
+                "tf.numpy_function", "tf.as_string", "tf.string_split", "tf.string_to_number",
+                "tf.string_to_hash_bucket_fast", "tf.placeholder"}
+DYNAMIC_PREFIXES = ("tf.strings.", "tf.lookup.", "tf.contrib.lookup.")
+SCHEDULE_SUFFIXES = ("_decay", "piecewise_constant", "_decay_restarts")
+HOOK_APIS = {"tf.train.LoggingTensorHook", "tf.train.SummarySaverHook", "tf.train.NanTensorHook",
+             "tf.estimator.LoggingTensorHook", "tf.estimator.SummarySaverHook", "tf.estimator.NanTensorHook"}
+MULTI_GPU_APIS = {"tf.distribute.MirroredStrategy", "tf.contrib.distribute.MirroredStrategy",
+                  "tf.contrib.estimator.replicate_model_fn", "tf.contrib.estimator.TowerOptimizer"}
+
+
+class ReportTPUHazards(MigrationCodemod):
+    """Report TPU hazards: canned estimators, non-TPU ops, summaries, hooks, schedules, export."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, SUMMARY, HOOK, EXPORT, MULTI_GPU]
+    TRIGGERS = ("stimator",)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.model_fn_depth: List[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node in self.index.model_fns:
+            self.model_fn_depth.append(node)
+
+    def leave_FunctionDef(self, original_node, updated_node):
+        if self.model_fn_depth and self.model_fn_depth[-1] is original_node:
+            self.model_fn_depth.pop()
+        return updated_node
+
+    def visit_Call(self, node: cst.Call) -> None:
+        api = self.api(node.func) or ""
+        in_model_fn = bool(self.model_fn_depth)
+        if api in CANNED_APIS:
+            self.report(node, CANNED.code, f"{CANNED.title}: {api}", "write a model_fn")
+        elif api in MULTI_GPU_APIS:
+            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {api}", "remove it")
+        elif api in ("tf.estimator.RunConfig",) and any(
+                a.keyword and a.keyword.value in ("train_distribute", "eval_distribute") for a in node.args):
+            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: RunConfig(train_distribute=...)", "remove it")
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel") \
+                and self.index.estimators:
+            self.report(node, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
+        if not in_model_fn:
+            return
+        if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (
+                api in ("tf.where", "tf.compat.v1.where") and len(node.args) == 1):
+            self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {api}", "move it to the input_fn")
+        elif api.startswith("tf.summary.") or api.startswith("tf.contrib.summary."):
+            kind = api.rsplit(".", 1)[-1]
+            hint = "write it from a host_call" if kind == "scalar" else "no TPU equivalent: remove it"
+            self.report(node, SUMMARY.code, f"{SUMMARY.title}: {api}", hint)
+        elif api in HOOK_APIS:
+            self.report(node, HOOK.code, f"{HOOK.title}: {api}", "log through host_call")
+        elif api.startswith("tf.train.") and api.endswith(SCHEDULE_SUFFIXES):
+            self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {api}",
+                        "decay_steps and step counts now count global batches")
