@@ -27,6 +27,9 @@ class Rule:
     explanation: str
     before: str = ""
     after: str = ""
+    #: Reported even where nothing is rewritten any more: the code is still not TPU-ready.
+    #: Other findings are review notes about a rewrite, reported only with it.
+    blocking: bool = False
 
 
 @dataclasses.dataclass(frozen=True, order=True)

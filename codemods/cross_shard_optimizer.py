@@ -33,6 +33,7 @@ OPTIMIZER_NOT_WRAPPED = Rule(
     "optimizer, tf.contrib.layers.optimize_loss, or one built elsewhere). On a TPU, gradients "
     "must be averaged across shards: use a tf.compat.v1.train optimizer wrapped in "
     "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
+    blocking=True,
 )
 
 

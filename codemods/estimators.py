@@ -298,9 +298,19 @@ class EstimatorIndex:
         return size
 
     def _plan_lambda(self, lam: cst.Lambda, scope) -> Optional[InputFnPlan]:
+        """``lambda: f(x, BATCH)``, ``lambda: f(x).repeat()``, ``lambda: ds.batch(BATCH)``."""
         if not isinstance(lam.body, cst.Call):
             return None
-        return self._plan_forwarding(lam, lam.body, scope) or InputFnPlan(lam, [], [], None)
+        own = _BatchCalls()
+        lam.body.visit(own)
+        if own.calls:
+            sizes = [batch_size_arg(c) for c in own.calls]
+            sizes = [s.value for s in sizes if s is not None and not is_batch_size_param(s.value)]
+            return InputFnPlan(lam, sizes, own.calls, sizes[0] if sizes else None)
+        root = lam.body
+        while isinstance(root.func, cst.Attribute) and isinstance(root.func.value, cst.Call):
+            root = root.func.value  # f(x).repeat().prefetch(1) -> f(x)
+        return self._plan_forwarding(lam, root, scope) or InputFnPlan(lam, [], [], None)
 
     def _plan_forwarding(self, outer: Function, body: cst.Call, scope) -> Optional[InputFnPlan]:
         """``lambda: f(x, y, BATCH)``: ``outer`` takes params and passes the batch size on to f."""

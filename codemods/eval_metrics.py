@@ -49,6 +49,7 @@ METRICS_NOT_REWRITTEN = Rule(
     "The metric dict is built in a way est2tpu cannot follow (in a loop or branch, or outside "
     "model_fn). Write a metric_fn taking the tensors it needs and pass "
     "eval_metrics=(metric_fn, [tensors]).",
+    blocking=True,
 )
 KERAS_METRIC = Rule(
     "E2T220",
@@ -57,6 +58,7 @@ KERAS_METRIC = Rule(
     "on the CPU but fails on the TPU. Use tf.compat.v1.metrics.* instead.",
     before="'auc': tf.keras.metrics.AUC()",
     after="'auc': tf.compat.v1.metrics.auc(labels, probabilities)",
+    blocking=True,
 )
 
 SCALAR_PREFIXES = ("tf.losses.", "tf.reduce_", "tf.math.reduce_", "tf.nn.l2_loss", "tf.add_n", "tf.nn.scale_regularization_loss")

@@ -41,6 +41,7 @@ CANNED_INPUT = Rule(
     "tf.data input_fn that batches by params['batch_size'] with drop_remainder=True.",
     before="estimator.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=32))",
     after='def input_fn(params):\n    return tf.data.Dataset.from_tensor_slices((x, y)).batch(params["batch_size"], drop_remainder=True)',
+    blocking=True,
 )
 SHARED_PREDICT_INPUT = Rule(
     "E2T217",

@@ -14,7 +14,7 @@ from typing import List, Optional, Type
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from codemods.base import FINDINGS_KEY, OPTIONS_KEY, Finding, MigrationCodemod, Options
+from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Finding, MigrationCodemod, Options
 from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
 from codemods.eval_metrics import EvalMetricOpsToEvalMetrics
@@ -84,4 +84,7 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto") -
     context = CodemodContext(scratch={OPTIONS_KEY: options})
     module = cst.parse_module(code)
     new = Migrate(context).transform_module(module).code
-    return MigrationResult(lay_out(code, new, style), sorted(set(context.scratch.get(FINDINGS_KEY, []))))
+    findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
+    if new == code:  # already migrated: only what still blocks a TPU run is reported
+        findings = [f for f in findings if RULES[f.code].blocking]
+    return MigrationResult(lay_out(code, new, style), findings)

@@ -47,8 +47,10 @@ class ModelFnTakesParams(MigrationCodemod):
                 continue
             arg = find_arg(site.call, "model_fn", 0)
             if arg is not None and self.index.resolve_function(arg.value, site.scope) is None:
-                self.report(arg, UNRESOLVED_MODEL_FN.code, "model_fn is not defined in this file",
-                            "give it a `params` argument where it is defined")
+                where = self.imports.qualified(arg.value)
+                message = f"model_fn {where} is defined in another module" if where else "model_fn is not defined in this file"
+                self.report(arg, UNRESOLVED_MODEL_FN.code, message,
+                            "migrate the module that defines it too" if where else "give it a `params` argument")
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         if original_node in self.index.model_fns and "params" not in param_names(original_node):

@@ -161,6 +161,10 @@ class ImportTable:
             local = self.alias_for(".".join(parts[:cut]))
             if local:
                 return ".".join([local] + parts[cut:]), None
+        if parts[0] == "tensorflow" and parts[1] not in ("compat", "contrib"):
+            local = self.alias_for("tensorflow.compat.v1", "tensorflow.compat.v2")
+            if local:  # tf.reshape is tf.compat.v1.reshape
+                return ".".join([local] + parts[1:]), None
         if "tf" not in self.aliases:
             return "tf." + ".".join(parts[1:]), ("tensorflow", None, "tf")
         return target, ("tensorflow", None, None)

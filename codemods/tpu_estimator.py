@@ -57,6 +57,7 @@ NO_TRAIN_STEPS = Rule(
     "TPU training needs a bound: 'For TPU training, one of `steps` or `max_steps` must be set'.",
     before="estimator.train(input_fn)",
     after="estimator.train(input_fn, max_steps=10000)",
+    blocking=True,
 )
 NO_EVAL_STEPS = Rule(
     "E2T203",
@@ -65,6 +66,7 @@ NO_EVAL_STEPS = Rule(
     "whole eval batches.",
     before="estimator.evaluate(input_fn)",
     after="estimator.evaluate(input_fn, steps=EVAL_SIZE // EVAL_BATCH)",
+    blocking=True,
 )
 RESERVED_PARAMS = Rule(
     "E2T213",
@@ -77,19 +79,14 @@ NO_BATCH_SIZE = Rule(
     "batch size of an input_fn not found",
     "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
     "The input_fn's batch size could not be read here; set it by hand.",
+    blocking=True,
 )
 CONFIG_UNKNOWN = Rule(
     "E2T219",
     "config is not a RunConfig built in this file",
     "TPUEstimator requires a tpu RunConfig ('`config` must be provided with type "
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
-)
-GLOBAL_BATCH = Rule(
-    "E2T205",
-    "batch size becomes global",
-    "train_batch_size is the global batch size; params['batch_size'] is per shard. Learning-rate "
-    "schedules, decay_steps and steps-per-epoch computed from the batch size change meaning on a "
-    "multi-core TPU.",
+    blocking=True,
 )
 
 

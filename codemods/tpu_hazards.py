@@ -20,6 +20,7 @@ CANNED = Rule(
     "(e.g. with tf.compat.v1.layers) to run on a TPU.",
     before="est = tf.estimator.DNNClassifier(hidden_units=[10], feature_columns=cols)",
     after="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=dnn_model_fn, ...)",
+    blocking=True,
 )
 GLOBAL_BATCH = Rule(
     "E2T205", "batch size becomes global",
@@ -34,6 +35,7 @@ NOT_ON_TPU = Rule(
     "into the input_fn or give the data a static shape.",
     before="ids = tf.strings.to_hash_bucket_fast(words, 1000)  # in model_fn",
     after="ids = ...  # computed in input_fn",
+    blocking=True,
 )
 SUMMARY = Rule(
     "E2T207", "tf.summary in model_fn is not written on a TPU",
@@ -55,6 +57,7 @@ MULTI_GPU = Rule(
     "E2T211", "multi-GPU code",
     "MirroredStrategy, replicate_model_fn, TowerOptimizer and RunConfig(train_distribute=...) "
     "do not apply to TPUEstimator, which shards across TPU cores itself. Remove them.",
+    blocking=True,
 )
 
 CANNED_APIS = {f"tf.estimator.{n}" for n in (
