@@ -1,0 +1,148 @@
+"""Each finding code, located; each spelling of the APIs; the tf1 target."""
+
+import textwrap
+
+import pytest
+
+from codemods.base import RULES, Options
+from codemods.migrate import migrate_code
+
+HEADER = "import tensorflow as tf\n\n"
+
+MODEL_FN = '''
+def model_fn(features, labels, mode):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    {body}
+    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+'''
+
+
+def migrate(source, **options):
+    return migrate_code(textwrap.dedent(source), Options(**options))
+
+
+def codes(result):
+    return [(f.code, f.line) for f in result.findings]
+
+
+@pytest.mark.parametrize("body, code", [
+    ("ids = tf.strings.to_hash_bucket_fast(features, 10)", "E2T206"),
+    ("mask = tf.boolean_mask(features, labels > 0)", "E2T206"),
+    ("out = tf.compat.v1.py_func(abs, [features], tf.float32)", "E2T206"),
+    ("tf.compat.v1.summary.image('x', features)", "E2T207"),
+    ("hook = tf.compat.v1.train.LoggingTensorHook({'loss': loss}, every_n_iter=1)", "E2T208"),
+    ("lr = tf.compat.v1.train.exponential_decay(0.1, 1, decay_steps=10, decay_rate=0.5)", "E2T205"),
+    ("opt = tf.keras.optimizers.Adam()", "E2T214"),
+])
+def test_model_fn_hazards_are_located(body, code):
+    result = migrate(HEADER + MODEL_FN.format(body=body))
+    assert (code, 7) in codes(result)
+
+
+@pytest.mark.parametrize("source, code, line", [
+    ("est = tf.estimator.DNNClassifier(hidden_units=[4], feature_columns=[])\n", "E2T204", 3),
+    ("s = tf.distribute.MirroredStrategy()\nest = tf.estimator.Estimator(model_fn=f)\n", "E2T211", 3),
+    ("c = tf.estimator.RunConfig(train_distribute=s)\n", "E2T211", 3),
+    ("est = tf.estimator.Estimator(model_fn=f)\nest.train(input_fn=f)\n", "E2T202", 4),
+    ("est = tf.estimator.Estimator(model_fn=f)\nest.evaluate(input_fn=f)\n", "E2T203", 4),
+    ("est = tf.estimator.Estimator(model_fn=lib.model_fn)\n", "E2T212", 3),
+    ("est = tf.estimator.Estimator(model_fn=f, config=make_config())\n", "E2T219", 3),
+    ("est = tf.estimator.Estimator(model_fn=f, params=hparams)\n", "E2T213", 3),
+    ("est = tf.estimator.Estimator(model_fn=f)\n"
+     "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=4), steps=1)\n", "E2T216", 4),
+])
+def test_module_findings_are_located(source, code, line):
+    assert (code, line) in codes(migrate(HEADER + source))
+
+
+def test_every_finding_code_is_documented():
+    for code, rule in RULES.items():
+        assert code.startswith("E2T") and rule.title and rule.explanation
+
+
+def test_keras_metric_objects_are_not_moved_to_metric_fn():
+    source = HEADER + MODEL_FN.format(body="") .replace(
+        "loss=loss, train_op", "loss=loss, eval_metric_ops={'auc': tf.keras.metrics.AUC()}, train_op")
+    result = migrate(source)
+    assert {"E2T220", "E2T215"} <= {f.code for f in result.findings}
+    assert "eval_metric_ops" in result.code
+
+
+def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
+    source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.scalar('l', loss)") + (
+        "\nest = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=lambda: 0)\n")
+    first = migrate(source)
+    assert {"E2T207", "E2T202"} <= {f.code for f in first.findings}
+    second = migrate(first.code)
+    assert second.code == first.code
+    assert {f.code for f in second.findings} == {"E2T202"}
+
+
+SPELLINGS = [
+    ("import tensorflow as tf", "tf.estimator.EstimatorSpec", "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+    ("import tensorflow as tf", "tf.compat.v1.estimator.EstimatorSpec", "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+    ("import tensorflow.compat.v1 as tf", "tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec"),
+    ("import tensorflow.compat.v1 as tfv1", "tfv1.estimator.EstimatorSpec", "tfv1.estimator.tpu.TPUEstimatorSpec"),
+    ("import tensorflow as tf\nfrom tensorflow import estimator as tf_estimator",
+     "tf_estimator.EstimatorSpec", "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+    ("from tensorflow.estimator import EstimatorSpec", "EstimatorSpec", "TPUEstimatorSpec"),
+    ("from tensorflow.estimator import EstimatorSpec as Spec", "Spec", "TPUEstimatorSpec"),
+    ("import tensorflow_estimator as tfe\nimport tensorflow as tf", "tfe.estimator.EstimatorSpec",
+     "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+]
+
+
+@pytest.mark.parametrize("imports, before, after", SPELLINGS)
+def test_estimator_spec_in_every_spelling(imports, before, after):
+    source = f"{imports}\n\ndef model_fn(features, labels, mode, params):\n    return {before}(mode, loss=1)\n"
+    result = migrate(source)
+    assert f"return {after}(mode, loss=1)" in result.code
+    assert migrate(result.code).code == result.code
+
+
+def test_from_import_is_replaced_when_unused():
+    source = "from tensorflow.estimator import EstimatorSpec\n\ndef model_fn(features, labels, mode, params):\n    return EstimatorSpec(mode, loss=1)\n"
+    code = migrate(source).code
+    assert "from tensorflow.estimator import" not in code
+    assert "from tensorflow.compat.v1.estimator.tpu import TPUEstimatorSpec" in code
+
+
+def test_not_an_estimator_spec_is_untouched():
+    source = "from mylib import EstimatorSpec\n\ndef model_fn(features, labels, mode):\n    return EstimatorSpec(mode)\n"
+    assert migrate(source).code == source
+
+
+def test_tf1_target_writes_contrib_names():
+    source = HEADER + MODEL_FN.format(body="") + (
+        "\ndef input_fn():\n    return ds.batch(8)\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=input_fn, steps=1)\n")
+    code = migrate(source, target="tf1").code
+    for name in ("tf.contrib.tpu.TPUEstimatorSpec", "tf.contrib.tpu.CrossShardOptimizer",
+                 "tf.contrib.tpu.TPUEstimator", "tf.contrib.tpu.RunConfig", "tf.contrib.tpu.TPUConfig"):
+        assert name in code
+    assert "compat.v1.estimator.tpu" not in code
+
+
+def test_file_without_tensorflow_import_gets_one():
+    source = "from tensorflow import estimator as tf_estimator\n\ndef model_fn(features, labels, mode, params):\n    return tf_estimator.EstimatorSpec(mode, loss=1)\n"
+    code = migrate(source).code
+    assert "import tensorflow as tf\n" in code
+    assert "tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=1)" in code
+
+
+def test_scaffold_and_chief_hooks():
+    source = HEADER + "def model_fn(features, labels, mode, params):\n" \
+        "    return tf.estimator.EstimatorSpec(mode, loss=1, scaffold=s, training_chief_hooks=[h])\n"
+    result = migrate(source)
+    assert "scaffold_fn=lambda: s" in result.code and "training_hooks=[h]" in result.code
+    assert "training_chief_hooks" not in result.code
+    assert ("E2T201", 4) in codes(result)
+
+
+def test_optimizer_wrap_is_conditional_and_added_once():
+    code = migrate(HEADER + MODEL_FN.format(body="")).code
+    assert 'if params["use_tpu"]:\n        optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)' in code
+    assert code.count("CrossShardOptimizer") == 1
+    assert migrate(code).code == code
