@@ -187,8 +187,12 @@ class EstimatorIndex:
                     return returned
         return None
 
-    def site_for(self, receiver: cst.BaseExpression, scope) -> Optional[EstimatorSite]:
-        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to."""
+    def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
+        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
+
+        Followed through assignments and factory functions; with ``guess``, a module with a
+        single Estimator answers that one.
+        """
         if isinstance(receiver, cst.Name):
             value = self.lookup(receiver.value, scope)
             if isinstance(value, cst.Call):
@@ -200,7 +204,7 @@ class EstimatorIndex:
                     for site in self.estimators:
                         if site.scope is factory:
                             return site
-        return self.estimators[0] if len(self.estimators) == 1 else None
+        return self.estimators[0] if guess and len(self.estimators) == 1 else None
 
     # -- uses -------------------------------------------------------------------
 
@@ -212,7 +216,7 @@ class EstimatorIndex:
             mode, site = SPEC_USES[api], self._spec_site(call, scope)
         else:
             mode, _ = USES[call.func.attr.value]
-            if find_arg(call, "input_fn") is None and not self._receiver_is_estimator(call, scope):
+            if find_arg(call, "input_fn") is None and self.site_for(call.func.value, scope, guess=False) is None:
                 return
             site = self.site_for(call.func.value, scope)
         arg = find_arg(call, "input_fn", 0)
@@ -229,13 +233,6 @@ class EstimatorIndex:
         self.uses.append(use)
         if site is not None:
             site.uses.append(use)
-
-    def _receiver_is_estimator(self, call: cst.Call, scope) -> bool:
-        receiver = call.func.value
-        if not isinstance(receiver, cst.Name):
-            return False
-        value = self.lookup(receiver.value, scope)
-        return isinstance(value, cst.Call) and any(site.call is value for site in self.estimators)
 
     def _spec_site(self, spec_call: cst.Call, scope) -> Optional[EstimatorSite]:
         return self.estimators[0] if len(self.estimators) == 1 else None
