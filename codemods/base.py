@@ -8,13 +8,15 @@ from typing import ClassVar, Dict, List, Optional
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper
 
 from codemods.estimators import EstimatorIndex
 from codemods.imports import ADD_KEY, DROP_KEY, update_imports
 from codemods.names import TARGETS, ImportTable
+from codemods.positions import locate
 
 FINDINGS_KEY = "est2tpu.findings"
+PENDING_KEY = "est2tpu.pending-findings"
 OPTIONS_KEY = "est2tpu.options"
 
 
@@ -87,7 +89,6 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
             options = dataclasses.replace(options, target=target)
         self.options: Options = options
         self._module: Optional[cst.Module] = None
-        self._positions = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -105,7 +106,9 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
         return not cls.TRIGGERS or any(t in code for t in cls.TRIGGERS)
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        return self.fix_imports(tree.visit(self))
+        new = self.fix_imports(tree.visit(self))
+        self.locate_findings()
+        return new
 
     def fix_imports(self, tree: cst.Module) -> cst.Module:
         scratch = self.context.scratch
@@ -113,7 +116,7 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
 
     def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None) -> None:
         """Analyse ``module`` (the one about to be transformed), sharing another concern's analysis."""
-        self._module, self._shared, self._positions, self._index = module, shared, None, None
+        self._module, self._shared, self._index = module, shared, None
         self.imports = shared.imports if shared else ImportTable(module)
 
     @contextlib.contextmanager
@@ -132,20 +135,20 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
                 self.context = dataclasses.replace(self.context, wrapper=old)
 
     def report(self, node: cst.CSTNode, code: str, message: str, hint: str = "") -> None:
-        pos = self.positions().get(node)
-        line, col = (pos.start.line, pos.start.column + 1) if pos else (0, 0)
-        self.context.scratch.setdefault(FINDINGS_KEY, []).append(
-            Finding(line, col, code, message, hint)
-        )
-        self.warn(f"{line}:{col}: {code} {message}")
+        """Record a finding at ``node`` (a node of the module being transformed)."""
+        self.context.scratch.setdefault(PENDING_KEY, []).append((node, code, message, hint))
 
-    def positions(self):
-        if self._shared is not None:
-            return self._shared.positions()
-        if self._positions is None:
-            wrapper = MetadataWrapper(self._module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        return self._positions
+    def locate_findings(self) -> None:
+        """Turn the findings reported on this module into located :class:`Finding` s."""
+        pending = self.context.scratch.pop(PENDING_KEY, [])
+        if not pending:
+            return
+        where = locate(self._module, [node for node, *_ in pending])
+        findings = self.context.scratch.setdefault(FINDINGS_KEY, [])
+        for node, code, message, hint in pending:
+            line, col = where.get(node, (0, 0))
+            findings.append(Finding(line, col, code, message, hint))
+            self.warn(f"{line}:{col}: {code} {message}")
 
     @property
     def index(self) -> EstimatorIndex:

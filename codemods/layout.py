@@ -3,6 +3,7 @@
 A file that black leaves unchanged stays black-formatted.  Any other file keeps its own
 style: black formats just the changed lines (``--line-ranges``), without normalizing
 string quotes, at the file's own line length (79 when no line is longer, else 88).
+Files not indented by four spaces are left as the codemods wrote them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ def is_black_formatted(source: str) -> bool:
         return False
 
 
+def _four_space_indented(source: str) -> bool:
+    for line in source.splitlines():
+        stripped = line.lstrip(" ")
+        if stripped and not stripped.startswith("#") and len(line) != len(stripped):
+            return (len(line) - len(stripped)) % 4 == 0 and not line.startswith("\t")
+    return True
+
+
 def lay_out(before: str, after: str, style: str = "auto") -> str:
     """Format ``after`` (the migrated ``before``) according to ``style``: auto, black or none."""
     if style == "none" or before == after:
@@ -35,6 +44,8 @@ def lay_out(before: str, after: str, style: str = "auto") -> str:
     try:
         if style == "black" or is_black_formatted(before):
             return black.format_str(after, mode=black.Mode())
+        if not _four_space_indented(before):
+            return after  # black would re-indent whole blocks of a 2-space file
         longest = max((len(line) for line in before.splitlines()), default=0)
         mode = black.Mode(line_length=79 if longest <= 79 else 88, string_normalization=False)
         return black.format_str(after, mode=mode, lines=changed_lines(before, after))

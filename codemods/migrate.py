@@ -61,7 +61,9 @@ class Migrate(MigrationCodemod):
             return tree
         for concern in self.concerns:
             concern.prepare(tree, shared=self)
-        return self.fix_imports(tree.visit(self))
+        new = self.fix_imports(tree.visit(self))
+        self.locate_findings()
+        return new
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         for concern in self.concerns:
