@@ -14,6 +14,7 @@ from codemods.estimators import EstimatorIndex
 from codemods.imports import ADD_KEY, DROP_KEY, update_imports
 from codemods.names import TARGETS, ImportTable
 from codemods.positions import locate
+from codemods.syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"
@@ -101,6 +102,10 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
             help="tf2: tf.compat.v1.estimator.tpu names; tf1: tf.contrib.tpu names",
         )
 
+    def rewrites(self) -> bool:
+        """After ``visit_Module``: whether this concern has anything to rewrite in the module."""
+        return True
+
     @classmethod
     def should_run(cls, code: str) -> bool:
         return not cls.TRIGGERS or any(t in code for t in cls.TRIGGERS)
@@ -171,12 +176,12 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
         code, request = self.imports.reference(qualified, like)
         if request:
             self.context.scratch.setdefault(ADD_KEY, []).append(request)
-        return cst.parse_expression(code)
+        return dotted_expr(code)
 
     def runtime(self, name: str) -> cst.BaseExpression:
         """``est2tpu.<name>``, importing est2tpu once."""
         self.context.scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))
-        return cst.parse_expression(f"est2tpu.{name}")
+        return dotted_expr(f"est2tpu.{name}")
 
     def drop_import_of(self, name: cst.BaseExpression) -> None:
         """Remove ``from m import name`` once nothing uses ``name`` any more."""

@@ -15,6 +15,7 @@ from typing import Dict, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.syntax import params_item
 
 CROSS_SHARD = Rule(
     "E2T107",
@@ -49,30 +50,21 @@ class WrapOptimizerForTPU(MigrationCodemod):
     TRIGGERS = ("Optimizer", "optimize_loss", "optimizers")
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.in_model_fn = 0
         self.wrap: Dict[cst.SimpleStatementLine, str] = {}
         self.inline: Set[cst.SimpleStatementLine] = set()
+        for fn in self.index.model_fns:
+            self._plan(fn)
+        for call, api, scope in self.index.api_calls:
+            if (api == "tf.contrib.layers.optimize_loss" or api.startswith("tf.keras.optimizers.")) \
+                    and self.index.in_model_fn(scope):
+                self.report(call, OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
+                            "use a tf.compat.v1.train optimizer and CrossShardOptimizer")
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.in_model_fn += node in self.index.model_fns
-        if node in self.index.model_fns:
-            self._plan(node)
-
-    def leave_FunctionDef(self, original_node, updated_node):
-        self.in_model_fn -= original_node in self.index.model_fns
-        return updated_node
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not self.in_model_fn:
-            return
-        api = self.api(node.func) or ""
-        if api in ("tf.contrib.layers.optimize_loss",) or api.startswith("tf.keras.optimizers."):
-            self.report(node, OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
-                        "use a tf.compat.v1.train optimizer and CrossShardOptimizer")
+    def rewrites(self) -> bool:
+        return bool(self.wrap or self.inline)
 
     def _plan(self, fn: cst.FunctionDef) -> None:
-        body = list(fn.body.body)
-        for i, stmt in enumerate(_flat(fn.body)):
+        for stmt in _flat(fn.body):
             if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
                 continue
             small = stmt.body[0]
@@ -115,7 +107,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
         wrapper = self.target("CrossShardOptimizer")
         assign = cst.SimpleStatementLine([cst.Assign(
             [cst.AssignTarget(cst.Name(name))], cst.Call(wrapper, [cst.Arg(cst.Name(name))]))])
-        return cst.If(test=cst.parse_expression('params["use_tpu"]'), body=cst.IndentedBlock([assign]))
+        return cst.If(test=params_item("use_tpu"), body=cst.IndentedBlock([assign]))
 
 
 def _flat(block):

@@ -48,8 +48,14 @@ class EstimatorSpecToTPU(MigrationCodemod):
     RULES = [SPEC_TO_TPU, CHIEF_HOOKS]
     TRIGGERS = ("EstimatorSpec",)
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self.calls = set(self.index.calls_to("tf.estimator.EstimatorSpec"))
+
+    def rewrites(self) -> bool:
+        return bool(self.calls)
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if self.api(original_node.func) != "tf.estimator.EstimatorSpec":
+        if original_node not in self.calls:
             return updated_node
         call = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         call = call.with_changes(func=self.target("TPUEstimatorSpec", like=original_node.func))

@@ -80,6 +80,7 @@ class InputFnUse:
     arg: Optional[cst.Arg]
     plan: Optional[InputFnPlan]
     problem: Optional[str] = None  # why no plan could be made
+    site: Optional["EstimatorSite"] = None  # None: the estimator is built elsewhere
 
 
 class _Collector(cst.CSTVisitor):
@@ -91,6 +92,8 @@ class _Collector(cst.CSTVisitor):
         self.estimators: List[EstimatorSite] = []
         self.use_calls: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
         self.spec_returners: Set[cst.FunctionDef] = set()
+        self.api_calls: List[Tuple[cst.Call, str, Optional[cst.FunctionDef]]] = []
+        self.exports: List[cst.Call] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append((node, self.stack[-1] if self.stack else None))
@@ -110,8 +113,12 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         api = self.imports.api(node.func)
+        if api is not None:
+            self.api_calls.append((node, api, self.scope))
         if api in ESTIMATOR_APIS or api in KERAS_APIS:
             self.estimators.append(EstimatorSite(node, api, self.scope))
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel"):
+            self.exports.append(node)
         elif api in SPEC_USES or api == "tf.estimator.train_and_evaluate" or (
             isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
         ):
@@ -136,6 +143,8 @@ class EstimatorIndex:
         self.canned_inputs: List[cst.Call] = []
         for call, scope in collector.use_calls:
             self._add_use(call, scope)
+        self.api_calls = collector.api_calls
+        self.exports = collector.exports
         self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
         for site in self.estimators:
             if site.api in ESTIMATOR_APIS:
@@ -232,6 +241,7 @@ class EstimatorIndex:
                 use.problem = "unresolved"
         self.uses.append(use)
         if site is not None:
+            use.site = site
             site.uses.append(use)
 
     def _spec_site(self, spec_call: cst.Call, scope) -> Optional[EstimatorSite]:
@@ -359,12 +369,21 @@ class EstimatorIndex:
         return True
 
     def input_fn_plans(self) -> Iterator[Tuple[InputFnUse, InputFnPlan]]:
+        """The input_fns to rewrite: those of an estimator built in this module."""
         for use in self.uses:
-            if use.plan is not None:
+            if use.plan is not None and use.site is not None:
                 yield use, use.plan
 
-    def modes_of(self, fn: Function) -> Set[str]:
-        return {use.mode for use, plan in self.input_fn_plans() if plan.takes_params is fn}
+    def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
+        while scope is not None:
+            if scope in self.model_fns:
+                return True
+            scope = self.parents.get(scope)
+        return False
+
+    def calls_to(self, *apis: str) -> List[cst.Call]:
+        return [call for call, api, _ in self.api_calls if api in apis]
+
 
 
 def dotted_is(node: cst.BaseExpression, name: str) -> bool:

@@ -155,6 +155,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         for fn in self.index.model_fns:
             self._plan_function(fn)
 
+    def rewrites(self) -> bool:
+        return bool(self.plans)
+
     # -- planning ---------------------------------------------------------------
 
     def _plan_function(self, fn: cst.FunctionDef) -> None:

@@ -13,6 +13,7 @@ from typing import Iterable, List, Optional, Set, Tuple
 import libcst as cst
 
 from codemods.names import ImportTable, dotted
+from codemods.syntax import dotted_expr
 
 Request = Tuple[str, Optional[str], Optional[str]]  # (module, obj, asname)
 ADD_KEY = "est2tpu.imports.add"
@@ -73,7 +74,7 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
         new: List[cst.SimpleStatementLine] = []
         for mod, obj, asname in missing:
             if obj is None:
-                names = [cst.ImportAlias(cst.parse_expression(mod), asname=cst.AsName(cst.Name(asname)) if asname else None)]
+                names = [cst.ImportAlias(dotted_expr(mod), asname=cst.AsName(cst.Name(asname)) if asname else None)]
                 new.append(cst.SimpleStatementLine([cst.Import(names)]))
             elif mod in froms:
                 froms[mod].append(obj)
@@ -84,7 +85,7 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
         for item in new:
             if isinstance(item, str):
                 names = [cst.ImportAlias(cst.Name(o)) for o in sorted(froms[item])]
-                item = cst.SimpleStatementLine([cst.ImportFrom(module=cst.parse_expression(item), names=names)])
+                item = cst.SimpleStatementLine([cst.ImportFrom(module=dotted_expr(item), names=names)])
             lines.append(item)
         body[at:at] = lines
     return module.with_changes(body=body)

@@ -23,7 +23,7 @@ import libcst.matchers as m
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
-from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names
+from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names, params_item
 
 INPUT_FN_PARAMS = Rule(
     "E2T103",
@@ -59,15 +59,23 @@ EVAL_REMAINDER = Rule(
 )
 
 
-def _batch_param() -> cst.BaseExpression:
-    return cst.parse_expression('params["batch_size"]')
+ELSEWHERE = Rule(
+    "E2T221",
+    "input_fn of an estimator built elsewhere",
+    "The estimator this input_fn feeds is not built in this module, so its batch size cannot "
+    "be moved into TPUEstimator from here and the input_fn was not rewritten. Give it "
+    "`params` and batch by params['batch_size'] (with drop_remainder=True for train/eval).",
+    before="estimator = build_estimator()\nestimator.train(input_fn=train_input_fn, steps=100)",
+    after="def train_input_fn(params):\n    return ds.batch(params['batch_size'], drop_remainder=True)",
+    blocking=True,
+)
 
 
 class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER]
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, ELSEWHERE]
     TRIGGERS = ("input_fn", "Spec(")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -80,6 +88,9 @@ class InputFnTakesParams(MigrationCodemod):
         for use in index.uses:
             if use.problem == "canned":
                 self.report(use.arg, CANNED_INPUT.code, CANNED_INPUT.title, "write a tf.data input_fn")
+            elif use.plan is not None and use.site is None and "params" not in param_names(use.plan.takes_params):
+                self.report(use.arg, ELSEWHERE.code, ELSEWHERE.title,
+                            "give it `params` and batch by params['batch_size']")
             elif use.problem == "unresolved":
                 self.report(use.arg, UNRESOLVED_MODEL_FN.code, "input_fn is not defined in this file",
                             "give it `params` and batch by params['batch_size'] where it is defined")
@@ -110,6 +121,11 @@ class InputFnTakesParams(MigrationCodemod):
                             "make the eval set a multiple of eval_batch_size")
 
         self.functions = []
+
+    def rewrites(self) -> bool:
+        lacking = [f for f in self.takes_params if "params" not in param_names(f)]
+        iterators = [f for f in self.iterators if m.findall(f, m.Return(m.Call(func=m.Attribute(attr=m.Name("get_next")))))]
+        return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or iterators)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
@@ -150,5 +166,5 @@ class InputFnTakesParams(MigrationCodemod):
     def on_leave(self, original_node, updated_node):
         updated_node = super().on_leave(original_node, updated_node)
         if original_node in self.to_param:
-            return _batch_param()
+            return params_item("batch_size")
         return updated_node

@@ -43,6 +43,9 @@ class KerasModelToTPUEstimator(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         self.sites = {site.call: site for site in self.index.estimators if site.api in KERAS_APIS}
 
+    def rewrites(self) -> bool:
+        return bool(self.sites)
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         site = self.sites.get(original_node)
         if site is None:

@@ -9,7 +9,8 @@ then a single traversal hands every node to each concern in turn, in
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional, Type
+import functools
+from typing import Dict, List, Optional, Type
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -24,6 +25,8 @@ from codemods.layout import lay_out
 from codemods.model_fn_params import ModelFnTakesParams
 from codemods.tpu_estimator import EstimatorToTPUEstimator
 from codemods.tpu_hazards import ReportTPUHazards
+
+SOURCE_KEY = "est2tpu.source"
 
 #: The concerns.  Where two rewrite the same node, the earlier one sees it first.
 PIPELINE: List[Type[MigrationCodemod]] = [
@@ -55,27 +58,59 @@ class Migrate(MigrationCodemod):
         self.concerns: List[MigrationCodemod] = []
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        code = tree.code
-        self.concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
-        if not self.concerns:
-            return tree
-        for concern in self.concerns:
+        code = self.context.scratch.get(SOURCE_KEY) or tree.code
+        concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
+        for concern in concerns:  # analysis of the untouched module
             concern.prepare(tree, shared=self)
-        new = self.fix_imports(tree.visit(self))
+            concern.visit_Module(tree)
+        active = [c for c in concerns if c.rewrites()]
+        if active:
+            self._dispatch(active)
+            tree = self.fix_imports(tree.visit(self))
         self.locate_findings()
-        return new
+        return tree
+
+    def _dispatch(self, concerns: List[MigrationCodemod]) -> None:
+        """Per node type, the concerns' visit_/leave_ methods, in pipeline order."""
+        self.visitors: Dict[str, List] = {}
+        self.leavers: Dict[str, List] = {}
+        for concern in concerns:
+            visits, leaves, generic = _handlers(type(concern))
+            for node_type in visits:
+                self.visitors.setdefault(node_type, []).append(getattr(concern, "visit_" + node_type))
+            for node_type in leaves:
+                self.leavers.setdefault(node_type, []).append(getattr(concern, "leave_" + node_type))
+            if generic:
+                self.leavers.setdefault("*", []).append(concern.on_leave)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        for concern in self.concerns:
-            concern.on_visit(node)
+        for method in self.visitors.get(type(node).__name__, ()):
+            method(node)
         return True
 
     def on_leave(self, original_node, updated_node):
-        for concern in self.concerns:
-            updated_node = concern.on_leave(original_node, updated_node)
+        name = type(original_node).__name__
+        for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
+            updated_node = method(original_node, updated_node)
             if not isinstance(updated_node, cst.CSTNode):
                 break  # removed or replaced by several statements: nothing more to rewrite
         return updated_node
+
+
+@functools.lru_cache(maxsize=None)
+def _handlers(cls: Type[MigrationCodemod]):
+    """Node types whose visit_/leave_ methods ``cls`` defines itself (not LibCST's stubs).
+
+    A concern that overrides ``on_leave`` sees every node through it instead.
+    """
+    generic = cls.on_leave is not MigrationCodemod.on_leave
+    own = lambda name: name in vars(cls) or any(  # noqa: E731
+        name in vars(base) for base in cls.__mro__[1:] if issubclass(base, MigrationCodemod))
+    types = {name.partition("_")[2] for name in dir(cls) if name.startswith(("visit_", "leave_")) and own(name)}
+    types = {t for t in types if t and t != "Module" and "_" not in t}
+    visits = tuple(t for t in sorted(types) if own("visit_" + t))
+    leaves = () if generic else tuple(t for t in sorted(types) if own("leave_" + t))
+    return visits, leaves, generic
 
 
 def migrate_code(code: str, options: Options = Options(), style: str = "auto") -> MigrationResult:
@@ -83,7 +118,7 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto") -
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
-    context = CodemodContext(scratch={OPTIONS_KEY: options})
+    context = CodemodContext(scratch={OPTIONS_KEY: options, SOURCE_KEY: code})
     module = cst.parse_module(code)
     new = Migrate(context).transform_module(module).code
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))

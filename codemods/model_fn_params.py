@@ -52,6 +52,9 @@ class ModelFnTakesParams(MigrationCodemod):
                 self.report(arg, UNRESOLVED_MODEL_FN.code, message,
                             "migrate the module that defines it too" if where else "give it a `params` argument")
 
+    def rewrites(self) -> bool:
+        return any("params" not in param_names(fn) for fn in self.index.model_fns)
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         if original_node in self.index.model_fns and "params" not in param_names(original_node):
             return updated_node.with_changes(params=add_param(updated_node.params, "params"))

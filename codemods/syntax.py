@@ -7,6 +7,20 @@ from typing import Optional, Sequence, Tuple
 import libcst as cst
 
 
+def dotted_expr(path: str):
+    """``a.b.c`` as a Name/Attribute chain (built directly: parsing it costs as much as a file)."""
+    head, *rest = path.split(".")
+    node = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
+def params_item(key: str) -> cst.Subscript:
+    """``params["key"]``."""
+    return cst.Subscript(cst.Name("params"), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
+
+
 def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
     """The argument bound to ``keyword``, given by name or at ``position``."""
     for index, arg in enumerate(call.args):

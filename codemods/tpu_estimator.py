@@ -121,6 +121,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         self.sites: Dict[cst.Call, EstimatorSite] = {}
         self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
         self.params_copies: Dict[cst.Call, cst.BaseExpression] = {}
+        self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
         for site in self.index.estimators:
             if site.api == "tf.estimator.Estimator":
                 self.sites[site.call] = site
@@ -133,6 +134,9 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         self.new_args: Dict[cst.Call, List[cst.Arg]] = {}
         for call, site in self.sites.items():
             self.new_args[call] = self._estimator_args(site)
+
+    def rewrites(self) -> bool:
+        return bool(self.sites or self.run_configs)
 
     # -- Estimator ----------------------------------------------------------------
 
@@ -206,7 +210,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             call = call.with_changes(func=self.target("TPUEstimator", like=original_node.func))
             self.drop_import_of(original_node.func)
             return add_args(call, self.new_args[original_node])
-        if self.api(original_node.func) == "tf.estimator.RunConfig":
+        if original_node in self.run_configs:
             self.drop_import_of(original_node.func)
             return self._tpu_run_config(updated_node, like=original_node.func)
         return updated_node

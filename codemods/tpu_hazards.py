@@ -7,8 +7,6 @@
 Each finding names the TPU rule it breaks and what to do instead.
 """
 
-from typing import List
-
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
@@ -84,36 +82,29 @@ class ReportTPUHazards(MigrationCodemod):
     TRIGGERS = ("stimator",)
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.model_fn_depth: List[cst.FunctionDef] = []
+        index = self.index
+        for call, api, scope in index.api_calls:
+            self._check(call, api, index.in_model_fn(scope))
+        if index.estimators:
+            for call in index.exports:
+                self.report(call, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node in self.index.model_fns:
-            self.model_fn_depth.append(node)
+    def rewrites(self) -> bool:
+        return False
 
-    def leave_FunctionDef(self, original_node, updated_node):
-        if self.model_fn_depth and self.model_fn_depth[-1] is original_node:
-            self.model_fn_depth.pop()
-        return updated_node
-
-    def visit_Call(self, node: cst.Call) -> None:
-        api = self.api(node.func) or ""
-        in_model_fn = bool(self.model_fn_depth)
+    def _check(self, node: cst.Call, api: str, in_model_fn: bool) -> None:
         if api in CANNED_APIS:
             self.report(node, CANNED.code, f"{CANNED.title}: {api}", "write a model_fn")
         elif api in MULTI_GPU_APIS:
             self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {api}", "remove it")
-        elif api in ("tf.estimator.RunConfig",) and any(
+        elif api == "tf.estimator.RunConfig" and any(
                 a.keyword and a.keyword.value in ("train_distribute", "eval_distribute") for a in node.args):
             self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: RunConfig(train_distribute=...)", "remove it")
-        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel") \
-                and self.index.estimators:
-            self.report(node, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
         if not in_model_fn:
             return
-        if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (
-                api in ("tf.where", "tf.compat.v1.where") and len(node.args) == 1):
+        if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api == "tf.where" and len(node.args) == 1):
             self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {api}", "move it to the input_fn")
-        elif api.startswith("tf.summary.") or api.startswith("tf.contrib.summary."):
+        elif api.startswith(("tf.summary.", "tf.contrib.summary.")):
             kind = api.rsplit(".", 1)[-1]
             hint = "write it from a host_call" if kind == "scalar" else "no TPU equivalent: remove it"
             self.report(node, SUMMARY.code, f"{SUMMARY.title}: {api}", hint)
