@@ -1,15 +1,21 @@
 """Lay out the statements the codemods changed, and only those.
 
-A file that black leaves unchanged stays black-formatted.  Any other file keeps its own
-style: black formats just the changed lines (``--line-ranges``), without normalizing
-string quotes, at the file's own line length (79 when no line is longer, else 88).
-Files not indented by four spaces are left as the codemods wrote them.
+``auto`` (the default): a file that black leaves unchanged stays black-formatted.  Any
+other file keeps its own style: black formats just the changed lines (``lines=``),
+without normalizing string quotes, at the project's line length (else 79 when no line
+of the file is longer, else 88); files not indented by four spaces are left exactly as
+the codemods wrote them (black would re-indent whole blocks).  ``black`` formats every
+migrated file; ``none`` never formats.  Black is configured from ``[tool.black]``
+settings when given (as ``(key, value)`` pairs) and imported only for changed files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from typing import List, Tuple
+from typing import Any, List, Tuple
+
+BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
 def changed_lines(before: str, after: str) -> List[Tuple[int, int]]:
@@ -18,11 +24,41 @@ def changed_lines(before: str, after: str) -> List[Tuple[int, int]]:
     return [(j1 + 1, j2) for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert") and j2 > j1]
 
 
-def is_black_formatted(source: str) -> bool:
+def black_mode(config: BlackConfig = ()):
+    """black.Mode from ``[tool.black]`` settings."""
     import black
 
+    options = dict(config)
+    kwargs = {}
+    if isinstance(options.get("line_length"), int):
+        kwargs["line_length"] = options["line_length"]
+    for key, field, negate in (
+        ("skip_string_normalization", "string_normalization", True),
+        ("skip_magic_trailing_comma", "magic_trailing_comma", True),
+        ("preview", "preview", False),
+        ("skip_source_first_line", "skip_source_first_line", False),
+    ):
+        if isinstance(options.get(key), bool):
+            kwargs[field] = not options[key] if negate else options[key]
+    versions = options.get("target_version") or ()
+    chosen = {getattr(black.TargetVersion, str(v).upper(), None) for v in ([versions] if isinstance(versions, str) else versions)}
+    if chosen - {None}:
+        kwargs["target_versions"] = chosen - {None}
+    return black.Mode(**kwargs)
+
+
+def _black(text: str, mode, lines=()) -> str:
+    import black
+
+    crlf = "\r\n" in text
+    source = text.replace("\r\n", "\n") if crlf else text
+    out = black.format_str(source, mode=mode, lines=lines) if lines else black.format_str(source, mode=mode)
+    return out.replace("\n", "\r\n") if crlf else out
+
+
+def is_black_formatted(source: str, config: BlackConfig = ()) -> bool:
     try:
-        return black.format_str(source, mode=black.Mode()) == source
+        return _black(source, black_mode(config)) == source
     except Exception:  # black cannot parse some valid code; treat it as "not black"
         return False
 
@@ -35,19 +71,20 @@ def _four_space_indented(source: str) -> bool:
     return True
 
 
-def lay_out(before: str, after: str, style: str = "auto") -> str:
+def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = ()) -> str:
     """Format ``after`` (the migrated ``before``) according to ``style``: auto, black or none."""
     if style == "none" or before == after:
         return after
-    import black
-
     try:
-        if style == "black" or is_black_formatted(before):
-            return black.format_str(after, mode=black.Mode())
+        mode = black_mode(config)
+        if style == "black" or is_black_formatted(before, config):
+            return _black(after, mode)
         if not _four_space_indented(before):
-            return after  # black would re-indent whole blocks of a 2-space file
-        longest = max((len(line) for line in before.splitlines()), default=0)
-        mode = black.Mode(line_length=79 if longest <= 79 else 88, string_normalization=False)
-        return black.format_str(after, mode=mode, lines=changed_lines(before, after))
-    except Exception:
+            return after
+        if "line_length" not in dict(config):
+            longest = max((len(line) for line in before.splitlines()), default=0)
+            mode = dataclasses.replace(mode, line_length=79 if longest <= 79 else 88)
+        mode = dataclasses.replace(mode, string_normalization=False)
+        return _black(after, mode, changed_lines(before, after))
+    except Exception:  # the codemods' own output is valid Python: keep it rather than fail
         return after

@@ -113,7 +113,7 @@ def _handlers(cls: Type[MigrationCodemod]):
     return visits, leaves, generic
 
 
-def migrate_code(code: str, options: Options = Options(), style: str = "auto") -> MigrationResult:
+def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=()) -> MigrationResult:
     """Migrate one module's source text and lay out the changed lines (see :mod:`codemods.layout`).
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
@@ -124,4 +124,4 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto") -
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]
-    return MigrationResult(lay_out(code, new, style), findings)
+    return MigrationResult(lay_out(code, new, style, black_config), findings)

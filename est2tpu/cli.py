@@ -1,0 +1,716 @@
+"""The ``est2tpu`` command line: ``est2tpu migrate PATH...`` and ``est2tpu rules [CODE]``.
+
+Importing this module is cheap and never imports TensorFlow, LibCST or black: the
+migration engine (LibCST) is imported only once a file is found that may contain an
+Estimator API, and black only for a migrated file that has to stay black-formatted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import os
+import re
+import sys
+import time
+import tokenize
+import warnings
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from est2tpu import __version__
+from est2tpu.config import FORMATS, TARGETS, ConfigError, Resolver
+from est2tpu.files import (
+    Candidate,
+    ChangedOnDisk,
+    DecodeError,
+    Finder,
+    Problem,
+    decode_notebook,
+    decode_python,
+    read_bytes,
+    write_atomic,
+)
+from est2tpu.report import FORMATS as OUTPUT_FORMATS
+from est2tpu.report import Diagnostic, Summary, colorize, render, unified_diff
+
+#: More files than this that need parsing (and more than one job) use a process pool.
+POOL_THRESHOLD = 4
+#: The progress bar appears only once a run has taken this long (seconds).
+PROGRESS_AFTER = 1.0
+
+MODES_AND_EXIT_CODES = """\
+modes:
+  est2tpu migrate PATH...          rewrite the files in place
+  est2tpu migrate --diff PATH...   print a unified diff (for git apply / patch -p1), write nothing
+  est2tpu migrate --check PATH...  write nothing; fail if a file would change or has a finding
+
+exit codes:
+  0  every file was processed (migrate); nothing would change and no findings (--diff, --check)
+  1  --diff/--check only: a file would change or a finding was reported (0 with --exit-zero)
+  2  a file could not be processed (unreadable, undecodable, syntax error, internal error),
+     or bad usage or configuration; the other files are still processed, and a file that
+     failed is left byte-for-byte untouched
+
+Findings are printed as `path:line:col: CODE message` (stdout; stderr with --diff, whose
+stdout is the patch); errors as `path: error: ...` on stderr, and one summary line on
+stderr (-q drops it).  A file with no "estimator" in it (any case) is not parsed.
+
+Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
+target, select, ignore, exclude, extend-exclude, iterations-per-loop, format); flags
+win.  Inline: `# est2tpu: ignore[CODE]` or `# est2tpu: ignore` on a finding's line,
+`# est2tpu: skip-file` anywhere in a file.
+"""
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _codes(value: str) -> List[str]:
+    codes = [c.strip() for c in value.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError("expected one or more comma-separated rule codes")
+    return codes
+
+
+def _globs(value: str) -> List[str]:
+    return [g.strip() for g in value.split(",") if g.strip()]
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _jobs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of jobs, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("the number of jobs cannot be negative")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="est2tpu",
+        description="Migrate TensorFlow Estimator code to TPUEstimator.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=MODES_AND_EXIT_CODES,
+    )
+    parser.add_argument("--version", action="version", version=f"est2tpu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    m = sub.add_parser(
+        "migrate",
+        help="migrate files and directories (in place, or --diff / --check)",
+        description="Migrate tf.estimator code in Python files and Jupyter notebooks to TPUEstimator.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=MODES_AND_EXIT_CODES,
+    )
+    m.add_argument("paths", nargs="+", metavar="PATH", help="files and directories (searched recursively)")
+    mode = m.add_argument_group("mode")
+    mode.add_argument("--diff", action="store_true", help="print a unified diff of the changes; write nothing")
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if a file would change or has a finding")
+    mode.add_argument("--exit-zero", action="store_true",
+                      help="exit 0 even when --diff/--check find changes or findings (report-only use)")
+
+    mig = m.add_argument_group("migration")
+    mig.add_argument("--target", choices=TARGETS, help="tf2: tf.compat.v1.estimator.tpu names (default); "
+                     "tf1: tf.contrib.tpu names")
+    mig.add_argument("--iterations-per-loop", type=_positive, metavar="N",
+                     help="TPUConfig iterations_per_loop for generated configs (default 100)")
+    mig.add_argument("--format", choices=FORMATS, dest="format_mode",
+                     help="auto: keep black-formatted files black-formatted (default); "
+                     "black: black-format every migrated file; none: never reformat")
+
+    fnd = m.add_argument_group("findings")
+    fnd.add_argument("--select", type=_codes, action="append", metavar="CODES",
+                     help="report only findings whose code starts with one of these (comma-separated)")
+    fnd.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
+                     help="do not report findings whose code starts with one of these (comma-separated)")
+    fnd.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
+                     help="how findings are printed: text (default), json, sarif, github")
+
+    fls = m.add_argument_group("files")
+    fls.add_argument("--config", metavar="PATH",
+                     help="use this pyproject.toml for every path instead of searching for one")
+    fls.add_argument("--exclude", type=_globs, action="append", metavar="GLOBS",
+                     help="replace the exclude list (.gitignore-style patterns, comma-separated)")
+    fls.add_argument("--extend-exclude", type=_globs, action="append", metavar="GLOBS",
+                     help="exclude these too (.gitignore-style patterns, comma-separated)")
+    fls.add_argument("--force-exclude", action="store_true",
+                     help="apply excludes and .gitignore to files named on the command line too")
+    fls.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
+                     help="do not skip files that .gitignore ignores")
+
+    out = m.add_argument_group("output")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="color the diff: auto (on a terminal, unless NO_COLOR is set), always, never")
+    out.add_argument("-q", "--quiet", action="store_true", help="no summary line and no per-file notes")
+    out.add_argument("-v", "--verbose", action="store_true", help="a line for every file, with why it was skipped")
+    out.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
+                     help="parallel processes (default 0: one per CPU)")
+
+    r = sub.add_parser("rules", help="list the finding codes, or explain one",
+                       description="List every finding code with its title, or explain CODE with an example.")
+    r.add_argument("code", nargs="?", metavar="CODE")
+    r.add_argument("--output-format", choices=("text", "json"), default="text")
+    return parser
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _write_text(stream, text: str) -> None:
+    if text:
+        stream.write(text)
+        stream.flush()
+
+
+def _write_bytes(stream, data: bytes) -> None:
+    if not data:
+        return
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:
+        stream.write(data.decode("utf-8", "replace"))
+
+
+def _use_color(choice: str, stream) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _flatten(lists: Optional[List[List[str]]]) -> Optional[Tuple[str, ...]]:
+    if lists is None:
+        return None
+    return tuple(item for group in lists for item in group)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only on a terminal and only for long runs."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(isatty and isatty()) and total > 1
+
+    def advance(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < PROGRESS_AFTER or (now - self.last < 0.1 and self.done < self.total):
+            return
+        self.last = now
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        self.stream.write(f"\r\x1b[Kest2tpu [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} files")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------- inline directives
+
+
+_DIRECTIVE = re.compile(r"est2tpu:\s*(skip-file|ignore)(?:\[([^\]]*)\]|(?![\w-]))")
+
+
+def _comments(text: str) -> List[Tuple[int, str]]:
+    """(line, text) of every comment; tokenize knows what is inside a string."""
+    try:
+        return [
+            (tok.start[0], tok.string)
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+            if tok.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return [(n, line[line.index("#"):]) for n, line in enumerate(text.splitlines(), 1) if "#" in line]
+
+
+def directives(text: str) -> Tuple[bool, Dict[int, Optional[FrozenSet[str]]]]:
+    """(skip-file?, {line: codes ignored there, None for all}) from ``# est2tpu:`` comments."""
+    if "est2tpu:" not in text:
+        return False, {}
+    skip = False
+    ignores: Dict[int, Optional[FrozenSet[str]]] = {}
+    for line, comment in _comments(text):
+        for m in _DIRECTIVE.finditer(comment):
+            if m.group(1) == "skip-file":
+                skip = True
+                continue
+            codes = frozenset(c.strip() for c in (m.group(2) or "").split(",") if c.strip())
+            if not codes:
+                ignores[line] = None
+            elif line not in ignores or ignores[line] is not None:
+                ignores[line] = (ignores.get(line) or frozenset()) | codes
+    return skip, ignores
+
+
+def selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    """Whether a finding code is reported: the longest matching prefix decides, and an
+    ignore wins a tie; with no ``select`` everything is selected."""
+    if select:
+        best_select = max((len(p) if p != "ALL" else 0 for p in select
+                           if p == "ALL" or code.startswith(p)), default=-1)
+        if best_select < 0:
+            return False
+    else:
+        best_select = 0
+    best_ignore = max((len(p) if p != "ALL" else 0 for p in ignore
+                       if p == "ALL" or code.startswith(p)), default=-1)
+    return best_ignore < 0 or best_select > best_ignore
+
+
+def _suppressed(code: str, line: int, ignores: Dict[int, Optional[FrozenSet[str]]]) -> bool:
+    if line not in ignores:
+        return False
+    codes = ignores[line]
+    return codes is None or any(code.startswith(c) for c in codes)
+
+
+def may_use_estimator(text: str) -> bool:
+    """The cheap pre-filter: no "estimator" in any case means no Estimator API."""
+    return "estimator" in text.lower()
+
+
+# --------------------------------------------------------------------------- one file (runs in workers)
+
+
+@dataclasses.dataclass
+class Job:
+    display: str
+    kind: str
+    text: str
+    encoding: str
+    target: str
+    iterations_per_loop: int
+    select: Tuple[str, ...]
+    ignore: Tuple[str, ...]
+    format_mode: str
+    black: Tuple[Tuple[str, Any], ...]
+
+
+@dataclasses.dataclass
+class Outcome:
+    new_data: Optional[bytes] = None  # None: unchanged
+    diagnostics: List[Diagnostic] = dataclasses.field(default_factory=list)
+    error: Optional[Problem] = None
+    note: str = ""  # why nothing was done, for --verbose
+
+
+def _syntax_problem(display: str, text: str, error) -> Problem:
+    """A syntax error located as precisely as Python itself would."""
+    import ast
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, display, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as e:
+        if e.lineno:
+            return Problem(display, f"syntax error: {e.msg}", e.lineno, e.offset or 1)
+    except (ValueError, MemoryError, RecursionError):
+        pass
+    message = re.sub(r"^parser error: (error at \d+:\d+: )?", "", str(getattr(error, "message", error)))
+    return Problem(display, f"syntax error: {message}", getattr(error, "editor_line", None),
+                   getattr(error, "editor_column", None))
+
+
+def _consistent_newlines(original: str, new: str) -> str:
+    """A file whose every line ends in CRLF keeps doing so, whatever the engine inserted."""
+    if "\r\n" in original and original.count("\n") == original.count("\r\n"):
+        return re.sub(r"(?<!\r)\n", "\r\n", new)
+    return new
+
+
+def _filter(job: Job, findings, ignores, locate=None) -> List[Diagnostic]:
+    out = []
+    for f in findings:
+        if not selected(f.code, job.select, job.ignore) or _suppressed(f.code, f.line, ignores):
+            continue
+        if locate is None:
+            out.append(Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint,
+                                  None, f.line, f.col))
+        else:
+            out.append(locate(f))
+    return out
+
+
+def _migrate_python(job: Job) -> Outcome:
+    skip, ignores = directives(job.text)
+    if skip:
+        return Outcome(note="skip-file comment")
+    import libcst
+
+    from codemods.base import Options
+    from codemods.migrate import migrate_code
+
+    try:
+        result = migrate_code(job.text, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
+                              style=job.format_mode, black_config=job.black)
+    except libcst.ParserSyntaxError as e:
+        return Outcome(error=_syntax_problem(job.display, job.text, e))
+    diagnostics = _filter(job, result.findings, ignores)
+    if result.code == job.text:
+        return Outcome(diagnostics=diagnostics)
+    new = _consistent_newlines(job.text, result.code)
+    try:
+        libcst.parse_module(new)
+    except libcst.ParserSyntaxError as e:
+        return Outcome(error=Problem(
+            job.display,
+            f"internal error: the migrated code does not parse ({e.editor_line}:{e.editor_column}); "
+            "file left untouched",
+        ))
+    try:
+        data = new.encode(job.encoding)
+    except UnicodeEncodeError as e:
+        return Outcome(error=Problem(
+            job.display,
+            f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
+            "file left untouched",
+        ))
+    return Outcome(new_data=data if new != job.text else None, diagnostics=diagnostics)
+
+
+def _migrate_notebook(job: Job) -> Outcome:
+    from est2tpu import notebook
+
+    try:
+        nb = notebook.parse(job.text)
+    except notebook.NotebookError as e:
+        return Outcome(error=Problem(job.display, str(e)))
+    if not nb.python:
+        return Outcome(note="not a Python notebook")
+    joined = notebook.join(nb)
+    if not joined.cells or not may_use_estimator(joined.code):
+        return Outcome(note="no Estimator API")
+    skip, ignores = directives(joined.code)
+    if skip:
+        return Outcome(note="skip-file comment")
+    import libcst
+
+    from codemods.base import Options
+    from codemods.migrate import migrate_code
+
+    try:
+        result = migrate_code(joined.code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
+                              style="none")
+    except libcst.ParserSyntaxError as e:
+        problem = _syntax_problem(job.display, joined.code, e)
+        cell, line = joined.locate(problem.line or 1)
+        return Outcome(error=Problem(job.display, problem.message, line, problem.col,
+                                     cell.index + 1 if cell else None))
+
+    def locate(f) -> Diagnostic:
+        cell, line = joined.locate(f.line)
+        if cell is None:
+            return Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, 1, 1)
+        file_line, file_col = notebook.file_position(nb, cell, line, f.col)
+        return Diagnostic(job.display, line, f.col, f.code, f.message, f.hint, cell.index + 1,
+                          file_line, file_col)
+
+    diagnostics = _filter(job, result.findings, ignores, locate)
+    if result.code == joined.code:
+        return Outcome(diagnostics=diagnostics)
+    try:
+        libcst.parse_module(result.code)
+        sources = notebook.split(joined, result.code)
+        new_text = notebook.splice(nb, sources) if sources else job.text
+    except (libcst.ParserSyntaxError, notebook.NotebookError) as e:
+        return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
+    if new_text == job.text:
+        return Outcome(diagnostics=diagnostics)
+    return Outcome(new_data=new_text.encode(job.encoding), diagnostics=diagnostics)
+
+
+def process(job: Job) -> Outcome:
+    """Migrate one file's text.  Never raises: failures come back as ``Outcome.error``."""
+    try:
+        if job.kind == "notebook":
+            return _migrate_notebook(job)
+        return _migrate_python(job)
+    except RecursionError:
+        return Outcome(error=Problem(job.display, "internal error: code nested too deeply; file left untouched"))
+    except Exception as e:  # a bug in a codemod must not stop the other files
+        return Outcome(error=Problem(job.display, f"internal error: {type(e).__name__}: {e}; file left untouched"))
+
+
+def _warm_up() -> None:  # pragma: no cover - runs in worker processes
+    import codemods.migrate  # noqa: F401
+
+
+def run_jobs(jobs: List[Job], n_jobs: int, progress: Progress) -> List[Outcome]:
+    """Outcomes in the order of ``jobs``, computed in a process pool when it pays off."""
+    results: List[Optional[Outcome]] = [None] * len(jobs)
+    if n_jobs > 1 and len(jobs) > POOL_THRESHOLD:
+        import concurrent.futures
+        import multiprocessing
+
+        import codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        workers = min(n_jobs, len(jobs))
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up) as pool:
+            futures = {pool.submit(process, job): i for i, job in enumerate(jobs)}
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as e:  # the worker process died
+                    results[i] = Outcome(error=Problem(
+                        jobs[i].display, f"internal error: worker process failed ({type(e).__name__}); "
+                        "file left untouched"))
+                progress.advance()
+    else:
+        for i, job in enumerate(jobs):
+            results[i] = process(job)
+            progress.advance()
+    return [r if r is not None else Outcome() for r in results]
+
+
+# --------------------------------------------------------------------------- migrate
+
+
+@dataclasses.dataclass
+class Record:
+    candidate: Candidate
+    original: bytes = b""
+    outcome: Outcome = dataclasses.field(default_factory=Outcome)
+    written: bool = False
+
+
+def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    if args.target:
+        out["target"] = args.target
+    if args.iterations_per_loop:
+        out["iterations_per_loop"] = args.iterations_per_loop
+    if args.format_mode:
+        out["format"] = args.format_mode
+    for key in ("select", "ignore", "exclude", "extend_exclude"):
+        value = _flatten(getattr(args, key))
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    cwd = os.getcwd()
+    write = not (args.diff or args.check)
+    try:
+        resolver = Resolver(_overrides(args), args.config, cwd)
+        found = Finder(resolver, force_exclude=args.force_exclude,
+                       respect_gitignore=args.respect_gitignore, cwd=cwd).find(args.paths)
+    except ConfigError as e:
+        _write_text(stderr, f"est2tpu: error: {e}\n")
+        return 2
+
+    problems: List[Problem] = list(found.problems)
+    records: List[Record] = []
+    jobs: List[Job] = []
+    job_records: List[Record] = []
+    for candidate in found.files:
+        record = Record(candidate)
+        records.append(record)
+        try:
+            record.original = read_bytes(candidate.path)
+        except OSError as e:
+            record.outcome = Outcome(error=Problem(candidate.display, f"cannot read: {e.strerror or e}"))
+            continue
+        try:
+            decode = decode_notebook if candidate.kind == "notebook" else decode_python
+            text, encoding = decode(record.original)
+        except DecodeError as e:
+            record.outcome = Outcome(error=Problem(candidate.display, str(e)))
+            continue
+        if not may_use_estimator(text):
+            record.outcome = Outcome(note="no Estimator API")
+            record.original = b""  # only changed files need their bytes again
+            continue
+        s = candidate.settings
+        jobs.append(Job(candidate.display, candidate.kind, text, encoding, s.target,
+                        s.iterations_per_loop, s.select, s.ignore, s.format, s.black))
+        job_records.append(record)
+
+    progress = Progress(len(jobs), stderr)
+    try:
+        outcomes = run_jobs(jobs, args.jobs or _cpu_count(), progress)
+    finally:
+        progress.close()
+    for record, outcome in zip(job_records, outcomes):
+        record.outcome = outcome
+
+    if write:
+        for record in records:
+            data = record.outcome.new_data
+            if data is None or record.outcome.error:
+                continue
+            try:
+                write_atomic(record.candidate.path, data, expected=record.original)
+                record.written = True
+            except ChangedOnDisk as e:
+                record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
+            except OSError as e:
+                record.outcome = Outcome(error=Problem(record.candidate.display,
+                                                       f"cannot write: {e.strerror or e}; file left untouched"))
+
+    summary = Summary()
+    diagnostics: List[Diagnostic] = []
+    changed: List[Record] = []
+    for record in records:
+        outcome = record.outcome
+        if outcome.error:
+            problems.append(outcome.error)
+            summary.failed += 1
+            continue
+        diagnostics.extend(sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code)))
+        if outcome.new_data is not None:
+            summary.migrated += 1
+            changed.append(record)
+        else:
+            summary.unchanged += 1
+    summary.failed += len(found.problems)
+    summary.findings = len(diagnostics)
+    problems.sort(key=lambda p: p.display)
+
+    if args.diff:
+        color = _use_color(args.color, stdout)
+        for record in changed:
+            diff = unified_diff(record.original, record.outcome.new_data, record.candidate.display)
+            _write_bytes(stdout, colorize(diff) if color else diff)
+
+    rules: Dict[str, Any] = {}
+    if diagnostics and args.output_format in ("json", "sarif"):
+        import codemods.migrate  # noqa: F401  registers every rule
+
+        from codemods.base import RULES
+
+        rules = dict(RULES)
+    report_stream = stderr if args.diff else stdout
+    shown_problems = problems if args.output_format != "text" else []  # text: on stderr below
+    _write_text(report_stream, render(args.output_format, diagnostics, shown_problems, summary, rules, cwd,
+                                      changed=[r.candidate.display for r in changed]))
+
+    notes: List[str] = []
+    for problem in problems:
+        notes.append(problem.format())
+    if not args.quiet:
+        if args.check and not args.diff:
+            notes.extend(f"would migrate {r.candidate.display}" for r in changed)
+        if args.verbose:
+            for shown, reason in found.skipped:
+                notes.append(f"{shown}: skipped ({reason})")
+            for record in records:
+                o = record.outcome
+                if o.error:
+                    continue
+                state = ("migrated" if record.written else "would migrate") if o.new_data is not None else "unchanged"
+                notes.append(f"{record.candidate.display}: {state}" + (f" ({o.note})" if o.note else ""))
+        notes.append(summary.line(would=not write))
+    _write_text(stderr, "".join(n + "\n" for n in notes))
+
+    if problems:
+        return 2
+    if not write and (changed or diagnostics) and not args.exit_zero:
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    import json
+
+    import codemods.migrate  # noqa: F401  registers every rule
+
+    from codemods.base import RULES
+
+    codes = sorted(RULES)
+    if args.code:
+        wanted = args.code.strip()
+        exact = [c for c in codes if c.upper() == wanted.upper()]
+        codes = exact or [c for c in codes if c.upper().startswith(wanted.upper())]
+        if not codes:
+            _write_text(sys.stderr, f"est2tpu: error: unknown rule {wanted!r}; `est2tpu rules` lists them\n")
+            return 2
+    if args.output_format == "json":
+        doc = [dataclasses.asdict(RULES[c]) for c in codes]
+        _write_text(sys.stdout, json.dumps(doc, indent=2) + "\n")
+        return 0
+    if args.code and len(codes) == 1:
+        rule = RULES[codes[0]]
+        parts = [f"{rule.code}: {rule.title}\n", f"\n{rule.explanation}\n"]
+        if rule.before:
+            parts.append("\nBefore:\n\n" + "".join(f"    {line}\n" for line in rule.before.splitlines()))
+        if rule.after:
+            parts.append("\nAfter:\n\n" + "".join(f"    {line}\n" for line in rule.after.splitlines()))
+        _write_text(sys.stdout, "".join(parts))
+        return 0
+    width = max((len(c) for c in codes), default=0)
+    _write_text(sys.stdout, "".join(f"{c.ljust(width)}  {RULES[c].title}\n" for c in codes))
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "rules":
+            return cmd_rules(args)
+        return cmd_migrate(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("est2tpu: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `est2tpu migrate --diff . | head`): stop quietly.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1

