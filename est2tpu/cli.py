@@ -54,7 +54,7 @@ exit codes:
 
 Findings are printed as `path:line:col: CODE message` (stdout; stderr with --diff, whose
 stdout is the patch); errors as `path: error: ...` on stderr, and one summary line on
-stderr (-q drops it).  A file with no "estimator" in it (any case) is not parsed.
+stderr (-q drops it).  A file with no "estimator"/"Estimator" in it is not parsed.
 
 Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
 target, select, ignore, exclude, extend-exclude, iterations-per-loop, format); flags
@@ -302,8 +302,11 @@ def _suppressed(code: str, line: int, ignores: Dict[int, Optional[FrozenSet[str]
 
 
 def may_use_estimator(text: str) -> bool:
-    """The cheap pre-filter: no "estimator" in any case means no Estimator API."""
-    return "estimator" in text.lower()
+    """The cheap pre-filter: every Estimator API name contains "estimator" or "Estimator".
+
+    Two plain substring searches; a case-insensitive regex costs ten times more.
+    """
+    return "stimator" in text or "STIMATOR" in text
 
 
 # --------------------------------------------------------------------------- one file (runs in workers)

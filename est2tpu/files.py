@@ -161,6 +161,12 @@ class PatternSet:
 
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         self.patterns = tuple(patterns)
+        # Without "!" patterns the order does not matter: plain names become a set lookup.
+        simple = not any(p.negated for p in self.patterns)
+        self._names = {p.literal: p.dir_only for p in self.patterns if simple and p.literal is not None and not p.anchored}
+        rest = [p for p in self.patterns if not (simple and p.literal is not None and not p.anchored)]
+        self._dir_patterns = tuple(rest)
+        self._file_patterns = tuple(p for p in rest if not p.dir_only)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -168,8 +174,11 @@ class PatternSet:
     def decide(self, path: str, is_dir: bool) -> Optional[bool]:
         """True: excluded, False: re-included by a ``!`` pattern, None: no pattern matches."""
         name = os.path.basename(path)
+        dir_only = self._names.get(name)
+        if dir_only is not None and (is_dir or not dir_only):
+            return True
         rels: Dict[str, Optional[str]] = {}
-        for pattern in reversed(self.patterns):
+        for pattern in reversed(self._dir_patterns if is_dir else self._file_patterns):
             rel = rels.get(pattern.base, "")
             if rel == "":
                 rel = _relative(path, pattern.base)
@@ -262,6 +271,7 @@ class Finder:
         self._git_roots: Dict[str, Optional[str]] = {}
         self._roots: List[str] = []
         self._seen: Dict[str, str] = {}
+        self._dir_sets: Dict[str, Tuple[PatternSet, Optional[PatternSet]]] = {}
 
     # -- exclusion
     def _exclude_set(self, settings: Settings) -> PatternSet:
@@ -303,12 +313,21 @@ class Finder:
         self._gitignores[directory] = found
         return found
 
+    def _sets_for(self, directory: str) -> Tuple[PatternSet, Optional[PatternSet]]:
+        """The exclude and .gitignore patterns for entries of ``directory`` (cached per directory)."""
+        found = self._dir_sets.get(directory)
+        if found is None:
+            found = (self._exclude_set(self.resolver.for_dir(directory)),
+                     self._gitignore_set(directory) if self.respect_gitignore else None)
+            self._dir_sets[directory] = found
+        return found
+
     def excluded(self, path: str, is_dir: bool) -> Optional[str]:
         """Why ``path`` (an entry met while searching) is left out, or None."""
-        parent = os.path.dirname(path)
-        if self._exclude_set(self.resolver.for_dir(parent)).decide(path, is_dir):
+        excludes, gitignore = self._sets_for(os.path.dirname(path))
+        if excludes.decide(path, is_dir):
             return "excluded"
-        if self.respect_gitignore and self._gitignore_set(parent).decide(path, is_dir):
+        if gitignore is not None and gitignore.decide(path, is_dir):
             return "ignored by .gitignore"
         if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
             return "virtual environment"
@@ -380,8 +399,9 @@ class Finder:
         files.sort(key=lambda c: c.display)
         return Discovery(files, problems, skipped)
 
-    def _add(self, path: str, files: List[Candidate], skipped: List[Tuple[str, str]]) -> None:
-        real = os.path.realpath(path)
+    def _add(self, path: str, files: List[Candidate], skipped: List[Tuple[str, str]],
+             real: Optional[str] = None) -> None:
+        real = real or os.path.realpath(path)
         shown = display_path(path, self.cwd)
         if real in self._seen:
             if self._seen[real] != shown:
@@ -392,6 +412,7 @@ class Finder:
 
     def _walk(self, directory: str, files: List[Candidate], problems: List[Problem],
               skipped: List[Tuple[str, str]]) -> None:
+        real_dir = os.path.realpath(directory)
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -425,7 +446,7 @@ class Finder:
             if is_dir:
                 self._walk(path, files, problems, skipped)
             else:
-                self._add(path, files, skipped)
+                self._add(path, files, skipped, real if is_link else os.path.join(real_dir, entry.name))
 
 
 # --------------------------------------------------------------------------- reading
