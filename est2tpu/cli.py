@@ -566,8 +566,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             record.original = b""  # only changed files need their bytes again
             continue
         s = candidate.settings
+        # --check only asks whether a file changes; layout never decides that, so skip black.
+        layout = "none" if args.check and not args.diff else s.format
         jobs.append(Job(candidate.display, candidate.kind, text, encoding, s.target,
-                        s.iterations_per_loop, s.select, s.ignore, s.format, s.black))
+                        s.iterations_per_loop, s.select, s.ignore, layout, s.black))
         job_records.append(record)
 
     progress = Progress(len(jobs), stderr)

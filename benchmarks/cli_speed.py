@@ -1,0 +1,161 @@
+"""How fast est2tpu is, against references measured in the same run.
+
+    python benchmarks/cli_speed.py            # everything (several minutes)
+    python benchmarks/cli_speed.py --quick    # smaller trees, fewer repeats
+
+Prints, for each figure, what it is compared with and the ratio:
+
+* sparse tree (the CPython standard library): ``est2tpu migrate --check`` against a
+  minimal script that reads every file and searches it for "estimator" (interpreter
+  start-up included in both);
+* dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check`` with one
+  job and all cores, of ``tf_upgrade_v2 --intree`` (when installed), and of LibCST
+  parse + code generation alone (the floor); name resolution against the parse;
+* peak memory of ``est2tpu migrate --check -j1`` as the dense tree grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+BIN = pathlib.Path(sys.executable).parent
+GREP = """
+import os, sys
+n = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = [d for d in dirs if d not in ("site-packages", "__pycache__")]
+    for name in files:
+        if name.endswith(".py"):
+            with open(os.path.join(root, name), "rb") as f:
+                n += b"estimator" in f.read().lower()
+print(n)
+"""
+
+
+def best_of(repeats: int, command, **kwargs) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def peak_rss_mib(command) -> float:
+    """Peak resident memory of a command (its largest process), in MiB."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+             "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def dense_tree(directory: pathlib.Path, files: int) -> pathlib.Path:
+    sources = sorted(FIXTURES.glob("*.py"))
+    for i in range(files):
+        package = directory / f"pkg{i // 100:03d}"
+        package.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sources[i % len(sources)], package / f"m{i:05d}_{sources[i % len(sources)].name}")
+    return directory
+
+
+def sparse(repeats: int) -> None:
+    stdlib = sysconfig.get_paths()["stdlib"]
+    count = sum(1 for _ in pathlib.Path(stdlib).rglob("*.py") if "site-packages" not in _.parts)
+    ours = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", stdlib])
+    grep = best_of(repeats, [sys.executable, "-c", GREP, stdlib])
+    print(f"sparse tree: {count} files of the standard library ({stdlib})")
+    print(f"  est2tpu migrate --check      {ours:6.2f} s")
+    print(f"  read + search 'estimator'    {grep:6.2f} s")
+    print(f"  ratio                        {ours / grep:6.2f}x   (target <= 2x)")
+
+
+def floor_and_names(paths) -> None:
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, QualifiedNameProvider
+
+    from codemods.migrate import migrate_code
+    from codemods.names import ImportTable
+
+    sources = [p.read_text() for p in paths]
+    start = time.perf_counter()
+    modules = [cst.parse_module(s) for s in sources]
+    parse = time.perf_counter() - start
+    start = time.perf_counter()
+    for module in modules:
+        module.code
+    codegen = time.perf_counter() - start
+    start = time.perf_counter()
+    for module in modules:
+        ImportTable(module)
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    for module in modules[: max(1, len(modules) // 10)]:
+        MetadataWrapper(module).resolve(QualifiedNameProvider)
+    libcst_names = (time.perf_counter() - start) * len(modules) / max(1, len(modules) // 10)
+    start = time.perf_counter()
+    for source in sources:
+        migrate_code(source, style="none")
+    engine = time.perf_counter() - start
+    n = len(sources)
+    print(f"  LibCST parse + codegen (floor) {n / (parse + codegen):7.1f} files/s")
+    print(f"  est2tpu engine, in process     {n / engine:7.1f} files/s   "
+          f"({engine / (parse + codegen):.2f}x the floor; target <= 2x)")
+    print(f"  name resolution: est2tpu imports {ours / parse:.3f}x the parse, "
+          f"LibCST QualifiedNameProvider {libcst_names / parse:.2f}x the parse")
+
+
+def dense(files: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = dense_tree(pathlib.Path(tmp) / "tree", files)
+        paths = sorted(tree.rglob("*.py"))
+        print(f"dense tree: {files} Estimator files (the fixtures replicated)")
+        cores = os.cpu_count() or 1
+        single = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", "-j", "1", str(tree)])
+        multi = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", "-j", str(cores), str(tree)])
+        print(f"  est2tpu migrate --check -j1    {files / single:7.1f} files/s")
+        print(f"  est2tpu migrate --check -j{cores}    {files / multi:7.1f} files/s   ({single / multi:.2f}x -j1)")
+        upgrade = BIN / "tf_upgrade_v2"
+        if upgrade.exists():
+            out = pathlib.Path(tmp) / "out"
+            elapsed = best_of(1, [str(upgrade), "--intree", str(tree), "--outtree", str(out),
+                                  "--reportfile", str(pathlib.Path(tmp) / "report.txt")])
+            print(f"  tf_upgrade_v2 --intree         {files / elapsed:7.1f} files/s   "
+                  f"(est2tpu -j1 is {elapsed / single:.1f}x faster; target >= 5x)")
+        else:
+            print("  tf_upgrade_v2 not installed: pip install -e '.[tf]' to compare")
+        floor_and_names(paths)
+
+
+def memory(sizes) -> None:
+    print("peak memory, est2tpu migrate --check -j1 on dense trees")
+    for files in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = dense_tree(pathlib.Path(tmp), files)
+            rss = peak_rss_mib([str(BIN / "est2tpu"), "migrate", "--check", "-q", "-j", "1", str(tree)])
+            print(f"  {files:6d} files  {rss:7.1f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller trees, fewer repeats")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    sparse(repeats)
+    dense(60 if args.quick else 300, repeats)
+    memory((20, 100, 200) if args.quick else (100, 1000, 5000))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
