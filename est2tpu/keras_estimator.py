@@ -137,7 +137,8 @@ class KerasModelFn:
     Each call clones the model into the current graph, in the given mode, on the
     estimator's features and labels.  ``features`` may be
     ``{"features": ..., "sample_weights": ...}`` to pass sample weights, as with
-    Keras' converter.
+    Keras' converter.  ``params["use_tpu"]`` selects the TPU graph, for
+    ``params["context"].num_replicas`` shards (TPUEstimator sets both).
     """
 
     def __init__(
