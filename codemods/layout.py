@@ -19,9 +19,18 @@ BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
 def changed_lines(before: str, after: str) -> List[Tuple[int, int]]:
-    """1-based inclusive line ranges of ``after`` that differ from ``before``."""
-    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
-    return [(j1 + 1, j2) for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert") and j2 > j1]
+    """1-based inclusive line ranges of ``after`` that differ from ``before``.
+
+    Added top-level import lines are left out: they are laid out already, and black
+    would also re-space the blank lines around them.
+    """
+    lines = after.splitlines()
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), lines, autojunk=False)
+    return [
+        (j1 + 1, j2) for tag, _, _, j1, j2 in matcher.get_opcodes()
+        if tag in ("replace", "insert") and j2 > j1
+        and not all(line.startswith(("import ", "from ")) for line in lines[j1:j2])
+    ]
 
 
 def black_mode(config: BlackConfig = ()):

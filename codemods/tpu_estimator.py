@@ -16,7 +16,7 @@ the TPU is follows one rule, in ``est2tpu.use_tpu()``: the ``TPU_NAME`` environm
 variable.  Runs before :mod:`codemods.input_fns`, which rewrites the batch sizes away.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 import libcst as cst
 import libcst.matchers as m
@@ -121,6 +121,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         self.sites: Dict[cst.Call, EstimatorSite] = {}
         self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
         self.params_copies: Dict[cst.Call, cst.BaseExpression] = {}
+        self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
         for site in self.index.estimators:
             if site.api == "tf.estimator.Estimator":
@@ -151,8 +152,11 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     def _estimator_args(self, site: EstimatorSite) -> List[cst.Arg]:
         args: List[cst.Arg] = []
-        if find_arg(site.call, "config", 2) is None:
+        config = find_arg(site.call, "config", 2)
+        if config is None:
             args.append(kwarg("config", self._tpu_run_config(None)))
+        elif m.matches(config.value, m.Name("None")):
+            self.none_configs.add(site.call)
         elif not self._config_is_run_config(site):
             self.report(find_arg(site.call, "config", 2), CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title,
                         "build a tf.compat.v1.estimator.tpu.RunConfig")
@@ -207,6 +211,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             call = keywordize(updated_node, ESTIMATOR_FIELDS, start=4)
             if original_node in self.params_copies:
                 call = replace_arg(call, "params", 3, self.params_copies[original_node])
+            if original_node in self.none_configs:
+                call = replace_arg(call, "config", 2, self._tpu_run_config(None))
             call = call.with_changes(func=self.target("TPUEstimator", like=original_node.func))
             self.drop_import_of(original_node.func)
             return add_args(call, self.new_args[original_node])
