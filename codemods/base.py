@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import ClassVar, Dict, List, Optional
+from typing import ClassVar, Dict, Iterable, List, Optional
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext
@@ -105,6 +105,13 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
     def rewrites(self) -> bool:
         """After ``visit_Module``: whether this concern has anything to rewrite in the module."""
         return True
+
+    def targets(self) -> Optional[Iterable[cst.CSTNode]]:
+        """After ``visit_Module``: the original nodes its ``leave_`` methods may rewrite.
+
+        The composite walks down only to these (see :mod:`codemods.migrate`); None: any node.
+        """
+        return None
 
     @classmethod
     def should_run(cls, code: str) -> bool:

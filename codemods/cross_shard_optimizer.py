@@ -16,6 +16,7 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.syntax import params_item
+from codemods.walk import Visitor
 
 CROSS_SHARD = Rule(
     "E2T107",
@@ -62,6 +63,9 @@ class WrapOptimizerForTPU(MigrationCodemod):
 
     def rewrites(self) -> bool:
         return bool(self.wrap or self.inline)
+
+    def targets(self):
+        return [*self.wrap, *self.inline]
 
     def _plan(self, fn: cst.FunctionDef) -> None:
         for stmt in _flat(fn.body):
@@ -124,16 +128,21 @@ def _names(fn) -> Set[str]:
 
 
 def _already_wrapped(fn: cst.FunctionDef, name: str) -> bool:
-    found = []
+    finder = _Wrapping(name)
+    finder.walk(fn)
+    return finder.found
 
-    class Finder(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            func = node.func
-            attr = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-            if attr == "CrossShardOptimizer" and any(
-                isinstance(a.value, cst.Name) and a.value.value == name for a in node.args
-            ):
-                found.append(node)
 
-    fn.visit(Finder())
-    return bool(found)
+class _Wrapping(Visitor):
+    """Finds ``CrossShardOptimizer(name)`` calls."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.found = name, False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        attr = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if attr == "CrossShardOptimizer" and any(
+            isinstance(a.value, cst.Name) and a.value.value == self.name for a in node.args
+        ):
+            self.found = True

@@ -54,6 +54,9 @@ class EstimatorSpecToTPU(MigrationCodemod):
     def rewrites(self) -> bool:
         return bool(self.calls)
 
+    def targets(self):
+        return self.calls
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if original_node not in self.calls:
             return updated_node

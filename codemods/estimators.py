@@ -15,6 +15,7 @@ import libcst as cst
 
 from codemods.names import ImportTable
 from codemods.syntax import find_arg, param_names
+from codemods.walk import Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 
@@ -83,7 +84,7 @@ class InputFnUse:
     site: Optional["EstimatorSite"] = None  # None: the estimator is built elsewhere
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector(Visitor):
     def __init__(self, imports: ImportTable) -> None:
         self.imports = imports
         self.stack: List[cst.FunctionDef] = []
@@ -135,7 +136,9 @@ class EstimatorIndex:
     def __init__(self, module: cst.Module, imports: ImportTable) -> None:
         self.imports = imports
         collector = _Collector(imports)
-        module.visit(collector)
+        #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
+        self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
+        collector.walk(module, self.parent_of)
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
@@ -309,7 +312,7 @@ class EstimatorIndex:
         if not isinstance(lam.body, cst.Call):
             return None
         own = _BatchCalls()
-        lam.body.visit(own)
+        own.walk(lam.body)
         if own.calls:
             sizes = [batch_size_arg(c) for c in own.calls]
             sizes = [s.value for s in sizes if s is not None and not is_batch_size_param(s.value)]
@@ -353,7 +356,7 @@ class EstimatorIndex:
     def available_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
         """Whether every name ``expr`` reads is bound in ``scope`` or an enclosing scope."""
         names = _ReadNames()
-        expr.visit(names)
+        names.walk(expr)
         for name in names.names:
             if name in self.imports.aliases or name in ("True", "False", "None") or name in dir(__builtins__):
                 continue
@@ -413,21 +416,21 @@ def returned_function(factory: cst.FunctionDef, index: EstimatorIndex) -> Option
     return None
 
 
-class _ReadNames(cst.CSTVisitor):
+class _ReadNames(Visitor):
     """Root names an expression reads (``a`` in ``a.b[c]`` and ``c``), not attribute names."""
 
     def __init__(self) -> None:
         self.names: Set[str] = set()
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
 
 
-class _BatchCalls(cst.CSTVisitor):
+class _BatchCalls(Visitor):
     def __init__(self) -> None:
         self.calls: List[cst.Call] = []
         self.depth = 0
@@ -447,7 +450,7 @@ class _BatchCalls(cst.CSTVisitor):
 def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
     """``.batch(...)`` / ``.padded_batch(...)`` calls in a function body (not nested defs)."""
     visitor = _BatchCalls()
-    fn.visit(visitor)
+    visitor.walk(fn)
     return iter(visitor.calls)
 
 

@@ -24,14 +24,16 @@ keep a batch dimension.  Runs before :mod:`codemods.estimator_spec`.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-from typing import Dict, List, Optional, Set
+from typing import Counter, Dict, List, Optional, Set
 
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.syntax import find_arg, param_names, rename_kwarg
+from codemods.walk import Visitor
 
 EVAL_METRICS = Rule(
     "E2T106",
@@ -73,23 +75,27 @@ class _Plan:
     value: cst.BaseExpression
     body: List[cst.SimpleStatementLine]  # statements that move (or are copied) into metric_fn
     moved: Set[cst.SimpleStatementLine]
+    bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see _local_bindings
     name: str = "metric_fn"
 
 
-class _Reads(cst.CSTVisitor):
+class _Reads(Visitor):
     """Names read and names bound by a piece of code (comprehension/lambda scopes aware enough)."""
 
     def __init__(self) -> None:
-        self.reads: List[str] = []
+        self._reads: Dict[str, None] = {}  # ordered, without repeats
         self.bound: Set[str] = set()
 
+    @property
+    def reads(self) -> List[str]:
+        return list(self._reads)
+
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value not in self.reads:
-            self.reads.append(node.value)
+        self._reads[node.value] = None
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
         if isinstance(node.target, cst.Name):
@@ -106,13 +112,13 @@ class _Reads(cst.CSTVisitor):
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
 
 def _names_in(node: cst.CSTNode) -> List[str]:
     reads = _Reads()
-    node.visit(reads)
+    reads.walk(node)
     return reads.reads
 
 
@@ -158,6 +164,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     def rewrites(self) -> bool:
         return bool(self.plans)
 
+    def targets(self):
+        return [*self.plans, *self.moved, *self.calls]
+
     # -- planning ---------------------------------------------------------------
 
     def _plan_function(self, fn: cst.FunctionDef) -> None:
@@ -195,10 +204,11 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         needed = set(_names_in(value)) | {n for s in body for n in _names_in(s)}
         pulled = [s for s in before if s in metric_results and _assigned_name(_single(s)) in needed]
         body = [s for s in before if s in body or s in pulled]
-        moved = {s for s in body if not _used_elsewhere(fn, _assigned_name(_single(s)) or _mutated_name(_single(s)), body, value)}
+        moved = _not_used_elsewhere(fn, body, value)
         if self._has_keras_metric(value, body):
             return None
-        return _Plan(fn, stmt, call, value, body, moved, _fresh_name(fn, "metric_fn"))
+        bindings = _local_bindings(fn)
+        return _Plan(fn, stmt, call, value, body, moved, bindings, _fresh_name(fn, bindings, "metric_fn"))
 
     def _metric_results(self, statements) -> Set[cst.SimpleStatementLine]:
         out = set()
@@ -211,16 +221,11 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         return out
 
     def _has_keras_metric(self, value, body) -> bool:
-        found = []
-
-        class Finder(cst.CSTVisitor):
-            def visit_Call(inner, node: cst.Call) -> None:
-                if (self.api(node.func) or "").startswith("tf.keras.metrics."):
-                    found.append(node)
-
-        value.visit(Finder())
+        calls = _Calls()
+        calls.walk(value)
         for s in body:
-            s.visit(Finder())
+            calls.walk(s)
+        found = [node for node in calls.calls if (self.api(node.func) or "").startswith("tf.keras.metrics.")]
         for node in found:
             self.report(node, KERAS_METRIC.code, KERAS_METRIC.title, "use tf.compat.v1.metrics.*")
         return bool(found)
@@ -230,10 +235,10 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     def _tensor_params(self, plan: _Plan) -> List[str]:
         reads = _Reads()
         for s in plan.body:
-            s.visit(reads)
+            reads.walk(s)
         if not (isinstance(plan.value, cst.Name) and plan.body):
-            plan.value.visit(reads)
-        local = _local_bindings(plan.fn)
+            reads.walk(plan.value)
+        local = plan.bindings
         names = []
         for name in reads.reads:
             if name in reads.bound or name in CLOSURE_NAMES or name not in local:
@@ -247,7 +252,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         loss = find_arg(plan.call, "loss", 2)
         if loss is not None and isinstance(loss.value, cst.Name) and loss.value.value == name:
             return True
-        for value in _local_bindings(plan.fn).get(name, []):
+        for value in plan.bindings.get(name, []):
             if isinstance(value, cst.Call):
                 api = self.api(value.func) or ""
                 if api.startswith(SCALAR_PREFIXES) and (
@@ -344,30 +349,45 @@ def _assigned_in_compound(stmt) -> Set[str]:
     return out
 
 
-def _used_elsewhere(fn, name, body, value) -> bool:
-    """Whether ``name`` occurs in ``fn`` outside the metric statements and the metric value."""
-    inside = _count_reads(value, name) + sum(_count_reads(s, name) for s in body)
-    return _count_reads(fn.body, name) > inside
+def _not_used_elsewhere(fn, body, value) -> Set[cst.SimpleStatementLine]:
+    """The statements of ``body`` whose name occurs in ``fn`` only there and in the metric value."""
+    inside = _count_reads(value, *body)
+    everywhere = _count_reads(fn.body)
+    names = {s: _assigned_name(_single(s)) or _mutated_name(_single(s)) for s in body}
+    return {s for s in body if everywhere[names[s]] <= inside[names[s]]}
 
 
-def _count_reads(node, name) -> int:
-    count = 0
+def _count_reads(*nodes) -> Counter:
+    counter = _NameCount()
+    for node in nodes:
+        counter.walk(node)
+    return counter.counts
 
-    class Counter(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            nonlocal count
-            count += n.value == name
 
-        def visit_Attribute(self, n: cst.Attribute) -> bool:
-            n.value.visit(self)
-            return False
+class _NameCount(Visitor):
+    """How often each name occurs, not counting attribute names and keywords."""
 
-        def visit_Arg(self, n: cst.Arg) -> bool:
-            n.value.visit(self)
-            return False
+    def __init__(self) -> None:
+        self.counts: Counter = collections.Counter()
 
-    node.visit(Counter())
-    return count
+    def visit_Name(self, node: cst.Name) -> None:
+        self.counts[node.value] += 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        self.walk(node.value)
+        return False
+
+
+class _Calls(Visitor):
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
 
 
 def _local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpression]]]:
@@ -405,8 +425,8 @@ def _is_python_value(value) -> bool:
     return False
 
 
-def _fresh_name(fn: cst.FunctionDef, base: str) -> str:
-    taken = set(_local_bindings(fn)) | {n for n in _names_in(fn.body)}
+def _fresh_name(fn: cst.FunctionDef, bindings, base: str) -> str:
+    taken = set(bindings) | {n for n in _names_in(fn.body)}
     name, i = base, 1
     while name in taken:
         i += 1

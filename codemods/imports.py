@@ -14,13 +14,14 @@ import libcst as cst
 
 from codemods.names import ImportTable, dotted
 from codemods.syntax import dotted_expr
+from codemods.walk import Visitor
 
 Request = Tuple[str, Optional[str], Optional[str]]  # (module, obj, asname)
 ADD_KEY = "est2tpu.imports.add"
 DROP_KEY = "est2tpu.imports.drop"
 
 
-class _Names(cst.CSTVisitor):
+class _Names(Visitor):
     """Every name used outside import statements."""
 
     def __init__(self) -> None:
@@ -33,7 +34,7 @@ class _Names(cst.CSTVisitor):
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        self.walk(node.value)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -100,7 +101,7 @@ def _present(table: ImportTable, request: Request) -> bool:
 
 def _drop(module: cst.Module, body, drop: List[Request]):
     used = _Names()
-    module.visit(used)
+    used.walk(module)
     out = []
     for stmt in body:
         if _is_import_line(stmt) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.ImportFrom):

@@ -16,7 +16,7 @@ remainder (TPUs need static shapes); predict input keeps it.  An input_fn that r
 ``make_one_shot_iterator(ds).get_next()`` returns ``ds`` instead.
 """
 
-from typing import Dict, Set
+from typing import Dict, List, Set
 
 import libcst as cst
 import libcst.matchers as m
@@ -24,6 +24,7 @@ import libcst.matchers as m
 from codemods.base import MigrationCodemod, Rule
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
 from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names, params_item
+from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
     "E2T103",
@@ -120,12 +121,19 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
                             "make the eval set a multiple of eval_batch_size")
 
+        returns = _GetNextReturns()
+        for fn in self.iterators:
+            returns.walk(fn)
+        self.get_next_returns = returns.found
         self.functions = []
 
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
-        iterators = [f for f in self.iterators if m.findall(f, m.Return(m.Call(func=m.Attribute(attr=m.Name("get_next")))))]
-        return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or iterators)
+        return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.get_next_returns)
+
+    def targets(self):
+        # the functions around these are entered too: leave_Return sees which one it is in
+        return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.get_next_returns]
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
@@ -168,3 +176,15 @@ class InputFnTakesParams(MigrationCodemod):
         if original_node in self.to_param:
             return params_item("batch_size")
         return updated_node
+
+
+class _GetNextReturns(Visitor):
+    """``return ….get_next(…)`` statements."""
+
+    def __init__(self) -> None:
+        self.found: List[cst.Return] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        func = getattr(node.value, "func", None)
+        if isinstance(node.value, cst.Call) and isinstance(func, cst.Attribute) and func.attr.value == "get_next":
+            self.found.append(node)

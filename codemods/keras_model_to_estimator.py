@@ -46,6 +46,9 @@ class KerasModelToTPUEstimator(MigrationCodemod):
     def rewrites(self) -> bool:
         return bool(self.sites)
 
+    def targets(self):
+        return self.sites
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         site = self.sites.get(original_node)
         if site is None:

@@ -3,18 +3,21 @@
 Each concern analyses the untouched module (so batch sizes, model_fns and input_fns
 are read before anything is rewritten, and findings point at the user's own lines);
 then a single traversal hands every node to each concern in turn, in
-:data:`PIPELINE` order.  Imports are added and removed once, at the end.
+:data:`PIPELINE` order, going down only as far as the nodes some concern rewrites.
+Imports are added and removed once, at the end.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Dict, List, Optional, Type
+import itertools
+from typing import Dict, Iterable, List, Optional, Set, Type
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
+from codemods import positions
 from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Finding, MigrationCodemod, Options
 from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
@@ -71,7 +74,14 @@ class Migrate(MigrationCodemod):
         return tree
 
     def _dispatch(self, concerns: List[MigrationCodemod]) -> None:
-        """Per node type, the concerns' visit_/leave_ methods, in pipeline order."""
+        """Per node type, the concerns' visit_/leave_ methods, in pipeline order.
+
+        Most nodes change in no concern: the traversal enters only the nodes above one of
+        the concerns' targets (and so also every function enclosing one, for the concerns
+        that track the function they are in).  Others are handed to ``on_leave`` whole.
+        """
+        targets = [concern.targets() for concern in concerns]
+        self.paths = None if None in targets else _above(itertools.chain(*targets), self.index.parent_of)
         self.visitors: Dict[str, List] = {}
         self.leavers: Dict[str, List] = {}
         for concern in concerns:
@@ -86,7 +96,7 @@ class Migrate(MigrationCodemod):
     def on_visit(self, node: cst.CSTNode) -> bool:
         for method in self.visitors.get(type(node).__name__, ()):
             method(node)
-        return True
+        return self.paths is None or node in self.paths
 
     def on_leave(self, original_node, updated_node):
         name = type(original_node).__name__
@@ -95,6 +105,17 @@ class Migrate(MigrationCodemod):
             if not isinstance(updated_node, cst.CSTNode):
                 break  # removed or replaced by several statements: nothing more to rewrite
         return updated_node
+
+
+def _above(nodes: Iterable[cst.CSTNode], parent: Dict[cst.CSTNode, cst.CSTNode]) -> Set[cst.CSTNode]:
+    """Every ancestor of ``nodes``."""
+    out: Set[cst.CSTNode] = set()
+    for node in nodes:
+        node = parent.get(node)
+        while node is not None and node not in out:
+            out.add(node)
+            node = parent.get(node)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -120,7 +141,7 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
     """
     context = CodemodContext(scratch={OPTIONS_KEY: options, SOURCE_KEY: code})
     module = cst.parse_module(code)
-    new = Migrate(context).transform_module(module).code
+    new = positions.code(Migrate(context).transform_module(module))
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]

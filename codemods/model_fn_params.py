@@ -55,6 +55,9 @@ class ModelFnTakesParams(MigrationCodemod):
     def rewrites(self) -> bool:
         return any("params" not in param_names(fn) for fn in self.index.model_fns)
 
+    def targets(self):
+        return self.index.model_fns
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         if original_node in self.index.model_fns and "params" not in param_names(original_node):
             return updated_node.with_changes(params=add_param(updated_node.params, "params"))

@@ -24,6 +24,7 @@ import libcst.matchers as m
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import EstimatorSite, returned_call
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
+from codemods.walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
 RUN_CONFIG_FIELDS = (
@@ -139,6 +140,9 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def rewrites(self) -> bool:
         return bool(self.sites or self.run_configs)
 
+    def targets(self):
+        return [*self.sites, *self.run_configs, *self.batch_key_dicts]
+
     # -- Estimator ----------------------------------------------------------------
 
     def _params_dict(self, site: EstimatorSite) -> Optional[cst.Dict]:
@@ -235,7 +239,26 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
 def _reads_batch_size(module: cst.Module, name: str) -> bool:
     """Whether ``name["batch_size"]`` or ``name.get("batch_size")`` appears in the module."""
-    key = m.SimpleString('"batch_size"') | m.SimpleString("'batch_size'")
-    pattern = m.Subscript(value=m.Name(name), slice=[m.SubscriptElement(m.Index(key))]) | m.Call(
-        func=m.Attribute(value=m.Name(name), attr=m.Name("get")), args=[m.Arg(key), m.ZeroOrMore()])
-    return bool(m.findall(module, pattern))
+    finder = _BatchSizeReads(name)
+    finder.walk(module)
+    return finder.found
+
+
+def _is_batch_size_key(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.SimpleString) and node.value in ('"batch_size"', "'batch_size'")
+
+
+class _BatchSizeReads(Visitor):
+    def __init__(self, name: str) -> None:
+        self.name, self.found = name, False
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if (isinstance(node.value, cst.Name) and node.value.value == self.name and len(node.slice) == 1
+                and isinstance(node.slice[0].slice, cst.Index) and _is_batch_size_key(node.slice[0].slice.value)):
+            self.found = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
+                and func.attr.value == "get" and node.args and _is_batch_size_key(node.args[0].value)):
+            self.found = True

@@ -1,0 +1,130 @@
+"""A read-only tree walk, several times cheaper than ``node.visit(cst.CSTVisitor)``.
+
+LibCST's visitors rebuild every node they pass (``_visit_and_replace_children``) and
+call a handful of hooks per node, whitespace and punctuation included.  The analyses
+here only read the tree, so :class:`Visitor` keeps LibCST's protocol (``visit_<Type>``
+returning False skips the children, then ``leave_<Type>``) and order, but reads the
+children off the node and skips the fields that can only hold whitespace, comments or
+punctuation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Callable, Dict, Optional, Tuple
+
+import libcst as cst
+from libcst._nodes import op as _op
+from libcst._nodes import whitespace as _whitespace
+
+
+def _subclasses(cls: type):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+#: Node types that hold no names or expressions.
+TRIVIA = frozenset(
+    cls for cls in _subclasses(cst.CSTNode) if cls.__module__ in (_op.__name__, _whitespace.__name__)
+) | {
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+    cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous, cst.ParamStar, cst.ParamSlash,
+}
+
+
+def _node_types(hint) -> list:
+    """The CSTNode classes a field annotation admits (``Sequence[Union[A, B]]`` -> A, B)."""
+    args = typing.get_args(hint)
+    if args:
+        return [t for arg in args for t in _node_types(arg)]
+    return [hint] if isinstance(hint, type) and issubclass(hint, cst.CSTNode) else []
+
+
+def _may_hold_names(hint) -> bool:
+    """Whether a field so annotated may hold a node other than whitespace and punctuation."""
+    return any(
+        sub not in TRIVIA for t in _node_types(hint) for sub in (t, *_subclasses(t))
+        if not getattr(sub, "__abstractmethods__", ()))
+
+
+class _FieldOrder(cst.CSTVisitor):
+    """Records the fields of one node in the order LibCST visits them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if attribute not in self.fields:
+            self.fields.append(attribute)
+
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
+    """The fields of ``node``'s type that may hold names, in LibCST's visiting order.
+
+    Found once per node type: the order by visiting one node (LibCST's order is not
+    the dataclass field order: ``lpar`` and decorators come first), the fields from
+    their annotations.  A field the node does not visit when empty (only f-strings'
+    ``format_spec``, visited last) goes last.
+    """
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        order = _FieldOrder()
+        node._visit_and_replace_children(order)  # rebuilds this one node, once per node type
+        hints = typing.get_type_hints(type(node))
+        unvisited = [f.name for f in dataclasses.fields(node) if f.name not in order.fields]
+        fields = _FIELDS[type(node)] = tuple(f for f in order.fields + unvisited if _may_hold_names(hints[f]))
+    return fields
+
+
+Handler = Optional[Callable]
+
+
+class Visitor:
+    """Read-only ``cst.CSTVisitor`` lookalike: ``visitor.walk(node)`` instead of ``node.visit(visitor)``."""
+
+    _handlers: Dict[type, Tuple[Handler, Handler]]
+
+    def walk(self, node: cst.CSTNode, parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None) -> None:
+        """Visit ``node`` and its subtree; with ``parents``, record there the parent of each node below."""
+        visitor_type = type(self)
+        handlers = visitor_type.__dict__.get("_handlers")
+        if handlers is None:  # per class, not inherited: node type -> (visit_, leave_ method)
+            handlers = visitor_type._handlers = {}
+        all_fields = _FIELDS  # local names: `go` runs once per node
+        node_class = cst.CSTNode
+        sequences = (tuple, list)
+
+        def go(node: cst.CSTNode) -> None:
+            node_type = type(node)
+            pair = handlers.get(node_type)
+            if pair is None:
+                name = node_type.__name__
+                pair = handlers[node_type] = (
+                    getattr(visitor_type, "visit_" + name, None), getattr(visitor_type, "leave_" + name, None))
+            visit, leave = pair
+            if visit is None or visit(self, node) is not False:
+                fields = all_fields.get(node_type)
+                for field in fields if fields is not None else _fields(node):
+                    value = getattr(node, field)
+                    if isinstance(value, node_class):
+                        if parents is not None:
+                            parents[value] = node
+                        go(value)
+                    elif isinstance(value, sequences):
+                        for child in value:
+                            if parents is not None:
+                                parents[child] = node
+                            go(child)
+            if leave is not None:
+                leave(self, node)
+
+        go(node)
