@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from typing import ClassVar, Dict, Iterable, List, Optional
+from typing import Any, ClassVar, Dict, Iterable, List, Optional
 
 import libcst as cst
-from libcst.codemod import CodemodCommand, CodemodContext
-from libcst.metadata import MetadataWrapper
 
 from codemods.estimators import EstimatorIndex
 from codemods.imports import ADD_KEY, DROP_KEY, update_imports
@@ -68,23 +65,33 @@ def register(*rules: Rule) -> None:
         RULES[rule.code] = rule
 
 
-class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
+@dataclasses.dataclass
+class Context:
+    """Per-module state shared by the concerns: a scratch dict, like LibCST's CodemodContext."""
+
+    scratch: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class MigrationCodemod(cst.CSTTransformer):
     """Base of the est2tpu codemods: options from the context, located findings.
 
     Subclasses list their rules in ``RULES`` and call :meth:`report` where a change
     cannot be made safely.  Positions are computed lazily, only when something is
-    reported, so files without findings pay nothing for them.
+    reported, so files without findings pay nothing for them.  The codemods are plain
+    transformers, so the engine does not import ``libcst.codemod`` (and its ``matchers``:
+    half a second of start-up); :mod:`codemods.commands` wraps them for LibCST's CLI.
     """
 
     RULES: ClassVar[List[Rule]] = []
     #: Substrings at least one of which a file must contain for this codemod to matter.
     TRIGGERS: ClassVar[tuple] = ()
 
-    def __init__(self, context: CodemodContext, target: Optional[str] = None) -> None:
-        # A plain CSTTransformer: the matcher-decorator machinery of LibCST's
-        # VisitorBasedCodemodCommand costs ~50 ms per instance and is not used here.
-        CodemodCommand.__init__(self, context)
-        cst.CSTTransformer.__init__(self)
+    DESCRIPTION: ClassVar[str] = ""
+
+    def __init__(self, context, target: Optional[str] = None) -> None:
+        """``context``: anything with a ``scratch`` dict (a :class:`Context`, or LibCST's)."""
+        super().__init__()
+        self.context = context
         options = context.scratch.get(OPTIONS_KEY, Options())
         if target:
             options = dataclasses.replace(options, target=target)
@@ -94,13 +101,6 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         register(*cls.RULES)
-
-    @staticmethod
-    def add_args(arg_parser) -> None:  # for `python -m libcst.tool codemod`
-        arg_parser.add_argument(
-            "--target", choices=("tf2", "tf1"), default="tf2",
-            help="tf2: tf.compat.v1.estimator.tpu names; tf1: tf.contrib.tpu names",
-        )
 
     def rewrites(self) -> bool:
         """After ``visit_Module``: whether this concern has anything to rewrite in the module."""
@@ -117,6 +117,11 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
     def should_run(cls, code: str) -> bool:
         return not cls.TRIGGERS or any(t in code for t in cls.TRIGGERS)
 
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        """Rewrite ``tree``; findings go to ``context.scratch[FINDINGS_KEY]``."""
+        self.prepare(tree)
+        return self.transform_module_impl(tree)
+
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         new = self.fix_imports(tree.visit(self))
         self.locate_findings()
@@ -130,21 +135,6 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
         """Analyse ``module`` (the one about to be transformed), sharing another concern's analysis."""
         self._module, self._shared, self._index = module, shared, None
         self.imports = shared.imports if shared else ImportTable(module)
-
-    @contextlib.contextmanager
-    def _handle_metadata_reference(self, module: cst.Module):
-        # LibCST deep-copies the module here by default; the codemods never mutate
-        # nodes in place, so skipping the copy is safe and keeps nodes identical to
-        # the caller's (findings are located against this very module).
-        self.prepare(module)
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        old = self.context.wrapper
-        with self.resolve(wrapper):
-            self.context = dataclasses.replace(self.context, wrapper=wrapper)
-            try:
-                yield module
-            finally:
-                self.context = dataclasses.replace(self.context, wrapper=old)
 
     def report(self, node: cst.CSTNode, code: str, message: str, hint: str = "") -> None:
         """Record a finding at ``node`` (a node of the module being transformed)."""
@@ -160,7 +150,6 @@ class MigrationCodemod(CodemodCommand, cst.CSTTransformer):
         for node, code, message, hint in pending:
             line, col = where.get(node, (0, 0))
             findings.append(Finding(line, col, code, message, hint))
-            self.warn(f"{line}:{col}: {code} {message}")
 
     @property
     def index(self) -> EstimatorIndex:

@@ -8,6 +8,7 @@ a def by name, ``functools.partial(f, …)``, a factory call returning a nested 
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
@@ -107,6 +108,8 @@ class _Collector(Visitor):
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 self.assigned[(self.scope, target.target.value)] = node.value
+            elif self_attribute(target.target):  # self.x = ...: one binding for the class
+                self.assigned[(None, self_attribute(target.target))] = node.value
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.stack and isinstance(node.value, cst.Call) and self.imports.api(node.value.func) in SPEC_APIS:
@@ -189,6 +192,13 @@ class EstimatorIndex:
                 return fn
             value = self.lookup(expr.value, scope)
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
+        if self_attribute(expr):  # self.method, or self.x = <function>
+            name = expr.attr.value
+            methods = [fn for fn, _ in self._c.functions if fn.name.value == name and param_names(fn)[:1] == ["self"]]
+            if methods:
+                return methods[0]
+            value = self._c.assigned.get((None, self_attribute(expr)))
+            return self.resolve_function(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, cst.Call):
             if self.imports.api(expr.func) == "functools.partial" or dotted_is(expr.func, "partial"):
                 return self.resolve_function(expr.args[0].value, scope, depth + 1) if expr.args else None
@@ -205,8 +215,11 @@ class EstimatorIndex:
         Followed through assignments and factory functions; with ``guess``, a module with a
         single Estimator answers that one.
         """
-        if isinstance(receiver, cst.Name):
-            value = self.lookup(receiver.value, scope)
+        if isinstance(receiver, cst.Name) or self_attribute(receiver):
+            if isinstance(receiver, cst.Name):
+                value = self.lookup(receiver.value, scope)
+            else:
+                value = self._c.assigned.get((None, self_attribute(receiver)))
             if isinstance(value, cst.Call):
                 for site in self.estimators:
                     if site.call is value:
@@ -358,7 +371,7 @@ class EstimatorIndex:
         names = _ReadNames()
         names.walk(expr)
         for name in names.names:
-            if name in self.imports.aliases or name in ("True", "False", "None") or name in dir(__builtins__):
+            if name in self.imports.aliases or hasattr(builtins, name):
                 continue
             owner, found = scope, False
             while not found:
@@ -387,6 +400,13 @@ class EstimatorIndex:
     def calls_to(self, *apis: str) -> List[cst.Call]:
         return [call for call, api, _ in self.api_calls if api in apis]
 
+
+
+def self_attribute(node: cst.BaseExpression) -> Optional[str]:
+    """``"self.x"`` for the expression ``self.x``, else None."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return f"self.{node.attr.value}"
+    return None
 
 
 def dotted_is(node: cst.BaseExpression, name: str) -> bool:

@@ -19,11 +19,10 @@ remainder (TPUs need static shapes); predict input keeps it.  An input_fn that r
 from typing import Dict, List, Set
 
 import libcst as cst
-import libcst.matchers as m
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
-from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names, params_item
+from codemods.syntax import add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item
 from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
@@ -161,10 +160,10 @@ class InputFnTakesParams(MigrationCodemod):
         value = updated_node.value
         if not self.functions or self.functions[-1] not in self.iterators:
             return updated_node
-        if not m.matches(value, m.Call(func=m.Attribute(attr=m.Name("get_next")), args=[])):
+        if not is_method_call(value, "get_next"):
             return updated_node
         inner = value.func.value
-        if m.matches(inner, m.Call(func=m.Attribute(attr=m.Name("make_one_shot_iterator")), args=[])):
+        if is_method_call(inner, "make_one_shot_iterator"):
             return updated_node.with_changes(value=inner.func.value)
         if (isinstance(inner, cst.Call) and len(inner.args) == 1
                 and self.api(inner.func) == "tf.data.make_one_shot_iterator"):

@@ -18,19 +18,24 @@ from typing import Any, List, Tuple
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
-def changed_lines(before: str, after: str) -> List[Tuple[int, int]]:
-    """1-based inclusive line ranges of ``after`` that differ from ``before``.
+def changed_lines(before: str, after: str, line_length: int) -> List[Tuple[int, int]]:
+    """1-based inclusive line ranges of ``after`` that need laying out.
 
-    Added top-level import lines are left out: they are laid out already, and black
-    would also re-space the blank lines around them.
+    A changed line that still fits, in place of one line, is already laid out (black
+    would only add churn around it, such as blank lines around a nested def); so are
+    added top-level imports.  Inserted blocks and lines grown too long are laid out.
     """
     lines = after.splitlines()
     matcher = difflib.SequenceMatcher(None, before.splitlines(), lines, autojunk=False)
-    return [
-        (j1 + 1, j2) for tag, _, _, j1, j2 in matcher.get_opcodes()
-        if tag in ("replace", "insert") and j2 > j1
-        and not all(line.startswith(("import ", "from ")) for line in lines[j1:j2])
-    ]
+    ranges = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        new = lines[j1:j2]
+        if tag == "equal" or not new or all(line.startswith(("import ", "from ")) for line in new):
+            continue
+        if tag == "replace" and i2 - i1 == j2 - j1 and all(len(line) <= line_length for line in new):
+            continue
+        ranges.append((j1 + 1, j2))
+    return ranges
 
 
 def black_mode(config: BlackConfig = ()):
@@ -94,6 +99,7 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
             longest = max((len(line) for line in before.splitlines()), default=0)
             mode = dataclasses.replace(mode, line_length=79 if longest <= 79 else 88)
         mode = dataclasses.replace(mode, string_normalization=False)
-        return _black(after, mode, changed_lines(before, after))
+        ranges = changed_lines(before, after, mode.line_length)
+        return _black(after, mode, ranges) if ranges else after
     except Exception:  # the codemods' own output is valid Python: keep it rather than fail
         return after

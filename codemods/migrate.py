@@ -15,10 +15,9 @@ import itertools
 from typing import Dict, Iterable, List, Optional, Set, Type
 
 import libcst as cst
-from libcst.codemod import CodemodContext
 
 from codemods import positions
-from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Finding, MigrationCodemod, Options
+from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Context, Finding, MigrationCodemod, Options
 from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
 from codemods.eval_metrics import EvalMetricOpsToEvalMetrics
@@ -51,11 +50,11 @@ class MigrationResult:
 
 
 class Migrate(MigrationCodemod):
-    """Run every est2tpu codemod (``python -m libcst.tool codemod migrate.Migrate``)."""
+    """Run every est2tpu codemod (``python -m libcst.tool codemod commands.Migrate``)."""
 
     DESCRIPTION = "Migrate tf.estimator code to TPUEstimator."
 
-    def __init__(self, context: CodemodContext, target: Optional[str] = None) -> None:
+    def __init__(self, context, target: Optional[str] = None) -> None:
         super().__init__(context, target)
         context.scratch[OPTIONS_KEY] = self.options
         self.concerns: List[MigrationCodemod] = []
@@ -139,7 +138,7 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
-    context = CodemodContext(scratch={OPTIONS_KEY: options, SOURCE_KEY: code})
+    context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
     module = cst.parse_module(code)
     new = positions.code(Migrate(context).transform_module(module))
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))

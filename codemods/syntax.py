@@ -21,6 +21,12 @@ def params_item(key: str) -> cst.Subscript:
     return cst.Subscript(cst.Name("params"), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
 
 
+def is_method_call(node, name: str) -> bool:
+    """``<anything>.name()`` without arguments."""
+    return (isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == name)
+
+
 def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
     """The argument bound to ``keyword``, given by name or at ``position``."""
     for index, arg in enumerate(call.args):

@@ -19,7 +19,6 @@ variable.  Runs before :mod:`codemods.input_fns`, which rewrites the batch sizes
 from typing import Dict, List, Optional, Set
 
 import libcst as cst
-import libcst.matchers as m
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import EstimatorSite, returned_call
@@ -159,7 +158,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         config = find_arg(site.call, "config", 2)
         if config is None:
             args.append(kwarg("config", self._tpu_run_config(None)))
-        elif m.matches(config.value, m.Name("None")):
+        elif isinstance(config.value, cst.Name) and config.value.value == "None":
             self.none_configs.add(site.call)
         elif not self._config_is_run_config(site):
             self.report(find_arg(site.call, "config", 2), CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title,
