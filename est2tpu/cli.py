@@ -324,6 +324,8 @@ class Job:
     ignore: Tuple[str, ...]
     format_mode: str
     black: Tuple[Tuple[str, Any], ...]
+    #: False under --check alone: only whether the file changes matters, not the new text.
+    output_needed: bool = True
 
 
 @dataclasses.dataclass
@@ -391,7 +393,8 @@ def _migrate_python(job: Job) -> Outcome:
         return Outcome(diagnostics=diagnostics)
     new = _consistent_newlines(job.text, result.code)
     try:
-        libcst.parse_module(new)
+        if job.output_needed:
+            libcst.parse_module(new)
     except libcst.ParserSyntaxError as e:
         return Outcome(error=Problem(
             job.display,
@@ -566,10 +569,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             record.original = b""  # only changed files need their bytes again
             continue
         s = candidate.settings
-        # --check only asks whether a file changes; layout never decides that, so skip black.
-        layout = "none" if args.check and not args.diff else s.format
+        # --check alone only asks whether a file changes: no layout, no re-parse of the output.
+        output_needed = not (args.check and not args.diff)
         jobs.append(Job(candidate.display, candidate.kind, text, encoding, s.target,
-                        s.iterations_per_loop, s.select, s.ignore, layout, s.black))
+                        s.iterations_per_loop, s.select, s.ignore, s.format if output_needed else "none",
+                        s.black, output_needed))
         job_records.append(record)
 
     progress = Progress(len(jobs), stderr)
