@@ -289,16 +289,13 @@ class EstimatorIndex:
             if plan is not None:
                 return plan
         plan = InputFnPlan(fn, [], calls, None)
-        for call in calls:
-            size = batch_size_arg(call)
-            if size is None:
-                continue
-            if is_batch_size_param(size.value):
+        for size in batch_sizes(calls):
+            if is_batch_size_param(size):
                 plan.from_params = True
                 continue
-            plan.to_batch_param.append(size.value)
+            plan.to_batch_param.append(size)
             if plan.batch is None:
-                plan.batch = self._bound_value(size.value, fn, factory_call, factory)
+                plan.batch = self._bound_value(size, fn, factory_call, factory)
         return plan
 
     def _bound_value(self, size: cst.BaseExpression, fn: cst.FunctionDef, factory_call, factory):
@@ -327,8 +324,7 @@ class EstimatorIndex:
         own = _BatchCalls()
         own.walk(lam.body)
         if own.calls:
-            sizes = [batch_size_arg(c) for c in own.calls]
-            sizes = [s.value for s in sizes if s is not None and not is_batch_size_param(s.value)]
+            sizes = [size for size in batch_sizes(own.calls) if not is_batch_size_param(size)]
             return InputFnPlan(lam, sizes, own.calls, sizes[0] if sizes else None)
         root = lam.body
         while isinstance(root.func, cst.Attribute) and isinstance(root.func.value, cst.Call):
@@ -340,18 +336,14 @@ class EstimatorIndex:
         fn = self.resolve_function(body.func, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
-        lam = outer
         calls = list(batch_calls(fn))
-        plan = InputFnPlan(lam, [], calls, None)
-        for call in calls:
-            size = batch_size_arg(call)
-            if size is None:
-                continue
-            if is_batch_size_param(size.value):
+        plan = InputFnPlan(outer, [], calls, None)
+        for size in batch_sizes(calls):
+            if is_batch_size_param(size):
                 plan.from_params = True
                 plan.pass_params = body
-            elif isinstance(size.value, cst.Name) and size.value.value in param_names(fn):
-                arg = bound_arg(body, fn, size.value.value)
+            elif isinstance(size, cst.Name) and size.value in param_names(fn):
+                arg = bound_arg(body, fn, size.value)
                 if arg is not None and not is_batch_size_param(arg.value):
                     plan.to_batch_param.append(arg.value)
                     plan.batch = plan.batch or arg.value
@@ -359,8 +351,8 @@ class EstimatorIndex:
                     plan.from_params = True
             else:
                 # the batch size is fixed inside f: f takes params too
-                plan.to_batch_param.append(size.value)
-                plan.batch = plan.batch or size.value
+                plan.to_batch_param.append(size)
+                plan.batch = plan.batch or size
                 plan.pass_params = body
         return plan
 
@@ -474,8 +466,12 @@ def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
     return iter(visitor.calls)
 
 
-def batch_size_arg(call: cst.Call) -> Optional[cst.Arg]:
-    return find_arg(call, "batch_size", 0)
+def batch_sizes(calls) -> Iterator[cst.BaseExpression]:
+    """The batch-size argument of each ``.batch(...)`` call that has one."""
+    for call in calls:
+        arg = find_arg(call, "batch_size", 0)
+        if arg is not None:
+            yield arg.value
 
 
 def bound_arg(call: cst.Call, fn: Function, name: str) -> Optional[cst.Arg]:
