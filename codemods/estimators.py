@@ -145,6 +145,9 @@ class EstimatorIndex:
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
+        self.functions_by_name: Dict[str, List[cst.FunctionDef]] = {}
+        for fn, _ in collector.functions:
+            self.functions_by_name.setdefault(fn.name.value, []).append(fn)
         self.uses: List[InputFnUse] = []
         self.canned_inputs: List[cst.Call] = []
         for call, scope in collector.use_calls:
@@ -171,7 +174,7 @@ class EstimatorIndex:
             scope = self.parents.get(scope)
 
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
-        candidates = [fn for fn, parent in self._c.functions if fn.name.value == name]
+        candidates = self.functions_by_name.get(name, ())
         while True:
             for fn in candidates:
                 if self.parents.get(fn) is scope:
@@ -194,7 +197,7 @@ class EstimatorIndex:
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
         if self_attribute(expr):  # self.method, or self.x = <function>
             name = expr.attr.value
-            methods = [fn for fn, _ in self._c.functions if fn.name.value == name and param_names(fn)[:1] == ["self"]]
+            methods = [fn for fn in self.functions_by_name.get(name, ()) if param_names(fn)[:1] == ["self"]]
             if methods:
                 return methods[0]
             value = self._c.assigned.get((None, self_attribute(expr)))
