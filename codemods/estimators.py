@@ -52,16 +52,6 @@ class EstimatorSite:
     scope: Optional[cst.FunctionDef]
     uses: List["InputFnUse"] = dataclasses.field(default_factory=list)
 
-    @property
-    def is_tpu(self) -> bool:
-        return "tpu" in self.api
-
-    def batch_size(self, mode: str) -> Optional[cst.BaseExpression]:
-        for use in self.uses:
-            if use.mode == mode and use.plan is not None and use.plan.batch is not None:
-                return use.plan.batch
-        return None
-
 
 @dataclasses.dataclass
 class InputFnPlan:
@@ -149,7 +139,6 @@ class EstimatorIndex:
         for fn, _ in collector.functions:
             self.functions_by_name.setdefault(fn.name.value, []).append(fn)
         self.uses: List[InputFnUse] = []
-        self.canned_inputs: List[cst.Call] = []
         for call, scope in collector.use_calls:
             self._add_use(call, scope)
         self.api_calls = collector.api_calls
@@ -241,7 +230,8 @@ class EstimatorIndex:
         if api == "tf.estimator.train_and_evaluate":
             return  # its TrainSpec/EvalSpec calls are uses of their own
         if api in SPEC_USES:
-            mode, site = SPEC_USES[api], self._spec_site(call, scope)
+            # a TrainSpec/EvalSpec names no estimator: the module's only one, if it has one
+            mode, site = SPEC_USES[api], self.estimators[0] if len(self.estimators) == 1 else None
         else:
             mode, _ = USES[call.func.attr.value]
             if find_arg(call, "input_fn") is None and self.site_for(call.func.value, scope, guess=False) is None:
@@ -252,7 +242,6 @@ class EstimatorIndex:
         if arg is None:
             return
         if isinstance(arg.value, cst.Call) and self.imports.api(arg.value.func) in CANNED_INPUT_APIS:
-            self.canned_inputs.append(arg.value)
             use.problem = "canned"
         else:
             use.plan = self._plan(arg.value, scope)
@@ -262,9 +251,6 @@ class EstimatorIndex:
         if site is not None:
             use.site = site
             site.uses.append(use)
-
-    def _spec_site(self, spec_call: cst.Call, scope) -> Optional[EstimatorSite]:
-        return self.estimators[0] if len(self.estimators) == 1 else None
 
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
         if depth > 4:

@@ -32,7 +32,8 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
-from codemods.syntax import find_arg, param_names, rename_kwarg
+from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
+from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
 EVAL_METRICS = Rule(
@@ -295,15 +296,8 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                 tensor = cst.Call(reshape, [cst.Arg(tensor), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))])
             tensors.append(cst.Element(tensor))
         value = cst.Tuple([cst.Element(cst.Name(plan.name)), cst.Element(cst.List(tensors))])
-        updated_node = _keyword_metric_ops(updated_node)
+        updated_node = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         return rename_kwarg(updated_node, "eval_metric_ops", "eval_metrics", value)
-
-
-def _keyword_metric_ops(call: cst.Call) -> cst.Call:
-    from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-    from codemods.syntax import keywordize
-
-    return keywordize(call, ESTIMATOR_SPEC_FIELDS, start=4)
 
 
 def _spec_call(small, codemod) -> Optional[cst.Call]:
