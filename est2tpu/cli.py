@@ -8,15 +8,17 @@ Estimator API, and black only for a migrated file that has to stay black-formatt
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import io
+import itertools
 import os
 import re
 import sys
 import time
 import tokenize
 import warnings
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from est2tpu import __version__
 from est2tpu.config import FORMATS, TARGETS, ConfigError, Resolver
@@ -36,6 +38,8 @@ from est2tpu.report import Diagnostic, Summary, colorize, render, unified_diff
 
 #: More files than this that need parsing (and more than one job) use a process pool.
 POOL_THRESHOLD = 4
+#: Files handed to the pool ahead of the one being reported, per worker.
+IN_FLIGHT_PER_WORKER = 4
 #: The progress bar appears only once a run has taken this long (seconds).
 PROGRESS_AFTER = 1.0
 
@@ -330,7 +334,8 @@ class Job:
 
 @dataclasses.dataclass
 class Outcome:
-    new_data: Optional[bytes] = None  # None: unchanged
+    changed: bool = False
+    new_data: Optional[bytes] = None  # the migrated file, when changed and the output is needed
     diagnostics: List[Diagnostic] = dataclasses.field(default_factory=list)
     error: Optional[Problem] = None
     note: str = ""  # why nothing was done, for --verbose
@@ -392,6 +397,8 @@ def _migrate_python(job: Job) -> Outcome:
     if result.code == job.text:
         return Outcome(diagnostics=diagnostics)
     new = _consistent_newlines(job.text, result.code)
+    if new == job.text:
+        return Outcome(diagnostics=diagnostics)
     try:
         if job.output_needed:
             libcst.parse_module(new)
@@ -409,7 +416,7 @@ def _migrate_python(job: Job) -> Outcome:
             f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
             "file left untouched",
         ))
-    return Outcome(new_data=data if new != job.text else None, diagnostics=diagnostics)
+    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
 
 
 def _migrate_notebook(job: Job) -> Outcome:
@@ -460,7 +467,7 @@ def _migrate_notebook(job: Job) -> Outcome:
         return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
     if new_text == job.text:
         return Outcome(diagnostics=diagnostics)
-    return Outcome(new_data=new_text.encode(job.encoding), diagnostics=diagnostics)
+    return Outcome(changed=True, new_data=new_text.encode(job.encoding), diagnostics=diagnostics)
 
 
 def process(job: Job) -> Outcome:
@@ -479,44 +486,91 @@ def _warm_up() -> None:  # pragma: no cover - runs in worker processes
     import codemods.migrate  # noqa: F401
 
 
-def run_jobs(jobs: List[Job], n_jobs: int, progress: Progress) -> List[Outcome]:
-    """Outcomes in the order of ``jobs``, computed in a process pool when it pays off."""
-    results: List[Optional[Outcome]] = [None] * len(jobs)
-    if n_jobs > 1 and len(jobs) > POOL_THRESHOLD:
-        import concurrent.futures
-        import multiprocessing
-
-        import codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
-
-        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-        workers = min(n_jobs, len(jobs))
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up) as pool:
-            futures = {pool.submit(process, job): i for i, job in enumerate(jobs)}
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
-                except Exception as e:  # the worker process died
-                    results[i] = Outcome(error=Problem(
-                        jobs[i].display, f"internal error: worker process failed ({type(e).__name__}); "
-                        "file left untouched"))
-                progress.advance()
-    else:
-        for i, job in enumerate(jobs):
-            results[i] = process(job)
-            progress.advance()
-    return [r if r is not None else Outcome() for r in results]
-
-
-# --------------------------------------------------------------------------- migrate
-
-
 @dataclasses.dataclass
 class Record:
     candidate: Candidate
     original: bytes = b""
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
+
+
+def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optional[Job]]:
+    """Read and pre-filter one file: its record, and the job to run when it must be parsed."""
+    record = Record(candidate)
+    try:
+        record.original = read_bytes(candidate.path)
+    except OSError as e:
+        record.outcome = Outcome(error=Problem(candidate.display, f"cannot read: {e.strerror or e}"))
+        return record, None
+    try:
+        decode = decode_notebook if candidate.kind == "notebook" else decode_python
+        text, encoding = decode(record.original)
+    except DecodeError as e:
+        record.outcome = Outcome(error=Problem(candidate.display, str(e)))
+        return record, None
+    if not may_use_estimator(text):
+        record.outcome = Outcome(note="no Estimator API")
+        record.original = b""  # only changed files need their bytes again
+        return record, None
+    s = candidate.settings
+    return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
+                       s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed)
+
+
+def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> Iterator[Record]:
+    """The records of ``pending`` in order, each with its job's outcome.
+
+    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing.  Files
+    are read as they are needed and at most a few per worker are in flight, so memory
+    stays flat however large the tree.
+    """
+    pending = iter(pending)
+    head: List[Tuple[Record, Optional[Job]]] = []
+    if n_jobs > 1:
+        parsing = 0
+        for item in pending:
+            head.append(item)
+            parsing += item[1] is not None
+            if parsing > POOL_THRESHOLD:
+                break
+        else:
+            n_jobs = 1
+    items = itertools.chain(head, pending)
+    if n_jobs == 1:
+        for record, job in items:
+            if job is not None:
+                record.outcome = process(job)
+            yield record
+        return
+
+    import concurrent.futures
+    import multiprocessing
+
+    import codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    limit = IN_FLIGHT_PER_WORKER * n_jobs
+    window: Deque[Tuple[Record, Any]] = collections.deque()
+    in_flight = 0
+    with concurrent.futures.ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_warm_up) as pool:
+        for record, job in itertools.chain(items, [(None, None)]):
+            if record is not None:
+                window.append((record, pool.submit(process, job) if job is not None else None))
+                in_flight += job is not None
+            while window and (window[0][1] is None or in_flight > limit or record is None):
+                done, future = window.popleft()
+                if future is not None:
+                    in_flight -= 1
+                    try:
+                        done.outcome = future.result()
+                    except Exception as e:  # the worker process died
+                        done.outcome = Outcome(error=Problem(
+                            done.candidate.display,
+                            f"internal error: worker process failed ({type(e).__name__}); file left untouched"))
+                yield done
+
+
+# --------------------------------------------------------------------------- migrate
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
@@ -534,6 +588,18 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return out
 
 
+def _write(record: Record) -> None:
+    """Write a migrated file; a failure becomes the record's error."""
+    try:
+        write_atomic(record.candidate.path, record.outcome.new_data, expected=record.original)
+        record.written = True
+    except ChangedOnDisk as e:
+        record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
+    except OSError as e:
+        record.outcome = Outcome(error=Problem(record.candidate.display,
+                                               f"cannot write: {e.strerror or e}; file left untouched"))
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     cwd = os.getcwd()
@@ -546,82 +612,50 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _write_text(stderr, f"est2tpu: error: {e}\n")
         return 2
 
+    # --check alone only asks whether a file changes: no layout, no re-parse of the output.
+    output_needed = not (args.check and not args.diff)
+    color = args.diff and _use_color(args.color, stdout)
+    report_stream = stderr if args.diff else stdout
+    # text and github findings are printed file by file; json and sarif need them all.
+    streamed = args.output_format in ("text", "github")
     problems: List[Problem] = list(found.problems)
-    records: List[Record] = []
-    jobs: List[Job] = []
-    job_records: List[Record] = []
-    for candidate in found.files:
-        record = Record(candidate)
-        records.append(record)
-        try:
-            record.original = read_bytes(candidate.path)
-        except OSError as e:
-            record.outcome = Outcome(error=Problem(candidate.display, f"cannot read: {e.strerror or e}"))
-            continue
-        try:
-            decode = decode_notebook if candidate.kind == "notebook" else decode_python
-            text, encoding = decode(record.original)
-        except DecodeError as e:
-            record.outcome = Outcome(error=Problem(candidate.display, str(e)))
-            continue
-        if not may_use_estimator(text):
-            record.outcome = Outcome(note="no Estimator API")
-            record.original = b""  # only changed files need their bytes again
-            continue
-        s = candidate.settings
-        # --check alone only asks whether a file changes: no layout, no re-parse of the output.
-        output_needed = not (args.check and not args.diff)
-        jobs.append(Job(candidate.display, candidate.kind, text, encoding, s.target,
-                        s.iterations_per_loop, s.select, s.ignore, s.format if output_needed else "none",
-                        s.black, output_needed))
-        job_records.append(record)
-
-    progress = Progress(len(jobs), stderr)
+    diagnostics: List[Diagnostic] = []
+    changed: List[str] = []
+    states: List[str] = []  # --verbose
+    summary = Summary(failed=len(found.problems))
+    progress = Progress(len(found.files), stderr)
     try:
-        outcomes = run_jobs(jobs, args.jobs or _cpu_count(), progress)
+        pending = (_prepare(candidate, output_needed) for candidate in found.files)
+        for record in run_jobs(pending, args.jobs or _cpu_count()):
+            progress.advance()
+            outcome = record.outcome
+            if write and outcome.new_data is not None and not outcome.error:
+                _write(record)
+                outcome = record.outcome
+            if outcome.error:
+                problems.append(outcome.error)
+                summary.failed += 1
+                continue
+            found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
+            summary.findings += len(found_here)
+            if streamed:
+                _write_text(report_stream, render(args.output_format, found_here, [], summary, {}, cwd))
+            else:
+                diagnostics.extend(found_here)
+            if outcome.changed:
+                summary.migrated += 1
+                changed.append(record.candidate.display)
+                if args.diff:
+                    diff = unified_diff(record.original, outcome.new_data, record.candidate.display)
+                    _write_bytes(stdout, colorize(diff) if color else diff)
+            else:
+                summary.unchanged += 1
+            if args.verbose:
+                state = ("migrated" if record.written else "would migrate") if outcome.changed else "unchanged"
+                states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
     finally:
         progress.close()
-    for record, outcome in zip(job_records, outcomes):
-        record.outcome = outcome
-
-    if write:
-        for record in records:
-            data = record.outcome.new_data
-            if data is None or record.outcome.error:
-                continue
-            try:
-                write_atomic(record.candidate.path, data, expected=record.original)
-                record.written = True
-            except ChangedOnDisk as e:
-                record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
-            except OSError as e:
-                record.outcome = Outcome(error=Problem(record.candidate.display,
-                                                       f"cannot write: {e.strerror or e}; file left untouched"))
-
-    summary = Summary()
-    diagnostics: List[Diagnostic] = []
-    changed: List[Record] = []
-    for record in records:
-        outcome = record.outcome
-        if outcome.error:
-            problems.append(outcome.error)
-            summary.failed += 1
-            continue
-        diagnostics.extend(sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code)))
-        if outcome.new_data is not None:
-            summary.migrated += 1
-            changed.append(record)
-        else:
-            summary.unchanged += 1
-    summary.failed += len(found.problems)
-    summary.findings = len(diagnostics)
     problems.sort(key=lambda p: p.display)
-
-    if args.diff:
-        color = _use_color(args.color, stdout)
-        for record in changed:
-            diff = unified_diff(record.original, record.outcome.new_data, record.candidate.display)
-            _write_bytes(stdout, colorize(diff) if color else diff)
 
     rules: Dict[str, Any] = {}
     if diagnostics and args.output_format in ("json", "sarif"):
@@ -630,32 +664,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         from codemods.base import RULES
 
         rules = dict(RULES)
-    report_stream = stderr if args.diff else stdout
     shown_problems = problems if args.output_format != "text" else []  # text: on stderr below
-    _write_text(report_stream, render(args.output_format, diagnostics, shown_problems, summary, rules, cwd,
-                                      changed=[r.candidate.display for r in changed]))
+    _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, shown_problems,
+                                      summary, rules, cwd, changed=changed))
 
-    notes: List[str] = []
-    for problem in problems:
-        notes.append(problem.format())
+    notes: List[str] = [problem.format() for problem in problems]
     if not args.quiet:
         if args.check and not args.diff:
-            notes.extend(f"would migrate {r.candidate.display}" for r in changed)
+            notes.extend(f"would migrate {display}" for display in changed)
         if args.verbose:
-            for shown, reason in found.skipped:
-                notes.append(f"{shown}: skipped ({reason})")
-            for record in records:
-                o = record.outcome
-                if o.error:
-                    continue
-                state = ("migrated" if record.written else "would migrate") if o.new_data is not None else "unchanged"
-                notes.append(f"{record.candidate.display}: {state}" + (f" ({o.note})" if o.note else ""))
+            notes.extend(f"{shown}: skipped ({reason})" for shown, reason in found.skipped)
+            notes.extend(states)
         notes.append(summary.line(would=not write))
     _write_text(stderr, "".join(n + "\n" for n in notes))
 
     if problems:
         return 2
-    if not write and (changed or diagnostics) and not args.exit_zero:
+    if not write and (changed or summary.findings) and not args.exit_zero:
         return 1
     return 0
 
