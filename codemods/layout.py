@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import io
+import tokenize
 from typing import Any, List, Tuple
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
@@ -78,10 +80,13 @@ def is_black_formatted(source: str, config: BlackConfig = ()) -> bool:
 
 
 def _four_space_indented(source: str) -> bool:
-    for line in source.splitlines():
-        stripped = line.lstrip(" ")
-        if stripped and not stripped.startswith("#") and len(line) != len(stripped):
-            return (len(line) - len(stripped)) % 4 == 0 and not line.startswith("\t")
+    """Whether the first indented block is indented by four spaces (as black indents)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.INDENT:
+                return token.string == "    "
+    except (tokenize.TokenError, SyntaxError):
+        return False
     return True
 
 
@@ -91,10 +96,12 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
         return after
     try:
         mode = black_mode(config)
-        if style == "black" or is_black_formatted(before, config):
+        if style == "black":
             return _black(after, mode)
-        if not _four_space_indented(before):
+        if not _four_space_indented(before):  # black indents by four: not black-formatted either
             return after
+        if is_black_formatted(before, config):
+            return _black(after, mode)
         if "line_length" not in dict(config):
             longest = max((len(line) for line in before.splitlines()), default=0)
             mode = dataclasses.replace(mode, line_length=79 if longest <= 79 else 88)

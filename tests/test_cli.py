@@ -544,6 +544,24 @@ def test_black_formatted_file_stays_black_formatted(tmp_path):
     assert (tmp_path / "n.py").read_text() == engine(source, style="none")
 
 
+def test_black_file_whose_docstring_is_indented_by_two_stays_black(tmp_path):
+    import black
+
+    source = black.format_str('"""Usage:\n\n  python m.py\n"""\n\n' + BLACK_LONG, mode=black.Mode())
+    write(tmp_path, {"m.py": source})
+    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "m.py").read_text()
+    assert "TPUEstimatorSpec" in out and _is_black(out)
+
+
+def test_two_space_and_tab_indented_files_are_left_as_the_codemods_wrote_them(tmp_path):
+    for name, indent in (("two.py", "  "), ("tab.py", "\t")):
+        source = SPEC.replace("    ", indent)
+        write(tmp_path, {name: source})
+        assert run_cli("migrate", name, cwd=tmp_path).code == 0
+        assert (tmp_path / name).read_text() == engine(source, style="none")
+
+
 def test_non_black_file_is_not_reformatted(tmp_path):
     source = SPEC.replace("import tensorflow as tf\n", "import tensorflow as tf\nx = [1,2,  3]\n")
     assert not _is_black(source)
