@@ -167,6 +167,23 @@ class PatternSet:
         rest = [p for p in self.patterns if not (simple and p.literal is not None and not p.anchored)]
         self._dir_patterns = tuple(rest)
         self._file_patterns = tuple(p for p in rest if not p.dir_only)
+        self._dir_screen = self._screen(self._dir_patterns)
+        self._file_screen = self._screen(self._file_patterns)
+
+    @staticmethod
+    def _screen(patterns: Sequence[Pattern]) -> Tuple[Tuple[str, "re.Pattern[str]", "re.Pattern[str]"], ...]:
+        """Per base: one regex matching what any of its patterns matches below the base,
+        and one for names outside it, so that most paths need a single match per base."""
+        by_base: Dict[str, List[Pattern]] = {}
+        for p in patterns:
+            by_base.setdefault(p.base, []).append(p)
+
+        def union(sources: List[str]) -> "re.Pattern[str]":
+            return re.compile("|".join(f"(?:{s})" for s in sources) or "(?!)", re.DOTALL)
+
+        return tuple((base, union([p.regex.pattern for p in group]),
+                      union([p.regex.pattern for p in group if not p.anchored]))
+                     for base, group in by_base.items())
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -177,6 +194,12 @@ class PatternSet:
         dir_only = self._names.get(name)
         if dir_only is not None and (is_dir or not dir_only):
             return True
+        for base, below, outside in self._dir_screen if is_dir else self._file_screen:
+            rel = _relative(path, base)
+            if (below.fullmatch(rel) if rel is not None else outside.fullmatch(name)):
+                break
+        else:
+            return None
         rels: Dict[str, Optional[str]] = {}
         for pattern in reversed(self._dir_patterns if is_dir else self._file_patterns):
             rel = rels.get(pattern.base, "")

@@ -258,6 +258,15 @@ def test_mixed_tree_byte_exact(tmp_path):
     assert "5 files migrated, 1 unchanged, 2 failed, 0 findings" in result.err
 
 
+def test_file_without_estimator_is_not_decoded(tmp_path):
+    files = {"binary.py": b"x = '\xff\xfe'\n", "model.py": SPEC.encode()}
+    write(tmp_path, files)
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert (tmp_path / "binary.py").read_bytes() == files["binary.py"]
+    assert "1 file migrated, 1 unchanged, 0 failed" in result.err
+
+
 def test_failed_file_errors_are_reported_in_every_mode(tmp_path):
     files = _mixed_tree(tmp_path)
     for mode in ("--diff", "--check"):

@@ -85,6 +85,36 @@ def test_comments_blanks_and_negation(tmp_path):
     assert ps.decide(os.path.join(base, "x.txt"), False) is None
 
 
+def test_pattern_set_agrees_with_its_patterns_in_order(tmp_path):
+    """decide() screens paths with one regex per base: it must give what the last
+    matching pattern says, for patterns of several bases, kinds and negations."""
+    root, sub = str(tmp_path), str(tmp_path / "pkg")
+    lines = [("*.py", root), ("build/", root), ("/top.py", root), ("pkg/**/gen_*.py", root),
+             ("!keep.py", root), ("data?", sub), ("[abc]*.ipynb", sub), ("!pkg/x/gen_ok.py", root),
+             ("docs", sub), ("*.txt", sub)]
+    patterns = [compile_pattern(line, base) for line, base in lines]
+    paths = ["top.py", "a/top.py", "keep.py", "pkg/keep.py", "pkg/x/gen_1.py", "pkg/x/gen_ok.py",
+             "pkg/data1", "pkg/datax/y", "pkg/a.ipynb", "pkg/d.ipynb", "build", "pkg/build", "pkg/docs",
+             "pkg/n.txt", "n.txt", "other/x.ipynb"]
+    for count in range(len(patterns) + 1):
+        ps = PatternSet(patterns[:count])
+        for rel in paths:
+            for is_dir in (False, True):
+                full = os.path.join(root, rel)
+                expected = None
+                for p in reversed(patterns[:count]):
+                    if p.matches(_rel(full, p.base), os.path.basename(full), is_dir):
+                        expected = not p.negated
+                        break
+                assert ps.decide(full, is_dir) is expected, (rel, is_dir, lines[:count])
+    outside = PatternSet(patterns).decide("/elsewhere/n.txt", False)
+    assert outside is True  # unanchored patterns still apply by name outside their base
+
+
+def _rel(path, base):
+    return os.path.relpath(path, base).replace(os.sep, "/") if path.startswith(base + os.sep) else None
+
+
 # --------------------------------------------------------------------------- discovery
 
 
