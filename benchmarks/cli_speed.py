@@ -5,6 +5,8 @@
 
 Prints, for each figure, what it is compared with and the ratio:
 
+* one file: the whole command on one file, beside the interpreter alone and the
+  imports of LibCST and black (what an Estimator file needs);
 * sparse tree (the CPython standard library): ``est2tpu migrate --check`` against a
   minimal script that reads every file and searches it for "estimator" (interpreter
   start-up included in both);
@@ -17,6 +19,7 @@ Prints, for each figure, what it is compared with and the ratio:
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import pathlib
 import resource
@@ -67,6 +70,28 @@ def dense_tree(directory: pathlib.Path, files: int) -> pathlib.Path:
         package.mkdir(parents=True, exist_ok=True)
         shutil.copy(sources[i % len(sources)], package / f"m{i:05d}_{sources[i % len(sources)].name}")
     return directory
+
+
+def startup(repeats: int) -> None:
+    """One file, whole command: what a pre-commit hook on one changed file costs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = pathlib.Path(tmp) / "plain.py"
+        plain.write_text("import os\n\nprint(os.getcwd())\n")
+        model = pathlib.Path(tmp) / "model.py"
+        source = (FIXTURES / "basic_custom.py").read_text()
+        model.write_text(source)
+        est2tpu = str(BIN / "est2tpu")
+        rows = [
+            ("python -c pass (interpreter alone)", [sys.executable, "-c", "pass"]),
+            ("python -c 'import libcst'", [sys.executable, "-c", "import libcst"]),
+            ("python -c 'import black'", [sys.executable, "-c", "import black"]),
+            ("est2tpu migrate, a file without Estimator code", [est2tpu, "migrate", str(plain)]),
+            ("est2tpu migrate --check, an Estimator file", [est2tpu, "migrate", "--check", str(model)]),
+            ("est2tpu migrate --diff, an Estimator file", [est2tpu, "migrate", "--diff", str(model)]),
+        ]
+        print("one file, whole command (best of %d)" % repeats)
+        for label, command in rows:
+            print(f"  {label:48s} {best_of(repeats, command):6.2f} s")
 
 
 def sparse(repeats: int) -> None:
@@ -151,6 +176,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller trees, fewer repeats")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
+    # Measure est2tpu as installed, with its bytecode compiled (pip does this on install;
+    # an editable checkout under PYTHONDONTWRITEBYTECODE would recompile every run).
+    compileall.compile_dir(str(ROOT / "est2tpu"), quiet=1)
+    compileall.compile_dir(str(ROOT / "codemods"), quiet=1)
+    startup(repeats)
     sparse(repeats)
     dense(60 if args.quick else 300, repeats)
     memory((20, 100, 200) if args.quick else (100, 1000, 5000))
