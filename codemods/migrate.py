@@ -140,7 +140,8 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
     """
     context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
     module = cst.parse_module(code)
-    new = positions.code(Migrate(context).transform_module(module))
+    tree = Migrate(context).transform_module(module)
+    new = code if tree is module else positions.code(tree)
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -36,40 +36,60 @@ def code(module: cst.Module) -> str:
     return "".join(state.tokens)
 
 
+class _Located(Exception):
+    """Every node asked for has its start: the rest of the code generation is skipped."""
+
+
 class _StartState(CodegenState):
     """Records, for the wanted nodes, how many tokens precede them."""
 
-    __slots__ = ("wanted", "starts")
+    __slots__ = ("asked", "wanted", "entered", "starts", "waiting", "left")
 
     def __init__(self, module: cst.Module, wanted) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.wanted = set(wanted)
+        self.asked = frozenset(wanted)
+        self.wanted = set(self.asked)
+        self.left = len(self.asked)  # nodes asked for whose start is still unknown
+        self.entered: Dict[cst.CSTNode, int] = {}
         self.starts: Dict[cst.CSTNode, int] = {}
+        #: start_node -> the nodes whose syntactic start is where it starts
+        self.waiting: Dict[cst.CSTNode, List[cst.CSTNode]] = {}
 
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):
-        if node not in self.wanted:
-            return _UNRECORDED
-        return self._record(node, start_node)
+        if node in self.wanted and node not in self.entered:
+            self.entered[node] = len(self.tokens)
+            if start_node is None:
+                self._start(node, len(self.tokens))
+            else:
+                self.waiting.setdefault(start_node, []).append(node)
+                self.wanted.add(start_node)
+        return _UNRECORDED
 
-    @contextlib.contextmanager
-    def _record(self, node, start_node):
-        self.starts[node] = len(self.tokens)
-        if start_node is not None:
-            self.wanted.add(start_node)
-        yield
-        if start_node is not None and start_node in self.starts:
-            self.starts[node] = self.starts[start_node]
+    def _start(self, node: cst.CSTNode, token: int) -> None:
+        self.starts[node] = token
+        self.left -= node in self.asked
+        for parent in self.waiting.pop(node, ()):
+            self._start(parent, token)
+        if not self.left:
+            raise _Located
 
 
 def locate(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
     """(line, column), both 1-based, of each node of ``module``."""
     state = _StartState(module, nodes)
-    module._codegen(state)
+    try:
+        module._codegen(state)
+    except _Located:
+        pass
+    starts = {**state.entered, **state.starts}
     code = "".join(state.tokens)
     offsets = [0, *itertools.accumulate(map(len, state.tokens))]  # token index -> offset in code
     line_starts = [0] + [i + 1 for i, ch in enumerate(code) if ch == "\n"]
     out = {}
-    for node, token in state.starts.items():
+    for node in state.asked:
+        token = starts.get(node)
+        if token is None:
+            continue
         offset = offsets[token]
         line = bisect.bisect_right(line_starts, offset)
         out[node] = (line, offset - line_starts[line - 1] + 1)
