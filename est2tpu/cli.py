@@ -346,19 +346,35 @@ class Outcome:
     note: str = ""  # why nothing was done, for --verbose
 
 
-def _syntax_problem(display: str, text: str, error) -> Problem:
-    """A syntax error located as precisely as Python itself would."""
+def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]:
+    """Python's own verdict on ``text``: a located syntax error, or None if it compiles.
+
+    LibCST accepts some code Python does not (Python 2's ``except E, e:``, which it reads
+    as newer syntax; null bytes in strings; brackets nested deeper than Python allows, on
+    which its parser may even crash), so this runs first.
+    """
     import ast
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(text, display, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            compile(text, display, "exec", flags=ast.PyCF_ONLY_AST | flags, dont_inherit=True)
     except SyntaxError as e:
-        if e.lineno:
-            return Problem(display, f"syntax error: {e.msg}", e.lineno, e.offset or 1)
+        if not e.lineno and "\0" in text:
+            at = text.index("\0")
+            return Problem(display, "syntax error: null byte", text.count("\n", 0, at) + 1,
+                           at - text.rfind("\n", 0, at))
+        return Problem(display, f"syntax error: {e.msg}", e.lineno, e.offset or 1 if e.lineno else None)
     except (ValueError, MemoryError, RecursionError):
-        pass
+        return Problem(display, "syntax error: nested too deeply for Python to compile")
+    return None
+
+
+def _syntax_problem(display: str, text: str, error, flags: int = 0) -> Problem:
+    """A syntax error that LibCST found, located as precisely as Python itself would."""
+    problem = python_rejects(display, text, flags)
+    if problem is not None:
+        return problem
     message = re.sub(r"^parser error: (error at \d+:\d+: )?", "", str(getattr(error, "message", error)))
     return Problem(display, f"syntax error: {message}", getattr(error, "editor_line", None),
                    getattr(error, "editor_column", None))
@@ -388,6 +404,9 @@ def _migrate_python(job: Job) -> Outcome:
     skip, ignores = directives(job.text)
     if skip:
         return Outcome(note="skip-file comment")
+    problem = python_rejects(job.display, job.text)
+    if problem is not None:
+        return Outcome(error=problem)
     import libcst
 
     from codemods.base import Options
@@ -439,16 +458,21 @@ def _migrate_notebook(job: Job) -> Outcome:
     skip, ignores = directives(joined.code)
     if skip:
         return Outcome(note="skip-file comment")
+    import ast
+
     import libcst
 
     from codemods.base import Options
     from codemods.migrate import migrate_code
 
-    try:
-        result = migrate_code(joined.code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
-                              style="none")
-    except libcst.ParserSyntaxError as e:
-        problem = _syntax_problem(job.display, joined.code, e)
+    problem = python_rejects(job.display, joined.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    if problem is None:
+        try:
+            result = migrate_code(joined.code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
+                                  style="none")
+        except libcst.ParserSyntaxError as e:
+            problem = _syntax_problem(job.display, joined.code, e, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    if problem is not None:
         cell, line = joined.locate(problem.line or 1)
         return Outcome(error=Problem(job.display, problem.message, line, problem.col,
                                      cell.index + 1 if cell else None))
@@ -512,7 +536,7 @@ def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optiona
         try:
             text, encoding = (decode_python if python else decode_notebook)(record.original)
         except DecodeError as e:
-            record.outcome = Outcome(error=Problem(candidate.display, str(e)))
+            record.outcome = Outcome(error=Problem(candidate.display, str(e), e.line, e.col))
             return record, None
         if may_use_estimator(text):
             s = candidate.settings
@@ -555,25 +579,49 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
     import codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
 
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+
+    def new_pool(workers: int):
+        return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+
+    def submit(job: Job):
+        nonlocal pool
+        try:
+            return pool.submit(process, job)
+        except concurrent.futures.BrokenExecutor:  # a worker died: later files get a new pool
+            pool.shutdown(wait=False)
+            pool = new_pool(n_jobs)
+            return pool.submit(process, job)
+
+    def alone(job: Job) -> Outcome:
+        """A job whose pool broke, run again in a pool of its own: only the file that
+        kills its worker fails."""
+        with new_pool(1) as own:
+            try:
+                return own.submit(process, job).result()
+            except concurrent.futures.BrokenExecutor:
+                return Outcome(error=Problem(job.display, "internal error: the worker process crashed on "
+                                                          "this file; file left untouched"))
+
     limit = IN_FLIGHT_PER_WORKER * n_jobs
-    window: Deque[Tuple[Record, Any]] = collections.deque()
+    window: Deque[Tuple[Record, Optional[Job], Any]] = collections.deque()
     in_flight = 0
-    with concurrent.futures.ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_warm_up) as pool:
+    pool = new_pool(n_jobs)
+    try:
         for record, job in itertools.chain(items, [(None, None)]):
             if record is not None:
-                window.append((record, pool.submit(process, job) if job is not None else None))
+                window.append((record, job, submit(job) if job is not None else None))
                 in_flight += job is not None
-            while window and (window[0][1] is None or in_flight > limit or record is None):
-                done, future = window.popleft()
+            while window and (window[0][2] is None or in_flight > limit or record is None):
+                done, done_job, future = window.popleft()
                 if future is not None:
                     in_flight -= 1
                     try:
                         done.outcome = future.result()
-                    except Exception as e:  # the worker process died
-                        done.outcome = Outcome(error=Problem(
-                            done.candidate.display,
-                            f"internal error: worker process failed ({type(e).__name__}); file left untouched"))
+                    except concurrent.futures.BrokenExecutor:
+                        done.outcome = alone(done_job)
                 yield done
+    finally:
+        pool.shutdown()
 
 
 # --------------------------------------------------------------------------- migrate
@@ -731,6 +779,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Python compiles expressions nested about 3,000 deep; LibCST and the codemods recurse
+    # a few frames per level (tested up to that depth).
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

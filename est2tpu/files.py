@@ -30,6 +30,7 @@ Reading and writing
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import os
 import re
@@ -401,17 +402,21 @@ class Finder:
         self._roots = [os.path.realpath(p) for p in given if os.path.exists(p)]
         for raw, path in zip(paths, given):
             shown = display_path(path, self.cwd)
-            if not os.path.exists(path):
-                why = "broken symbolic link" if os.path.islink(path) else "No such file or directory"
-                problems.append(Problem(shown, why))
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as e:
+                broken = isinstance(e, FileNotFoundError) and os.path.islink(path)
+                problems.append(Problem(shown, "broken symbolic link" if broken else e.strerror or str(e)))
                 continue
-            if os.path.isdir(path):
+            if stat.S_ISDIR(mode):
                 if self.force_exclude:
                     reason = self.excluded_with_parents(path, True)
                     if reason:
                         skipped.append((shown, reason))
                         continue
                 self._walk(path, files, problems, skipped)
+            elif not stat.S_ISREG(mode):  # a pipe or a device would block the run or never end
+                problems.append(Problem(shown, "not a regular file"))
             else:
                 if self.force_exclude:
                     reason = self.excluded_with_parents(path, False)
@@ -450,8 +455,12 @@ class Finder:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            if not is_dir and not entry.name.endswith(SUFFIXES) and not is_link:
-                continue
+            if not is_dir and not is_link:
+                if not entry.name.endswith(SUFFIXES):
+                    continue
+                if not entry.is_file(follow_symlinks=False):  # a pipe would block the run
+                    skipped.append((display_path(path, self.cwd), "not a regular file"))
+                    continue
             if is_link:
                 real = os.path.realpath(path)
                 if not self._inside_roots(real):
@@ -476,7 +485,19 @@ class Finder:
 
 
 class DecodeError(Exception):
-    """A file whose bytes are not text in the encoding it declares."""
+    """A file whose bytes are not text in the encoding it declares; located (1-based line,
+    byte column) when a byte is to blame."""
+
+    def __init__(self, message: str, data: bytes = b"", offset: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.line = self.col = None
+        if offset is not None:
+            self.line = data.count(b"\n", 0, offset) + 1
+            self.col = offset - data.rfind(b"\n", 0, offset)
+
+
+def _undecodable(data: bytes, encoding: str, e: UnicodeDecodeError) -> DecodeError:
+    return DecodeError(f"cannot decode as {encoding}: byte {data[e.start]:#04x}", data, e.start)
 
 
 def decode_python(data: bytes) -> Tuple[str, str]:
@@ -487,13 +508,16 @@ def decode_python(data: bytes) -> Tuple[str, str]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as e:
+        if "invalid or missing encoding declaration" in str(e):  # a bad UTF-8 byte in line 1 or 2
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise _undecodable(data, "utf-8", bad) from None
         raise DecodeError(f"cannot decode: {getattr(e, 'msg', None) or e}") from None
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
-        raise DecodeError(
-            f"cannot decode as {encoding}: byte {data[e.start]:#04x} at offset {e.start}"
-        ) from None
+        raise _undecodable(data, encoding, e) from None
     except LookupError:  # pragma: no cover - detect_encoding only returns known codecs
         raise DecodeError(f"unknown encoding {encoding!r}") from None
     if text.encode(encoding) != data:
@@ -506,7 +530,7 @@ def decode_notebook(data: bytes) -> Tuple[str, str]:
     try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError as e:
-        raise DecodeError(f"cannot decode as UTF-8: byte {data[e.start]:#04x} at offset {e.start}") from None
+        raise _undecodable(data, "UTF-8", e) from None
 
 
 def read_bytes(path: str) -> bytes:
@@ -524,9 +548,12 @@ class ChangedOnDisk(Exception):
 def write_atomic(path: str, data: bytes, expected: Optional[bytes] = None) -> None:
     """Replace ``path``'s contents with ``data`` atomically, keeping its mode.
 
-    With ``expected``, the file must still hold exactly those bytes, or nothing is
-    written and :class:`ChangedOnDisk` is raised.
+    A file the user may not write is not replaced (PermissionError), as opening it for
+    writing would fail.  With ``expected``, the file must still hold exactly those bytes,
+    or nothing is written and :class:`ChangedOnDisk` is raised.
     """
+    if not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
     st = os.stat(path)
     directory, name = os.path.split(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".est2tpu-tmp", dir=directory)

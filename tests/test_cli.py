@@ -243,7 +243,7 @@ def test_mixed_tree_byte_exact(tmp_path):
     assert after["pkg/plain.py"] == files["pkg/plain.py"]
     # Errors name the file, and the line:col for the syntax error.
     assert "pkg/syntax.py:3:14: error: syntax error" in result.err
-    assert "pkg/undecodable.py: error: cannot decode" in result.err
+    assert "pkg/undecodable.py:2:6: error: cannot decode as utf-8: byte 0xff" in result.err
     # The others were migrated exactly as the engine migrates their text.
     expected = engine(SPEC)
     assert after["pkg/good.py"] == expected.encode()
@@ -680,6 +680,28 @@ def test_parallel_output_is_deterministic_and_equal_to_serial(tmp_path):
     run_cli("migrate", "-j", "2", ".", cwd=parallel_root)
     run_cli("migrate", "-j", "1", ".", cwd=serial_root)
     assert snapshot(parallel_root) == snapshot(serial_root)
+
+
+def test_a_worker_that_dies_fails_only_its_file(tmp_path, monkeypatch):
+    """A file that kills its worker process (as a crash in a native parser would) breaks
+    the pool; the other files in flight are run again and only that file fails."""
+    from est2tpu import cli
+
+    real = cli._migrate_python
+
+    def crashing(job):
+        if job.display.endswith("boom.py"):
+            os._exit(70)  # dies without a word, as a segfault would
+        return real(job)
+
+    monkeypatch.setattr(cli, "_migrate_python", crashing)  # inherited by the forked workers
+    files = {f"m{i}.py": SPEC for i in range(2 * cli.POOL_THRESHOLD)}
+    write(tmp_path, {**files, "boom.py": SPEC, "n.py": SPEC})
+    result = run_cli("migrate", "--check", "-j", "2", ".", cwd=tmp_path)
+    assert result.code == 2
+    errors = [line for line in result.err.splitlines() if ": error: " in line]
+    assert errors == ["boom.py: error: internal error: the worker process crashed on this file; file left untouched"]
+    assert f"{len(files) + 1} files would be migrated, 0 unchanged, 1 failed" in result.err
 
 
 def test_pool_is_used_only_for_many_files(tmp_path, monkeypatch):

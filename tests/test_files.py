@@ -318,6 +318,18 @@ def test_decode_python_errors(data):
         decode_python(data)
 
 
+@pytest.mark.parametrize("data, line, col", [
+    (b"x = 1\ny = '\xe9'\nz = 3\n", 2, 6),  # past the lines that may hold a cookie
+    (b"x = '\xff'\n", 1, 6),  # in the first line, where tokenize only says "invalid or missing"
+    (b"\xef\xbb\xbfx = '\xff'\n", 1, 9),  # after a BOM: byte columns
+])
+def test_decode_error_locates_the_byte(data, line, col):
+    with pytest.raises(DecodeError) as caught:
+        decode_python(data)
+    assert (caught.value.line, caught.value.col) == (line, col)
+    assert "cannot decode as utf-8" in str(caught.value)
+
+
 def test_decode_notebook():
     assert decode_notebook(b"{}") == ("{}", "utf-8")
     assert decode_notebook(b"\xef\xbb\xbf{}")[1] == "utf-8-sig"
