@@ -62,8 +62,8 @@ stderr (-q drops it).  A Python file with no "estimator"/"Estimator" in its byte
 not decoded or parsed (so it cannot fail).
 
 Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
-target, select, ignore, exclude, extend-exclude, iterations-per-loop, format); flags
-win.  Inline: `# est2tpu: ignore[CODE]` or `# est2tpu: ignore` on a finding's line,
+target, select, ignore, exclude, extend-exclude, iterations-per-loop, max-file-size,
+format); flags win.  Inline: `# est2tpu: ignore[CODE]` or `# est2tpu: ignore` on a finding's line,
 `# est2tpu: skip-file` anywhere in a file.
 """
 
@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "tf1: tf.contrib.tpu names")
     mig.add_argument("--iterations-per-loop", type=_positive, metavar="N",
                      help="TPUConfig iterations_per_loop for generated configs (default 100)")
+    mig.add_argument("--max-file-size", type=_positive, metavar="KIB",
+                     help="a larger file that uses the Estimator API fails instead of being "
+                          "parsed (default 1024)")
     mig.add_argument("--format", choices=FORMATS, dest="format_mode",
                      help="auto: keep black-formatted files black-formatted (default); "
                      "black: black-format every migrated file; none: never reformat")
@@ -540,6 +543,11 @@ def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optiona
             return record, None
         if may_use_estimator(text):
             s = candidate.settings
+            if len(record.original) > s.max_file_size * 1024:
+                record.outcome = Outcome(error=Problem(
+                    candidate.display, f"too large to migrate: {len(record.original) // 1024} KiB, over "
+                    f"max-file-size ({s.max_file_size} KiB); file left untouched"))
+                return record, None
             return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
                                s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed)
     record.outcome = Outcome(note="no Estimator API")
@@ -633,6 +641,8 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
         out["target"] = args.target
     if args.iterations_per_loop:
         out["iterations_per_loop"] = args.iterations_per_loop
+    if args.max_file_size:
+        out["max_file_size"] = args.max_file_size
     if args.format_mode:
         out["format"] = args.format_mode
     for key in ("select", "ignore", "exclude", "extend_exclude"):

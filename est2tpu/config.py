@@ -57,6 +57,7 @@ _KEYS = {
     "exclude": "a list of glob patterns",
     "extend-exclude": "a list of glob patterns",
     "iterations-per-loop": "a positive integer",
+    "max-file-size": "a positive integer (KiB)",
     "format": "one of: auto, black, none",
 }
 
@@ -71,6 +72,9 @@ class Settings:
 
     target: str = "tf2"
     iterations_per_loop: int = 100
+    #: KiB; a larger file that uses the Estimator API fails instead of being parsed (LibCST
+    #: needs about 15 s and 700 MB per MB).
+    max_file_size: int = 1024
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     #: (pattern, directory the pattern is relative to), in order: exclude, extend-exclude.
@@ -124,11 +128,9 @@ def validate(table: Mapping[str, Any], path: str) -> Dict[str, Any]:
         elif key == "format":
             if value not in FORMATS:
                 raise ConfigError(f"{path}: [tool.est2tpu] format must be {_KEYS[key]}, got {value!r}")
-        elif key == "iterations-per-loop":
+        elif key in ("iterations-per-loop", "max-file-size"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"{path}: [tool.est2tpu] iterations-per-loop must be {_KEYS[key]}, got {value!r}"
-                )
+                raise ConfigError(f"{path}: [tool.est2tpu] {key} must be {_KEYS[key]}, got {value!r}")
         else:
             value = _str_list(path, key, value)
         out[key.replace("-", "_")] = value

@@ -30,7 +30,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
@@ -366,16 +365,13 @@ def test_5mb_file_without_estimator_api_is_skipped_quickly(tmp_path):
 
     # The prefilter keeps it away from the parser: ~0.2 s, against ~90 s and ~3.5 GB of
     # memory to parse it.  A subprocess with a timeout, so that a regression fails fast.
-    start = time.perf_counter()
     try:
         check: Optional[subprocess.CompletedProcess] = run_sub(tmp_path, "migrate", "--check", ".", timeout=20)
     except subprocess.TimeoutExpired:
         check = None
-    elapsed = time.perf_counter() - start
     assert check is not None, "--check on a 5 MB file without Estimator API took more than 20 s"
     assert check.returncode == 0, check.stderr
     assert "0 files would be migrated, 2 unchanged, 0 failed" in check.stderr
-    assert elapsed < 10, f"--check on a 5 MB file without Estimator API took {elapsed:.1f}s"
 
     write(tmp_path, {GOOD: SPEC})
     result = run_cli("migrate", ".", cwd=tmp_path)
@@ -383,6 +379,26 @@ def test_5mb_file_without_estimator_api_is_skipped_quickly(tmp_path):
     assert "1 file migrated, 1 unchanged, 0 failed" in result.err
     assert fingerprint(tmp_path / "big.py") == before
     assert (tmp_path / GOOD).read_text() == migrated_spec()
+
+
+def test_5mb_file_using_estimator_api_is_over_the_size_limit(tmp_path):
+    """Parsing it would take ~90 s and ~3.5 GB: it fails, untouched, and the run goes on."""
+    big = "import tensorflow as tf\n\nESTIMATOR_CLASS = tf.estimator.Estimator\n\n\n" + _functions(5 * 1024 * 1024)
+    assert_fails_and_run_goes_on(tmp_path, "big.py", big,
+                                 r"big\.py: error: too large to migrate: 5\d{3} KiB, over max-file-size "
+                                 r"\(1024 KiB\); file left untouched$")
+
+
+def test_max_file_size_is_configurable(tmp_path):
+    source = SPEC + "# padding\n" * 120
+    write(tmp_path, {"m.py": source, "pyproject.toml": "[tool.est2tpu]\nmax-file-size = 1\n"})
+    assert len(source) > 1024
+    result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
+    assert result.code == 2 and "m.py: error: too large to migrate" in result.err
+    assert run_cli("migrate", "--check", "--max-file-size", "64", "m.py", cwd=tmp_path).code == 1  # flags win
+    write(tmp_path, {"pyproject.toml": "[tool.est2tpu]\nmax-file-size = 0\n"})
+    result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
+    assert result.code == 2 and "max-file-size must be a positive integer (KiB), got 0" in result.err
 
 
 @pytest.mark.slow
