@@ -356,12 +356,12 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
     as newer syntax; null bytes in strings; brackets nested deeper than Python allows, on
     which its parser may even crash), so this runs first.
     """
-    import ast
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(text, display, "exec", flags=ast.PyCF_ONLY_AST | flags, dont_inherit=True)
+            # To bytecode: twice as fast as building the AST, and it catches what Python's
+            # symbol table refuses too (``return`` outside a function, ...).
+            compile(text, display, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as e:
         if not e.lineno and "\0" in text:
             at = text.index("\0")

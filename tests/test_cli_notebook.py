@@ -175,6 +175,15 @@ def test_invalid_notebooks_fail_alone(tmp_path):
     assert "TPUEstimatorSpec" in (tmp_path / "a.ipynb").read_text()
 
 
+def test_top_level_await_is_valid_in_a_notebook(tmp_path):
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": ["import asyncio\n", "await asyncio.sleep(0)"]}
+    write(tmp_path, {"nb.ipynb": make_notebook(extra_cells=[cell])})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "TPUEstimatorSpec" in (tmp_path / "nb.ipynb").read_text()
+
+
 def test_skip_file_and_ignore_in_a_notebook(tmp_path):
     skip = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
                                        "outputs": [], "source": ["# est2tpu: skip-file\n"]}])
