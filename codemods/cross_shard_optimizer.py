@@ -15,6 +15,7 @@ from typing import Dict, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.names import names_in, statements
 from codemods.syntax import params_item
 from codemods.walk import Visitor
 
@@ -68,7 +69,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
         return [*self.wrap, *self.inline]
 
     def _plan(self, fn: cst.FunctionDef) -> None:
-        for stmt in _flat(fn.body):
+        for _, stmt in statements(fn.body):
             if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
                 continue
             small = stmt.body[0]
@@ -77,7 +78,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
                 name = small.targets[0].target.value
                 if not _already_wrapped(fn, name):
                     self.wrap[stmt] = name
-            elif self._inline_optimizer(small) is not None and "optimizer" not in _names(fn):
+            elif self._inline_optimizer(small) is not None and "optimizer" not in names_in(fn.body):
                 self.inline.add(stmt)
 
     def _inline_optimizer(self, small) -> Optional[cst.Call]:
@@ -112,19 +113,6 @@ class WrapOptimizerForTPU(MigrationCodemod):
         assign = cst.SimpleStatementLine([cst.Assign(
             [cst.AssignTarget(cst.Name(name))], cst.Call(wrapper, [cst.Arg(cst.Name(name))]))])
         return cst.If(test=params_item("use_tpu"), body=cst.IndentedBlock([assign]))
-
-
-def _flat(block):
-    from codemods.eval_metrics import _statements
-
-    for _, stmt in _statements(block, []):
-        yield stmt
-
-
-def _names(fn) -> Set[str]:
-    from codemods.eval_metrics import _names_in
-
-    return set(_names_in(fn.body))
 
 
 def _already_wrapped(fn: cst.FunctionDef, name: str) -> bool:

@@ -19,13 +19,18 @@ dict may be inline, in a variable, or built over several statements (``m = {}``,
 ``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``)
 come along (copied when something else still reads them).  A scalar sent to the host
 (the loss, a ``reduce_*`` result) is reshaped to rank 1: TPUs only outfeed tensors that
-keep a batch dimension.  Runs before :mod:`codemods.estimator_spec`.
+keep a batch dimension.  A dict cannot be sent either: a metric reading
+``features["weight"]`` gets a parameter ``weight`` and ``features["weight"]`` is sent; any
+other read of ``features`` is reported (E2T222) and left alone.  Runs before
+:mod:`codemods.estimator_spec`.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import keyword
+import re
 from typing import Counter, Dict, List, Optional, Set
 
 import libcst as cst
@@ -33,6 +38,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
+from codemods.names import NameReads, names_in, simple_statements, statements
 from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
@@ -40,8 +46,8 @@ EVAL_METRICS = Rule(
     "E2T106",
     "eval_metric_ops becomes eval_metrics=(metric_fn, tensors)",
     "TPUEstimatorSpec takes eval_metrics: a metric_fn and the tensors it reads, sent from the "
-    "TPU to the host. Every tensor keeps the batch dimension (rank >= 1); metric_fn returns "
-    "(value, update_op) pairs.",
+    "TPU to the host. Every tensor keeps the batch dimension (rank >= 1); features['name'] read "
+    "by a metric is sent as a tensor of its own; metric_fn returns (value, update_op) pairs.",
     before="return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={'acc': tf.compat.v1.metrics.accuracy(labels, pred)})",
     after="def metric_fn(labels, pred):\n    return {'acc': tf.compat.v1.metrics.accuracy(labels, pred)}\n\n"
           "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, eval_metrics=(metric_fn, [labels, pred]))",
@@ -63,9 +69,22 @@ KERAS_METRIC = Rule(
     after="'auc': tf.compat.v1.metrics.auc(labels, probabilities)",
     blocking=True,
 )
+FEATURES_READ = Rule(
+    "E2T222",
+    "metric reads features other than by a constant key",
+    "On a TPU, everything sent to metric_fn must be a tensor that keeps the batch dimension; "
+    "a dict of features cannot be sent. est2tpu sends features['name'] (a constant key) as a "
+    "tensor of its own, but not `features` itself, features[key] with a computed key, or "
+    "features.name. Read the features a metric needs by constant keys, or write metric_fn "
+    "by hand and send it the tensors it needs.",
+    before="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features[WEIGHT])",
+    after="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features['weight'])",
+    blocking=True,
+)
 
 SCALAR_PREFIXES = ("tf.losses.", "tf.reduce_", "tf.math.reduce_", "tf.nn.l2_loss", "tf.add_n", "tf.nn.scale_regularization_loss")
 CLOSURE_NAMES = {"params", "mode", "config", "self"}
+FEATURES = "features"  # Estimators pass model_fn its features by this name, a tensor or a dict of them
 
 
 @dataclasses.dataclass
@@ -77,50 +96,8 @@ class _Plan:
     body: List[cst.SimpleStatementLine]  # statements that move (or are copied) into metric_fn
     moved: Set[cst.SimpleStatementLine]
     bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see _local_bindings
-    name: str = "metric_fn"
-
-
-class _Reads(Visitor):
-    """Names read and names bound by a piece of code (comprehension/lambda scopes aware enough)."""
-
-    def __init__(self) -> None:
-        self._reads: Dict[str, None] = {}  # ordered, without repeats
-        self.bound: Set[str] = set()
-
-    @property
-    def reads(self) -> List[str]:
-        return list(self._reads)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self._reads[node.value] = None
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-        if isinstance(node.target, cst.Name):
-            self.bound.add(node.target.value)
-            return False
-        return True
-
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        for name in _names_in(node.target):
-            self.bound.add(name)
-
-    def visit_Param(self, node: cst.Param) -> bool:
-        self.bound.add(node.name.value)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
-
-
-def _names_in(node: cst.CSTNode) -> List[str]:
-    reads = _Reads()
-    reads.walk(node)
-    return reads.reads
+    name: str
+    features: Dict[str, cst.Subscript]  # metric_fn parameter -> the features["key"] sent to it
 
 
 def _single(stmt) -> Optional[cst.BaseSmallStatement]:
@@ -152,7 +129,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     """Move eval_metric_ops into a metric_fn sent as eval_metrics."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC]
+    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, FEATURES_READ]
     TRIGGERS = ("eval_metric_ops",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -171,7 +148,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     # -- planning ---------------------------------------------------------------
 
     def _plan_function(self, fn: cst.FunctionDef) -> None:
-        for path, stmt in _statements(fn.body, []):
+        for path, stmt in statements(fn.body):
             small = _single(stmt)
             call = _spec_call(small, self) if small is not None else None
             if call is None:
@@ -202,14 +179,16 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             if not body or _assigned_name(_single(body[0])) != name:
                 return None
         metric_results = self._metric_results(before)
-        needed = set(_names_in(value)) | {n for s in body for n in _names_in(s)}
+        needed = set(names_in(value)) | {n for s in body for n in names_in(s)}
         pulled = [s for s in before if s in metric_results and _assigned_name(_single(s)) in needed]
         body = [s for s in before if s in body or s in pulled]
         moved = _not_used_elsewhere(fn, body, value)
-        if self._has_keras_metric(value, body):
-            return None
         bindings = _local_bindings(fn)
-        return _Plan(fn, stmt, call, value, body, moved, bindings, _fresh_name(fn, bindings, "metric_fn"))
+        name = _fresh_name(fn, bindings, "metric_fn")
+        features = self._features_sent(fn, bindings, [*body, value], name)
+        if self._has_keras_metric(value, body) or features is None:
+            return None
+        return _Plan(fn, stmt, call, value, body, moved, bindings, name, features)
 
     def _metric_results(self, statements) -> Set[cst.SimpleStatementLine]:
         out = set()
@@ -231,10 +210,30 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             self.report(node, KERAS_METRIC.code, KERAS_METRIC.title, "use tf.compat.v1.metrics.*")
         return bool(found)
 
+    def _features_sent(self, fn, bindings, code, metric_fn) -> Optional[Dict[str, cst.Subscript]]:
+        """metric_fn parameter -> ``features["key"]``, for each key the metric ``code`` reads.
+
+        None (reported) when it reads model_fn's ``features`` otherwise: that may be a dict.
+        """
+        if FEATURES not in param_names(fn) or bindings[FEATURES] != [None]:  # not model_fn's, or rebound
+            return {}
+        reads = _FeatureReads()
+        for node in code:
+            reads.walk(node)
+        for node in reads.other:
+            self.report(node, FEATURES_READ.code, f"{FEATURES_READ.title}: {cst.Module([]).code_for_node(node)}",
+                        "read it as features['name'], or write metric_fn by hand")
+        if reads.other:
+            return None
+        sent: Dict[str, cst.Subscript] = {}
+        for key, node in reads.keys.items():
+            sent[_fresh_name(fn, bindings, _identifier(key), [metric_fn, *sent])] = node.with_changes(lpar=(), rpar=())
+        return sent
+
     # -- tensors ----------------------------------------------------------------
 
     def _tensor_params(self, plan: _Plan) -> List[str]:
-        reads = _Reads()
+        reads = NameReads()
         for s in plan.body:
             reads.walk(s)
         if not (isinstance(plan.value, cst.Name) and plan.body):
@@ -246,7 +245,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                 continue
             if all(_is_python_value(v) for v in local[name]):
                 continue
-            names.append(name)
+            names.extend(plan.features if name == FEATURES and plan.features else [name])
         return names
 
     def _is_scalar(self, plan: _Plan, name: str) -> bool:
@@ -277,6 +276,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         params = self._tensor_params(plan)
         body = [s.with_changes(leading_lines=s.leading_lines if i else ()) for i, s in enumerate(plan.body)]
         body.append(cst.SimpleStatementLine([cst.Return(plan.value)]))
+        if plan.features:
+            rename = _FeatureParams({_constant_key(node): p for p, node in plan.features.items()})
+            body = [s.visit(rename) for s in body]
         return cst.FunctionDef(
             name=cst.Name(plan.name),
             params=cst.Parameters([cst.Param(cst.Name(p)) for p in params]),
@@ -290,7 +292,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             return updated_node
         tensors = []
         for name in self._tensor_params(plan):
-            tensor: cst.BaseExpression = cst.Name(name)
+            tensor: cst.BaseExpression = plan.features.get(name) or cst.Name(name)
             if self._is_scalar(plan, name):
                 reshape = self.spelled("tensorflow.reshape")
                 tensor = cst.Call(reshape, [cst.Arg(tensor), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))])
@@ -307,35 +309,11 @@ def _spec_call(small, codemod) -> Optional[cst.Call]:
     return None
 
 
-def _statements(block: cst.BaseSuite, path):
-    """(statements before it on the way down, statement) for every statement of a function body."""
-    if not isinstance(block, cst.IndentedBlock):
-        return
-    for i, stmt in enumerate(block.body):
-        here = path + [block.body[:i]]
-        yield here, stmt
-        if isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            from codemods.names import _blocks
-
-            for inner in _blocks(stmt):
-                yield from _statements(inner, here)
-
-
-def _all_statements(block):
-    for _, stmt in _statements(block, []):
-        if isinstance(stmt, cst.SimpleStatementLine):
-            yield stmt
-        elif isinstance(stmt, cst.BaseCompoundStatement):
-            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None)
-            if test is not None:
-                yield cst.SimpleStatementLine([cst.Expr(test)])
-
-
 def _assigned_in_compound(stmt) -> Set[str]:
     if not isinstance(stmt, cst.BaseCompoundStatement):
         return set()
     out = set()
-    for s in _all_statements(stmt.body) if isinstance(stmt.body, cst.IndentedBlock) else ():
+    for s in simple_statements(stmt.body) if isinstance(stmt.body, cst.IndentedBlock) else ():
         small = _single(s)
         for name in (_assigned_name(small), _mutated_name(small)):
             if name:
@@ -376,6 +354,72 @@ class _NameCount(Visitor):
         return False
 
 
+class _FeatureReads(Visitor):
+    """The keys of some code's ``features["key"]`` reads, and every other read of ``features``."""
+
+    def __init__(self) -> None:
+        self.keys: Dict[str, cst.Subscript] = {}  # constant key -> its first read
+        self.other: List[cst.BaseExpression] = []
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        if not _is_features(node.value):
+            return True
+        key = _constant_key(node)
+        if key is None:
+            self.other.append(node)
+        else:
+            self.keys.setdefault(key, node)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if _is_features(node.value):
+            self.other.append(node)
+        else:
+            self.walk(node.value)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == FEATURES:
+            self.other.append(node)
+
+
+class _FeatureParams(cst.CSTTransformer):
+    """``features["key"]`` -> the metric_fn parameter it is sent as."""
+
+    def __init__(self, params: Dict[str, str]) -> None:  # key -> parameter
+        super().__init__()
+        self.params = params
+
+    def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
+        key = _constant_key(original_node) if _is_features(original_node.value) else None
+        if key not in self.params:
+            return updated_node
+        return cst.Name(self.params[key], lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+
+def _is_features(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == FEATURES
+
+
+def _constant_key(node: cst.Subscript) -> Optional[str]:
+    """``"key"`` in ``x["key"]``, else None."""
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = node.slice[0].slice.value
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+            return value.evaluated_value
+    return None
+
+
+def _identifier(key: str) -> str:
+    """A parameter name for ``features[key]``."""
+    name = re.sub(r"\W|^(?=\d)", "_", key) or "feature"
+    return name + "_" if keyword.iskeyword(name) else name
+
+
 class _Calls(Visitor):
     def __init__(self) -> None:
         self.calls: List[cst.Call] = []
@@ -387,11 +431,11 @@ class _Calls(Visitor):
 def _local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpression]]]:
     """Every value assigned to each local name (None for parameters and other bindings)."""
     out: Dict[str, List] = {name: [None] for name in param_names(fn)}
-    for s in _all_statements(fn.body):
+    for s in simple_statements(fn.body):
         small = _single(s)
         if isinstance(small, cst.Assign):
             for target in small.targets:
-                for name in _names_in(target.target) if not isinstance(target.target, cst.Subscript) else ():
+                for name in names_in(target.target) if not isinstance(target.target, cst.Subscript) else ():
                     out.setdefault(name, []).append(small.value if isinstance(target.target, cst.Name) else None)
         elif isinstance(small, (cst.AugAssign, cst.AnnAssign)) and isinstance(small.target, cst.Name):
             out.setdefault(small.target.value, []).append(None)
@@ -419,8 +463,8 @@ def _is_python_value(value) -> bool:
     return False
 
 
-def _fresh_name(fn: cst.FunctionDef, bindings, base: str) -> str:
-    taken = set(bindings) | {n for n in _names_in(fn.body)}
+def _fresh_name(fn: cst.FunctionDef, bindings, base: str, also=()) -> str:
+    taken = set(bindings) | set(names_in(fn.body)) | set(also)
     name, i = base, 1
     while name in taken:
         i += 1

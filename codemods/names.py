@@ -10,13 +10,18 @@ Every spelling is reduced to one canonical dotted name starting with ``tf.``::
     tensorflow.compat.v1.estimator.EstimatorSpec  -> tf.estimator.EstimatorSpec
     tensorflow_estimator.estimator.Estimator      -> tf.estimator.Estimator
     keras.estimator.model_to_estimator            -> tf.keras.estimator.model_to_estimator
+
+The walkers over a function's statements and the names code reads, which several
+codemods share, live here too.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
+
+from codemods.walk import Visitor
 
 _CANONICAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
     ("tensorflow.compat.v1.", "tf."),
@@ -92,6 +97,78 @@ def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[cst.BaseSuite]:
     for handler in getattr(stmt, "handlers", ()):
         if isinstance(handler.body, cst.IndentedBlock):
             yield handler.body
+
+
+def statements(block: cst.BaseSuite, path: Sequence = ()) -> Iterator[Tuple[list, cst.BaseStatement]]:
+    """``(path, statement)`` for every statement of ``block`` and of the blocks nested in it.
+
+    ``path`` holds, for each enclosing block, the statements that precede it there.
+    Nested function and class bodies are not entered.
+    """
+    if not isinstance(block, cst.IndentedBlock):
+        return
+    for i, stmt in enumerate(block.body):
+        here = [*path, block.body[:i]]
+        yield here, stmt
+        if isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            for inner in _blocks(stmt):
+                yield from statements(inner, here)
+
+
+def simple_statements(block: cst.BaseSuite) -> Iterator[cst.SimpleStatementLine]:
+    """The simple statements of :func:`statements`, and each ``if``/``while`` test and ``for``
+    iterable as an expression statement of its own."""
+    for _, stmt in statements(block):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield stmt
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None)
+            if test is not None:
+                yield cst.SimpleStatementLine([cst.Expr(test)])
+
+
+class NameReads(Visitor):
+    """Names read and names bound by a piece of code (comprehension/lambda scopes aware enough)."""
+
+    def __init__(self) -> None:
+        self._reads: Dict[str, None] = {}  # ordered, without repeats
+        self.bound: Set[str] = set()
+
+    @property
+    def reads(self) -> List[str]:
+        return list(self._reads)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._reads[node.value] = None
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        if isinstance(node.target, cst.Name):
+            self.bound.add(node.target.value)
+            return False
+        return True
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        for name in names_in(node.target):
+            self.bound.add(name)
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        self.walk(node.value)
+        return False
+
+
+def names_in(node: cst.CSTNode) -> List[str]:
+    """The names ``node`` reads, in order, each once (see :class:`NameReads`)."""
+    reads = NameReads()
+    reads.walk(node)
+    return reads.reads
 
 
 class ImportTable:

@@ -70,6 +70,48 @@ def test_keras_metric_objects_are_not_moved_to_metric_fn():
     assert "eval_metric_ops" in result.code
 
 
+METRICS_MODEL_FN = '''
+def model_fn(features, labels, mode):
+    {features}
+    logits = tf.compat.v1.layers.dense(features["x"], 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    pred = tf.argmax(logits, 1)
+    metrics = {{"acc": tf.compat.v1.metrics.accuracy(labels, pred, weights={weights}),
+               "mean": tf.compat.v1.metrics.mean({mean})}}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
+'''
+
+
+def test_features_read_by_metrics_are_sent_one_tensor_each():
+    source = HEADER + METRICS_MODEL_FN.format(
+        features="", weights='features["weight"]', mean="features['class'] + features[\"pred\"] * features['weight']")
+    code = migrate_code(source, style="none").code
+    metric_fn = code[code.index("def metric_fn"):code.index("return tf.compat")]
+    assert "def metric_fn(labels, pred, weight, class_, pred_2):" in metric_fn  # fresh names, one per key
+    assert "weights=weight" in metric_fn and "mean(class_ + pred_2 * weight)" in metric_fn
+    assert "features" not in metric_fn
+    assert """eval_metrics=(metric_fn, [labels, pred, features["weight"], features['class'], features["pred"]])""" in code
+    assert migrate_code(code, style="none").code == code
+
+
+@pytest.mark.parametrize("read", ["features", "features[KEY]", "features.weight", "features.get('weight')"])
+def test_metric_reading_features_otherwise_is_reported_and_not_rewritten(read):
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean=read)
+    result = migrate(source)
+    column = source.splitlines()[9].index(read) + 1
+    assert ("E2T222", 10, column) in [(f.code, f.line, f.col) for f in result.findings]
+    assert ("E2T215", 11) in codes(result)
+    assert "eval_metric_ops=metrics" in result.code and "metric_fn" not in result.code
+    assert ("E2T222", 10) in codes(migrate(result.code))  # blocking: reported until fixed
+
+
+def test_rebound_features_is_a_tensor_and_sent_whole():
+    source = HEADER + METRICS_MODEL_FN.format(features='features = features["x"]', weights="None", mean="features")
+    result = migrate_code(source, style="none")
+    assert "eval_metrics=(metric_fn, [labels, pred, features])" in result.code
+    assert not result.findings
+
+
 def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
     source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.scalar('l', loss)") + (
         "\nest = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=lambda: 0)\n")
