@@ -63,8 +63,8 @@ not decoded or parsed (so it cannot fail).
 
 Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
 target, select, ignore, exclude, extend-exclude, iterations-per-loop, max-file-size,
-format); flags win.  Inline: `# est2tpu: ignore[CODE]` or `# est2tpu: ignore` on a finding's line,
-`# est2tpu: skip-file` anywhere in a file.
+format); flags win.  Inline: `# est2tpu: ignore[CODE]` or `# est2tpu: ignore` on a
+finding's line, `# est2tpu: skip-file` anywhere in a file.
 """
 
 
@@ -367,7 +367,7 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
             at = text.index("\0")
             return Problem(display, "syntax error: null byte", text.count("\n", 0, at) + 1,
                            at - text.rfind("\n", 0, at))
-        return Problem(display, f"syntax error: {e.msg}", e.lineno, e.offset or 1 if e.lineno else None)
+        return Problem(display, f"syntax error: {e.msg}", e.lineno, (e.offset or 1) if e.lineno else None)
     except (ValueError, MemoryError, RecursionError):
         return Problem(display, "syntax error: nested too deeply for Python to compile")
     return None
