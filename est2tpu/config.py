@@ -18,11 +18,6 @@ import os
 import sys
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-try:  # Python 3.11+
-    import tomllib as _toml
-except ModuleNotFoundError:  # pragma: no cover - exercised on Python < 3.11 only
-    _toml = None
-
 TARGETS = ("tf2", "tf1")
 FORMATS = ("auto", "black", "none")
 
@@ -87,17 +82,19 @@ class Settings:
 
 
 def load_toml(path: str) -> Dict[str, Any]:
-    if _toml is None:  # pragma: no cover
+    try:  # imported only when a configuration file exists
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
         raise ConfigError(
             f"{path}: reading configuration needs Python 3.11 or newer (tomllib); "
             f"this is Python {sys.version_info.major}.{sys.version_info.minor}"
-        )
+        ) from None
     try:
         with open(path, "rb") as f:
-            return _toml.load(f)
+            return tomllib.load(f)
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    except _toml.TOMLDecodeError as e:
+    except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
 
 

@@ -35,7 +35,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import tokenize
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -552,6 +551,8 @@ def write_atomic(path: str, data: bytes, expected: Optional[bytes] = None) -> No
     writing would fail.  With ``expected``, the file must still hold exactly those bytes,
     or nothing is written and :class:`ChangedOnDisk` is raised.
     """
+    import tempfile  # only writes need it
+
     if not os.access(path, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
     st = os.stat(path)

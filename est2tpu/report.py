@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import os
-import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from est2tpu import __version__
@@ -185,13 +183,22 @@ def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
         ],
         "summary": dataclasses.asdict(summary),
     }
+    import json
+
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _uri(path: str) -> str:
+    """``path`` percent-encoded for a SARIF URI."""
+    import urllib.parse  # only SARIF needs it
+
+    return urllib.parse.quote(path)
 
 
 def _artifact(display: str) -> Dict[str, str]:
     if os.path.isabs(display):
-        return {"uri": "file://" + urllib.parse.quote(display.replace(os.sep, "/"))}
-    return {"uri": urllib.parse.quote(display), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + _uri(display.replace(os.sep, "/"))}
+    return {"uri": _uri(display), "uriBaseId": "%SRCROOT%"}
 
 
 def _location(display: str, line: Optional[int], col: Optional[int]) -> Dict[str, Any]:
@@ -258,11 +265,13 @@ def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
             "executionSuccessful": not problems,
             "toolExecutionNotifications": notifications,
         }],
-        "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + urllib.parse.quote(root if root.startswith("/") else "/" + root)}},
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + _uri(root if root.startswith("/") else "/" + root)}},
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    import json
+
     return json.dumps(doc, indent=2) + "\n"
 
 

@@ -621,7 +621,7 @@ def _modules_after(args, cwd, extra=""):
         f"rc = main({list(args)!r})\n"
         f"{extra}"
         "print(repr((rc, sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'libcst', 'black', 'codemods', 'tensorflow_estimator', 'keras')))))\n"
+        "('tensorflow', 'libcst', 'black', 'codemods', 'tensorflow_estimator', 'keras', 'tomllib')))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

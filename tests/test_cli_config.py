@@ -124,11 +124,10 @@ def test_resolver_rejects_nested_bad_config_during_discovery(tmp_path):
     assert (tmp_path / "a.py").read_text() == SPEC
 
 
-def test_tomllib_guard_message():
-    from est2tpu import config
+def test_toml_is_read_only_when_a_configuration_file_exists(tmp_path):
+    from test_cli import _modules_after
 
-    if config._toml is None:  # pragma: no cover - only on Python < 3.11
-        with pytest.raises(ConfigError, match="Python 3.11"):
-            config.load_toml("pyproject.toml")
-    else:
-        assert config._toml.__name__ == "tomllib"
+    write(tmp_path, {"m.py": SPEC})
+    assert "tomllib" not in _modules_after(["migrate", "--check", "m.py"], tmp_path)[1]
+    write(tmp_path, {"pyproject.toml": "[tool.est2tpu]\ntarget = 'tf1'\n"})
+    assert "tomllib" in _modules_after(["migrate", "--check", "m.py"], tmp_path)[1]
