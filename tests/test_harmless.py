@@ -1,8 +1,8 @@
 """Harmlessness on large bodies of real code nobody here wrote (slow; CI runs it).
 
 * The CPython standard library (~1,800 files, no Estimator code): ``--check`` and
-  ``--diff`` report nothing, change nothing, and fail on nothing but the standard
-  library's own deliberately undecodable test files.
+  ``--diff`` report nothing, change nothing and fail on nothing (its deliberately
+  undecodable test files hold no Estimator API, so they are not even decoded).
 * The installed sources of TensorFlow, Keras and tensorflow-estimator (~2,500 files,
   copied to a temporary directory): migrated in place, with no internal error; every
   change is one listed in ``JUSTIFIED_CHANGES`` (there are none: the estimator library's
@@ -24,8 +24,6 @@ pytestmark = pytest.mark.slow
 EST2TPU = [sys.executable, "-m", "est2tpu"]
 #: Files in TensorFlow's own sources that est2tpu may change, with the reason.
 JUSTIFIED_CHANGES = {}
-#: Test data of the standard library that is undecodable on purpose.
-UNDECODABLE_BY_DESIGN = {"bad_coding.py", "bad_coding2.py", "badsyntax_pep3120.py"}
 
 
 def run(*args, cwd=None):
@@ -40,11 +38,10 @@ def test_standard_library_is_left_alone():
     stdlib = sysconfig.get_paths()["stdlib"]
     result = run("migrate", "--check", "--diff", stdlib)
     assert result.stdout == ""  # no patch
-    assert "internal error" not in result.stderr
-    failed = {pathlib.Path(line.split(":", 1)[0]).name for line in failures(result.stderr)}
-    assert failed <= UNDECODABLE_BY_DESIGN, failed
-    assert " 0 findings" in result.stderr.splitlines()[-1]
-    assert result.returncode == (2 if failed else 0)
+    assert failures(result.stderr) == []
+    assert result.stderr.splitlines()[-1].startswith("0 files would be migrated, ")
+    assert result.stderr.splitlines()[-1].endswith(" unchanged, 0 failed, 0 findings")
+    assert result.returncode == 0
 
 
 def _package_dir(name):
