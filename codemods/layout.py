@@ -90,6 +90,23 @@ def _four_space_indented(source: str) -> bool:
     return True
 
 
+def _single_quoted_string(source: str, mode) -> bool:
+    """Whether ``source`` has a string black would turn to double quotes (so it is not
+    black-formatted): single quotes around no quote and no backslash.  Cheaper than
+    asking black."""
+    if not mode.string_normalization or "fmt:" in source:
+        return False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.STRING:
+                body = token.string.lstrip("rRbBuUfF")
+                if body[:1] == "'" and body[:3] != "'''" and '"' not in body and "\\" not in body:
+                    return True
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return False
+
+
 def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = ()) -> str:
     """Format ``after`` (the migrated ``before``) according to ``style``: auto, black or none."""
     if style == "none" or before == after:
@@ -100,7 +117,7 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
             return _black(after, mode)
         if not _four_space_indented(before):  # black indents by four: not black-formatted either
             return after
-        if is_black_formatted(before, config):
+        if not _single_quoted_string(before, mode) and is_black_formatted(before, config):
             return _black(after, mode)
         if "line_length" not in dict(config):
             longest = max((len(line) for line in before.splitlines()), default=0)

@@ -570,6 +570,24 @@ def test_two_space_and_tab_indented_files_are_left_as_the_codemods_wrote_them(tm
         assert (tmp_path / name).read_text() == engine(source, style="none")
 
 
+@pytest.mark.parametrize("string", [
+    "'a'", "b'a'", "f'{y}'", "'a\"b'", "'a\\nb'", "'''doc'''", '"a"', "\"it's\"", "'a'  # fmt: skip", "''",
+])
+def test_quote_screen_agrees_with_black(string):
+    """The cheap screen that spares a black run must never call a black-formatted file
+    not black-formatted (it may only miss)."""
+    import black
+
+    from codemods.layout import _single_quoted_string, is_black_formatted
+
+    source = f"y = 1\nx = {string}\n"
+    if _single_quoted_string(source, black.Mode()):
+        assert not is_black_formatted(source)
+        assert not _single_quoted_string(source, black.Mode(string_normalization=False))
+    if is_black_formatted(source):
+        assert not _single_quoted_string(source, black.Mode())
+
+
 def test_non_black_file_is_not_reformatted(tmp_path):
     source = SPEC.replace("import tensorflow as tf\n", "import tensorflow as tf\nx = [1,2,  3]\n")
     assert not _is_black(source)
