@@ -46,13 +46,17 @@ print(n)
 """
 
 
-def best_of(repeats: int, command, **kwargs) -> float:
-    times = []
+def best_interleaved(repeats: int, commands, before=lambda: None):
+    """Best time of each command, the commands taking turns: a machine whose speed drifts
+    then drifts for all of them alike."""
+    times = {name: [] for name in commands}
     for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, command in commands.items():
+            before()
+            start = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
 def peak_rss_mib(command) -> float:
@@ -90,15 +94,17 @@ def startup(repeats: int) -> None:
             ("est2tpu migrate --diff, an Estimator file", [est2tpu, "migrate", "--diff", str(model)]),
         ]
         print("one file, whole command (best of %d)" % repeats)
-        for label, command in rows:
-            print(f"  {label:48s} {best_of(repeats, command):6.2f} s")
+        best = best_interleaved(repeats, dict(rows))
+        for label, _ in rows:
+            print(f"  {label:48s} {best[label]:6.2f} s")
 
 
 def sparse(repeats: int) -> None:
     stdlib = sysconfig.get_paths()["stdlib"]
     count = sum(1 for _ in pathlib.Path(stdlib).rglob("*.py") if "site-packages" not in _.parts)
-    ours = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", stdlib])
-    grep = best_of(repeats, [sys.executable, "-c", GREP, stdlib])
+    best = best_interleaved(repeats, {"ours": [str(BIN / "est2tpu"), "migrate", "--check", "-q", stdlib],
+                                      "grep": [sys.executable, "-c", GREP, stdlib]})
+    ours, grep = best["ours"], best["grep"]
     print(f"sparse tree: {count} files of the standard library ({stdlib})")
     print(f"  est2tpu migrate --check      {ours:6.2f} s")
     print(f"  read + search 'estimator'    {grep:6.2f} s")
@@ -157,15 +163,19 @@ def dense(files: int, repeats: int) -> None:
         paths = sorted(tree.rglob("*.py"))
         print(f"dense tree: {files} Estimator files (the fixtures replicated)")
         cores = os.cpu_count() or 1
-        single = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", "-j", "1", str(tree)])
-        multi = best_of(repeats, [str(BIN / "est2tpu"), "migrate", "--check", "-q", "-j", str(cores), str(tree)])
+        est2tpu = [str(BIN / "est2tpu"), "migrate", "--check", "-q"]
+        commands = {"single": [*est2tpu, "-j", "1", str(tree)], "multi": [*est2tpu, "-j", str(cores), str(tree)]}
+        upgrade = BIN / "tf_upgrade_v2"
+        out = pathlib.Path(tmp) / "out"
+        if upgrade.exists():
+            commands["upgrade"] = [str(upgrade), "--intree", str(tree), "--outtree", str(out),
+                                   "--reportfile", str(pathlib.Path(tmp) / "report.txt")]
+        best = best_interleaved(repeats, commands, before=lambda: shutil.rmtree(out, ignore_errors=True))
+        single, multi = best["single"], best["multi"]
         print(f"  est2tpu migrate --check -j1    {files / single:7.1f} files/s")
         print(f"  est2tpu migrate --check -j{cores}    {files / multi:7.1f} files/s   ({single / multi:.2f}x -j1)")
-        upgrade = BIN / "tf_upgrade_v2"
-        if upgrade.exists():
-            out = pathlib.Path(tmp) / "out"
-            elapsed = best_of(1, [str(upgrade), "--intree", str(tree), "--outtree", str(out),
-                                  "--reportfile", str(pathlib.Path(tmp) / "report.txt")])
+        if "upgrade" in best:
+            elapsed = best["upgrade"]
             print(f"  tf_upgrade_v2 --intree         {files / elapsed:7.1f} files/s   "
                   f"(est2tpu is {elapsed / single:.1f}x faster with -j1, {elapsed / multi:.1f}x with "
                   f"-j{cores}; target >= 5x)")
