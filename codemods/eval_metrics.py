@@ -20,8 +20,9 @@ dict may be inline, in a variable, or built over several statements (``m = {}``,
 come along (copied when something else still reads them).  A scalar sent to the host
 (the loss, a ``reduce_*`` result) is reshaped to rank 1: TPUs only outfeed tensors that
 keep a batch dimension.  A dict cannot be sent either: a metric reading
-``features["weight"]`` gets a parameter ``weight`` and ``features["weight"]`` is sent; any
-other read of ``features`` is reported (E2T222) and left alone.  Runs before
+``features["weight"]`` (or ``labels["click"]``) gets a parameter ``weight`` and
+``features["weight"]`` is sent; any other read of ``features``, or of ``labels`` where
+model_fn subscripts it, is reported (E2T222) and left alone.  Runs before
 :mod:`codemods.estimator_spec`.
 """
 
@@ -31,7 +32,7 @@ import collections
 import dataclasses
 import keyword
 import re
-from typing import Counter, Dict, List, Optional, Set
+from typing import Counter, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -46,8 +47,9 @@ EVAL_METRICS = Rule(
     "E2T106",
     "eval_metric_ops becomes eval_metrics=(metric_fn, tensors)",
     "TPUEstimatorSpec takes eval_metrics: a metric_fn and the tensors it reads, sent from the "
-    "TPU to the host. Every tensor keeps the batch dimension (rank >= 1); features['name'] read "
-    "by a metric is sent as a tensor of its own; metric_fn returns (value, update_op) pairs.",
+    "TPU to the host. Every tensor keeps the batch dimension (rank >= 1); features['name'] (or "
+    "labels['name']) read by a metric is sent as a tensor of its own; metric_fn returns "
+    "(value, update_op) pairs.",
     before="return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={'acc': tf.compat.v1.metrics.accuracy(labels, pred)})",
     after="def metric_fn(labels, pred):\n    return {'acc': tf.compat.v1.metrics.accuracy(labels, pred)}\n\n"
           "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, eval_metrics=(metric_fn, [labels, pred]))",
@@ -69,14 +71,15 @@ KERAS_METRIC = Rule(
     after="'auc': tf.compat.v1.metrics.auc(labels, probabilities)",
     blocking=True,
 )
-FEATURES_READ = Rule(
+DICT_READ = Rule(
     "E2T222",
-    "metric reads features other than by a constant key",
+    "metric reads a features or labels dict other than by a constant key",
     "On a TPU, everything sent to metric_fn must be a tensor that keeps the batch dimension; "
-    "a dict of features cannot be sent. est2tpu sends features['name'] (a constant key) as a "
-    "tensor of its own, but not `features` itself, features[key] with a computed key, or "
-    "features.name. Read the features a metric needs by constant keys, or write metric_fn "
-    "by hand and send it the tensors it needs.",
+    "a dict of features or labels cannot be sent. est2tpu sends features['name'] (a constant "
+    "key) as a tensor of its own, but not `features` itself, features[key] with a computed key, "
+    "or features.name; the same for labels, when model_fn subscripts them (multi-head labels). "
+    "Read what a metric needs by constant keys, or write metric_fn by hand and send it the "
+    "tensors it needs.",
     before="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features[WEIGHT])",
     after="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features['weight'])",
     blocking=True,
@@ -84,7 +87,9 @@ FEATURES_READ = Rule(
 
 SCALAR_PREFIXES = ("tf.losses.", "tf.reduce_", "tf.math.reduce_", "tf.nn.l2_loss", "tf.add_n", "tf.nn.scale_regularization_loss")
 CLOSURE_NAMES = {"params", "mode", "config", "self"}
-FEATURES = "features"  # Estimators pass model_fn its features by this name, a tensor or a dict of them
+#: model_fn parameters that may hold a dict of tensors: features may always be one; labels
+#: is one (multi-head) when model_fn subscripts it, else taken for a tensor.
+KEYED = ("features", "labels")
 
 
 @dataclasses.dataclass
@@ -97,7 +102,7 @@ class _Plan:
     moved: Set[cst.SimpleStatementLine]
     bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see _local_bindings
     name: str
-    features: Dict[str, cst.Subscript]  # metric_fn parameter -> the features["key"] sent to it
+    keyed: Dict[str, cst.Subscript]  # metric_fn parameter -> the features["key"] (labels["key"]) sent to it
 
 
 def _single(stmt) -> Optional[cst.BaseSmallStatement]:
@@ -129,7 +134,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     """Move eval_metric_ops into a metric_fn sent as eval_metrics."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, FEATURES_READ]
+    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ]
     TRIGGERS = ("eval_metric_ops",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -185,10 +190,10 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         moved = _not_used_elsewhere(fn, body, value)
         bindings = _local_bindings(fn)
         name = _fresh_name(fn, bindings, "metric_fn")
-        features = self._features_sent(fn, bindings, [*body, value], name)
-        if self._has_keras_metric(value, body) or features is None:
+        keyed = self._keyed_sent(fn, bindings, [*body, value], name)
+        if self._has_keras_metric(value, body) or keyed is None:
             return None
-        return _Plan(fn, stmt, call, value, body, moved, bindings, name, features)
+        return _Plan(fn, stmt, call, value, body, moved, bindings, name, keyed)
 
     def _metric_results(self, statements) -> Set[cst.SimpleStatementLine]:
         out = set()
@@ -210,25 +215,30 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             self.report(node, KERAS_METRIC.code, KERAS_METRIC.title, "use tf.compat.v1.metrics.*")
         return bool(found)
 
-    def _features_sent(self, fn, bindings, code, metric_fn) -> Optional[Dict[str, cst.Subscript]]:
-        """metric_fn parameter -> ``features["key"]``, for each key the metric ``code`` reads.
+    def _keyed_sent(self, fn, bindings, code, metric_fn) -> Optional[Dict[str, cst.Subscript]]:
+        """metric_fn parameter -> ``features["key"]`` (``labels["key"]``), for each key the
+        metric ``code`` reads.
 
-        None (reported) when it reads model_fn's ``features`` otherwise: that may be a dict.
+        None (reported) when it reads a dict otherwise: ``features`` may always be one,
+        ``labels`` when model_fn subscripts it.
         """
-        if FEATURES not in param_names(fn) or bindings[FEATURES] != [None]:  # not model_fn's, or rebound
-            return {}
-        reads = _FeatureReads()
-        for node in code:
-            reads.walk(node)
-        for node in reads.other:
-            self.report(node, FEATURES_READ.code, f"{FEATURES_READ.title}: {cst.Module([]).code_for_node(node)}",
-                        "read it as features['name'], or write metric_fn by hand")
-        if reads.other:
-            return None
         sent: Dict[str, cst.Subscript] = {}
-        for key, node in reads.keys.items():
-            sent[_fresh_name(fn, bindings, _identifier(key), [metric_fn, *sent])] = node.with_changes(lpar=(), rpar=())
-        return sent
+        blocked = False
+        for base in KEYED:
+            if base not in param_names(fn) or bindings[base] != [None]:  # not model_fn's, or rebound
+                continue
+            reads = _KeyedReads(base)
+            for node in code:
+                reads.walk(node)
+            if base == "features" or _KeyedReads(base).walked(fn.body).subscripted:
+                for node in reads.other:
+                    self.report(node, DICT_READ.code, f"{DICT_READ.title}: {cst.Module([]).code_for_node(node)}",
+                                f"read it as {base}['name'], or write metric_fn by hand")
+                blocked |= bool(reads.other)
+            for key, node in reads.keys.items():
+                sent[_fresh_name(fn, bindings, _identifier(key), [metric_fn, *sent])] = node.with_changes(
+                    lpar=(), rpar=())
+        return None if blocked else sent
 
     # -- tensors ----------------------------------------------------------------
 
@@ -245,7 +255,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                 continue
             if all(_is_python_value(v) for v in local[name]):
                 continue
-            names.extend(plan.features if name == FEATURES and plan.features else [name])
+            names.extend([p for p, node in plan.keyed.items() if node.value.value == name] or [name])
         return names
 
     def _is_scalar(self, plan: _Plan, name: str) -> bool:
@@ -276,8 +286,8 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         params = self._tensor_params(plan)
         body = [s.with_changes(leading_lines=s.leading_lines if i else ()) for i, s in enumerate(plan.body)]
         body.append(cst.SimpleStatementLine([cst.Return(plan.value)]))
-        if plan.features:
-            rename = _FeatureParams({_constant_key(node): p for p, node in plan.features.items()})
+        if plan.keyed:
+            rename = _KeyedParams({(node.value.value, _constant_key(node)): p for p, node in plan.keyed.items()})
             body = [s.visit(rename) for s in body]
         return cst.FunctionDef(
             name=cst.Name(plan.name),
@@ -292,7 +302,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             return updated_node
         tensors = []
         for name in self._tensor_params(plan):
-            tensor: cst.BaseExpression = plan.features.get(name) or cst.Name(name)
+            tensor: cst.BaseExpression = plan.keyed.get(name) or cst.Name(name)
             if self._is_scalar(plan, name):
                 reshape = self.spelled("tensorflow.reshape")
                 tensor = cst.Call(reshape, [cst.Arg(tensor), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))])
@@ -354,16 +364,23 @@ class _NameCount(Visitor):
         return False
 
 
-class _FeatureReads(Visitor):
-    """The keys of some code's ``features["key"]`` reads, and every other read of ``features``."""
+class _KeyedReads(Visitor):
+    """The keys of some code's ``base["key"]`` reads, and every other read of ``base``."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: str) -> None:
+        self.base = base
         self.keys: Dict[str, cst.Subscript] = {}  # constant key -> its first read
         self.other: List[cst.BaseExpression] = []
+        self.subscripted = False
+
+    def walked(self, node: cst.CSTNode) -> "_KeyedReads":
+        self.walk(node)
+        return self
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
-        if not _is_features(node.value):
+        if not _is_name(node.value, self.base):
             return True
+        self.subscripted = True
         key = _constant_key(node)
         if key is None:
             self.other.append(node)
@@ -372,7 +389,7 @@ class _FeatureReads(Visitor):
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        if _is_features(node.value):
+        if _is_name(node.value, self.base):
             self.other.append(node)
         else:
             self.walk(node.value)
@@ -383,26 +400,27 @@ class _FeatureReads(Visitor):
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value == FEATURES:
+        if node.value == self.base:
             self.other.append(node)
 
 
-class _FeatureParams(cst.CSTTransformer):
-    """``features["key"]`` -> the metric_fn parameter it is sent as."""
+class _KeyedParams(cst.CSTTransformer):
+    """``features["key"]`` (``labels["key"]``) -> the metric_fn parameter it is sent as."""
 
-    def __init__(self, params: Dict[str, str]) -> None:  # key -> parameter
+    def __init__(self, params: Dict[Tuple[str, Optional[str]], str]) -> None:  # (base, key) -> parameter
         super().__init__()
         self.params = params
 
     def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
-        key = _constant_key(original_node) if _is_features(original_node.value) else None
-        if key not in self.params:
+        base = original_node.value
+        param = self.params.get((base.value, _constant_key(original_node))) if isinstance(base, cst.Name) else None
+        if param is None:
             return updated_node
-        return cst.Name(self.params[key], lpar=updated_node.lpar, rpar=updated_node.rpar)
+        return cst.Name(param, lpar=updated_node.lpar, rpar=updated_node.rpar)
 
 
-def _is_features(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == FEATURES
+def _is_name(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
 
 
 def _constant_key(node: cst.Subscript) -> Optional[str]:
@@ -415,7 +433,7 @@ def _constant_key(node: cst.Subscript) -> Optional[str]:
 
 
 def _identifier(key: str) -> str:
-    """A parameter name for ``features[key]``."""
+    """A parameter name for ``features[key]`` or ``labels[key]``."""
     name = re.sub(r"\W|^(?=\d)", "_", key) or "feature"
     return name + "_" if keyword.iskeyword(name) else name
 

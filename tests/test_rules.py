@@ -112,6 +112,42 @@ def test_rebound_features_is_a_tensor_and_sent_whole():
     assert not result.findings
 
 
+MULTI_HEAD_MODEL_FN = '''
+def model_fn(features, labels, mode):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sigmoid_cross_entropy(labels["click"], logits[:, 0]) + tf.compat.v1.losses.sigmoid_cross_entropy(labels['buy'], logits[:, 1])
+    metrics = {{"click_auc": tf.compat.v1.metrics.auc(labels["click"], logits[:, 0]),
+               "buy_auc": tf.compat.v1.metrics.auc({buy}, logits[:, 1])}}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
+'''
+
+
+def test_multi_head_labels_read_by_metrics_are_sent_one_tensor_each():
+    source = HEADER + MULTI_HEAD_MODEL_FN.format(buy="labels['buy']")
+    code = migrate_code(source, style="none").code
+    metric_fn = code[code.index("def metric_fn"):code.index("return tf.compat")]
+    assert "def metric_fn(click, buy, logits):" in metric_fn
+    assert "auc(click, logits[:, 0])" in metric_fn and "auc(buy, logits[:, 1])" in metric_fn
+    assert "labels" not in metric_fn
+    assert """eval_metrics=(metric_fn, [labels["click"], labels['buy'], logits])""" in code
+    assert migrate_code(code, style="none").code == code
+
+
+def test_multi_head_labels_read_whole_by_a_metric_is_reported():
+    source = HEADER + MULTI_HEAD_MODEL_FN.format(buy="labels")
+    result = migrate(source)
+    column = source.splitlines()[7].index("auc(labels,") + len("auc(") + 1
+    assert ("E2T222", 8, column) in [(f.code, f.line, f.col) for f in result.findings]
+    assert "eval_metric_ops=metrics" in result.code and "metric_fn" not in result.code
+
+
+def test_labels_never_subscripted_is_a_tensor_and_sent_whole():
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean="labels")
+    result = migrate_code(source, style="none")
+    assert "eval_metrics=(metric_fn, [labels, pred])" in result.code
+    assert "E2T222" not in {f.code for f in result.findings}
+
+
 def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
     source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.scalar('l', loss)") + (
         "\nest = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=lambda: 0)\n")
