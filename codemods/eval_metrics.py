@@ -21,8 +21,8 @@ come along (copied when something else still reads them).  A scalar sent to the 
 (the loss, a ``reduce_*`` result) is reshaped to rank 1: TPUs only outfeed tensors that
 keep a batch dimension.  A dict cannot be sent either: a metric reading
 ``features["weight"]`` (or ``labels["click"]``) gets a parameter ``weight`` and
-``features["weight"]`` is sent; any other read of ``features``, or of ``labels`` where
-model_fn subscripts it, is reported (E2T222) and left alone.  Runs before
+``features["weight"]`` is sent; any other read of either, where it may be a dict (see
+``KEYED``), is reported (E2T222) and left alone.  Runs before
 :mod:`codemods.estimator_spec`.
 """
 
@@ -77,7 +77,7 @@ DICT_READ = Rule(
     "On a TPU, everything sent to metric_fn must be a tensor that keeps the batch dimension; "
     "a dict of features or labels cannot be sent. est2tpu sends features['name'] (a constant "
     "key) as a tensor of its own, but not `features` itself, features[key] with a computed key, "
-    "or features.name; the same for labels, when model_fn subscripts them (multi-head labels). "
+    "or features.name; the same for labels that model_fn reads by string keys (multi-head). "
     "Read what a metric needs by constant keys, or write metric_fn by hand and send it the "
     "tensors it needs.",
     before="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features[WEIGHT])",
@@ -87,8 +87,9 @@ DICT_READ = Rule(
 
 SCALAR_PREFIXES = ("tf.losses.", "tf.reduce_", "tf.math.reduce_", "tf.nn.l2_loss", "tf.add_n", "tf.nn.scale_regularization_loss")
 CLOSURE_NAMES = {"params", "mode", "config", "self"}
-#: model_fn parameters that may hold a dict of tensors: features may always be one; labels
-#: is one (multi-head) when model_fn subscripts it, else taken for a tensor.
+#: model_fn parameters that may hold a dict of tensors.  Indexed by a string anywhere in
+#: model_fn, either is one; sliced (``labels[:, 0]``), it is a tensor; else ``features``
+#: may be one (feature columns read it whole) and ``labels`` is taken for a tensor.
 KEYED = ("features", "labels")
 
 
@@ -219,8 +220,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         """metric_fn parameter -> ``features["key"]`` (``labels["key"]``), for each key the
         metric ``code`` reads.
 
-        None (reported) when it reads a dict otherwise: ``features`` may always be one,
-        ``labels`` when model_fn subscripts it.
+        None (reported) when it reads one of them that may be a dict (see KEYED) otherwise.
         """
         sent: Dict[str, cst.Subscript] = {}
         blocked = False
@@ -230,11 +230,12 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             reads = _KeyedReads(base)
             for node in code:
                 reads.walk(node)
-            if base == "features" or _KeyedReads(base).walked(fn.body).subscripted:
-                for node in reads.other:
+            evidence = _KeyedReads(base).walked(fn.body)
+            if evidence.keys or (base == "features" and not evidence.sliced):  # may be a dict
+                for node in reads.other + reads.sliced:
                     self.report(node, DICT_READ.code, f"{DICT_READ.title}: {cst.Module([]).code_for_node(node)}",
                                 f"read it as {base}['name'], or write metric_fn by hand")
-                blocked |= bool(reads.other)
+                blocked |= bool(reads.other or reads.sliced)
             for key, node in reads.keys.items():
                 sent[_fresh_name(fn, bindings, _identifier(key), [metric_fn, *sent])] = node.with_changes(
                     lpar=(), rpar=())
@@ -365,13 +366,13 @@ class _NameCount(Visitor):
 
 
 class _KeyedReads(Visitor):
-    """The keys of some code's ``base["key"]`` reads, and every other read of ``base``."""
+    """Some code's reads of ``base``: by a constant string key, sliced as a tensor, other."""
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.keys: Dict[str, cst.Subscript] = {}  # constant key -> its first read
+        self.sliced: List[cst.Subscript] = []  # base[:, 0], base[0], base[..., None]
         self.other: List[cst.BaseExpression] = []
-        self.subscripted = False
 
     def walked(self, node: cst.CSTNode) -> "_KeyedReads":
         self.walk(node)
@@ -380,12 +381,13 @@ class _KeyedReads(Visitor):
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         if not _is_name(node.value, self.base):
             return True
-        self.subscripted = True
         key = _constant_key(node)
-        if key is None:
-            self.other.append(node)
-        else:
+        if key is not None:
             self.keys.setdefault(key, node)
+        elif _tensor_index(node):
+            self.sliced.append(node)
+        else:
+            self.other.append(node)
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
@@ -430,6 +432,16 @@ def _constant_key(node: cst.Subscript) -> Optional[str]:
         if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
             return value.evaluated_value
     return None
+
+
+def _tensor_index(node: cst.Subscript) -> bool:
+    """Whether ``x[...]`` indexes a tensor: slices, several indices, integers, ``...``, None."""
+    if len(node.slice) != 1 or isinstance(node.slice[0].slice, cst.Slice):
+        return True
+    value = node.slice[0].slice.value
+    if isinstance(value, cst.UnaryOperation):
+        value = value.expression
+    return isinstance(value, (cst.Integer, cst.Ellipsis)) or (isinstance(value, cst.Name) and value.value == "None")
 
 
 def _identifier(key: str) -> str:

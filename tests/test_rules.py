@@ -141,10 +141,19 @@ def test_multi_head_labels_read_whole_by_a_metric_is_reported():
     assert "eval_metric_ops=metrics" in result.code and "metric_fn" not in result.code
 
 
-def test_labels_never_subscripted_is_a_tensor_and_sent_whole():
-    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean="labels")
+@pytest.mark.parametrize("read", ["labels[:, 0]", "labels[0]", "labels[..., -1]", "labels"])
+def test_sliced_labels_are_a_tensor_and_sent_whole(read):
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean=read)
     result = migrate_code(source, style="none")
     assert "eval_metrics=(metric_fn, [labels, pred])" in result.code
+    assert "E2T222" not in {f.code for f in result.findings}
+
+
+def test_sliced_features_are_a_tensor_and_sent_whole():
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean="features[:, 0]").replace(
+        'features["x"]', "features")
+    result = migrate_code(source, style="none")
+    assert "eval_metrics=(metric_fn, [labels, pred, features])" in result.code
     assert "E2T222" not in {f.code for f in result.findings}
 
 
