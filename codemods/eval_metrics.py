@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import keyword
-import re
 from typing import Counter, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -39,7 +37,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import NameReads, names_in, simple_statements, statements
+from codemods.names import NameReads, fresh_name, identifier, names_in, simple_statements, statements
 from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
@@ -190,7 +188,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         body = [s for s in before if s in body or s in pulled]
         moved = _not_used_elsewhere(fn, body, value)
         bindings = _local_bindings(fn)
-        name = _fresh_name(fn, bindings, "metric_fn")
+        name = fresh_name(fn, "metric_fn")
         keyed = self._keyed_sent(fn, bindings, [*body, value], name)
         if self._has_keras_metric(value, body) or keyed is None:
             return None
@@ -237,7 +235,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                                 f"read it as {base}['name'], or write metric_fn by hand")
                 blocked |= bool(reads.other or reads.sliced)
             for key, node in reads.keys.items():
-                sent[_fresh_name(fn, bindings, _identifier(key), [metric_fn, *sent])] = node.with_changes(
+                sent[fresh_name(fn, identifier(key), [metric_fn, *sent])] = node.with_changes(
                     lpar=(), rpar=())
         return None if blocked else sent
 
@@ -444,12 +442,6 @@ def _tensor_index(node: cst.Subscript) -> bool:
     return isinstance(value, (cst.Integer, cst.Ellipsis)) or (isinstance(value, cst.Name) and value.value == "None")
 
 
-def _identifier(key: str) -> str:
-    """A parameter name for ``features[key]`` or ``labels[key]``."""
-    name = re.sub(r"\W|^(?=\d)", "_", key) or "feature"
-    return name + "_" if keyword.iskeyword(name) else name
-
-
 class _Calls(Visitor):
     def __init__(self) -> None:
         self.calls: List[cst.Call] = []
@@ -491,12 +483,3 @@ def _is_python_value(value) -> bool:
     if isinstance(value, cst.UnaryOperation):
         return _is_python_value(value.expression)
     return False
-
-
-def _fresh_name(fn: cst.FunctionDef, bindings, base: str, also=()) -> str:
-    taken = set(bindings) | set(names_in(fn.body)) | set(also)
-    name, i = base, 1
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    return name

@@ -25,6 +25,7 @@ from codemods.input_fns import InputFnTakesParams
 from codemods.keras_model_to_estimator import KerasModelToTPUEstimator
 from codemods.layout import lay_out
 from codemods.model_fn_params import ModelFnTakesParams
+from codemods.summaries_to_host_call import SummariesToHostCall
 from codemods.tpu_estimator import EstimatorToTPUEstimator
 from codemods.tpu_hazards import ReportTPUHazards
 
@@ -35,6 +36,7 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     ModelFnTakesParams,
     EvalMetricOpsToEvalMetrics,
     WrapOptimizerForTPU,
+    SummariesToHostCall,
     EstimatorSpecToTPU,
     EstimatorToTPUEstimator,
     KerasModelToTPUEstimator,

@@ -17,7 +17,9 @@ codemods share, live here too.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+import keyword
+import re
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -169,6 +171,25 @@ def names_in(node: cst.CSTNode) -> List[str]:
     reads = NameReads()
     reads.walk(node)
     return reads.reads
+
+
+def fresh_name(fn: cst.FunctionDef, base: str, also: Iterable[str] = ()) -> str:
+    """``base``, or ``base_2``, ``base_3``...: a name that ``fn`` neither binds nor reads,
+    and not in ``also``."""
+    reads = NameReads()
+    reads.walk(fn)
+    taken = set(reads.reads) | reads.bound | set(also)
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def identifier(text: str) -> str:
+    """A Python identifier made of ``text`` (a dict key, a summary tag)."""
+    name = re.sub(r"\W|^(?=\d)", "_", text) or "value"
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 class ImportTable:

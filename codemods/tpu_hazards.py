@@ -1,7 +1,6 @@
 """Report what cannot be migrated safely (nothing is rewritten here).
 
     hidden = tf.compat.v1.py_func(my_fn, [x], tf.float32)   # E2T206: no TPU kernel
-    tf.compat.v1.summary.image("input", images)            # E2T207: not written on a TPU
     est = tf.estimator.DNNClassifier(hidden_units=[10])    # E2T204: no TPU version
 
 Each finding names the TPU rule it breaks and what to do instead.
@@ -34,12 +33,6 @@ NOT_ON_TPU = Rule(
     before="ids = tf.strings.to_hash_bucket_fast(words, 1000)  # in model_fn",
     after="ids = ...  # computed in input_fn",
     blocking=True,
-)
-SUMMARY = Rule(
-    "E2T207", "tf.summary in model_fn is not written on a TPU",
-    "Summaries inside model_fn are dropped on a TPU. Write scalars from a host_call "
-    "(TPUEstimatorSpec(host_call=(host_fn, tensors))) with the v2 summary API; image and "
-    "histogram summaries have no TPU equivalent.",
 )
 HOOK = Rule(
     "E2T208", "hook captures model_fn tensors",
@@ -75,10 +68,10 @@ MULTI_GPU_APIS = {"tf.distribute.MirroredStrategy", "tf.contrib.distribute.Mirro
 
 
 class ReportTPUHazards(MigrationCodemod):
-    """Report TPU hazards: canned estimators, non-TPU ops, summaries, hooks, schedules, export."""
+    """Report TPU hazards: canned estimators, non-TPU ops, hooks, schedules, export."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, SUMMARY, HOOK, EXPORT, MULTI_GPU]
+    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, HOOK, EXPORT, MULTI_GPU]
     TRIGGERS = ("stimator",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -104,10 +97,6 @@ class ReportTPUHazards(MigrationCodemod):
             return
         if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api == "tf.where" and len(node.args) == 1):
             self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {api}", "move it to the input_fn")
-        elif api.startswith(("tf.summary.", "tf.contrib.summary.")):
-            kind = api.rsplit(".", 1)[-1]
-            hint = "write it from a host_call" if kind == "scalar" else "no TPU equivalent: remove it"
-            self.report(node, SUMMARY.code, f"{SUMMARY.title}: {api}", hint)
         elif api in HOOK_APIS:
             self.report(node, HOOK.code, f"{HOOK.title}: {api}", "log through host_call")
         elif api.startswith("tf.train.") and api.endswith(SCHEDULE_SUFFIXES):

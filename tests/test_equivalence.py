@@ -7,6 +7,7 @@ must agree to float32 rounding.
 """
 
 import math
+import re
 
 import pytest
 
@@ -44,3 +45,27 @@ def test_migrated_program_trains_the_same(name, tmp_path, tpu_estimators_built):
     assert set(before) == set(after) and "loss" in before
     for key in before:
         assert math.isclose(before[key], after[key], rel_tol=1e-6, abs_tol=1e-6), (key, before, after)
+
+
+SUMMARIZED = {name: re.findall(r"summary\.scalar\(\s*[\"'](\w+)[\"']", (FIXTURES / f"{name}.py").read_text())
+              for name in NAMES}
+
+
+def _scalar_tags(model_dir) -> set:
+    from tensorflow.core.util import event_pb2
+
+    tags = set()
+    for path in tf.io.gfile.glob(f"{model_dir}/events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(path):
+            tags.update(v.tag for v in event_pb2.Event.FromString(record.numpy()).summary.value)
+    return tags
+
+
+@pytest.mark.parametrize("name", [name for name in NAMES if SUMMARIZED[name]])
+def test_migrated_program_still_writes_its_summaries(name, tmp_path):
+    """Scalar summaries moved into a host_call are still written under model_dir."""
+    load(FIXTURES / f"{name}.py", f"summaries_before_{name}").run(str(tmp_path / "before"))
+    load(FIXTURES / f"{name}.py.out", f"summaries_after_{name}").run(str(tmp_path / "after"))
+    wanted = set(SUMMARIZED[name])
+    assert wanted <= _scalar_tags(tmp_path / "before")
+    assert wanted <= _scalar_tags(tmp_path / "after"), _scalar_tags(tmp_path / "after")

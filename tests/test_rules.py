@@ -158,7 +158,7 @@ def test_sliced_features_are_a_tensor_and_sent_whole():
 
 
 def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
-    source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.scalar('l', loss)") + (
+    source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.histogram('l', loss)") + (
         "\nest = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=lambda: 0)\n")
     first = migrate(source)
     assert {"E2T207", "E2T202"} <= {f.code for f in first.findings}

@@ -13,6 +13,7 @@ built with ``params["use_tpu"]`` true and false and inspected:
 
 import collections
 import inspect
+import tempfile
 
 import pytest
 
@@ -33,7 +34,7 @@ class Recorded:
     """What a migrated program passed to the TPUEstimator it built, and its input_fns."""
 
     def __init__(self, model_fn, model_dir=None, config=None, params=None, **kwargs):
-        self.model_fn, self.config, self.params, self.kwargs = model_fn, config, params, kwargs
+        self.model_fn, self.model_dir, self.config, self.params, self.kwargs = model_fn, model_dir, config, params, kwargs
         self.input_fns = collections.defaultdict(list)
 
 
@@ -85,7 +86,10 @@ def _spec(estimator, mode, use_tpu):
     params = dict(estimator.params or {}, batch_size=BATCH, use_tpu=use_tpu)
     features, labels = _features_labels(estimator.input_fns[mode][0], params)
     tf.compat.v1.train.get_or_create_global_step()
-    return estimator.model_fn(features=features, labels=labels, mode=mode, params=params)
+    extra = {}
+    if "config" in inspect.signature(estimator.model_fn).parameters:  # as Estimator fills it
+        extra["config"] = (estimator.config or tpu.RunConfig()).replace(model_dir=estimator.model_dir or tempfile.mkdtemp())
+    return estimator.model_fn(features=features, labels=labels, mode=mode, params=params, **extra)
 
 
 def _ancestors(op):
@@ -153,3 +157,21 @@ def test_eval_metrics_tensors_keep_the_batch_dimension(recorded, name):
         assert metrics
         for key, value in metrics.items():
             assert isinstance(value, tuple) and len(value) == 2, key
+
+
+HOST_CALLS = [name for name in NAMES if "summary.scalar" in (FIXTURES / f"{name}.py").read_text()]
+
+
+@pytest.mark.parametrize("name", HOST_CALLS)
+def test_summaries_are_written_from_a_host_call(recorded, name, tmp_path):
+    """Scalars reach the host as rank-1 tensors; the host_call writes them, and no
+    summary op is left in the TPU computation."""
+    with tf.Graph().as_default() as graph:
+        spec = _spec(recorded[name], ModeKeys.TRAIN, use_tpu=True)
+        assert not [op for op in graph.get_operations() if op.type in ("ScalarSummary", "WriteSummary")]
+        host_call, tensors = spec.host_call
+        for tensor in tensors:
+            assert tensor.shape.ndims == 1, tensor
+        ops = host_call(*tensors)
+        assert len([op for op in graph.get_operations() if op.type == "WriteSummary"]) == len(tensors) - 1
+        assert ops

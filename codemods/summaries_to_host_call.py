@@ -1,0 +1,238 @@
+"""Scalar summaries in a model_fn move into a ``host_call``.
+
+    tf.compat.v1.summary.scalar("cross_entropy", loss)
+    ...
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+becomes (model_fn gains a ``config`` parameter, which Estimators fill with the RunConfig)::
+
+    def host_call(global_step, cross_entropy):
+        with tf.compat.v2.summary.create_file_writer(config.model_dir).as_default(), \\
+                tf.compat.v2.summary.record_if(True):
+            tf.compat.v2.summary.scalar("cross_entropy", cross_entropy[0], step=global_step[0])
+        return tf.compat.v1.summary.all_v2_summary_ops()
+    ...
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, host_call=(
+        host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])]))
+
+Summaries inside model_fn are not written on a TPU; the host_call writes them on the host,
+every step, with the v2 summary API.  Moved: ``summary.scalar(tag, value)`` statements
+at the top level of a model_fn that an Estimator calls, before its one top-level
+training return, whose value reads no name assigned again before that return.  Every
+other summary in a model_fn (images, histograms, nested in a block, extra arguments) is
+reported (E2T207) and left alone.
+"""
+
+from typing import Dict, List, Optional, Set
+
+import libcst as cst
+
+from codemods.base import MigrationCodemod, Rule
+from codemods.estimators import ESTIMATOR_APIS
+from codemods.names import fresh_name, identifier, names_in
+from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names
+from codemods.walk import Visitor
+
+HOST_CALL = Rule(
+    "E2T109",
+    "scalar summaries move into a host_call",
+    "tf.summary calls inside model_fn are not written on a TPU. Scalar summaries move into a "
+    "host_call function that TPUEstimator runs on the host, writing them with the v2 summary "
+    "API under config.model_dir every step (model_fn takes `config`).",
+    before='tf.compat.v1.summary.scalar("loss", loss)\nreturn tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op)',
+    after="def host_call(global_step, loss_):\n"
+          "    with tf.compat.v2.summary.create_file_writer(config.model_dir).as_default(), "
+          "tf.compat.v2.summary.record_if(True):\n"
+          '        tf.compat.v2.summary.scalar("loss", loss_[0], step=global_step[0])\n'
+          "    return tf.compat.v1.summary.all_v2_summary_ops()\n"
+          "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=op, host_call=(\n"
+          "    host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])]))",
+)
+SUMMARY = Rule(
+    "E2T207", "tf.summary in model_fn is not written on a TPU",
+    "Summaries inside model_fn are dropped on a TPU. Write scalars from a host_call "
+    "(TPUEstimatorSpec(host_call=(host_fn, tensors))) with the v2 summary API; image and "
+    "histogram summaries have no TPU equivalent.",
+)
+
+SCALAR_ARGS = ("name", "tensor", "data")  # tf.compat.v1.summary.scalar(name, tensor), v2: (name, data)
+
+
+class _Summary:
+    """One scalar summary statement that moves: its tag, value and metric_fn-style parameter."""
+
+    def __init__(self, stmt: cst.SimpleStatementLine, tag: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        self.stmt, self.tag, self.value = stmt, tag, value
+        self.param = ""
+
+
+class _Plan:
+    def __init__(self, fn: cst.FunctionDef, spec: cst.Call, summaries: List[_Summary]) -> None:
+        self.fn, self.spec, self.summaries = fn, spec, summaries
+        self.name = self.step = ""
+
+
+class SummariesToHostCall(MigrationCodemod):
+    """Move a model_fn's scalar summaries into a host_call; report the other summaries."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [HOST_CALL, SUMMARY]
+    TRIGGERS = ("summary",)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        index = self.index
+        specs = set(index.calls_to("tf.estimator.EstimatorSpec"))
+        self.plans: Dict[cst.FunctionDef, _Plan] = {}
+        for fn in self._called_by_estimators():
+            plan = self._plan(fn, specs)
+            if plan is not None:
+                self.plans[fn] = plan
+        moved = {s.stmt for plan in self.plans.values() for s in plan.summaries}
+        self.removed = {stmt for plan in self.plans.values() for stmt in [s.stmt for s in plan.summaries][:-1]}
+        self.replaced = {plan.summaries[-1].stmt: plan for plan in self.plans.values()}
+        self.specs = {plan.spec: plan for plan in self.plans.values()}
+        moved_calls = {stmt.body[0].value for stmt in moved}
+        for call, api, scope in index.api_calls:
+            if api.startswith(("tf.summary.", "tf.contrib.summary.")) and index.in_model_fn(scope) \
+                    and call not in moved_calls:
+                kind = api.rsplit(".", 1)[-1]
+                hint = "write it from a host_call" if kind == "scalar" else "no TPU equivalent: remove it"
+                self.report(call, SUMMARY.code, f"{SUMMARY.title}: {api}", hint)
+
+    def _called_by_estimators(self) -> List[cst.FunctionDef]:
+        """model_fns an Estimator calls itself: only those may gain a ``config`` parameter."""
+        out = []
+        for site in self.index.estimators:
+            arg = find_arg(site.call, "model_fn", 0) if site.api in ESTIMATOR_APIS else None
+            fn = self.index.resolve_function(arg.value, site.scope) if arg is not None else None
+            if isinstance(fn, cst.FunctionDef) and fn not in out:
+                out.append(fn)
+        return out
+
+    def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:
+        if not isinstance(fn.body, cst.IndentedBlock):
+            return None
+        body = list(fn.body.body)
+        returns = [i for i, stmt in enumerate(body) if _training_spec(stmt, specs) is not None]
+        if len(returns) != 1:
+            return None
+        end = returns[0]
+        summaries = []
+        for i, stmt in enumerate(body[:end]):
+            summary = self._scalar_summary(stmt)
+            if summary is not None and not (set(names_in(summary.value)) & _assigned(body[i + 1:end])):
+                summaries.append(summary)
+        if not summaries:
+            return None
+        plan = _Plan(fn, _training_spec(body[end], specs), summaries)
+        plan.name = fresh_name(fn, "host_call")
+        plan.step = fresh_name(fn, "global_step", [plan.name])
+        for i, s in enumerate(summaries):
+            s.param = fresh_name(fn, identifier(str(s.tag.evaluated_value)),
+                                 [plan.name, plan.step, *(t.param for t in summaries[:i])])
+        return plan
+
+    def _scalar_summary(self, stmt: cst.BaseStatement) -> Optional[_Summary]:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.Call)):
+            return None
+        call = stmt.body[0].value
+        if self.api(call.func) != "tf.summary.scalar" or len(call.args) != 2:
+            return None
+        if any(a.star or (a.keyword and a.keyword.value not in SCALAR_ARGS) for a in call.args):
+            return None
+        tag, value = (find_arg(call, "name", 0), find_arg(call, "tensor", 1) or find_arg(call, "data", 1))
+        if tag is None or value is None or not isinstance(tag.value, cst.SimpleString):
+            return None
+        return _Summary(stmt, tag.value, value.value)
+
+    def rewrites(self) -> bool:
+        return bool(self.plans)
+
+    def targets(self):
+        return [*self.plans, *self.removed, *self.replaced, *self.specs]
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
+        if original_node in self.plans and "config" not in param_names(original_node):
+            return updated_node.with_changes(params=add_param(updated_node.params, "config"))
+        return updated_node
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if original_node in self.removed:
+            return cst.RemoveFromParent()
+        plan = self.replaced.get(original_node)
+        if plan is not None:
+            return self._host_call(plan).with_changes(leading_lines=original_node.leading_lines)
+        return updated_node
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        plan = self.specs.get(original_node)
+        if plan is None:
+            return updated_node
+        self.report(original_node, HOST_CALL.code, HOST_CALL.title, "summaries are now written every step")
+        reshape = self.spelled("tensorflow.reshape")
+        step = cst.Call(self.spelled("tensorflow.compat.v1.train.get_global_step"))
+        tensors = [cst.Element(cst.Call(reshape, [cst.Arg(v), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))]))
+                   for v in [step, *(s.value for s in plan.summaries)]]
+        value = cst.Tuple([cst.Element(cst.Name(plan.name)), cst.Element(cst.List(tensors))])
+        return add_args(updated_node, [kwarg("host_call", value)])
+
+    def _host_call(self, plan: _Plan) -> cst.FunctionDef:
+        code = cst.Module([]).code_for_node
+        summary = lambda name: code(self.spelled(f"tensorflow.compat.v2.summary.{name}"))  # noqa: E731
+        params = ", ".join([plan.step, *(s.param for s in plan.summaries)])
+        lines = [f"def {plan.name}({params}):",
+                 f"    with {summary('create_file_writer')}(config.model_dir).as_default(), "
+                 f"{summary('record_if')}(True):"]
+        lines += [f"        {summary('scalar')}({code(s.tag)}, {s.param}[0], step={plan.step}[0])"
+                  for s in plan.summaries]
+        lines.append(f"    return {code(self.spelled('tensorflow.compat.v1.summary.all_v2_summary_ops'))}()")
+        return cst.parse_statement("\n".join(lines) + "\n")
+
+
+def _training_spec(stmt: cst.BaseStatement, specs: Set[cst.Call]) -> Optional[cst.Call]:
+    """The EstimatorSpec call of ``return EstimatorSpec(..., train_op=...)``, else None."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Return):
+        call = stmt.body[0].value
+        if call in specs and find_arg(call, "train_op", 3) is not None and find_arg(call, "host_call") is None:
+            return call
+    return None
+
+
+class _Assigned(Visitor):
+    """Names a piece of code assigns (or binds as a loop, with or walrus target)."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+
+    def _bind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+
+def _assigned(statements: List[cst.BaseStatement]) -> Set[str]:
+    found = _Assigned()
+    for stmt in statements:
+        found.walk(stmt)
+    return found.names
