@@ -233,3 +233,60 @@ def test_optimizer_wrap_is_conditional_and_added_once():
     assert 'if params["use_tpu"]:\n        optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)' in code
     assert code.count("CrossShardOptimizer") == 1
     assert migrate(code).code == code
+
+
+# --------------------------------------------------------------------------- summaries -> host_call
+
+ESTIMATOR = "\nest = tf.estimator.Estimator(model_fn=model_fn)\n"
+
+
+def test_scalar_summaries_move_into_a_host_call():
+    body = 'tf.compat.v1.summary.scalar("loss", loss)\n    tf.compat.v1.summary.scalar("class", logits[0, 0])'
+    source = HEADER + MODEL_FN.format(body=body) + ESTIMATOR
+    result = migrate_code(source, style="none")
+    code = result.code
+    assert "def model_fn(features, labels, mode, params, config):" in code
+    assert "summary.scalar" not in code.split("def host_call")[0]  # gone from model_fn's own body
+    assert "def host_call(global_step, loss_2, class_):" in code
+    assert "tf.compat.v2.summary.create_file_writer(config.model_dir).as_default()" in code
+    assert 'tf.compat.v2.summary.scalar("class", class_[0], step=global_step[0])' in code
+    assert ("host_call=(host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), "
+            "tf.reshape(loss, [1]), tf.reshape(logits[0, 0], [1])])") in code
+    assert [f.code for f in result.findings] == ["E2T109"]
+    assert migrate_code(code, style="none").code == code
+
+
+@pytest.mark.parametrize("body", [
+    "tf.compat.v1.summary.histogram('w', logits)",  # no TPU equivalent
+    "if mode == 'train':\n        tf.compat.v1.summary.scalar('l', loss)",  # not at the top level
+    "tf.compat.v1.summary.scalar('l', loss, family='x')",  # more than a tag and a value
+    "tf.compat.v1.summary.scalar(TAG, loss)",  # no literal tag
+    "tf.compat.v1.summary.scalar('l', loss)\n    loss = loss * 2",  # the value changes before the return
+])
+def test_other_summaries_are_reported_and_left(body):
+    source = HEADER + MODEL_FN.format(body=body) + ESTIMATOR
+    result = migrate_code(source, style="none")
+    assert "host_call" not in result.code and "def model_fn(features, labels, mode, params):" in result.code
+    assert "E2T207" in {f.code for f in result.findings}
+
+
+def test_a_model_fn_no_estimator_here_calls_keeps_its_summaries():
+    source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.scalar('l', loss)")
+    result = migrate_code(source, style="none")
+    assert "host_call" not in result.code and "E2T207" in {f.code for f in result.findings}
+
+
+def test_host_call_uses_an_existing_config_and_a_shared_return():
+    source = HEADER + '''
+def model_fn(features, labels, mode, config):
+    loss = tf.reduce_sum(features)
+    tf.compat.v1.summary.scalar("loss", loss)
+    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+    metrics = {"mean": tf.compat.v1.metrics.mean(loss)}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
+''' + ESTIMATOR
+    code = migrate_code(source, style="none").code
+    assert "def model_fn(features, labels, mode, config, params):" in code
+    assert "def host_call(" in code and "def metric_fn(" in code
+    assert "host_call=(host_call," in code and "eval_metrics=(metric_fn," in code
+    assert migrate_code(code, style="none").code == code
