@@ -22,7 +22,6 @@ import argparse
 import compileall
 import os
 import pathlib
-import resource
 import shutil
 import subprocess
 import sys
