@@ -18,6 +18,7 @@ import libcst as cst
 
 from codemods import positions
 from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Context, Finding, MigrationCodemod, Options
+from codemods.checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
 from codemods.eval_metrics import EvalMetricOpsToEvalMetrics
@@ -37,6 +38,7 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     EvalMetricOpsToEvalMetrics,
     WrapOptimizerForTPU,
     SummariesToHostCall,
+    CheckpointInitToScaffoldFn,
     EstimatorSpecToTPU,
     EstimatorToTPUEstimator,
     KerasModelToTPUEstimator,

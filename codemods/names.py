@@ -192,6 +192,46 @@ def identifier(text: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
+class _Assigned(Visitor):
+    """Names a piece of code assigns (or binds as a loop, with or walrus target)."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+
+    def _bind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+
+def assigned_names(statements: Sequence[cst.BaseStatement]) -> Set[str]:
+    """Every name the statements assign, at any depth."""
+    found = _Assigned()
+    for stmt in statements:
+        found.walk(stmt)
+    return found.names
+
+
 class ImportTable:
     """Local name -> fully qualified name, for every name an import statement binds."""
 

@@ -29,9 +29,8 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import ESTIMATOR_APIS
-from codemods.names import fresh_name, identifier, names_in
+from codemods.names import assigned_names, fresh_name, identifier, names_in
 from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names
-from codemods.walk import Visitor
 
 HOST_CALL = Rule(
     "E2T109",
@@ -120,7 +119,7 @@ class SummariesToHostCall(MigrationCodemod):
         summaries = []
         for i, stmt in enumerate(body[:end]):
             summary = self._scalar_summary(stmt)
-            if summary is not None and not (set(names_in(summary.value)) & _assigned(body[i + 1:end])):
+            if summary is not None and not (set(names_in(summary.value)) & assigned_names(body[i + 1:end])):
                 summaries.append(summary)
         if not summaries:
             return None
@@ -197,42 +196,3 @@ def _training_spec(stmt: cst.BaseStatement, specs: Set[cst.Call]) -> Optional[cs
         if call in specs and find_arg(call, "train_op", 3) is not None and find_arg(call, "host_call") is None:
             return call
     return None
-
-
-class _Assigned(Visitor):
-    """Names a piece of code assigns (or binds as a loop, with or walrus target)."""
-
-    def __init__(self) -> None:
-        self.names: Set[str] = set()
-
-    def _bind(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name):
-            self.names.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind(element.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._bind(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._bind(node.name)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind(node.target)
-
-
-def _assigned(statements: List[cst.BaseStatement]) -> Set[str]:
-    found = _Assigned()
-    for stmt in statements:
-        found.walk(stmt)
-    return found.names

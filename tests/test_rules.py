@@ -290,3 +290,70 @@ def model_fn(features, labels, mode, config):
     assert "def host_call(" in code and "def metric_fn(" in code
     assert "host_call=(host_call," in code and "eval_metrics=(metric_fn," in code
     assert migrate_code(code, style="none").code == code
+
+
+# --------------------------------------------------------------------------- init_from_checkpoint -> scaffold_fn
+
+WARM_MODEL_FN = '''
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    {init}
+    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op{extra})
+'''
+
+
+@pytest.mark.parametrize("init", [
+    "tf.compat.v1.train.init_from_checkpoint(params['ckpt'], {'/': '/'})",
+    "if params['ckpt']:\n        mapping = {'dense/': 'dense/'}\n"
+    "        tf.compat.v1.train.init_from_checkpoint(params['ckpt'], mapping)",
+])
+def test_init_from_checkpoint_moves_into_scaffold_fn(init):
+    source = HEADER + WARM_MODEL_FN.format(init=init, extra="")
+    result = migrate_code(source, style="none")
+    code = result.code
+    scaffold_fn = code[code.index("def scaffold_fn():"):code.index("optimizer =")]
+    assert "init_from_checkpoint" in scaffold_fn and "return tf.compat.v1.train.Scaffold()" in scaffold_fn
+    assert code.count("init_from_checkpoint") == 1
+    assert "train_op=train_op, scaffold_fn=scaffold_fn)" in code
+    assert [f.code for f in result.findings] == ["E2T110"]
+    assert migrate_code(code, style="none").code == code
+
+
+def test_an_existing_scaffold_is_what_scaffold_fn_returns():
+    source = HEADER + WARM_MODEL_FN.format(
+        init="tf.compat.v1.train.init_from_checkpoint(params['ckpt'], {'/': '/'})\n"
+             "    scaffold = tf.compat.v1.train.Scaffold(saver=None)",
+        extra=", scaffold=scaffold")
+    code = migrate_code(source, style="none").code
+    assert "return scaffold\n" in code and "scaffold=" not in code
+    assert "scaffold_fn=scaffold_fn)" in code
+
+
+@pytest.mark.parametrize("init", [
+    # what it binds is read later
+    "mapping = {'/': '/'}; tf.compat.v1.train.init_from_checkpoint(params['ckpt'], mapping)\n"
+    "    print(mapping)",
+    # what it reads changes before the return
+    "tf.compat.v1.train.init_from_checkpoint(params['ckpt'], {'/': '/'})\n    params = {}",
+    # two statements load checkpoints
+    "tf.compat.v1.train.init_from_checkpoint(params['a'], {'a/': 'a/'})\n"
+    "    tf.compat.v1.train.init_from_checkpoint(params['b'], {'b/': 'b/'})",
+])
+def test_init_from_checkpoint_that_cannot_move_is_reported(init):
+    source = HEADER + WARM_MODEL_FN.format(init=init, extra="")
+    result = migrate_code(source, style="none")
+    assert "scaffold_fn" not in result.code
+    assert "E2T223" in {f.code for f in result.findings}
+    assert "E2T223" in {f.code for f in migrate_code(result.code, style="none").findings}  # blocking
+
+
+def test_tpu_ready_scaffold_functions_are_left_alone():
+    """BERT's pattern: the load already sits in a scaffold function of its own."""
+    source = HEADER + WARM_MODEL_FN.format(
+        init="def tpu_scaffold():\n        tf.compat.v1.train.init_from_checkpoint(params['ckpt'], {'/': '/'})\n"
+             "        return tf.compat.v1.train.Scaffold()", extra="")
+    result = migrate_code(source, style="none")
+    assert "def scaffold_fn" not in result.code
+    assert not {"E2T110", "E2T223"} & {f.code for f in result.findings}

@@ -175,3 +175,22 @@ def test_summaries_are_written_from_a_host_call(recorded, name, tmp_path):
         ops = host_call(*tensors)
         assert len([op for op in graph.get_operations() if op.type == "WriteSummary"]) == len(tensors) - 1
         assert ops
+
+
+WARM_STARTS = [name for name in NAMES if "init_from_checkpoint" in (FIXTURES / f"{name}.py").read_text()]
+
+
+@pytest.mark.parametrize("name", WARM_STARTS)
+def test_checkpoints_load_in_scaffold_fn_not_in_the_tpu_computation(recorded, name):
+    estimator = recorded[name]
+    checkpoint = estimator.params["warm_start"]
+    with tf.Graph().as_default():  # a checkpoint for the warm start to read
+        _spec(estimator, ModeKeys.TRAIN, use_tpu=False)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(session, f"{checkpoint}/model.ckpt")
+    with tf.Graph().as_default() as graph:
+        spec = _spec(estimator, ModeKeys.TRAIN, use_tpu=True)
+        assert not [op for op in graph.get_operations() if op.type == "RestoreV2"]
+        assert isinstance(spec.scaffold_fn(), tf.compat.v1.train.Scaffold)
+        assert [op for op in graph.get_operations() if op.type == "RestoreV2"]

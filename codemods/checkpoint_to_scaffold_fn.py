@@ -1,0 +1,169 @@
+"""``init_from_checkpoint`` in a model_fn moves into a ``scaffold_fn``.
+
+    if params["warm_start"]:
+        tf.compat.v1.train.init_from_checkpoint(params["warm_start"], {"dense/": "dense/"})
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+becomes::
+
+    def scaffold_fn():
+        if params["warm_start"]:
+            tf.compat.v1.train.init_from_checkpoint(params["warm_start"], {"dense/": "dense/"})
+        return tf.compat.v1.train.Scaffold()
+
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, scaffold_fn=scaffold_fn)
+
+On a TPU the variables live in the TPU computation, where ``init_from_checkpoint`` cannot
+redirect their initializers; TPUEstimator calls ``scaffold_fn`` outside it.  The top-level
+statement of the model_fn that holds the call moves (with what it computes for it), when
+nothing after it reads a name it binds and nothing it reads is bound again before the
+returns; every EstimatorSpec returned after it gets the ``scaffold_fn`` (an existing
+``scaffold=`` becomes what it returns).  Any other ``init_from_checkpoint`` in a model_fn is
+reported (E2T223).
+"""
+
+from typing import Dict, List, Optional, Set
+
+import libcst as cst
+
+from codemods.base import MigrationCodemod, Rule
+from codemods.names import NameReads, assigned_names, fresh_name, names_in
+from codemods.syntax import add_args, find_arg, kwarg, remove_kwarg
+from codemods.walk import Visitor
+
+SCAFFOLD_FN = Rule(
+    "E2T110",
+    "init_from_checkpoint moves into scaffold_fn",
+    "On a TPU, init_from_checkpoint cannot reach variables inside the TPU computation; "
+    "TPUEstimator calls scaffold_fn outside it. The statement holding the call moves into a "
+    "generated scaffold_fn that returns the Scaffold, passed to every EstimatorSpec returned "
+    "after it.",
+    before="tf.compat.v1.train.init_from_checkpoint(ckpt, {'/': '/'})\n"
+           "return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op)",
+    after="def scaffold_fn():\n    tf.compat.v1.train.init_from_checkpoint(ckpt, {'/': '/'})\n"
+          "    return tf.compat.v1.train.Scaffold()\n"
+          "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=op, scaffold_fn=scaffold_fn)",
+)
+NOT_MOVED = Rule(
+    "E2T223",
+    "init_from_checkpoint in model_fn not moved into scaffold_fn",
+    "On a TPU, init_from_checkpoint must run in scaffold_fn, outside the TPU computation. This "
+    "one could not be moved safely (names it binds are used later, what it reads changes "
+    "before the return, or the model_fn has no EstimatorSpec after it): write "
+    "`def scaffold_fn(): init_from_checkpoint(...); return tf.compat.v1.train.Scaffold()` and "
+    "pass scaffold_fn= to TPUEstimatorSpec.",
+    blocking=True,
+)
+
+INIT = "tf.train.init_from_checkpoint"
+
+
+class _Plan:
+    def __init__(self, stmt: cst.BaseStatement, specs: List[cst.Call], name: str,
+                 scaffold: Optional[cst.BaseExpression]) -> None:
+        self.stmt, self.specs, self.name, self.scaffold = stmt, specs, name, scaffold
+
+
+class CheckpointInitToScaffoldFn(MigrationCodemod):
+    """Move init_from_checkpoint into a scaffold_fn; report the calls that cannot move."""
+
+    DESCRIPTION = __doc__.splitlines()[0]
+    RULES = [SCAFFOLD_FN, NOT_MOVED]
+    TRIGGERS = ("init_from_checkpoint",)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        index = self.index
+        specs = set(index.calls_to("tf.estimator.EstimatorSpec"))
+        self.plans: Dict[cst.BaseStatement, _Plan] = {}
+        moved: Set[cst.Call] = set()
+        for fn in index.model_fns:
+            plan = self._plan(fn, specs)
+            if plan is not None:
+                self.plans[plan.stmt] = plan
+                moved.update(_inits(plan.stmt, self))
+        self.specs = {call: plan for plan in self.plans.values() for call in plan.specs}
+        for call, api, scope in index.api_calls:
+            if api == INIT and scope in index.model_fns and call not in moved:  # not deferred in a def
+                self.report(call, NOT_MOVED.code, NOT_MOVED.title, "move it into a scaffold_fn by hand")
+
+    def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:
+        if not isinstance(fn.body, cst.IndentedBlock):
+            return None
+        body = list(fn.body.body)
+        holding = [i for i, stmt in enumerate(body) if _inits(stmt, self)]
+        if len(holding) != 1:
+            return None
+        at = holding[0]
+        stmt, rest = body[at], body[at + 1:]
+        calls = _Calls(specs)
+        for later in rest:
+            calls.walk(later)
+        if not calls.found or any(find_arg(c, "scaffold", 8) is not None and find_arg(c, "scaffold") is None
+                                  for c in calls.found):
+            return None  # nothing to attach it to, or a positional scaffold
+        reads = NameReads()
+        reads.walk(stmt)
+        bound = assigned_names([stmt]) | reads.bound
+        if bound & {n for later in rest for n in names_in(later)} or set(reads.reads) & assigned_names(rest):
+            return None
+        scaffolds = [find_arg(c, "scaffold") for c in calls.found]
+        kinds = {cst.Module([]).code_for_node(a.value) if a else None for a in scaffolds}
+        if len(kinds) > 1:
+            return None  # returns with different Scaffolds, or with and without one
+        scaffold = scaffolds[0].value if scaffolds[0] else None
+        return _Plan(stmt, calls.found, fresh_name(fn, "scaffold_fn"), scaffold)
+
+    def rewrites(self) -> bool:
+        return bool(self.plans)
+
+    def targets(self):
+        return [*self.plans, *self.specs]
+
+    def on_leave(self, original_node, updated_node):
+        plan = self.plans.get(original_node)
+        if plan is None:
+            return super().on_leave(original_node, updated_node)
+        body = updated_node.with_changes(leading_lines=())
+        scaffold = plan.scaffold or cst.Call(self.spelled("tensorflow.compat.v1.train.Scaffold"))
+        return cst.FunctionDef(
+            name=cst.Name(plan.name),
+            params=cst.Parameters(),
+            body=cst.IndentedBlock([body, cst.SimpleStatementLine([cst.Return(scaffold)])]),
+            leading_lines=original_node.leading_lines,
+        )
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        plan = self.specs.get(original_node)
+        if plan is None:
+            return updated_node
+        if original_node is plan.specs[0]:
+            self.report(original_node, SCAFFOLD_FN.code, SCAFFOLD_FN.title, "check the checkpoint still loads")
+        if find_arg(updated_node, "scaffold") is not None:
+            updated_node = remove_kwarg(updated_node, "scaffold")
+        return add_args(updated_node, [kwarg("scaffold_fn", cst.Name(plan.name))])
+
+
+def _inits(stmt: cst.CSTNode, codemod: MigrationCodemod) -> List[cst.Call]:
+    """The init_from_checkpoint calls ``stmt`` makes when it runs."""
+    calls = _Calls(None, lambda call: codemod.api(call.func) == INIT)
+    calls.walk(stmt)
+    return calls.found
+
+
+class _Calls(Visitor):
+    """Calls (among some, or that ``wanted`` accepts) that run where the code runs: not in
+    the functions and lambdas it defines."""
+
+    def __init__(self, among: Optional[Set[cst.Call]], wanted=None) -> None:
+        self.among, self.wanted = among, wanted
+        self.found: List[cst.Call] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if (self.among is None or node in self.among) and (self.wanted is None or self.wanted(node)):
+            self.found.append(node)
