@@ -52,6 +52,11 @@ NOT_MOVED = Rule(
     "before the return, or the model_fn has no EstimatorSpec after it): write "
     "`def scaffold_fn(): init_from_checkpoint(...); return tf.compat.v1.train.Scaffold()` and "
     "pass scaffold_fn= to TPUEstimatorSpec.",
+    before="mapping = assignment_map(ckpt); tf.compat.v1.train.init_from_checkpoint(ckpt, mapping)\n"
+           "log_mapping(mapping)  # bound with the load, used after it",
+    after="mapping = assignment_map(ckpt)\n\ndef scaffold_fn():\n"
+          "    tf.compat.v1.train.init_from_checkpoint(ckpt, mapping)\n"
+          "    return tf.compat.v1.train.Scaffold()\n\nlog_mapping(mapping)",
     blocking=True,
 )
 
