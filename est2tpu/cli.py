@@ -373,11 +373,8 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
     return None
 
 
-def _syntax_problem(display: str, text: str, error, flags: int = 0) -> Problem:
-    """A syntax error that LibCST found, located as precisely as Python itself would."""
-    problem = python_rejects(display, text, flags)
-    if problem is not None:
-        return problem
+def _libcst_problem(display: str, error) -> Problem:
+    """A syntax error that only LibCST finds (Python compiled the code: see python_rejects)."""
     message = re.sub(r"^parser error: (error at \d+:\d+: )?", "", str(getattr(error, "message", error)))
     return Problem(display, f"syntax error: {message}", getattr(error, "editor_line", None),
                    getattr(error, "editor_column", None))
@@ -419,7 +416,7 @@ def _migrate_python(job: Job) -> Outcome:
         result = migrate_code(job.text, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
                               style=job.format_mode, black_config=job.black)
     except libcst.ParserSyntaxError as e:
-        return Outcome(error=_syntax_problem(job.display, job.text, e))
+        return Outcome(error=_libcst_problem(job.display, e))
     diagnostics = _filter(job, result.findings, ignores)
     if result.code == job.text:
         return Outcome(diagnostics=diagnostics)
@@ -474,7 +471,7 @@ def _migrate_notebook(job: Job) -> Outcome:
             result = migrate_code(joined.code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
                                   style="none")
         except libcst.ParserSyntaxError as e:
-            problem = _syntax_problem(job.display, joined.code, e, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            problem = _libcst_problem(job.display, e)
     if problem is not None:
         cell, line = joined.locate(problem.line or 1)
         return Outcome(error=Problem(job.display, problem.message, line, problem.col,
