@@ -21,6 +21,7 @@ from test_cli_helpers import (
     REPO,
     SPEC,
     engine,
+    error_lines,
     run_cli,
     run_subprocess,
     snapshot,
@@ -717,8 +718,7 @@ def test_a_worker_that_dies_fails_only_its_file(tmp_path, monkeypatch):
     write(tmp_path, {**files, "boom.py": SPEC, "n.py": SPEC})
     result = run_cli("migrate", "--check", "-j", "2", ".", cwd=tmp_path)
     assert result.code == 2
-    errors = [line for line in result.err.splitlines() if ": error: " in line]
-    assert errors == ["boom.py: error: internal error: the worker process crashed on this file; file left untouched"]
+    assert error_lines(result.err) == ["boom.py: error: internal error: the worker process crashed on this file; file left untouched"]
     assert f"{len(files) + 1} files would be migrated, 0 unchanged, 1 failed" in result.err
 
 

@@ -114,6 +114,11 @@ def snapshot(root: Path) -> Dict[str, bytes]:
     return out
 
 
+def error_lines(stderr: str) -> List[str]:
+    """The ``path: error: ...`` lines of a run's stderr."""
+    return [line for line in stderr.splitlines() if ": error: " in line]
+
+
 def engine(code: str, style: str = "auto", **options) -> str:
     """What the migration engine itself returns for ``code`` (laid out as ``style`` says)."""
     from codemods.base import Options

@@ -19,6 +19,8 @@ import sysconfig
 
 import pytest
 
+from test_cli_helpers import error_lines
+
 pytestmark = pytest.mark.slow
 
 EST2TPU = [sys.executable, "-m", "est2tpu"]
@@ -30,15 +32,11 @@ def run(*args, cwd=None):
     return subprocess.run([*EST2TPU, *args], capture_output=True, text=True, cwd=cwd)
 
 
-def failures(stderr):
-    return [line for line in stderr.splitlines() if ": error: " in line]
-
-
 def test_standard_library_is_left_alone():
     stdlib = sysconfig.get_paths()["stdlib"]
     result = run("migrate", "--check", "--diff", stdlib)
     assert result.stdout == ""  # no patch
-    assert failures(result.stderr) == []
+    assert error_lines(result.stderr) == []
     assert result.stderr.splitlines()[-1].startswith("0 files would be migrated, ")
     assert result.stderr.splitlines()[-1].endswith(" unchanged, 0 failed, 0 findings")
     assert result.returncode == 0
@@ -59,7 +57,7 @@ def test_tensorflow_keras_and_estimator_sources(tmp_path):
     assert total > 2000
 
     check = run("migrate", "--check", ".", cwd=tree)
-    assert "internal error" not in check.stderr and not failures(check.stderr), check.stderr[-2000:]
+    assert "internal error" not in check.stderr and not error_lines(check.stderr), check.stderr[-2000:]
     would_change = {line.split(" ", 2)[2] for line in check.stderr.splitlines() if line.startswith("would migrate ")}
     assert would_change == set(JUSTIFIED_CHANGES)
 

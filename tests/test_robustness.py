@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Union
 
 import pytest
 
-from test_cli_helpers import SPEC, engine, run_cli, run_subprocess, snapshot, write
+from test_cli_helpers import SPEC, engine, error_lines, run_cli, run_subprocess, snapshot, write
 
 GOOD = "good.py"
 #: Lines in SPEC: an expression appended to it is on the next line.
@@ -53,10 +53,6 @@ def fingerprint(path: Path):
     """Bytes, permission bits and inode: a rewrite through a rename changes the inode."""
     st = path.stat()
     return path.read_bytes(), stat.S_IMODE(st.st_mode), st.st_ino
-
-
-def error_lines(err: str) -> List[str]:
-    return [line for line in err.splitlines() if ": error: " in line]
 
 
 def assert_one_error(err: str, pattern: str) -> None:
