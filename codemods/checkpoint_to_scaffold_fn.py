@@ -22,11 +22,13 @@ returns; every EstimatorSpec returned after it gets the ``scaffold_fn`` (an exis
 reported (E2T223).
 """
 
+import dataclasses
 from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
 from codemods.names import NameReads, assigned_names, fresh_name, names_in
 from codemods.syntax import add_args, find_arg, kwarg, remove_kwarg
 from codemods.walk import Visitor
@@ -61,12 +63,15 @@ NOT_MOVED = Rule(
 )
 
 INIT = "tf.train.init_from_checkpoint"
+SCAFFOLD_POSITION = ESTIMATOR_SPEC_FIELDS.index("scaffold")
 
 
+@dataclasses.dataclass
 class _Plan:
-    def __init__(self, stmt: cst.BaseStatement, specs: List[cst.Call], name: str,
-                 scaffold: Optional[cst.BaseExpression]) -> None:
-        self.stmt, self.specs, self.name, self.scaffold = stmt, specs, name, scaffold
+    stmt: cst.BaseStatement  # the model_fn statement that moves into scaffold_fn
+    specs: List[cst.Call]  # the EstimatorSpecs returned after it, which get scaffold_fn=
+    name: str  # of the scaffold_fn
+    scaffold: Optional[cst.BaseExpression]  # what scaffold_fn returns instead of a new Scaffold
 
 
 class CheckpointInitToScaffoldFn(MigrationCodemod):
@@ -103,8 +108,8 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
         calls = _Calls(specs)
         for later in rest:
             calls.walk(later)
-        if not calls.found or any(find_arg(c, "scaffold", 8) is not None and find_arg(c, "scaffold") is None
-                                  for c in calls.found):
+        if not calls.found or any(find_arg(c, "scaffold", SCAFFOLD_POSITION) is not None
+                                  and find_arg(c, "scaffold") is None for c in calls.found):
             return None  # nothing to attach it to, or a positional scaffold
         reads = NameReads()
         reads.walk(stmt)

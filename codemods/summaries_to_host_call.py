@@ -23,6 +23,7 @@ other summary in a model_fn (images, histograms, nested in a block, extra argume
 reported (E2T207) and left alone.
 """
 
+import dataclasses
 from typing import Dict, List, Optional, Set
 
 import libcst as cst
@@ -57,18 +58,22 @@ SUMMARY = Rule(
 SCALAR_ARGS = ("name", "tensor", "data")  # tf.compat.v1.summary.scalar(name, tensor), v2: (name, data)
 
 
+@dataclasses.dataclass
 class _Summary:
-    """One scalar summary statement that moves: its tag, value and metric_fn-style parameter."""
+    """One scalar summary statement that moves, and the host_call parameter its value becomes."""
 
-    def __init__(self, stmt: cst.SimpleStatementLine, tag: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        self.stmt, self.tag, self.value = stmt, tag, value
-        self.param = ""
+    stmt: cst.SimpleStatementLine
+    tag: cst.SimpleString
+    value: cst.BaseExpression
+    param: str = ""
 
 
+@dataclasses.dataclass
 class _Plan:
-    def __init__(self, fn: cst.FunctionDef, spec: cst.Call, summaries: List[_Summary]) -> None:
-        self.fn, self.spec, self.summaries = fn, spec, summaries
-        self.name = self.step = ""
+    spec: cst.Call  # the training EstimatorSpec that gets host_call=
+    summaries: List[_Summary]
+    name: str  # of the host_call function
+    step: str  # its global step parameter
 
 
 class SummariesToHostCall(MigrationCodemod):
@@ -86,11 +91,10 @@ class SummariesToHostCall(MigrationCodemod):
             plan = self._plan(fn, specs)
             if plan is not None:
                 self.plans[fn] = plan
-        moved = {s.stmt for plan in self.plans.values() for s in plan.summaries}
-        self.removed = {stmt for plan in self.plans.values() for stmt in [s.stmt for s in plan.summaries][:-1]}
+        self.removed = {s.stmt for plan in self.plans.values() for s in plan.summaries[:-1]}
         self.replaced = {plan.summaries[-1].stmt: plan for plan in self.plans.values()}
         self.specs = {plan.spec: plan for plan in self.plans.values()}
-        moved_calls = {stmt.body[0].value for stmt in moved}
+        moved_calls = {s.stmt.body[0].value for plan in self.plans.values() for s in plan.summaries}
         for call, api, scope in index.api_calls:
             if api.startswith(("tf.summary.", "tf.contrib.summary.")) and index.in_model_fn(scope) \
                     and call not in moved_calls:
@@ -112,10 +116,11 @@ class SummariesToHostCall(MigrationCodemod):
         if not isinstance(fn.body, cst.IndentedBlock):
             return None
         body = list(fn.body.body)
-        returns = [i for i, stmt in enumerate(body) if _training_spec(stmt, specs) is not None]
+        returns = [(i, call) for i, call in enumerate(_training_spec(stmt, specs) for stmt in body)
+                   if call is not None]
         if len(returns) != 1:
             return None
-        end = returns[0]
+        end, spec = returns[0]
         summaries = []
         for i, stmt in enumerate(body[:end]):
             summary = self._scalar_summary(stmt)
@@ -123,13 +128,12 @@ class SummariesToHostCall(MigrationCodemod):
                 summaries.append(summary)
         if not summaries:
             return None
-        plan = _Plan(fn, _training_spec(body[end], specs), summaries)
-        plan.name = fresh_name(fn, "host_call")
-        plan.step = fresh_name(fn, "global_step", [plan.name])
-        for i, s in enumerate(summaries):
-            s.param = fresh_name(fn, identifier(str(s.tag.evaluated_value)),
-                                 [plan.name, plan.step, *(t.param for t in summaries[:i])])
-        return plan
+        taken = [fresh_name(fn, "host_call")]
+        taken.append(fresh_name(fn, "global_step", taken))
+        for s in summaries:
+            s.param = fresh_name(fn, identifier(str(s.tag.evaluated_value)), taken)
+            taken.append(s.param)
+        return _Plan(spec, summaries, name=taken[0], step=taken[1])
 
     def _scalar_summary(self, stmt: cst.BaseStatement) -> Optional[_Summary]:
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
