@@ -235,10 +235,6 @@ class Resolver:
         self._dirs[directory] = settings
         return settings
 
-    def for_path(self, path: str) -> Settings:
-        path = os.path.abspath(path)
-        return self.for_dir(path if os.path.isdir(path) else os.path.dirname(path))
-
 
 def _black_table(table: Any) -> Optional[Tuple[Tuple[str, Any], ...]]:
     """The subset of ``[tool.black]`` that decides formatting, as hashable pairs."""

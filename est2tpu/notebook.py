@@ -181,7 +181,7 @@ def parse(text: str) -> Notebook:
             language = table[field].lower()
             break
     python = language is None or language.startswith("python")
-    if any(ord(ch) > 127 for ch in text):
+    if not text.isascii():
         ensure_ascii = False  # Jupyter's own choice, and the file shows it
     else:
         ensure_ascii = bool(re.search(r"\\u(?!00[0-7])[0-9a-fA-F]{4}", text))
