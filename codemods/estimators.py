@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from codemods.names import ImportTable
+from codemods.names import ImportTable, dotted, names_in
 from codemods.syntax import find_arg, param_names
 from codemods.walk import Visitor
 
@@ -25,8 +25,8 @@ KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.
 CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.pandas_input_fn"}
-#: (method or API, mode, position of input_fn)
-USES = {"train": ("train", 0), "evaluate": ("eval", 0), "predict": ("predict", 0)}
+#: Estimator method -> the mode its input_fn (first argument or ``input_fn=``) runs in.
+USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
 
 
@@ -192,7 +192,7 @@ class EstimatorIndex:
             value = self._c.assigned.get((None, self_attribute(expr)))
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, cst.Call):
-            if self.imports.api(expr.func) == "functools.partial" or dotted_is(expr.func, "partial"):
+            if self.imports.api(expr.func) == "functools.partial" or dotted(expr.func) == "partial":
                 return self.resolve_function(expr.args[0].value, scope, depth + 1) if expr.args else None
             factory = self.resolve_function(expr.func, scope, depth + 1)
             if isinstance(factory, cst.FunctionDef):
@@ -233,7 +233,7 @@ class EstimatorIndex:
             # a TrainSpec/EvalSpec names no estimator: the module's only one, if it has one
             mode, site = SPEC_USES[api], self.estimators[0] if len(self.estimators) == 1 else None
         else:
-            mode, _ = USES[call.func.attr.value]
+            mode = USES[call.func.attr.value]
             if find_arg(call, "input_fn") is None and self.site_for(call.func.value, scope, guess=False) is None:
                 return
             site = self.site_for(call.func.value, scope)
@@ -349,9 +349,7 @@ class EstimatorIndex:
 
     def available_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
         """Whether every name ``expr`` reads is bound in ``scope`` or an enclosing scope."""
-        names = _ReadNames()
-        names.walk(expr)
-        for name in names.names:
+        for name in names_in(expr):
             if name in self.imports.aliases or hasattr(builtins, name):
                 continue
             owner, found = scope, False
@@ -390,10 +388,6 @@ def self_attribute(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-def dotted_is(node: cst.BaseExpression, name: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == name
-
-
 def returned_call(fn: cst.FunctionDef) -> Optional[cst.Call]:
     """``f(...)`` when the body of ``fn`` ends with ``return f(...)``."""
     last = fn.body.body[-1] if isinstance(fn.body, cst.IndentedBlock) and fn.body.body else None
@@ -416,19 +410,6 @@ def returned_function(factory: cst.FunctionDef, index: EstimatorIndex) -> Option
                         return index.function_named(value.value, factory)
     return None
 
-
-class _ReadNames(Visitor):
-    """Root names an expression reads (``a`` in ``a.b[c]`` and ``c``), not attribute names."""
-
-    def __init__(self) -> None:
-        self.names: Set[str] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
 
 
 class _BatchCalls(Visitor):

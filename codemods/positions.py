@@ -11,7 +11,6 @@ here hand out a shared no-op one instead, except around the nodes being located.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import itertools
 from typing import Dict, Iterable, List, Tuple
@@ -84,13 +83,11 @@ def locate(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode
     starts = {**state.entered, **state.starts}
     code = "".join(state.tokens)
     offsets = [0, *itertools.accumulate(map(len, state.tokens))]  # token index -> offset in code
-    line_starts = [0] + [i + 1 for i, ch in enumerate(code) if ch == "\n"]
     out = {}
     for node in state.asked:
         token = starts.get(node)
         if token is None:
             continue
         offset = offsets[token]
-        line = bisect.bisect_right(line_starts, offset)
-        out[node] = (line, offset - line_starts[line - 1] + 1)
+        out[node] = (code.count("\n", 0, offset) + 1, offset - code.rfind("\n", 0, offset))
     return out

@@ -357,3 +357,21 @@ def test_tpu_ready_scaffold_functions_are_left_alone():
     result = migrate_code(source, style="none")
     assert "def scaffold_fn" not in result.code
     assert not {"E2T110", "E2T223"} & {f.code for f in result.findings}
+
+
+def test_keyword_names_in_a_batch_size_are_not_read_names():
+    """``base=`` in ``int(BATCH, base=10)`` names no variable: the batch size is available."""
+    source = HEADER + MODEL_FN.format(body="") + '''
+BATCH = "32"
+
+
+def input_fn():
+    return tf.data.Dataset.range(10).batch(int(BATCH, base=10))
+
+
+est = tf.estimator.Estimator(model_fn=model_fn)
+est.train(input_fn=input_fn, steps=1)
+'''
+    result = migrate_code(source, style="none")
+    assert "train_batch_size=int(BATCH, base=10)" in result.code
+    assert "E2T218" not in {f.code for f in result.findings}
