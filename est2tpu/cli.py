@@ -532,21 +532,27 @@ def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optiona
         record.outcome = Outcome(error=Problem(candidate.display, f"cannot read: {e.strerror or e}"))
         return record, None
     python = candidate.kind == "python"
-    if not python or may_use_estimator(record.original):  # a Python file is filtered before decoding
-        try:
-            text, encoding = (decode_python if python else decode_notebook)(record.original)
-        except DecodeError as e:
-            record.outcome = Outcome(error=Problem(candidate.display, str(e), e.line, e.col))
-            return record, None
-        if may_use_estimator(text):
-            s = candidate.settings
-            if len(record.original) > s.max_file_size * 1024:
-                record.outcome = Outcome(error=Problem(
-                    candidate.display, f"too large to migrate: {len(record.original) // 1024} KiB, over "
-                    f"max-file-size ({s.max_file_size} KiB); file left untouched"))
-                return record, None
-            return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
-                               s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed)
+    # A Python file is filtered on its bytes, before decoding; a notebook's JSON may escape them.
+    if not may_use_estimator(record.original) and python:
+        return _no_estimator_api(record)
+    try:
+        text, encoding = (decode_python if python else decode_notebook)(record.original)
+    except DecodeError as e:
+        record.outcome = Outcome(error=Problem(candidate.display, str(e), e.line, e.col))
+        return record, None
+    if not python and not may_use_estimator(text):
+        return _no_estimator_api(record)
+    s = candidate.settings
+    if len(record.original) > s.max_file_size * 1024:
+        record.outcome = Outcome(error=Problem(
+            candidate.display, f"too large to migrate: {len(record.original) // 1024} KiB, over "
+            f"max-file-size ({s.max_file_size} KiB); file left untouched"))
+        return record, None
+    return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
+                       s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed)
+
+
+def _no_estimator_api(record: Record) -> Tuple[Record, None]:
     record.outcome = Outcome(note="no Estimator API")
     record.original = b""  # only changed files need their bytes again
     return record, None
