@@ -489,14 +489,16 @@ def _migrate_notebook(job: Job) -> Outcome:
     if result.code == joined.code:
         return Outcome(diagnostics=diagnostics)
     try:
-        libcst.parse_module(result.code)
+        if job.output_needed:  # as for Python files: --check alone does not re-parse the output
+            libcst.parse_module(result.code)
         sources = notebook.split(joined, result.code)
         new_text = notebook.splice(nb, sources) if sources else job.text
     except (libcst.ParserSyntaxError, notebook.NotebookError) as e:
         return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
     if new_text == job.text:
         return Outcome(diagnostics=diagnostics)
-    return Outcome(changed=True, new_data=new_text.encode(job.encoding), diagnostics=diagnostics)
+    return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
+                   diagnostics=diagnostics)
 
 
 def process(job: Job) -> Outcome:
