@@ -72,9 +72,10 @@ def _black(text: str, mode, lines=()) -> str:
     return out.replace("\n", "\r\n") if crlf else out
 
 
-def is_black_formatted(source: str, config: BlackConfig = ()) -> bool:
+def is_black_formatted(source: str, mode=None) -> bool:
+    """Whether black (``mode``, by default black's own) leaves ``source`` as it is."""
     try:
-        return _black(source, black_mode(config)) == source
+        return _black(source, mode or black_mode()) == source
     except Exception:  # black cannot parse some valid code; treat it as "not black"
         return False
 
@@ -117,7 +118,7 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
             return _black(after, mode)
         if not _four_space_indented(before):  # black indents by four: not black-formatted either
             return after
-        if not _single_quoted_string(before, mode) and is_black_formatted(before, config):
+        if not _single_quoted_string(before, mode) and is_black_formatted(before, mode):
             return _black(after, mode)
         if "line_length" not in dict(config):
             longest = max((len(line) for line in before.splitlines()), default=0)
