@@ -56,9 +56,12 @@ class Diagnostic:
         cell = f":cell {self.cell}" if self.cell is not None else ""
         return f"{self.display}{cell}:{self.line}:{self.col}"
 
+    def full_message(self) -> str:
+        """The message and, if there is one, its hint."""
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
     def format(self) -> str:
-        text = f"{self.where()}: {self.code} {self.message}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
+        return f"{self.where()}: {self.code} {self.full_message()}"
 
 
 @dataclasses.dataclass
@@ -237,7 +240,7 @@ def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
     index = {code: i for i, code in enumerate(codes)}
     results = []
     for d in diagnostics:
-        message = f"{d.message} (hint: {d.hint})" if d.hint else d.message
+        message = d.full_message()
         results.append({
             "ruleId": d.code,
             "ruleIndex": index[d.code],
@@ -286,7 +289,7 @@ def _gh_property(text: str) -> str:
 def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]) -> str:
     out = []
     for d in diagnostics:
-        message = f"{d.message} (hint: {d.hint})" if d.hint else d.message
+        message = d.full_message()
         out.append(
             f"::warning file={_gh_property(d.display)},line={d.file_line or d.line},"
             f"col={d.file_col or d.col},title={_gh_property(d.code)}::{_gh_data(message)}\n"
