@@ -400,6 +400,18 @@ def _filter(job: Job, findings, ignores, locate=None) -> List[Diagnostic]:
     return out
 
 
+def _unparsable_output(job: Job, code: str, flags: int = 0) -> Optional[Outcome]:
+    """The error for migrated code Python does not compile (checked only when the output is
+    used: ``--check`` alone only compares)."""
+    rejected = python_rejects(job.display, code, flags) if job.output_needed else None
+    if rejected is None:
+        return None
+    return Outcome(error=Problem(
+        job.display,
+        f"internal error: the migrated code does not parse ({rejected.line}:{rejected.col}); file left untouched",
+    ))
+
+
 def _migrate_python(job: Job) -> Outcome:
     skip, ignores = directives(job.text)
     if skip:
@@ -423,15 +435,9 @@ def _migrate_python(job: Job) -> Outcome:
     new = _consistent_newlines(job.text, result.code)
     if new == job.text:
         return Outcome(diagnostics=diagnostics)
-    try:
-        if job.output_needed:
-            libcst.parse_module(new)
-    except libcst.ParserSyntaxError as e:
-        return Outcome(error=Problem(
-            job.display,
-            f"internal error: the migrated code does not parse ({e.editor_line}:{e.editor_column}); "
-            "file left untouched",
-        ))
+    broken = _unparsable_output(job, new)
+    if broken is not None:
+        return broken
     try:
         data = new.encode(job.encoding)
     except UnicodeEncodeError as e:
@@ -488,12 +494,13 @@ def _migrate_notebook(job: Job) -> Outcome:
     diagnostics = _filter(job, result.findings, ignores, locate)
     if result.code == joined.code:
         return Outcome(diagnostics=diagnostics)
+    broken = _unparsable_output(job, result.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    if broken is not None:
+        return broken
     try:
-        if job.output_needed:  # as for Python files: --check alone does not re-parse the output
-            libcst.parse_module(result.code)
         sources = notebook.split(joined, result.code)
         new_text = notebook.splice(nb, sources) if sources else job.text
-    except (libcst.ParserSyntaxError, notebook.NotebookError) as e:
+    except notebook.NotebookError as e:
         return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
     if new_text == job.text:
         return Outcome(diagnostics=diagnostics)

@@ -1,0 +1,148 @@
+"""Layout by snippets (codemods.layout): black runs on the statements around the changed
+lines only, and must give what black gives on the whole file."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import black
+import pytest
+
+from codemods import layout
+from codemods.migrate import migrate_code
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PROGRAMS = [p for p in sorted(ROOT.glob("fixtures/*.py")) + sorted((ROOT / "examples").rglob("*.py")) if p.stat().st_size]
+MODE = black.Mode()
+LONG = "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, eval_metrics=(metric_fn, [labels, logits]))"
+
+
+def whole_file(before: str, after: str) -> str:
+    """What black gives on the whole file: the reference the snippets must agree with."""
+    if layout.is_black_formatted(before, MODE):
+        return black.format_str(after, mode=MODE)
+    longest = max(len(line) for line in before.splitlines())
+    own = dataclasses.replace(MODE, line_length=79 if longest <= 79 else 88, string_normalization=False)
+    ranges = [new for new, _ in layout.changed_lines(before, after, own.line_length)]
+    return black.format_str(after, mode=own, lines=ranges) if ranges else after
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_black_formatted_program_stays_black_formatted(path):
+    source = black.format_str(path.read_text(), mode=MODE)
+    out = migrate_code(source).code
+    assert out != source
+    assert out == black.format_str(migrate_code(source, style="none").code, mode=MODE)
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_program_in_its_own_style_gets_what_black_gives_on_the_changed_lines(path):
+    source = path.read_text()
+    after = migrate_code(source, style="none").code
+    assert layout.lay_out(source, after) == whole_file(source, after)
+
+
+BEFORE = '''\
+import tensorflow as tf
+
+
+def model_fn(features, labels, mode):
+    logits = tf.layers.dense(features, 2)
+    if mode == "eval":
+        loss = 1
+    else:
+        loss = 2
+    try:
+        pass
+    except ValueError:
+        x = 1
+    return loss
+
+
+class Trainer:
+    @property
+    def spec(self):
+        x = 1
+        return x
+'''
+
+CASES = {
+    "in an else block": ("        loss = 2\n", f"        loss = 2\n        {LONG}\n"),
+    "in an except block": ("        x = 1\n    return loss", f"        {LONG}\n    return loss"),
+    "a decorated method": ("        x = 1\n        return x", f"        x = 1\n        {LONG}"),
+    "a nested def inserted": (
+        "    logits = tf.layers.dense(features, 2)\n",
+        "    logits = tf.layers.dense(features, 2)\n    def metric_fn(labels, logits):\n"
+        "        return {'accuracy':   tf.metrics.accuracy(labels, logits)}\n"),
+    "a one-line compound statement": ("        loss = 1\n", f"        loss = 1\n        if loss: {LONG}\n"),
+    "two places": ("    return loss\n", f"    {LONG}\n"),
+    "the last line, without a newline": ("        return x\n", f"        {LONG}"),
+}
+
+
+@pytest.mark.parametrize("black_file", [False, True], ids=["own style", "black"])
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_snippets_agree_with_black_on_the_whole_file(case, black_file):
+    old, new = CASES[case]
+    before = black.format_str(BEFORE, mode=MODE) if black_file else BEFORE
+    if case == "two places":
+        before = before.replace("        x = 1\n        return x", "        return x")
+        after = before.replace(old, new).replace("        return x", f"        {LONG}")
+    elif case == "the last line, without a newline":
+        before = before.rstrip("\n")
+        after = before.replace(old.rstrip("\n"), new)
+    else:
+        after = before.replace(old, new)
+    assert after != before
+    out = layout.lay_out(before, after)
+    expected = whole_file(before, after)
+    if not after.endswith("\n"):  # black adds the final newline; a file without one keeps it so
+        expected = expected.rstrip("\n")
+    assert out == expected
+    assert out != after
+    if black_file and after.endswith("\n"):
+        assert black.format_str(out, mode=MODE) == out
+
+
+def test_snippets_hold_the_statements_around_the_change():
+    lines = BEFORE.splitlines()
+    at = lines.index("        loss = 2") + 1
+    (snippet,) = layout.snippets(BEFORE, [(at, at)])
+    # The else block holds one statement: the snippet is that statement alone, at depth 2.
+    assert (snippet.start, snippet.end, snippet.indent) == (at, at, 8)
+    assert snippet.text(BEFORE.splitlines(keepends=True)) == "if True:\n    if True:\n        loss = 2\n"
+    first = lines.index("    logits = tf.layers.dense(features, 2)") + 1
+    (snippet,) = layout.snippets(BEFORE, [(first, first)])
+    # One statement each side: the docstring-less def's first statement has none before it.
+    assert (snippet.start, snippet.indent) == (first, 4)
+    assert lines[snippet.end - 1] == "        loss = 2"
+
+
+def test_nested_and_overlapping_changes_make_one_snippet():
+    lines = BEFORE.splitlines()
+    outer = lines.index("    try:") + 1
+    inner = lines.index("        x = 1") + 1
+    found = layout.snippets(BEFORE, [(outer, outer), (inner, inner)])
+    assert len(found) == 1 and found[0].indent == 4 and found[0].start < outer and found[0].end >= inner
+
+
+def test_crlf_file_keeps_crlf():
+    before = black.format_str(BEFORE, mode=MODE)
+    after = before.replace("        x = 1\n", f"        x = 1\n        {LONG}\n")
+    expected = layout.lay_out(before, after)
+    crlf = layout.lay_out(before.replace("\n", "\r\n"), after.replace("\n", "\r\n"))
+    assert crlf == expected.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("black_file", [False, True], ids=["own style", "black"])
+def test_snippet_targets_the_python_versions_of_the_whole_file(black_file):
+    """An f-string elsewhere makes black target Python 3.6+, which adds a trailing comma
+    after ``**kwargs`` when it splits a call: the snippet must do the same."""
+    call = "    return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, eval_metrics=eval_metrics, scaffold_fn=scaffold_fn, **kwargs)\n"
+    before = 'NAME = f"{1}"\n\n\ndef model_fn(mode, loss, train_op, kwargs):\n    loss = 1\n    return loss\n'
+    before = black.format_str(before, mode=MODE) if black_file else before
+    after = before.replace("    return loss\n", call)
+    out = layout.lay_out(before, after)
+    assert out == whole_file(before, after)
+    assert "**kwargs,\n" in out
