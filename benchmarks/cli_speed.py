@@ -10,9 +10,10 @@ Prints, for each figure, what it is compared with and the ratio:
 * sparse tree (the CPython standard library): ``est2tpu migrate --check`` against a
   minimal script that reads every file and searches it for "estimator" (interpreter
   start-up included in both);
-* dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check`` with one
-  job and all cores, of ``tf_upgrade_v2 --intree`` (when installed), and of LibCST
-  parse + code generation alone (the floor); name resolution against the parse;
+* dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check`` and of
+  ``est2tpu migrate`` in place, with one job and all cores, against
+  ``tf_upgrade_v2 --intree`` (when installed); the engine against LibCST parse + code
+  generation alone (the floor); name resolution against the parse;
 * peak memory of ``est2tpu migrate --check -j1`` as the dense tree grows.
 """
 
@@ -157,29 +158,44 @@ def floor_and_names(paths, repeats: int) -> None:
 
 
 def dense(files: int, repeats: int) -> None:
+    """--check (reads only) and migrate in place (writes, black lays out the changed
+    statements; ``--format none`` writes the engine's text) on fresh copies of the tree,
+    against ``tf_upgrade_v2 --intree``, which writes a migrated copy of it."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = dense_tree(pathlib.Path(tmp) / "tree", files)
+        work, out = pathlib.Path(tmp) / "work", pathlib.Path(tmp) / "out"
         paths = sorted(tree.rglob("*.py"))
         print(f"dense tree: {files} Estimator files (the fixtures replicated)")
         cores = os.cpu_count() or 1
-        est2tpu = [str(BIN / "est2tpu"), "migrate", "--check", "-q"]
-        commands = {"single": [*est2tpu, "-j", "1", str(tree)], "multi": [*est2tpu, "-j", str(cores), str(tree)]}
+        est2tpu = [str(BIN / "est2tpu"), "migrate", "-q"]
+        commands = {
+            "--check -j1": [*est2tpu, "--check", "-j", "1", str(tree)],
+            f"--check -j{cores}": [*est2tpu, "--check", "-j", str(cores), str(tree)],
+            "in place -j1": [*est2tpu, "-j", "1", str(work)],
+            f"in place -j{cores}": [*est2tpu, "-j", str(cores), str(work)],
+            f"in place, --format none -j{cores}": [*est2tpu, "--format", "none", "-j", str(cores), str(work)],
+        }
         upgrade = BIN / "tf_upgrade_v2"
-        out = pathlib.Path(tmp) / "out"
         if upgrade.exists():
-            commands["upgrade"] = [str(upgrade), "--intree", str(tree), "--outtree", str(out),
-                                   "--reportfile", str(pathlib.Path(tmp) / "report.txt")]
-        best = best_interleaved(repeats, commands, before=lambda: shutil.rmtree(out, ignore_errors=True))
-        single, multi = best["single"], best["multi"]
-        print(f"  est2tpu migrate --check -j1    {files / single:7.1f} files/s")
-        print(f"  est2tpu migrate --check -j{cores}    {files / multi:7.1f} files/s   ({single / multi:.2f}x -j1)")
-        if "upgrade" in best:
-            elapsed = best["upgrade"]
-            print(f"  tf_upgrade_v2 --intree         {files / elapsed:7.1f} files/s   "
-                  f"(est2tpu is {elapsed / single:.1f}x faster with -j1, {elapsed / multi:.1f}x with "
-                  f"-j{cores}; target >= 5x)")
-        else:
+            commands["tf_upgrade_v2"] = [str(upgrade), "--intree", str(tree), "--outtree", str(out),
+                                         "--reportfile", str(pathlib.Path(tmp) / "report.txt")]
+
+        def fresh() -> None:
+            for directory in (work, out):
+                shutil.rmtree(directory, ignore_errors=True)
+            shutil.copytree(tree, work)
+
+        best = best_interleaved(repeats, commands, before=fresh)
+        reference = best.pop("tf_upgrade_v2", None)
+        if reference is not None:
+            print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s")
+        for name, elapsed in best.items():
+            ratio = f"   {reference / elapsed:4.1f}x tf_upgrade_v2" if reference is not None else ""
+            print(f"  {'est2tpu migrate ' + name:44} {files / elapsed:7.1f} files/s{ratio}")
+        if reference is None:
             print("  tf_upgrade_v2 not installed: pip install -e '.[tf]' to compare")
+        else:
+            print("  (target: >= 5x tf_upgrade_v2)")
         floor_and_names(paths, repeats)
 
 

@@ -242,13 +242,20 @@ def _single_quoted_string(source: str, mode) -> bool:
     return False
 
 
+def uniform_crlf(text: str) -> bool:
+    """Whether every line of ``text`` ends in CRLF (then every line it gains does too)."""
+    return "\r\n" in text and text.count("\n") == text.count("\r\n")
+
+
 def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = ()) -> str:
     """Format ``after`` (the migrated ``before``) according to ``style``: auto, black or none."""
     if style == "none" or before == after:
         return after
-    crlf = "\r\n" in after
+    crlf = uniform_crlf(before)
     if crlf:
         before, after = before.replace("\r\n", "\n"), after.replace("\r\n", "\n")
+    elif "\r" in before or "\r" in after:  # mixed line endings: left as the codemods wrote them
+        return after
     try:
         out = _lay_out(before, after, style, black_mode(config), "line_length" in dict(config))
     except Exception:  # the codemods' own output is valid Python: keep it rather than fail

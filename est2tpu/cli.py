@@ -382,7 +382,9 @@ def _libcst_problem(display: str, error) -> Problem:
 
 def _consistent_newlines(original: str, new: str) -> str:
     """A file whose every line ends in CRLF keeps doing so, whatever the engine inserted."""
-    if "\r\n" in original and original.count("\n") == original.count("\r\n"):
+    from codemods.layout import uniform_crlf
+
+    if uniform_crlf(original):
         return re.sub(r"(?<!\r)\n", "\r\n", new)
     return new
 

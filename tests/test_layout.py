@@ -146,3 +146,10 @@ def test_snippet_targets_the_python_versions_of_the_whole_file(black_file):
     out = layout.lay_out(before, after)
     assert out == whole_file(before, after)
     assert "**kwargs,\n" in out
+
+
+def test_mixed_line_endings_are_left_as_the_codemods_wrote_them():
+    """Black works on one kind of newline: converting would change lines the migration did not."""
+    before = black.format_str(BEFORE, mode=MODE).replace("    loss = 1\n", "    loss = 1\r\n")
+    after = before.replace("        x = 1\n", f"        x = 1\n        {LONG}\n")
+    assert layout.lay_out(before, after) == after
