@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Counter, Dict, List, Optional, Set, Tuple
+from typing import Callable, Counter, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -89,6 +89,12 @@ CLOSURE_NAMES = {"params", "mode", "config", "self"}
 #: model_fn, either is one; sliced (``labels[:, 0]``), it is a tensor; else ``features``
 #: may be one (feature columns read it whole) and ``labels`` is taken for a tensor.
 KEYED = ("features", "labels")
+#: Calls that take tensors only: ``features`` passed to one is not a dict (a feature
+#: column's input_layer, or a Keras model, may take a dict).
+TENSOR_OPS = (
+    "tf.layers.", "tf.compat.v1.layers.", "tf.nn.", "tf.math.", "tf.reduce_", "tf.reshape", "tf.cast",
+    "tf.matmul", "tf.shape", "tf.squeeze", "tf.expand_dims", "tf.transpose", "tf.identity", "tf.to_float",
+)
 
 
 @dataclasses.dataclass
@@ -228,8 +234,8 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             reads = _KeyedReads(base)
             for node in code:
                 reads.walk(node)
-            evidence = _KeyedReads(base).walked(fn.body)
-            if evidence.keys or (base == "features" and not evidence.sliced):  # may be a dict
+            evidence = _KeyedReads(base, self._takes_tensors).walked(fn.body)
+            if evidence.keys or (base == "features" and not evidence.as_tensor):  # may be a dict
                 for node in reads.other + reads.sliced:
                     self.report(node, DICT_READ.code, f"{DICT_READ.title}: {cst.Module([]).code_for_node(node)}",
                                 f"read it as {base}['name'], or write metric_fn by hand")
@@ -238,6 +244,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                 sent[fresh_name(fn, identifier(key), [metric_fn, *sent])] = node.with_changes(
                     lpar=(), rpar=())
         return None if blocked else sent
+
+    def _takes_tensors(self, call: cst.Call) -> bool:
+        return (self.api(call.func) or "").startswith(TENSOR_OPS)
 
     # -- tensors ----------------------------------------------------------------
 
@@ -364,13 +373,17 @@ class _NameCount(Visitor):
 
 
 class _KeyedReads(Visitor):
-    """Some code's reads of ``base``: by a constant string key, sliced as a tensor, other."""
+    """Some code's reads of ``base``: by a constant string key, sliced as a tensor, other;
+    and whether it is used as a tensor (sliced, in arithmetic, ``.shape``/``.dtype``, or
+    passed to a call for which ``takes_tensors`` holds)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, takes_tensors: Callable[[cst.Call], bool] = lambda call: False) -> None:
         self.base = base
+        self.takes_tensors = takes_tensors
         self.keys: Dict[str, cst.Subscript] = {}  # constant key -> its first read
         self.sliced: List[cst.Subscript] = []  # base[:, 0], base[0], base[..., None]
         self.other: List[cst.BaseExpression] = []
+        self.as_tensor = False
 
     def walked(self, node: cst.CSTNode) -> "_KeyedReads":
         self.walk(node)
@@ -384,6 +397,7 @@ class _KeyedReads(Visitor):
             self.keys.setdefault(key, node)
         elif _tensor_index(node):
             self.sliced.append(node)
+            self.as_tensor = True
         else:
             self.other.append(node)
         return False
@@ -391,9 +405,17 @@ class _KeyedReads(Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         if _is_name(node.value, self.base):
             self.other.append(node)
+            self.as_tensor |= node.attr.value in ("shape", "dtype", "get_shape")
         else:
             self.walk(node.value)
         return False
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        self.as_tensor |= _is_name(node.left, self.base) or _is_name(node.right, self.base)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if any(_is_name(arg.value, self.base) for arg in node.args) and self.takes_tensors(node):
+            self.as_tensor = True
 
     def visit_Arg(self, node: cst.Arg) -> bool:
         self.walk(node.value)

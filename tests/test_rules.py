@@ -157,6 +157,25 @@ def test_sliced_features_are_a_tensor_and_sent_whole():
     assert "E2T222" not in {f.code for f in result.findings}
 
 
+@pytest.mark.parametrize("use", ["tf.compat.v1.layers.dense(features, 2)", "tf.layers.dense(inputs=features, units=2)",
+                                 "tf.compat.v1.layers.dense(tf.cast(features, tf.float32), 2)",
+                                 "tf.compat.v1.layers.dense(features * 2.0, 2)"])
+def test_features_used_as_a_tensor_are_sent_whole(use):
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean="features").replace(
+        'tf.compat.v1.layers.dense(features["x"], 2)', use)
+    result = migrate_code(source, style="none")
+    assert "eval_metrics=(metric_fn, [labels, pred, features])" in result.code
+    assert "E2T222" not in {f.code for f in result.findings}
+
+
+def test_features_given_to_feature_columns_may_be_a_dict_and_are_reported():
+    use = "tf.compat.v1.layers.dense(tf.compat.v1.feature_column.input_layer(features, COLUMNS), 2)"
+    source = HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean="features").replace(
+        'tf.compat.v1.layers.dense(features["x"], 2)', use)
+    result = migrate(source)
+    assert "E2T222" in {f.code for f in result.findings} and "metric_fn" not in result.code
+
+
 def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
     source = HEADER + MODEL_FN.format(body="tf.compat.v1.summary.histogram('l', loss)") + (
         "\nest = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=lambda: 0)\n")
