@@ -30,16 +30,20 @@ USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
 
 
-def is_batch_size_param(node: cst.BaseExpression) -> bool:
-    """``params["batch_size"]``."""
+def is_batch_size_key(node: cst.BaseExpression) -> bool:
+    """The string literal ``"batch_size"``."""
+    return isinstance(node, cst.SimpleString) and node.evaluated_value == "batch_size"
+
+
+def is_batch_size_param(node: cst.BaseExpression, name: str = "params") -> bool:
+    """``params["batch_size"]`` (``name["batch_size"]``)."""
     return (
         isinstance(node, cst.Subscript)
         and isinstance(node.value, cst.Name)
-        and node.value.value == "params"
+        and node.value.value == name
         and len(node.slice) == 1
         and isinstance(node.slice[0].slice, cst.Index)
-        and isinstance(node.slice[0].slice.value, cst.SimpleString)
-        and node.slice[0].slice.value.evaluated_value == "batch_size"
+        and is_batch_size_key(node.slice[0].slice.value)
     )
 
 
@@ -113,7 +117,7 @@ class _Collector(Visitor):
             self.estimators.append(EstimatorSite(node, api, self.scope))
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel"):
             self.exports.append(node)
-        elif api in SPEC_USES or api == "tf.estimator.train_and_evaluate" or (
+        elif api in SPEC_USES or (
             isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
         ):
             self.use_calls.append((node, self.scope))
@@ -154,23 +158,28 @@ class EstimatorIndex:
 
     # -- resolution -------------------------------------------------------------
 
+    def scopes(self, scope: Optional[cst.FunctionDef]) -> Iterator[Optional[cst.FunctionDef]]:
+        """``scope``, each enclosing function, then None (the module)."""
+        while scope is not None:
+            yield scope
+            scope = self.parents.get(scope)
+        yield None
+
     def lookup(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
         """The value last assigned to ``name`` in ``scope`` or an enclosing scope."""
-        while True:
-            value = self._c.assigned.get((scope, name))
-            if value is not None or scope is None:
+        for owner in self.scopes(scope):
+            value = self._c.assigned.get((owner, name))
+            if value is not None:
                 return value
-            scope = self.parents.get(scope)
+        return None
 
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
         candidates = self.functions_by_name.get(name, ())
-        while True:
+        for owner in self.scopes(scope):
             for fn in candidates:
-                if self.parents.get(fn) is scope:
+                if self.parents.get(fn) is owner:
                     return fn
-            if scope is None:
-                return None
-            scope = self.parents.get(scope)
+        return None
 
     def resolve_function(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[Function]:
         """The function an expression evaluates to: a def, a lambda, or what a factory returns."""
@@ -192,14 +201,22 @@ class EstimatorIndex:
             value = self._c.assigned.get((None, self_attribute(expr)))
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, cst.Call):
-            if self.imports.api(expr.func) == "functools.partial" or dotted(expr.func) == "partial":
-                return self.resolve_function(expr.args[0].value, scope, depth + 1) if expr.args else None
-            factory = self.resolve_function(expr.func, scope, depth + 1)
-            if isinstance(factory, cst.FunctionDef):
-                returned = returned_function(factory, self)
-                if returned is not None:
-                    return returned
+            return self._resolve_call(expr, scope, depth)[1]
         return None
+
+    def _resolve_call(
+        self, call: cst.Call, scope, depth: int = 0
+    ) -> Tuple[Optional[cst.FunctionDef], Optional[Function]]:
+        """(factory, function) for ``factory(…)``: the def called and what it returns.
+
+        ``functools.partial(f, …)`` has no factory: (None, f).
+        """
+        if self.imports.api(call.func) == "functools.partial" or dotted(call.func) == "partial":
+            return None, (self.resolve_function(call.args[0].value, scope, depth + 1) if call.args else None)
+        factory = self.resolve_function(call.func, scope, depth + 1)
+        if not isinstance(factory, cst.FunctionDef):
+            return None, None
+        return factory, returned_function(factory, self)
 
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
         """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
@@ -221,26 +238,31 @@ class EstimatorIndex:
                     for site in self.estimators:
                         if site.scope is factory:
                             return site
-        return self.estimators[0] if guess and len(self.estimators) == 1 else None
+        return self.sole_estimator if guess else None
+
+    @property
+    def sole_estimator(self) -> Optional[EstimatorSite]:
+        """The module's Estimator, when it builds exactly one."""
+        return self.estimators[0] if len(self.estimators) == 1 else None
 
     # -- uses -------------------------------------------------------------------
 
     def _add_use(self, call: cst.Call, scope) -> None:
         api = self.imports.api(call.func)
-        if api == "tf.estimator.train_and_evaluate":
-            return  # its TrainSpec/EvalSpec calls are uses of their own
         if api in SPEC_USES:
             # a TrainSpec/EvalSpec names no estimator: the module's only one, if it has one
-            mode, site = SPEC_USES[api], self.estimators[0] if len(self.estimators) == 1 else None
+            mode, site = SPEC_USES[api], self.sole_estimator
         else:
             mode = USES[call.func.attr.value]
-            if find_arg(call, "input_fn") is None and self.site_for(call.func.value, scope, guess=False) is None:
-                return
-            site = self.site_for(call.func.value, scope)
+            site = self.site_for(call.func.value, scope, guess=False)
+            if site is None:
+                if find_arg(call, "input_fn") is None:
+                    return
+                site = self.sole_estimator
         arg = find_arg(call, "input_fn", 0)
-        use = InputFnUse(mode, call, arg, None)
         if arg is None:
             return
+        use = InputFnUse(mode, call, arg, None)
         if isinstance(arg.value, cst.Call) and self.imports.api(arg.value.func) in CANNED_INPUT_APIS:
             use.problem = "canned"
         else:
@@ -260,14 +282,16 @@ class EstimatorIndex:
             return self._plan(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, cst.Lambda):
             return self._plan_lambda(expr, scope)
-        fn = self.resolve_function(expr, scope)
+        factory_call = expr if isinstance(expr, cst.Call) else None
+        if factory_call is not None:
+            factory, fn = self._resolve_call(factory_call, scope)
+        else:
+            factory, fn = None, self.resolve_function(expr, scope)
         if isinstance(fn, cst.Lambda):
             return self._plan_lambda(fn, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
-        factory_call = expr if isinstance(expr, cst.Call) else None
-        factory = self.resolve_function(factory_call.func, scope) if factory_call is not None else None
-        return self._plan_def(fn, factory_call, factory if isinstance(factory, cst.FunctionDef) else None)
+        return self._plan_def(fn, factory_call, factory)
 
     def _plan_def(self, fn: cst.FunctionDef, factory_call, factory) -> InputFnPlan:
         """A def that will be the input_fn itself (directly or returned by a factory)."""
@@ -352,14 +376,8 @@ class EstimatorIndex:
         for name in names_in(expr):
             if name in self.imports.aliases or hasattr(builtins, name):
                 continue
-            owner, found = scope, False
-            while not found:
-                found = (owner, name) in self._c.assigned or self.function_named(name, owner) is not None or (
-                    owner is not None and name in param_names(owner))
-                if owner is None:
-                    break
-                owner = self.parents.get(owner)
-            if not found:
+            if not any((owner, name) in self._c.assigned or self.function_named(name, owner) is not None
+                       or (owner is not None and name in param_names(owner)) for owner in self.scopes(scope)):
                 return False
         return True
 
@@ -370,11 +388,7 @@ class EstimatorIndex:
                 yield use, use.plan
 
     def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
-        while scope is not None:
-            if scope in self.model_fns:
-                return True
-            scope = self.parents.get(scope)
-        return False
+        return any(owner in self.model_fns for owner in self.scopes(scope))
 
     def calls_to(self, *apis: str) -> List[cst.Call]:
         return [call for call, api, _ in self.api_calls if api in apis]

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import EstimatorSite, returned_call
+from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
@@ -168,8 +168,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         from_params = None
         if params is not None:
             for element in params.elements:
-                if (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)
-                        and element.key.evaluated_value == "batch_size"):
+                if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
                     from_params = element.value
                     variable = find_arg(site.call, "params", 3).value
                     if isinstance(variable, cst.Name) and _reads_batch_size(self._module, variable.value):
@@ -243,21 +242,16 @@ def _reads_batch_size(module: cst.Module, name: str) -> bool:
     return finder.found
 
 
-def _is_batch_size_key(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.SimpleString) and node.value in ('"batch_size"', "'batch_size'")
-
-
 class _BatchSizeReads(Visitor):
     def __init__(self, name: str) -> None:
         self.name, self.found = name, False
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if (isinstance(node.value, cst.Name) and node.value.value == self.name and len(node.slice) == 1
-                and isinstance(node.slice[0].slice, cst.Index) and _is_batch_size_key(node.slice[0].slice.value)):
+        if is_batch_size_param(node, self.name):
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
-                and func.attr.value == "get" and node.args and _is_batch_size_key(node.args[0].value)):
+                and func.attr.value == "get" and node.args and is_batch_size_key(node.args[0].value)):
             self.found = True
