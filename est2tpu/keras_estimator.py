@@ -180,7 +180,7 @@ class KerasModelFn:
     def _model_fn(self, features, labels, mode, params):
         on_tpu = params["use_tpu"]
         features, sample_weights = _split_sample_weights(features)
-        model = self.clone(mode, features, labels, sample_weights)
+        model, weights = self._clone(mode, features, labels, sample_weights)
         predictions = dict(zip(model.output_names, model.outputs))
         spec = dict(
             mode=mode,
@@ -200,7 +200,7 @@ class KerasModelFn:
             spec["train_op"] = model.train_function.updates_op
         else:
             model._make_test_function()
-            spec["eval_metrics"] = self._eval_metrics(model, sample_weights)
+            spec["eval_metrics"] = self._eval_metrics(model, weights)
         _initialize_compiled_metrics(model)
         loss = model.total_loss
         if on_tpu:
@@ -215,6 +215,10 @@ class KerasModelFn:
         (tensor, list or dict by output name) weighting its loss and weighted
         metrics.  Without features, it is built on placeholders.
         """
+        return self._clone(mode, features, labels, sample_weights)[0]
+
+    def _clone(self, mode, features, labels, sample_weights):
+        """``(clone, weights)``: weights are the sample weights applied, per output."""
         tf.compat.v1.keras.backend.set_learning_phase(mode == _MODE.TRAIN)
         compile_clone = mode != _MODE.PREDICT
         with _compiled_with(self._model, self._compile_args):
@@ -235,11 +239,11 @@ class KerasModelFn:
                 ),
                 optimizer_config=self._optimizer_config,
             )
+        weights = [None] * len(clone.output_names)
         if compile_clone and sample_weights is not None:
-            clone._compile_weights_loss_and_weighted_metrics(
-                _per_output(sample_weights, clone.output_names)
-            )
-        return clone
+            weights = _per_output(sample_weights, clone.output_names)
+            clone._compile_weights_loss_and_weighted_metrics(weights)
+        return clone, weights
 
     def save_first_checkpoint(self, config):
         """Writes the model's current weights under ``<model_dir>/keras``.
@@ -300,15 +304,15 @@ class KerasModelFn:
             outputs[name] = output_class(predictions[name])
         return outputs
 
-    def _eval_metrics(self, model, sample_weights):
+    def _eval_metrics(self, model, weights):
         """``(metric_fn, tensors)`` computing the compiled metrics on the host.
 
         Each metric is rebuilt from its config and updated from batch-major
         tensors exactly as Keras calls it (mask and sample weights included).
-        Returns None when the model has no compiled metrics.
+        ``weights`` holds the sample weights (or None) per output.  Returns None
+        when the model has no compiled metrics.
         """
         names = _metric_names(model, self._metric_names_map)
-        weights = _per_output(sample_weights, model.output_names)
         tensors, metrics = {}, []
         for i, endpoint in enumerate(model._training_endpoints):
             unweighted = list(model._per_output_metrics[i].values())
@@ -360,14 +364,14 @@ def _keras_class_bases_kept():
     is instantiated in a graph; the eager models and layers of that class then
     fail (Keras' converter leaves ``model.fit`` and ``predict`` broken this way).
     """
-    classes = _subclasses(tf.keras.layers.Layer)
-    bases = {cls: cls.__bases__ for cls in classes}
+    # Rebasing swaps a v2 base for its v1 subclass, so no class leaves the set.
+    bases = {cls: cls.__bases__ for cls in _subclasses(tf.keras.layers.Layer)}
     try:
         yield
     finally:
-        for cls in _subclasses(tf.keras.layers.Layer):
-            if cls in bases and cls.__bases__ != bases[cls]:
-                cls.__bases__ = bases[cls]
+        for cls, cls_bases in bases.items():
+            if cls.__bases__ != cls_bases:
+                cls.__bases__ = cls_bases
 
 
 def _subclasses(cls):
