@@ -414,32 +414,45 @@ def _unparsable_output(job: Job, code: str, flags: int = 0) -> Optional[Outcome]
     ))
 
 
-def _migrate_python(job: Job) -> Outcome:
-    skip, ignores = directives(job.text)
+def _run_engine(job: Job, code: str, flags: int = 0, *, style: str = "none",
+                black: Tuple[Tuple[str, Any], ...] = (), locate=None, place=None) -> Tuple[Outcome, Optional[str]]:
+    """Run the engine on ``code`` (a file's, or a notebook's joined cells): (the outcome so
+    far, the migrated code), the code None when the outcome is final (skipped, syntax error,
+    unchanged, unparsable output).  ``flags``: compile flags; ``locate`` places a finding and
+    ``place`` a syntax error (in a notebook: in its cell)."""
+    skip, ignores = directives(code)
     if skip:
-        return Outcome(note="skip-file comment")
-    problem = python_rejects(job.display, job.text)
+        return Outcome(note="skip-file comment"), None
+    problem = python_rejects(job.display, code, flags)
+    if problem is None:
+        import libcst
+
+        from codemods.base import Options
+        from codemods.migrate import migrate_code
+
+        try:
+            result = migrate_code(code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
+                                  style=style, black_config=black)
+        except libcst.ParserSyntaxError as e:
+            problem = _libcst_problem(job.display, e)
     if problem is not None:
-        return Outcome(error=problem)
-    import libcst
-
-    from codemods.base import Options
-    from codemods.migrate import migrate_code
-
-    try:
-        result = migrate_code(job.text, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
-                              style=job.format_mode, black_config=job.black)
-    except libcst.ParserSyntaxError as e:
-        return Outcome(error=_libcst_problem(job.display, e))
-    diagnostics = _filter(job, result.findings, ignores)
-    if result.code == job.text:
-        return Outcome(diagnostics=diagnostics)
-    new = _consistent_newlines(job.text, result.code)
-    if new == job.text:
-        return Outcome(diagnostics=diagnostics)
-    broken = _unparsable_output(job, new)
+        return Outcome(error=place(problem) if place else problem), None
+    outcome = Outcome(diagnostics=_filter(job, result.findings, ignores, locate))
+    if result.code == code:
+        return outcome, None
+    broken = _unparsable_output(job, result.code, flags)
     if broken is not None:
-        return broken
+        return broken, None
+    return outcome, result.code
+
+
+def _migrate_python(job: Job) -> Outcome:
+    outcome, code = _run_engine(job, job.text, style=job.format_mode, black=job.black)
+    if code is None:
+        return outcome
+    new = _consistent_newlines(job.text, code)
+    if new == job.text:
+        return outcome
     try:
         data = new.encode(job.encoding)
     except UnicodeEncodeError as e:
@@ -448,10 +461,12 @@ def _migrate_python(job: Job) -> Outcome:
             f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
             "file left untouched",
         ))
-    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
+    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=outcome.diagnostics)
 
 
 def _migrate_notebook(job: Job) -> Outcome:
+    import ast
+
     from est2tpu import notebook
 
     try:
@@ -463,27 +478,10 @@ def _migrate_notebook(job: Job) -> Outcome:
     joined = notebook.join(nb)
     if not joined.cells or not may_use_estimator(joined.code):
         return Outcome(note="no Estimator API")
-    skip, ignores = directives(joined.code)
-    if skip:
-        return Outcome(note="skip-file comment")
-    import ast
 
-    import libcst
-
-    from codemods.base import Options
-    from codemods.migrate import migrate_code
-
-    problem = python_rejects(job.display, joined.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    if problem is None:
-        try:
-            result = migrate_code(joined.code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
-                                  style="none")
-        except libcst.ParserSyntaxError as e:
-            problem = _libcst_problem(job.display, e)
-    if problem is not None:
+    def place(problem: Problem) -> Problem:
         cell, line = joined.locate(problem.line or 1)
-        return Outcome(error=Problem(job.display, problem.message, line, problem.col,
-                                     cell.index + 1 if cell else None))
+        return Problem(job.display, problem.message, line, problem.col, cell.index + 1 if cell else None)
 
     def locate(f) -> Diagnostic:
         cell, line = joined.locate(f.line)
@@ -493,21 +491,18 @@ def _migrate_notebook(job: Job) -> Outcome:
         return Diagnostic(job.display, line, f.col, f.code, f.message, f.hint, cell.index + 1,
                           file_line, file_col)
 
-    diagnostics = _filter(job, result.findings, ignores, locate)
-    if result.code == joined.code:
-        return Outcome(diagnostics=diagnostics)
-    broken = _unparsable_output(job, result.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    if broken is not None:
-        return broken
+    outcome, code = _run_engine(job, joined.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, locate=locate, place=place)
+    if code is None:
+        return outcome
     try:
-        sources = notebook.split(joined, result.code)
+        sources = notebook.split(joined, code)
         new_text = notebook.splice(nb, sources) if sources else job.text
     except notebook.NotebookError as e:
         return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
     if new_text == job.text:
-        return Outcome(diagnostics=diagnostics)
+        return outcome
     return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
-                   diagnostics=diagnostics)
+                   diagnostics=outcome.diagnostics)
 
 
 def process(job: Job) -> Outcome:
@@ -696,11 +691,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     report_stream = stderr if args.diff else stdout
     # text and github findings are printed file by file; json and sarif need them all.
     streamed = args.output_format in ("text", "github")
-    problems: List[Problem] = list(found.problems)
     diagnostics: List[Diagnostic] = []
-    changed: List[str] = []
     states: List[str] = []  # --verbose
-    summary = Summary(failed=len(found.problems))
+    summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
         pending = (_prepare(candidate, output_needed) for candidate in found.files)
@@ -711,8 +704,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 _write(record)
                 outcome = record.outcome
             if outcome.error:
-                problems.append(outcome.error)
-                summary.failed += 1
+                summary.problems.append(outcome.error)
                 continue
             found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
             summary.findings += len(found_here)
@@ -721,8 +713,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             else:
                 diagnostics.extend(found_here)
             if outcome.changed:
-                summary.migrated += 1
-                changed.append(record.candidate.display)
+                summary.changed.append(record.candidate.display)
                 if args.diff:
                     diff = unified_diff(record.original, outcome.new_data, record.candidate.display)
                     _write_bytes(stdout, colorize(diff) if color else diff)
@@ -733,7 +724,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
     finally:
         progress.close()
-    problems.sort(key=lambda p: p.display)
+    summary.problems.sort(key=lambda p: p.display)
 
     rules: Dict[str, Any] = {}
     if diagnostics and args.output_format in ("json", "sarif"):
@@ -742,23 +733,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         from codemods.base import RULES
 
         rules = dict(RULES)
-    shown_problems = problems if args.output_format != "text" else []  # text: on stderr below
+    shown_problems = summary.problems if args.output_format != "text" else []  # text: on stderr below
     _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, shown_problems,
-                                      summary, rules, cwd, changed=changed))
+                                      summary, rules, cwd))
 
-    notes: List[str] = [problem.format() for problem in problems]
+    notes: List[str] = [problem.format() for problem in summary.problems]
     if not args.quiet:
         if args.check and not args.diff:
-            notes.extend(f"would migrate {display}" for display in changed)
+            notes.extend(f"would migrate {display}" for display in summary.changed)
         if args.verbose:
             notes.extend(f"{shown}: skipped ({reason})" for shown, reason in found.skipped)
             notes.extend(states)
         notes.append(summary.line(would=not write))
     _write_text(stderr, "".join(n + "\n" for n in notes))
 
-    if problems:
+    if summary.problems:
         return 2
-    if not write and (changed or summary.findings) and not args.exit_zero:
+    if not write and (summary.changed or summary.findings) and not args.exit_zero:
         return 1
     return 0
 

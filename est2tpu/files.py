@@ -294,7 +294,7 @@ class Finder:
         self._git_roots: Dict[str, Optional[str]] = {}
         self._roots: List[str] = []
         self._seen: Dict[str, str] = {}
-        self._dir_sets: Dict[str, Tuple[PatternSet, Optional[PatternSet]]] = {}
+        self._dir_sets: Dict[Tuple[str, bool], Tuple[PatternSet, Optional[PatternSet]]] = {}
 
     # -- exclusion
     def _exclude_set(self, settings: Settings) -> PatternSet:
@@ -336,18 +336,24 @@ class Finder:
         self._gitignores[directory] = found
         return found
 
-    def _sets_for(self, directory: str) -> Tuple[PatternSet, Optional[PatternSet]]:
-        """The exclude and .gitignore patterns for entries of ``directory`` (cached per directory)."""
-        found = self._dir_sets.get(directory)
+    def _sets_for(self, directory: str, given: bool) -> Tuple[PatternSet, Optional[PatternSet]]:
+        """The exclude and .gitignore patterns for entries of ``directory`` (cached per directory;
+        ``given``: see :meth:`excluded`)."""
+        found = self._dir_sets.get((directory, given))
         if found is None:
-            found = (self._exclude_set(self.resolver.for_dir(directory)),
-                     self._gitignore_set(directory) if self.respect_gitignore else None)
-            self._dir_sets[directory] = found
+            excludes = self._exclude_set(self.resolver.for_dir(directory))
+            if given:  # a base that holds the directory contains its entries
+                excludes = PatternSet([p for p in excludes.patterns
+                                       if directory == p.base or _relative(directory, p.base) is not None])
+            found = (excludes, self._gitignore_set(directory) if self.respect_gitignore else None)
+            self._dir_sets[(directory, given)] = found
         return found
 
-    def excluded(self, path: str, is_dir: bool) -> Optional[str]:
-        """Why ``path`` (an entry met while searching) is left out, or None."""
-        excludes, gitignore = self._sets_for(os.path.dirname(path))
+    def excluded(self, path: str, is_dir: bool, given: bool = False) -> Optional[str]:
+        """Why ``path`` is left out, or None.  For a path ``given`` on the command line (or a
+        directory above it) only exclude patterns whose base contains it count, so a "build"
+        pattern does not exclude a project that happens to live in ~/build."""
+        excludes, gitignore = self._sets_for(os.path.dirname(path), given)
         if excludes.decide(path, is_dir):
             return "excluded"
         if gitignore is not None and gitignore.decide(path, is_dir):
@@ -369,24 +375,9 @@ class Finder:
             current = parent
         for i, p in enumerate(reversed(parts)):
             last = i == len(parts) - 1
-            reason = self._excluded_parent_aware(p, is_dir if last else True)
+            reason = self.excluded(p, is_dir if last else True, given=True)
             if reason:
                 return reason
-        return None
-
-    def _excluded_parent_aware(self, path: str, is_dir: bool) -> Optional[str]:
-        # An ancestor only counts when the pattern's base contains it, so a "build"
-        # pattern does not exclude a project that happens to live in ~/build.
-        parent = os.path.dirname(path)
-        settings = self.resolver.for_dir(parent)
-        patterns = self._exclude_set(settings)
-        inside = PatternSet([p for p in patterns.patterns if _relative(path, p.base) is not None])
-        if inside.decide(path, is_dir):
-            return "excluded"
-        if self.respect_gitignore and self._gitignore_set(parent).decide(path, is_dir):
-            return "ignored by .gitignore"
-        if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
-            return "virtual environment"
         return None
 
     # -- search

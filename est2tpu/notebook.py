@@ -21,16 +21,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import json.decoder
-import json.scanner
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 #: Cell magics whose body is Python code.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
 
 _WS = re.compile(r"[ \t\n\r]*")
-_LITERALS = (("true", True), ("false", False), ("null", None), ("NaN", float("nan")),
-             ("Infinity", float("inf")), ("-Infinity", float("-inf")))
 _MAGIC_PLACEHOLDER = re.compile(r"^([ \t]*)_est2tpu_magic_(\d+)_[ \t]*$")
 _BOUNDARY = "_est2tpu_cell_boundary_{}_"
 _BOUNDARY_RE = re.compile(r"^_est2tpu_cell_boundary_(\d+)_[ \t]*$")
@@ -54,7 +51,8 @@ class Cell:
 
 
 class _Scanner:
-    """Walks JSON text, recording where each cell's ``source`` (and its items) is."""
+    """Decodes JSON text as :func:`json.loads` does (the same values, the same errors),
+    recording where each cell's ``source`` (and its items) is."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -67,32 +65,41 @@ class _Scanner:
 
     @staticmethod
     def _on_the_way(path: tuple) -> bool:
-        """Whether a value at ``path`` may contain a cell's source (else it is skipped whole)."""
+        """Whether a value at ``path`` may contain a cell's source (else it is decoded whole)."""
         return (len(path) == 0 or (path[0] == "cells" and (len(path) < 3 or (len(path) == 3 and path[2] == "source"))))
 
-    def value(self, i: int, path: tuple) -> int:
+    def document(self) -> Any:
+        s = self.text
+        if s.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", s, 0)
+        result, i = self.value(0, ())
+        i = _WS.match(s, i).end()
+        if i != len(s):
+            raise json.JSONDecodeError("Extra data", s, i)
+        return result
+
+    def value(self, i: int, path: tuple) -> Tuple[Any, int]:
+        """The value starting at ``i`` (after whitespace), and where it ends."""
         s = self.text
         i = _WS.match(s, i).end()
         start = i
         c = s[i : i + 1]
-        if not self._on_the_way(path):  # outputs, metadata...: the C decoder skips them fast
-            try:
-                _, i = self._decoder.raw_decode(s, i)
-            except ValueError as e:
-                raise NotebookError(f"invalid JSON: {e}") from None
-        elif c == "{":
+        result: Any
+        if c == "{" and self._on_the_way(path):
+            result = {}
             i = _WS.match(s, i + 1).end()
             if s[i : i + 1] == "}":
                 i += 1
             else:
                 while True:
                     if s[i : i + 1] != '"':
-                        raise NotebookError(f"invalid JSON at offset {i}")
+                        raise json.JSONDecodeError("Expecting property name enclosed in double quotes", s, i)
                     key, i = json.decoder.scanstring(s, i + 1)
                     i = _WS.match(s, i).end()
                     if s[i : i + 1] != ":":
-                        raise NotebookError(f"invalid JSON at offset {i}")
-                    i = self.value(i + 1, path + (key,) if len(path) < 3 else path + (None,))
+                        raise json.JSONDecodeError("Expecting ':' delimiter", s, i)
+                    item, i = self.value(i + 1, path + (key,) if len(path) < 3 else path + (None,))
+                    result[key] = item
                     i = _WS.match(s, i).end()
                     if s[i : i + 1] == ",":
                         i = _WS.match(s, i + 1).end()
@@ -100,16 +107,16 @@ class _Scanner:
                     if s[i : i + 1] == "}":
                         i += 1
                         break
-                    raise NotebookError(f"invalid JSON at offset {i}")
-        elif c == "[":
+                    raise json.JSONDecodeError("Expecting ',' delimiter", s, i)
+        elif c == "[" and self._on_the_way(path):
+            result = []
             i = _WS.match(s, i + 1).end()
-            n = 0
             if s[i : i + 1] == "]":
                 i += 1
             else:
                 while True:
-                    i = self.value(i, path + (n,) if len(path) < 4 else path + (None,))
-                    n += 1
+                    item, i = self.value(i, path + (len(result),) if len(path) < 4 else path + (None,))
+                    result.append(item)
                     i = _WS.match(s, i).end()
                     if s[i : i + 1] == ",":
                         i += 1
@@ -117,23 +124,12 @@ class _Scanner:
                     if s[i : i + 1] == "]":
                         i += 1
                         break
-                    raise NotebookError(f"invalid JSON at offset {i}")
-        elif c == '"':
-            _, i = json.decoder.scanstring(s, i + 1)
-        else:
-            m = json.scanner.NUMBER_RE.match(s, i)
-            if m:
-                i = m.end()
-            else:
-                for word, _ in _LITERALS:
-                    if s.startswith(word, i):
-                        i += len(word)
-                        break
-                else:
-                    raise NotebookError(f"invalid JSON at offset {i}")
+                    raise json.JSONDecodeError("Expecting ',' delimiter", s, i)
+        else:  # a scalar, or outputs, metadata...: the C decoder is fast
+            result, i = self._decoder.raw_decode(s, i)
         if self._wanted(path):
             self.spans[path] = (start, i)
-        return i
+        return result, i
 
 
 @dataclasses.dataclass
@@ -148,14 +144,13 @@ class Notebook:
 
 
 def parse(text: str) -> Notebook:
+    scanner = _Scanner(text)
     try:
-        data = json.loads(text)
+        data = scanner.document()
     except ValueError as e:
         raise NotebookError(f"invalid notebook JSON: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("not a Jupyter notebook (no \"cells\" list; nbformat 4 is supported)")
-    scanner = _Scanner(text)
-    scanner.value(0, ())
     cells: List[Cell] = []
     for index, raw in enumerate(data["cells"]):
         if not isinstance(raw, dict):

@@ -66,10 +66,25 @@ class Diagnostic:
 
 @dataclasses.dataclass
 class Summary:
-    migrated: int = 0
+    """What a run did: the files migrated (or that would be) and those that failed, in full;
+    the others and the findings, counted."""
+
+    changed: List[str] = dataclasses.field(default_factory=list)
+    problems: List[Problem] = dataclasses.field(default_factory=list)
     unchanged: int = 0
-    failed: int = 0
     findings: int = 0
+
+    @property
+    def migrated(self) -> int:
+        return len(self.changed)
+
+    @property
+    def failed(self) -> int:
+        return len(self.problems)
+
+    def counts(self) -> Dict[str, int]:
+        return {"migrated": self.migrated, "unchanged": self.unchanged, "failed": self.failed,
+                "findings": self.findings}
 
     def line(self, would: bool) -> str:
         def n(count: int, word: str) -> str:
@@ -164,9 +179,9 @@ def text_report(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
-                summary: Summary, rules: Mapping[str, Any], changed: Sequence[str] = ()) -> str:
+                summary: Summary, rules: Mapping[str, Any]) -> str:
     doc = {
-        "changed": list(changed),
+        "changed": list(summary.changed),
         "findings": [
             {
                 "path": d.display,
@@ -184,7 +199,7 @@ def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
             {"path": p.display, "line": p.line, "col": p.col, "cell": p.cell, "message": p.message}
             for p in problems
         ],
-        "summary": dataclasses.asdict(summary),
+        "summary": summary.counts(),
     }
     import json
 
@@ -305,9 +320,9 @@ def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]
 
 
 def render(fmt: str, diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
-           summary: Summary, rules: Mapping[str, Any], cwd: str, changed: Sequence[str] = ()) -> str:
+           summary: Summary, rules: Mapping[str, Any], cwd: str) -> str:
     if fmt == "json":
-        return json_report(diagnostics, problems, summary, rules, changed)
+        return json_report(diagnostics, problems, summary, rules)
     if fmt == "sarif":
         return sarif_report(diagnostics, problems, rules, cwd)
     if fmt == "github":
