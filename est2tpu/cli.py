@@ -733,8 +733,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         from codemods.base import RULES
 
         rules = dict(RULES)
-    shown_problems = summary.problems if args.output_format != "text" else []  # text: on stderr below
-    _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, shown_problems,
+    # problems: in the json/sarif/github report; text prints them to stderr below.
+    _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, summary.problems,
                                       summary, rules, cwd))
 
     notes: List[str] = [problem.format() for problem in summary.problems]
