@@ -94,26 +94,35 @@ def is_black_formatted(source: str, mode=None) -> bool:
 
 @dataclasses.dataclass
 class Snippet:
-    """Whole lines ``start``..``end`` (1-based, inclusive): sibling statements indented by ``indent``."""
+    """Whole lines ``start``..``end`` (1-based, inclusive): sibling statements inside blocks
+    whose headers ``headers`` stands for (one per depth)."""
 
     start: int
     end: int
-    indent: int
+    headers: Tuple[str, ...]
+
+    @property
+    def indent(self) -> int:
+        return 4 * len(self.headers)
 
     def text(self, lines: List[str]) -> str:
-        """The lines, under ``if True:`` headers that put them at their own depth, so
-        black lays them out as it would in the file (blank lines and line length depend
-        on the depth)."""
+        """The lines under stand-in headers that put them at their own depth, in the same
+        kind of block, so black lays them out as it would in the file (blank lines, line
+        length and docstrings depend on those)."""
         text = self.header() + "".join(lines[self.start - 1 : self.end])
         return text if text.endswith("\n") else text + "\n"
 
     def header(self) -> str:
-        return "".join("    " * depth + "if True:\n" for depth in range(self.indent // 4))
+        return "".join("    " * depth + header + "\n" for depth, header in enumerate(self.headers))
 
     def local(self, first: int, last: int) -> Tuple[int, int]:
         """Lines ``first``..``last`` of the file, as lines of :meth:`text`."""
-        shift = self.indent // 4 - self.start + 1
+        shift = len(self.headers) - self.start + 1
         return max(first, self.start) + shift, min(last, self.end) + shift
+
+
+#: Stand-ins for the headers of the blocks black treats apart (docstrings, blank lines).
+_HEADERS = {ast.ClassDef: "class _:", ast.FunctionDef: "def _():", ast.AsyncFunctionDef: "async def _():"}
 
 
 def _span(statement: ast.stmt) -> Tuple[int, int]:
@@ -131,23 +140,28 @@ def _blocks(statement: ast.stmt):
         yield part.body
 
 
-def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str]) -> Optional[Snippet]:
+def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
+             outer: Tuple[ast.stmt, ...] = ()) -> Optional[Snippet]:
     """The innermost sibling statements holding lines ``first``..``last``, with one more
-    statement on each side (black's blank lines depend on the neighbours)."""
+    statement on each side (black's blank lines depend on the neighbours); ``outer``: the
+    compound statements around ``body``."""
     hit = [i for i, statement in enumerate(body) if _span(statement)[0] <= last and _span(statement)[1] >= first]
     if not hit:
         return None
     if len(hit) == 1:
-        outer = body[hit[0]]
-        for block in _blocks(outer):
-            if _span(block[0])[0] <= first and last <= _span(block[-1])[1] and block[0].lineno > outer.lineno:
-                return _snippet(block, first, last, lines)
-    low, high = body[max(hit[0] - 1, 0)], body[min(hit[-1] + 1, len(body) - 1)]
-    start = _span(low)[0]
+        compound = body[hit[0]]
+        for block in _blocks(compound):
+            if _span(block[0])[0] <= first and last <= _span(block[-1])[1] and block[0].lineno > compound.lineno:
+                return _snippet(block, first, last, lines, (*outer, compound))
+    low, high = max(hit[0] - 1, 0), min(hit[-1] + 1, len(body) - 1)
+    start = _span(body[low])[0]
     indent = len(lines[start - 1]) - len(lines[start - 1].lstrip(" "))
-    if indent != low.col_offset or indent % 4:
+    if indent != body[low].col_offset or indent != 4 * len(outer):
         return None
-    return Snippet(start, _span(high)[1], indent)
+    headers = tuple(_HEADERS.get(type(s), "if True:") for s in outer)
+    if headers and low:  # a string statement down a def or class is no docstring
+        headers = (*headers[:-1], "if True:")
+    return Snippet(start, _span(body[high])[1], headers)
 
 
 def snippets(source: str, ranges: List[Tuple[int, int]]) -> Optional[List[Snippet]]:
@@ -167,7 +181,8 @@ def snippets(source: str, ranges: List[Tuple[int, int]]) -> Optional[List[Snippe
     for snippet in sorted(found, key=lambda s: (s.start, s.indent)):
         if merged and snippet.start <= merged[-1].end:  # nested or overlapping siblings
             outer = merged[-1]
-            merged[-1] = Snippet(outer.start, max(outer.end, snippet.end), min(outer.indent, snippet.indent))
+            shallower = min(outer, snippet, key=lambda s: s.indent)
+            merged[-1] = Snippet(outer.start, max(outer.end, snippet.end), shallower.headers)
         else:
             merged.append(snippet)
     return merged

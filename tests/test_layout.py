@@ -61,6 +61,8 @@ def model_fn(features, labels, mode):
 
 
 class Trainer:
+    """Trains."""
+
     @property
     def spec(self):
         x = 1
@@ -78,6 +80,7 @@ CASES = {
     "a one-line compound statement": ("        loss = 1\n", f"        loss = 1\n        if loss: {LONG}\n"),
     "two places": ("    return loss\n", f"    {LONG}\n"),
     "the last line, without a newline": ("        return x\n", f"        {LONG}"),
+    "after a class docstring": ('    """Trains."""\n', f'    """Trains."""\n    {LONG}\n'),
 }
 
 
@@ -111,12 +114,17 @@ def test_snippets_hold_the_statements_around_the_change():
     (snippet,) = layout.snippets(BEFORE, [(at, at)])
     # The else block holds one statement: the snippet is that statement alone, at depth 2.
     assert (snippet.start, snippet.end, snippet.indent) == (at, at, 8)
-    assert snippet.text(BEFORE.splitlines(keepends=True)) == "if True:\n    if True:\n        loss = 2\n"
+    # Under stand-ins for the def and the if around it (only the kind of a def or class matters).
+    assert snippet.text(BEFORE.splitlines(keepends=True)) == "def _():\n    if True:\n        loss = 2\n"
     first = lines.index("    logits = tf.layers.dense(features, 2)") + 1
     (snippet,) = layout.snippets(BEFORE, [(first, first)])
-    # One statement each side: the docstring-less def's first statement has none before it.
-    assert (snippet.start, snippet.indent) == (first, 4)
+    # One statement each side: the def's first statement has none before it.
+    assert (snippet.start, snippet.indent, snippet.headers) == (first, 4, ("def _():",))
     assert lines[snippet.end - 1] == "        loss = 2"
+    # A snippet that does not start its block is under an `if`: a string there is no docstring.
+    last = lines.index("    return loss") + 1
+    (snippet,) = layout.snippets(BEFORE, [(last, last)])
+    assert lines[snippet.start - 1] == "    try:" and snippet.headers == ("if True:",)
 
 
 def test_nested_and_overlapping_changes_make_one_snippet():
