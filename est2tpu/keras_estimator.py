@@ -364,7 +364,6 @@ def _keras_class_bases_kept():
     is instantiated in a graph; the eager models and layers of that class then
     fail (Keras' converter leaves ``model.fit`` and ``predict`` broken this way).
     """
-    # Rebasing swaps a v2 base for its v1 subclass, so no class leaves the set.
     bases = {cls: cls.__bases__ for cls in _subclasses(tf.keras.layers.Layer)}
     try:
         yield
