@@ -67,6 +67,8 @@ class InputFnPlan:
     batch: Optional[cst.BaseExpression]  # the batch size to lift into TPUEstimator
     from_params: bool = False  # the batch already came from params["batch_size"]
     pass_params: Optional[cst.Call] = None  # call in a lambda that must pass params on
+    #: calls that leave the callee's batch size to its default: they pass name=params["batch_size"]
+    batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -345,7 +347,8 @@ class EstimatorIndex:
         return self._plan_forwarding(lam, root, scope) or InputFnPlan(lam, [], [], None)
 
     def _plan_forwarding(self, outer: Function, body: cst.Call, scope) -> Optional[InputFnPlan]:
-        """``lambda: f(x, y, BATCH)``: ``outer`` takes params and passes the batch size on to f."""
+        """``lambda: f(x, y, BATCH)``: ``outer`` takes params and passes the batch size on to f
+        (as a keyword when f's default is the batch size)."""
         fn = self.resolve_function(body.func, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
@@ -357,7 +360,11 @@ class EstimatorIndex:
                 plan.pass_params = body
             elif isinstance(size, cst.Name) and size.value in param_names(fn):
                 arg = bound_arg(body, fn, size.value)
-                if arg is not None and not is_batch_size_param(arg.value):
+                default = param_default(fn, size.value)
+                if arg is None and default is not None:  # f(x) where def f(x, batch_size=32)
+                    plan.batch_kwargs[body] = size.value
+                    plan.batch = plan.batch or default
+                elif arg is not None and not is_batch_size_param(arg.value):
                     plan.to_batch_param.append(arg.value)
                     plan.batch = plan.batch or arg.value
                 elif arg is not None:

@@ -83,6 +83,7 @@ class InputFnTakesParams(MigrationCodemod):
         self.takes_params: Set[cst.CSTNode] = set()
         self.to_param: Set[cst.CSTNode] = set()
         self.pass_params: Set[cst.Call] = set()
+        self.batch_kwargs: Dict[cst.Call, str] = {}
         self.iterators: Set[cst.FunctionDef] = set()
         modes: Dict[cst.Call, Set[str]] = {}
         for use in index.uses:
@@ -97,6 +98,7 @@ class InputFnTakesParams(MigrationCodemod):
         for use, plan in index.input_fn_plans():
             self.takes_params.add(plan.takes_params)
             self.to_param.update(plan.to_batch_param)
+            self.batch_kwargs.update(plan.batch_kwargs)
             if plan.pass_params is not None:
                 self.pass_params.add(plan.pass_params)
                 callee = index.resolve_function(plan.pass_params.func, None)
@@ -128,11 +130,13 @@ class InputFnTakesParams(MigrationCodemod):
 
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
-        return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.get_next_returns)
+        return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.batch_kwargs
+                    or self.get_next_returns)
 
     def targets(self):
         # the functions around these are entered too: leave_Return sees which one it is in
-        return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.get_next_returns]
+        return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
+                *self.get_next_returns]
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
@@ -153,6 +157,9 @@ class InputFnTakesParams(MigrationCodemod):
             updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
         if original_node in self.pass_params and find_arg(original_node, "params") is None:
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
+        name = self.batch_kwargs.get(original_node)
+        if name is not None:
+            updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size"))])
         return updated_node
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):

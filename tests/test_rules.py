@@ -394,3 +394,32 @@ est.train(input_fn=input_fn, steps=1)
     result = migrate_code(source, style="none")
     assert "train_batch_size=int(BATCH, base=10)" in result.code
     assert "E2T218" not in {f.code for f in result.findings}
+
+
+DEFAULT_BATCH = HEADER + MODEL_FN.format(body="") + '''
+
+def make_input(n, train=True, batch_size=BATCH):
+    return tf.data.Dataset.range(n).batch(batch_size)
+
+
+def eval_input_fn():
+    return make_input(64, train=False)
+
+
+BATCH = 16
+est = tf.estimator.Estimator(model_fn)
+est.train(lambda: make_input(64), steps=1)
+est.evaluate(eval_input_fn)
+'''
+
+
+def test_batch_size_left_to_the_callees_default_is_passed_from_params():
+    result = migrate_code(DEFAULT_BATCH, style="none")
+    code = result.code
+    assert 'est.train(lambda params: make_input(64, batch_size=params["batch_size"]), steps=1)' in code
+    assert 'return make_input(64, train=False, batch_size=params["batch_size"])' in code
+    assert "def eval_input_fn(params):" in code
+    assert "def make_input(n, train=True, batch_size=BATCH):" in code  # other callers keep their default
+    assert "train_batch_size=BATCH, eval_batch_size=BATCH" in code
+    assert "E2T218" not in {f.code for f in result.findings}
+    assert migrate_code(code, style="none").code == code
