@@ -10,12 +10,13 @@ import libcst as cst
 from codemods.estimators import EstimatorIndex
 from codemods.imports import ADD_KEY, DROP_KEY, update_imports
 from codemods.names import TARGETS, ImportTable
-from codemods.positions import locate
+from codemods.positions import Spans, locate
 from codemods.syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"
 OPTIONS_KEY = "est2tpu.options"
+SOURCE_KEY = "est2tpu.source"  # the text the module was parsed from, when known
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +134,7 @@ class MigrationCodemod(cst.CSTTransformer):
 
     def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None) -> None:
         """Analyse ``module`` (the one about to be transformed), sharing another concern's analysis."""
-        self._module, self._shared, self._index = module, shared, None
+        self._module, self._shared, self._index, self._spans = module, shared, None, None
         self.imports = shared.imports if shared else ImportTable(module)
 
     def report(self, node: cst.CSTNode, code: str, message: str, hint: str = "") -> None:
@@ -145,7 +146,8 @@ class MigrationCodemod(cst.CSTTransformer):
         pending = self.context.scratch.pop(PENDING_KEY, [])
         if not pending:
             return
-        where = locate(self._module, [node for node, *_ in pending])
+        index = (self._shared or self)._index  # its parents, if some concern built it
+        where = locate(self._module, [node for node, *_ in pending], self.spans, index and index.parent_of)
         findings = self.context.scratch.setdefault(FINDINGS_KEY, [])
         for node, code, message, hint in pending:
             line, col = where.get(node, (0, 0))
@@ -159,6 +161,17 @@ class MigrationCodemod(cst.CSTTransformer):
         if self._index is None:
             self._index = EstimatorIndex(self._module, self.imports)
         return self._index
+
+    @property
+    def spans(self) -> Optional[Spans]:
+        """The statements' lines in the source of the module being transformed (found once),
+        or None when that source is not known."""
+        if self._shared is not None:
+            return self._shared.spans
+        source = self.context.scratch.get(SOURCE_KEY)
+        if self._spans is None and source is not None:
+            self._spans = Spans(self._module, source)
+        return self._spans
 
     def api(self, node: cst.BaseExpression) -> Optional[str]:
         """Canonical ``tf.…`` name that ``node`` refers to here, or None."""

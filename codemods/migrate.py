@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Set, Type
 import libcst as cst
 
 from codemods import positions
-from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, Context, Finding, MigrationCodemod, Options
+from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod, Options
 from codemods.checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from codemods.cross_shard_optimizer import WrapOptimizerForTPU
 from codemods.estimator_spec import EstimatorSpecToTPU
@@ -29,8 +29,6 @@ from codemods.model_fn_params import ModelFnTakesParams
 from codemods.summaries_to_host_call import SummariesToHostCall
 from codemods.tpu_estimator import EstimatorToTPUEstimator
 from codemods.tpu_hazards import ReportTPUHazards
-
-SOURCE_KEY = "est2tpu.source"
 
 #: The concerns.  Where two rewrite the same node, the earlier one sees it first.
 PIPELINE: List[Type[MigrationCodemod]] = [
@@ -61,7 +59,6 @@ class Migrate(MigrationCodemod):
     def __init__(self, context, target: Optional[str] = None) -> None:
         super().__init__(context, target)
         context.scratch[OPTIONS_KEY] = self.options
-        self.concerns: List[MigrationCodemod] = []
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         code = self.context.scratch.get(SOURCE_KEY) or tree.code
@@ -144,8 +141,9 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
     """
     context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
     module = cst.parse_module(code)
-    tree = Migrate(context).transform_module(module)
-    new = code if tree is module else positions.code(tree)
+    migrate = Migrate(context)
+    tree = migrate.transform_module(module)
+    new = code if tree is module else positions.code(tree, migrate.spans)
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]

@@ -7,18 +7,25 @@ large file; findings need the start of a handful of nodes.  The positions agree 
 LibCST's code generation enters a generator-based context manager
 (``record_syntactic_position``) around most nodes, a third of its cost; both passes
 here hand out a shared no-op one instead, except around the nodes being located.
+With the :class:`Spans` of the original module, both copy the lines of the statements
+they do not need to generate.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import dataclasses
 import itertools
-from typing import Dict, Iterable, List, Tuple
+import re
+import warnings
+from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 _UNRECORDED = contextlib.nullcontext()
+_NEWLINE = re.compile(r"\r\n?|\n")  # Python's and LibCST's line ends; not str.splitlines'
 
 
 class _State(CodegenState):
@@ -28,8 +35,11 @@ class _State(CodegenState):
         return _UNRECORDED
 
 
-def code(module: cst.Module) -> str:
-    """``module.code``, generated without position bookkeeping."""
+def code(module: cst.Module, spans: Optional["Spans"] = None) -> str:
+    """``module.code``, generated without position bookkeeping; the statements that
+    ``spans`` (of the module ``module`` was made from) holds are copied."""
+    if spans:
+        module = spans.copied(module)
     state = _State(default_indent=module.default_indent, default_newline=module.default_newline)
     module._codegen(state)
     return "".join(state.tokens)
@@ -40,9 +50,10 @@ class _Located(Exception):
 
 
 class _StartState(CodegenState):
-    """Records, for the wanted nodes, how many tokens precede them."""
+    """Records, for the wanted nodes, how many tokens precede them: their syntactic start,
+    or for a node without one (``Parameters``, ...) where its code begins."""
 
-    __slots__ = ("asked", "wanted", "entered", "starts", "waiting", "left")
+    __slots__ = ("asked", "wanted", "entered", "starts", "waiting", "left", "begun")
 
     def __init__(self, module: cst.Module, wanted) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
@@ -53,6 +64,15 @@ class _StartState(CodegenState):
         self.starts: Dict[cst.CSTNode, int] = {}
         #: start_node -> the nodes whose syntactic start is where it starts
         self.waiting: Dict[cst.CSTNode, List[cst.CSTNode]] = {}
+        self.begun: Dict[cst.CSTNode, int] = {}
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.asked:
+            self.begun.setdefault(node, len(self.tokens))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.asked and node not in self.entered and node not in self.starts:
+            self._start(node, self.begun[node])
 
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):
         if node in self.wanted and node not in self.entered:
@@ -73,9 +93,19 @@ class _StartState(CodegenState):
             raise _Located
 
 
-def locate(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
-    """(line, column), both 1-based, of each node of ``module``."""
-    state = _StartState(module, nodes)
+def locate(module: cst.Module, nodes: Iterable[cst.CSTNode], spans: Optional["Spans"] = None,
+           parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None) -> Dict[cst.CSTNode, Tuple[int, int]]:
+    """(line, column), both 1-based, of each node of ``module``.
+
+    With the module's ``spans`` and each node's parent, only the statements holding
+    the nodes are generated; the others are copied.
+    """
+    nodes = list(nodes)
+    holding = _holding(module, nodes, parents) if spans else None
+    rebuilt: Dict[cst.CSTNode, cst.CSTNode] = {}
+    if holding is not None:
+        module = spans.copied(module, holding, rebuilt)
+    state = _StartState(module, [rebuilt.get(node, node) for node in nodes])
     try:
         module._codegen(state)
     except _Located:
@@ -84,10 +114,228 @@ def locate(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode
     code = "".join(state.tokens)
     offsets = [0, *itertools.accumulate(map(len, state.tokens))]  # token index -> offset in code
     out = {}
-    for node in state.asked:
-        token = starts.get(node)
+    for node in nodes:
+        token = starts.get(rebuilt.get(node, node))
         if token is None:
             continue
         offset = offsets[token]
-        out[node] = (code.count("\n", 0, offset) + 1, offset - code.rfind("\n", 0, offset))
+        if "\r" in code:  # lines may end in a lone \r
+            ends = [m.end() for m in _NEWLINE.finditer(code, 0, offset)]
+            out[node] = (len(ends) + 1, offset - (ends[-1] if ends else 0) + 1)
+        else:
+            out[node] = (code.count("\n", 0, offset) + 1, offset - code.rfind("\n", 0, offset))
     return out
+
+
+def _holding(module: cst.Module, nodes: List[cst.CSTNode],
+             parents: Optional[Dict[cst.CSTNode, cst.CSTNode]]) -> Optional[Set[cst.CSTNode]]:
+    """``nodes`` and every node above them (and the first statement of a block, where the
+    block starts), or None if one of them is not in ``parents``."""
+    if not parents:
+        return None
+    out: Set[cst.CSTNode] = set()
+    for node in nodes:
+        if isinstance(node, cst.IndentedBlock):
+            out.add(node.body[0])
+        while node is not module and node not in out:
+            out.add(node)
+            node = parents.get(node)
+            if node is None:
+                return None
+    return out
+
+
+class _Disagree(Exception):
+    """LibCST's tree and Python's ``ast`` do not line up."""
+
+
+#: The ``ast`` statement types of each LibCST compound statement.
+_AST_TYPES = {
+    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef), cst.ClassDef: (ast.ClassDef,), cst.If: (ast.If,),
+    cst.For: (ast.For, ast.AsyncFor), cst.While: (ast.While,), cst.With: (ast.With, ast.AsyncWith),
+    cst.Try: (ast.Try,), cst.TryStar: (ast.TryStar,), cst.Match: (ast.Match,),
+}
+
+#: The fields of statement-level nodes that hold statements, directly or a level down.
+_BODIES = {
+    cst.Module: ("body",), cst.IndentedBlock: ("body",), cst.FunctionDef: ("body",), cst.ClassDef: ("body",),
+    cst.With: ("body",), cst.If: ("body", "orelse"), cst.Else: ("body",), cst.For: ("body", "orelse"),
+    cst.While: ("body", "orelse"), cst.Try: ("body", "handlers", "orelse", "finalbody"),
+    cst.TryStar: ("body", "handlers", "orelse", "finalbody"), cst.ExceptHandler: ("body",),
+    cst.ExceptStarHandler: ("body",), cst.Finally: ("body",), cst.Match: ("cases",), cst.MatchCase: ("body",),
+}
+
+
+def _clauses(stmt: cst.BaseCompoundStatement, node: ast.stmt) -> Iterator[Tuple[cst.BaseSuite, List[ast.stmt]]]:
+    """The suites of a compound statement, in order, each with its ``ast`` statements."""
+    if isinstance(stmt, cst.If):
+        yield stmt.body, node.body
+        while isinstance(stmt.orelse, cst.If):  # elif: ast nests an If in orelse
+            if len(node.orelse) != 1 or not isinstance(node.orelse[0], ast.If):
+                raise _Disagree
+            stmt, node = stmt.orelse, node.orelse[0]
+            yield stmt.body, node.body
+        if stmt.orelse is not None:
+            yield stmt.orelse.body, node.orelse
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        if len(stmt.handlers) != len(node.handlers):
+            raise _Disagree
+        yield stmt.body, node.body
+        for handler, handler_node in zip(stmt.handlers, node.handlers):
+            yield handler.body, handler_node.body
+        if stmt.orelse is not None:
+            yield stmt.orelse.body, node.orelse
+        if stmt.finalbody is not None:
+            yield stmt.finalbody.body, node.finalbody
+    elif isinstance(stmt, cst.Match):
+        if len(stmt.cases) != len(node.cases):
+            raise _Disagree
+        for case, case_node in zip(stmt.cases, node.cases):
+            yield case.body, case_node.body
+    else:
+        yield stmt.body, node.body
+        if getattr(stmt, "orelse", None) is not None:  # for/while ... else
+            yield stmt.orelse.body, node.orelse
+
+
+class Spans:
+    """The source lines of every statement of a module parsed from ``code``.
+
+    LibCST keeps no positions, so they come from Python's ``ast`` (each statement's
+    first line) and LibCST's own counts of the blank and comment lines that lead a
+    statement or close a block.  Sibling statements must then tile the lines exactly,
+    and the top-level ones the whole file; if anything disagrees, or ``ast`` rejects
+    the code, there are no spans (the object is false) and code generation does all
+    the work.
+    """
+
+    def __init__(self, module: cst.Module, code: str) -> None:
+        #: statement -> (first line, end line, line of its first token), 0-based, end exclusive
+        self.lines: Dict[cst.BaseStatement, Tuple[int, int, int]] = {}
+        self._code = code
+        self._starts = [0, *(m.end() for m in _NEWLINE.finditer(code))]  # offset of each line
+        if self._starts[-1] != len(code):
+            self._starts.append(len(code))  # the last line has no newline
+        try:
+            with warnings.catch_warnings():  # Python's verdict on the code is given elsewhere
+                warnings.simplefilter("ignore")
+                tree = ast.parse(code)
+            end = self._body(module.body, tree.body, -1)
+            if end is not None and (
+                    self.lines[module.body[0]][0] != len(module.header)
+                    or end != len(self._starts) - 1 - len(module.footer)):
+                raise _Disagree
+        except (SyntaxError, ValueError, RecursionError, MemoryError, _Disagree):
+            self.lines.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+    def verbatim(self, stmt: cst.CSTNode) -> Optional["_Verbatim"]:
+        """``stmt`` as a node that writes its original lines, or None if it has no span."""
+        span = self.lines.get(stmt)
+        if span is None:
+            return None
+        start, end, first = span
+        text = self._code[self._starts[start]:self._starts[end]]
+        newline = next((n for n in ("\r\n", "\n", "\r") if text.endswith(n)), "")
+        line = self._line(first)
+        indent = line[: len(line) - len(line.lstrip(" \t\f"))]
+        return _Verbatim(stmt, indent, text[: len(text) - len(newline)], newline)
+
+    def copied(self, node: cst.CSTNode, keep: Collection[cst.CSTNode] = (),
+               rebuilt: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None) -> cst.CSTNode:
+        """``node`` (of a tree made from this module) with every statement under it that
+        has a span, and is not in ``keep``, replaced by its :meth:`verbatim` copy.
+        ``rebuilt`` records each node rebuilt on the way (original -> copy)."""
+        changes = {}
+        for field in _BODIES.get(type(node), ()):
+            value = getattr(node, field)
+            if isinstance(value, (list, tuple)):
+                new = [(child not in keep and self.verbatim(child)) or self.copied(child, keep, rebuilt)
+                       for child in value]
+                if any(a is not b for a, b in zip(new, value)):
+                    changes[field] = new
+            elif value is not None:
+                new = self.copied(value, keep, rebuilt)
+                if new is not value:
+                    changes[field] = new
+        if not changes:
+            return node
+        copy = node.with_changes(**changes)
+        if rebuilt is not None:
+            rebuilt[node] = copy
+        return copy
+
+    def _line(self, index: int) -> str:
+        return self._code[self._starts[index]:self._starts[index + 1]]
+
+    def _body(self, statements: Sequence[cst.BaseStatement], nodes: List[ast.stmt], after: int) -> Optional[int]:
+        """Record the spans of ``statements`` (whose ``ast`` is ``nodes``), which follow
+        line ``after``: the end of the last one, or None if there are none."""
+        nodes = iter(nodes)
+        end = None
+        for stmt in statements:
+            leading = len(stmt.leading_lines)
+            if isinstance(stmt, cst.SimpleStatementLine):  # `a; b`: one line, several ast statements
+                group = [next(nodes, None) for _ in stmt.body]
+                if None in group:
+                    raise _Disagree
+                first, stmt_end = group[0].lineno - 1, group[-1].end_lineno
+                marker = None
+            else:
+                node = next(nodes, None)
+                if not isinstance(node, _AST_TYPES.get(type(stmt), ())):
+                    raise _Disagree
+                first, marker = node.lineno - 1, None
+                decorators = getattr(stmt, "decorators", ())
+                if decorators:  # ast's statement starts at `def`; LibCST's at the first `@`
+                    first, marker = node.decorator_list[0].lineno - 1, "@"
+                stmt_end = self._compound(stmt, node, first)
+            start = first - leading
+            if start <= after or (end is not None and start != end) or not self._starts_statement(first, marker):
+                raise _Disagree
+            if any(self._line(i).strip(" \t\f\r\n")[:1] not in ("", "#") for i in range(start, first)):
+                raise _Disagree
+            self.lines[stmt] = (start, stmt_end, first)
+            end = stmt_end
+        if next(nodes, None) is not None:
+            raise _Disagree
+        return end
+
+    def _compound(self, stmt: cst.BaseCompoundStatement, node: ast.stmt, first: int) -> int:
+        end = node.end_lineno  # a last suite on the header's line ends with the statement
+        for suite, nodes in _clauses(stmt, node):
+            if isinstance(suite, cst.IndentedBlock):
+                block_end = self._body(suite.body, nodes, first)
+                if block_end is None:
+                    raise _Disagree
+                end = block_end + len(suite.footer)
+            else:
+                end = node.end_lineno
+        return end
+
+    def _starts_statement(self, index: int, marker: Optional[str]) -> bool:
+        text = self._line(index).lstrip(" \t\f")
+        return text.startswith(marker) if marker else text[:1] not in ("", "#", "\r", "\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verbatim(cst.BaseStatement):
+    """A statement written as its original text, when the indentation is still its own
+    (else generated from the node)."""
+
+    original: cst.BaseStatement
+    indent: str
+    text: str  # without its final newline
+    newline: str  # "" at the end of a file without one
+
+    def _visit_and_replace_children(self, visitor) -> "_Verbatim":
+        return self
+
+    def _codegen_impl(self, state: CodegenState) -> None:
+        if "".join(state.indent_tokens) != self.indent:
+            self.original._codegen(state)
+            return
+        state.add_token(self.text)
+        state.add_token(self.newline or state.default_newline)  # a module without one pops it
