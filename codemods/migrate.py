@@ -70,6 +70,7 @@ class Migrate(MigrationCodemod):
         if active:
             self._dispatch(active)
             tree = self.fix_imports(tree.visit(self))
+            self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
         self.locate_findings()
         return tree
 

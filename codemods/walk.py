@@ -127,4 +127,8 @@ class Visitor:
             if leave is not None:
                 leave(self, node)
 
-        go(node)
+        try:
+            go(node)
+        finally:
+            go = None  # `go` refers to itself: a cycle only the garbage collector would free
+
