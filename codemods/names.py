@@ -17,9 +17,10 @@ codemods share, live here too.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -176,14 +177,19 @@ def names_in(node: cst.CSTNode) -> List[str]:
 def fresh_name(fn: cst.FunctionDef, base: str, also: Iterable[str] = ()) -> str:
     """``base``, or ``base_2``, ``base_3``...: a name that ``fn`` neither binds nor reads,
     and not in ``also``."""
-    reads = NameReads()
-    reads.walk(fn)
-    taken = set(reads.reads) | reads.bound | set(also)
+    taken = _names_of(fn) | set(also)
     name, i = base, 1
     while name in taken:
         i += 1
         name = f"{base}_{i}"
     return name
+
+
+@functools.lru_cache(maxsize=8)  # a function gets several fresh names in a row
+def _names_of(fn: cst.FunctionDef) -> FrozenSet[str]:
+    reads = NameReads()
+    reads.walk(fn)
+    return frozenset(reads.reads) | reads.bound
 
 
 def identifier(text: str) -> str:
