@@ -159,21 +159,23 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
 
     def _plan_function(self, fn: cst.FunctionDef) -> None:
         for path, stmt in statements(fn.body):
-            small = _single(stmt)
-            call = _spec_call(small, self) if small is not None else None
-            if call is None:
-                continue
-            arg = find_arg(call, "eval_metric_ops", 4)
-            if arg is None or (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
-                continue
-            plan = self._plan_call(fn, path, stmt, call, arg.value)
-            if plan is None:
-                self.report(arg, METRICS_NOT_REWRITTEN.code, METRICS_NOT_REWRITTEN.title,
-                            "write metric_fn and pass eval_metrics=(metric_fn, [tensors])")
-                continue
-            self.plans[stmt] = plan
-            self.calls[call] = plan
-            self.moved |= plan.moved
+            for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+                call = _spec_call(small, self)
+                arg = find_arg(call, "eval_metric_ops", 4) if call is not None else None
+                if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+                    self._plan_spec(fn, path, stmt, call, arg)
+
+    def _plan_spec(self, fn, path, stmt, call, arg) -> None:
+        """Plan the rewrite of one ``EstimatorSpec(eval_metric_ops=...)``, or report why not
+        (the rewrite replaces the whole line: not one it shares with other statements)."""
+        plan = self._plan_call(fn, path, stmt, call, arg.value) if len(stmt.body) == 1 else None
+        if plan is None:
+            self.report(arg, METRICS_NOT_REWRITTEN.code, METRICS_NOT_REWRITTEN.title,
+                        "write metric_fn and pass eval_metrics=(metric_fn, [tensors])")
+            return
+        self.plans[stmt] = plan
+        self.calls[call] = plan
+        self.moved |= plan.moved
 
     def _plan_call(self, fn, path, stmt, call, value) -> Optional[_Plan]:
         before = [s for block in path for s in block]  # statements that run before `stmt`
@@ -328,15 +330,16 @@ def _spec_call(small, codemod) -> Optional[cst.Call]:
 
 
 def _assigned_in_compound(stmt) -> Set[str]:
-    if not isinstance(stmt, cst.BaseCompoundStatement):
-        return set()
-    out = set()
-    for s in simple_statements(stmt.body) if isinstance(stmt.body, cst.IndentedBlock) else ():
-        small = _single(s)
-        for name in (_assigned_name(small), _mutated_name(small)):
-            if name:
-                out.add(name)
-    return out
+    """Names that ``stmt`` assigns or mutates other than as a statement alone on its line:
+    in the blocks of a compound statement, or on a line of several (``a = 1; m["k"] = v``)."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        lines = [stmt] if len(stmt.body) > 1 else []
+    elif isinstance(stmt, cst.BaseCompoundStatement) and isinstance(stmt.body, cst.IndentedBlock):
+        lines = simple_statements(stmt.body)
+    else:
+        lines = []
+    return {name for line in lines for small in line.body
+            for name in (_assigned_name(small), _mutated_name(small)) if name}
 
 
 def _not_used_elsewhere(fn, body, value) -> Set[cst.SimpleStatementLine]:
@@ -475,8 +478,7 @@ class _Calls(Visitor):
 def _local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpression]]]:
     """Every value assigned to each local name (None for parameters and other bindings)."""
     out: Dict[str, List] = {name: [None] for name in param_names(fn)}
-    for s in simple_statements(fn.body):
-        small = _single(s)
+    for small in (small for s in simple_statements(fn.body) for small in s.body):  # `a = f(); a = g(a)` too
         if isinstance(small, cst.Assign):
             for target in small.targets:
                 for name in names_in(target.target) if not isinstance(target.target, cst.Subscript) else ():

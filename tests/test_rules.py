@@ -423,3 +423,57 @@ def test_batch_size_left_to_the_callees_default_is_passed_from_params():
     assert "train_batch_size=BATCH, eval_batch_size=BATCH" in code
     assert "E2T218" not in {f.code for f in result.findings}
     assert migrate_code(code, style="none").code == code
+
+
+def test_tensors_bound_on_a_line_of_several_statements_are_sent():
+    """``pred = ...; pred = tf.squeeze(pred)``: pred is a model_fn tensor all the same; a
+    metric_fn reading it by closure would fail on a TPU (tensors reach it only as arguments)."""
+    source = HEADER + '''
+def model_fn(features, labels, mode):
+    pred = tf.compat.v1.layers.dense(features, 1)  ; pred = tf.squeeze(pred, 1)
+    loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
+    ops = {"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)
+'''
+    assert "eval_metrics=(metric_fn, [labels, pred])" in migrate_code(source, style="none").code
+
+
+def test_metrics_dict_changed_on_a_line_of_several_statements_is_not_moved():
+    """Moving ``ops`` into metric_fn without ``ops["rmse"] = ...`` would drop a metric."""
+    source = HEADER + '''
+def model_fn(features, labels, mode):
+    pred = tf.compat.v1.layers.dense(features, 1)
+    loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
+    ops = {"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}
+    n = 1; ops["rmse"] = tf.compat.v1.metrics.root_mean_squared_error(labels, pred)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)
+'''
+    result = migrate_code(source, style="none")
+    assert ("E2T215", 9) in codes(result) and "metric_fn" not in result.code
+
+
+def test_eval_metric_ops_on_a_line_of_several_statements_is_reported():
+    source = HEADER + '''
+def model_fn(features, labels, mode):
+    pred = tf.compat.v1.layers.dense(features, 1)
+    loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
+    ops = {"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}
+    n = 1; return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)
+'''
+    assert ("E2T215", 8) in codes(migrate_code(source, style="none"))
+
+
+def test_model_fn_given_as_a_static_method_of_a_class_is_found():
+    source = HEADER + '''
+class Model:
+    @staticmethod
+    def build(features, labels, mode):
+        loss = tf.reduce_sum(features)
+        return tf.estimator.EstimatorSpec(mode, loss=loss)
+
+
+est = tf.estimator.Estimator(model_fn=Model.build)
+'''
+    result = migrate_code(source, style="none")
+    assert "def build(features, labels, mode, params):" in result.code
+    assert "E2T212" not in [f.code for f in result.findings]
