@@ -202,6 +202,12 @@ class EstimatorIndex:
                 return methods[0]
             value = self._c.assigned.get((None, self_attribute(expr)))
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method
+            for fn in self.functions_by_name.get(expr.attr.value, ()):
+                owner = self.parent_of.get(self.parent_of.get(fn))  # fn -> class body -> class
+                if isinstance(owner, cst.ClassDef) and owner.name.value == expr.value.value:
+                    return fn
+            return None
         if isinstance(expr, cst.Call):
             return self._resolve_call(expr, scope, depth)[1]
         return None
