@@ -10,7 +10,7 @@ TPUEstimator sets ``params["use_tpu"]``.  An optimizer built inline
 (``tf.train.AdamOptimizer(lr).minimize(loss)``) is first given a name of its own.
 """
 
-from typing import Dict, Optional, Set
+from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
@@ -32,8 +32,9 @@ CROSS_SHARD = Rule(
 OPTIMIZER_NOT_WRAPPED = Rule(
     "E2T214",
     "optimizer could not be wrapped in CrossShardOptimizer",
-    "The optimizer is not a tf.compat.v1.train optimizer created in model_fn (a Keras "
-    "optimizer, tf.contrib.layers.optimize_loss, or one built elsewhere). On a TPU, gradients "
+    "The optimizer is not a tf.compat.v1.train optimizer created in model_fn on a line of "
+    "its own (a Keras optimizer, tf.contrib.layers.optimize_loss, one built elsewhere or on a "
+    "line of several statements). On a TPU, gradients "
     "must be averaged across shards: use a tf.compat.v1.train optimizer wrapped in "
     "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
     blocking=True,
@@ -49,18 +50,21 @@ class WrapOptimizerForTPU(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [CROSS_SHARD, OPTIMIZER_NOT_WRAPPED]
-    TRIGGERS = ("Optimizer", "optimize_loss", "optimizers")
+    TRIGGERS = ("Optimizer", "optimize_loss", "optimizers", "minimize", "apply_gradients")
 
     def visit_Module(self, node: cst.Module) -> None:
         self.wrap: Dict[cst.SimpleStatementLine, str] = {}
         self.inline: Set[cst.SimpleStatementLine] = set()
-        for fn in self.index.model_fns:
-            self._plan(fn)
+        reported = set()  # model_fns with an optimizer reported here
         for call, api, scope in self.index.api_calls:
             if (api == "tf.contrib.layers.optimize_loss" or api.startswith("tf.keras.optimizers.")) \
                     and self.index.in_model_fn(scope):
                 self.report(call, OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
                             "use a tf.compat.v1.train optimizer and CrossShardOptimizer")
+                reported.update(self.index.scopes(scope))
+        for fn in self.index.model_fns:
+            if not self._plan(fn) and fn not in reported:
+                self._report_unwrapped(fn)
 
     def rewrites(self) -> bool:
         return bool(self.wrap or self.inline)
@@ -68,7 +72,9 @@ class WrapOptimizerForTPU(MigrationCodemod):
     def targets(self):
         return [*self.wrap, *self.inline]
 
-    def _plan(self, fn: cst.FunctionDef) -> None:
+    def _plan(self, fn: cst.FunctionDef) -> bool:
+        """Plan the wrapping of ``fn``'s optimizers: whether it has one wrapped or to wrap."""
+        found = False
         for _, stmt in statements(fn.body):
             if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
                 continue
@@ -78,8 +84,21 @@ class WrapOptimizerForTPU(MigrationCodemod):
                 name = small.targets[0].target.value
                 if not _already_wrapped(fn, name):
                     self.wrap[stmt] = name
+                found = True
             elif self._inline_optimizer(small) is not None and "optimizer" not in names_in(fn.body):
                 self.inline.add(stmt)
+                found = True
+        return found
+
+    def _report_unwrapped(self, fn: cst.FunctionDef) -> None:
+        """A model_fn that trains with an optimizer none of the patterns above found (built on
+        a line of several statements, in a one-line ``if``, by a helper...): on a TPU its
+        gradients would not be averaged across shards, so it is reported, never left silent."""
+        calls = _TrainingCalls()
+        calls.walk(fn)
+        if calls.found and not _Wrapping(None).walked(fn).found:
+            self.report(calls.found[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
+                        "create the optimizer on a line of its own: optimizer = tf.compat.v1.train.XOptimizer(...)")
 
     def _inline_optimizer(self, small) -> Optional[cst.Call]:
         """``tf.train.XOptimizer(...)`` in ``x = tf.train.XOptimizer(...).minimize(...)``."""
@@ -116,21 +135,34 @@ class WrapOptimizerForTPU(MigrationCodemod):
 
 
 def _already_wrapped(fn: cst.FunctionDef, name: str) -> bool:
-    finder = _Wrapping(name)
-    finder.walk(fn)
-    return finder.found
+    return _Wrapping(name).walked(fn).found
 
 
 class _Wrapping(Visitor):
-    """Finds ``CrossShardOptimizer(name)`` calls."""
+    """Finds ``CrossShardOptimizer(name)`` calls (of any name, if None)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: Optional[str]) -> None:
         self.name, self.found = name, False
+
+    def walked(self, node: cst.CSTNode) -> "_Wrapping":
+        self.walk(node)
+        return self
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         attr = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        if attr == "CrossShardOptimizer" and any(
+        if attr == "CrossShardOptimizer" and (self.name is None or any(
             isinstance(a.value, cst.Name) and a.value.value == self.name for a in node.args
-        ):
+        )):
             self.found = True
+
+
+class _TrainingCalls(Visitor):
+    """``….minimize(…)`` and ``….apply_gradients(…)`` calls, in order."""
+
+    def __init__(self) -> None:
+        self.found: List[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("minimize", "apply_gradients"):
+            self.found.append(node)

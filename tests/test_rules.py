@@ -477,3 +477,18 @@ est = tf.estimator.Estimator(model_fn=Model.build)
     result = migrate_code(source, style="none")
     assert "def build(features, labels, mode, params):" in result.code
     assert "E2T212" not in [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize("line, column", [
+    ("optimizer = tf.compat.v1.train.AdamOptimizer(0.1); train_op = optimizer.minimize(loss)", 67),
+    ("train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss); n = 1", 16),
+    ("train_op = make_optimizer().minimize(loss)", 16),
+])
+def test_optimizer_that_cannot_be_wrapped_is_reported_never_silent(line, column):
+    """On a TPU gradients must be averaged across shards: a model_fn that trains with an
+    optimizer the rewrite cannot wrap is reported at the training call."""
+    source = HEADER + MODEL_FN.replace(
+        "    {body}\n    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)\n", f"    {line}\n")
+    result = migrate_code(source, style="none")
+    assert "CrossShardOptimizer" not in result.code
+    assert [(f.code, f.line, f.col) for f in result.findings if f.code == "E2T214"] == [("E2T214", 7, column)]
