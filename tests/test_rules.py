@@ -438,29 +438,23 @@ def model_fn(features, labels, mode):
     assert "eval_metrics=(metric_fn, [labels, pred])" in migrate_code(source, style="none").code
 
 
-def test_metrics_dict_changed_on_a_line_of_several_statements_is_not_moved():
-    """Moving ``ops`` into metric_fn without ``ops["rmse"] = ...`` would drop a metric."""
-    source = HEADER + '''
+@pytest.mark.parametrize("lines, line", [
+    # moving ops into metric_fn without ops["rmse"] = ... would drop a metric
+    ('n = 1; ops["rmse"] = tf.compat.v1.metrics.root_mean_squared_error(labels, pred)\n'
+     "    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)", 9),
+    # the rewrite replaces the whole line, n = 1 with it
+    ("n = 1; return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)", 8),
+])
+def test_metrics_on_a_line_of_several_statements_are_reported_not_moved(lines, line):
+    source = HEADER + f'''
 def model_fn(features, labels, mode):
     pred = tf.compat.v1.layers.dense(features, 1)
     loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
-    ops = {"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}
-    n = 1; ops["rmse"] = tf.compat.v1.metrics.root_mean_squared_error(labels, pred)
-    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)
+    ops = {{"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}}
+    {lines}
 '''
     result = migrate_code(source, style="none")
-    assert ("E2T215", 9) in codes(result) and "metric_fn" not in result.code
-
-
-def test_eval_metric_ops_on_a_line_of_several_statements_is_reported():
-    source = HEADER + '''
-def model_fn(features, labels, mode):
-    pred = tf.compat.v1.layers.dense(features, 1)
-    loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
-    ops = {"mae": tf.compat.v1.metrics.mean_absolute_error(labels, pred)}
-    n = 1; return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=ops)
-'''
-    assert ("E2T215", 8) in codes(migrate_code(source, style="none"))
+    assert ("E2T215", line) in codes(result) and "metric_fn" not in result.code
 
 
 def test_model_fn_given_as_a_static_method_of_a_class_is_found():
