@@ -94,10 +94,9 @@ class WrapOptimizerForTPU(MigrationCodemod):
         """A model_fn that trains with an optimizer none of the patterns above found (built on
         a line of several statements, in a one-line ``if``, by a helper...): on a TPU its
         gradients would not be averaged across shards, so it is reported, never left silent."""
-        calls = _TrainingCalls()
-        calls.walk(fn)
-        if calls.found and not _Wrapping(None).walked(fn).found:
-            self.report(calls.found[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
+        calls = _TrainingCalls().walked(fn).found
+        if calls and not _Wrapping(None).walked(fn).found:
+            self.report(calls[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
                         "create the optimizer on a line of its own: optimizer = tf.compat.v1.train.XOptimizer(...)")
 
     def _inline_optimizer(self, small) -> Optional[cst.Call]:
@@ -143,10 +142,6 @@ class _Wrapping(Visitor):
 
     def __init__(self, name: Optional[str]) -> None:
         self.name, self.found = name, False
-
-    def walked(self, node: cst.CSTNode) -> "_Wrapping":
-        self.walk(node)
-        return self
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

@@ -388,10 +388,6 @@ class _KeyedReads(Visitor):
         self.other: List[cst.BaseExpression] = []
         self.as_tensor = False
 
-    def walked(self, node: cst.CSTNode) -> "_KeyedReads":
-        self.walk(node)
-        return self
-
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         if not _is_name(node.value, self.base):
             return True

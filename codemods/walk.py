@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 import libcst as cst
 from libcst._nodes import op as _op
@@ -86,12 +86,18 @@ def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
 
 
 Handler = Optional[Callable]
+_V = TypeVar("_V", bound="Visitor")
 
 
 class Visitor:
     """Read-only ``cst.CSTVisitor`` lookalike: ``visitor.walk(node)`` instead of ``node.visit(visitor)``."""
 
     _handlers: Dict[type, Tuple[Handler, Handler]]
+
+    def walked(self: _V, node: cst.CSTNode) -> _V:
+        """This visitor, after walking ``node`` (``Finder().walked(fn).found``)."""
+        self.walk(node)
+        return self
 
     def walk(self, node: cst.CSTNode, parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None) -> None:
         """Visit ``node`` and its subtree; with ``parents``, record there the parent of each node below."""
