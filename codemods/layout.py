@@ -28,6 +28,8 @@ import re
 import tokenize
 from typing import Any, List, Optional, Tuple
 
+from codemods.syntax import python_ast
+
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
@@ -168,7 +170,7 @@ def snippets(source: str, ranges: List[Tuple[int, int]]) -> Optional[List[Snippe
     """Disjoint snippets of ``source`` covering ``ranges``, in order; None if some range
     is not in whole statements at four-space depths (then the whole file is laid out)."""
     lines = source.splitlines(keepends=True)
-    module = ast.parse(source).body
+    module = python_ast(source).body
     found = []
     for first, last in ranges:
         snippet = _snippet(module, first, last, lines)

@@ -18,11 +18,12 @@ import contextlib
 import dataclasses
 import itertools
 import re
-import warnings
 from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
+
+from codemods.syntax import python_ast
 
 _UNRECORDED = contextlib.nullcontext()
 _NEWLINE = re.compile(r"\r\n?|\n")  # Python's and LibCST's line ends; not str.splitlines'
@@ -217,10 +218,7 @@ class Spans:
         if self._starts[-1] != len(code):
             self._starts.append(len(code))  # the last line has no newline
         try:
-            with warnings.catch_warnings():  # Python's verdict on the code is given elsewhere
-                warnings.simplefilter("ignore")
-                tree = ast.parse(code)
-            end = self._body(module.body, tree.body, -1)
+            end = self._body(module.body, python_ast(code).body, -1)
             if end is not None and (
                     self.lines[module.body[0]][0] != len(module.header)
                     or end != len(self._starts) - 1 - len(module.footer)):
