@@ -178,8 +178,7 @@ def text_report(diagnostics: Sequence[Diagnostic]) -> str:
     return "".join(d.format() + "\n" for d in diagnostics)
 
 
-def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
-                summary: Summary, rules: Mapping[str, Any]) -> str:
+def json_report(diagnostics: Sequence[Diagnostic], summary: Summary, rules: Mapping[str, Any]) -> str:
     doc = {
         "changed": list(summary.changed),
         "findings": [
@@ -197,7 +196,7 @@ def json_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
         ],
         "errors": [
             {"path": p.display, "line": p.line, "col": p.col, "cell": p.cell, "message": p.message}
-            for p in problems
+            for p in summary.problems
         ],
         "summary": summary.counts(),
     }
@@ -322,7 +321,7 @@ def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]
 def render(fmt: str, diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
            summary: Summary, rules: Mapping[str, Any], cwd: str) -> str:
     if fmt == "json":
-        return json_report(diagnostics, problems, summary, rules)
+        return json_report(diagnostics, summary, rules)
     if fmt == "sarif":
         return sarif_report(diagnostics, problems, rules, cwd)
     if fmt == "github":
