@@ -27,6 +27,7 @@ from codemods.keras_model_to_estimator import KerasModelToTPUEstimator
 from codemods.layout import lay_out
 from codemods.model_fn_params import ModelFnTakesParams
 from codemods.summaries_to_host_call import SummariesToHostCall
+from codemods.syntax import parse_module
 from codemods.tpu_estimator import EstimatorToTPUEstimator
 from codemods.tpu_hazards import ReportTPUHazards
 
@@ -141,7 +142,7 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
     context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
-    module = cst.parse_module(code)
+    module = parse_module(code)
     migrate = Migrate(context)
     tree = migrate.transform_module(module)
     new = code if tree is module else positions.code(tree, migrate.spans)

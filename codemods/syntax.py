@@ -19,6 +19,26 @@ def python_ast(source: str) -> ast.Module:
         return ast.parse(source)
 
 
+def parse_module(code: str) -> cst.Module:
+    """LibCST's tree of ``code``, without checking its nodes one by one.
+
+    Every LibCST node checks its own fields when built (``CSTNode.__post_init__``), a check
+    meant for nodes built by hand that costs a fifth of the parse; the parser's nodes are
+    valid by construction.  The nodes the codemods build are still checked.
+    """
+    node_class = cst.CSTNode
+    check = node_class.__post_init__
+    node_class.__post_init__ = _unchecked
+    try:
+        return cst.parse_module(code)
+    finally:
+        node_class.__post_init__ = check
+
+
+def _unchecked(node: cst.CSTNode) -> None:
+    pass
+
+
 def dotted_expr(path: str):
     """``a.b.c`` as a Name/Attribute chain (built directly: parsing it costs as much as a file)."""
     head, *rest = path.split(".")

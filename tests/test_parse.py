@@ -1,0 +1,37 @@
+"""``syntax.parse_module`` skips LibCST's per-node checks: the tree must be LibCST's own,
+and the checks must be back for every node built afterwards."""
+
+import libcst as cst
+import pytest
+
+from codemods.syntax import parse_module
+from fixture_programs import FIXTURES
+from test_positions import CASES, _stdlib_sample
+
+SOURCES = {name: source for name, source in CASES.items()}
+SOURCES.update({path.name: path.read_text() for path in FIXTURES.glob("*.py")})
+SOURCES.update({path.name: path.read_text("utf-8", "replace") for path in _stdlib_sample(40)})
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_the_tree_is_libcsts(name):
+    source = SOURCES[name]
+    try:
+        expected = cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        with pytest.raises(cst.ParserSyntaxError):
+            parse_module(source)
+        return
+    tree = parse_module(source)
+    assert tree.deep_equals(expected)
+    assert tree.code == expected.code
+
+
+@pytest.mark.parametrize("source", ["x = 1\n", "def f(:\n"])
+def test_nodes_built_afterwards_are_checked(source):
+    try:
+        parse_module(source)
+    except cst.ParserSyntaxError:
+        pass
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
