@@ -23,7 +23,7 @@ from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequenc
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from codemods.syntax import python_ast
+from codemods.python_tree import python_ast
 
 _UNRECORDED = contextlib.nullcontext()
 _NEWLINE = re.compile(r"\r\n?|\n")  # Python's and LibCST's line ends; not str.splitlines'

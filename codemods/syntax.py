@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import ast
-import functools
-import warnings
 from typing import Optional, Sequence, Tuple
 
 import libcst as cst
-
-
-@functools.lru_cache(maxsize=2)  # the original is read by the engine, then by the layout
-def python_ast(source: str) -> ast.Module:
-    """Python's own tree of ``source``, without its warnings (invalid escapes...): Python's
-    verdict on the code is given elsewhere.  Raises SyntaxError (ValueError for null bytes)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source)
 
 
 def parse_module(code: str) -> cst.Module:

@@ -357,12 +357,14 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
     as newer syntax; null bytes in strings; brackets nested deeper than Python allows, on
     which its parser may even crash), so this runs first.
     """
+    from codemods.python_tree import python_ast
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # To bytecode: twice as fast as building the AST, and it catches what Python's
-            # symbol table refuses too (``return`` outside a function, ...).
-            compile(text, display, "exec", flags=flags, dont_inherit=True)
+            # Python's tree, which the engine reads again, compiled: that catches what
+            # Python's symbol table refuses too (``return`` outside a function, ...).
+            compile(python_ast(text), display, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as e:
         if not e.lineno and "\0" in text:
             at = text.index("\0")

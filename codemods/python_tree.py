@@ -1,0 +1,18 @@
+"""Python's own tree of a file, parsed once: the CLI's syntax check compiles it, the
+statement lines of :mod:`codemods.positions` and the snippets of :mod:`codemods.layout`
+read it.  Imports no LibCST, so the check costs nothing more on a file that fails it."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import warnings
+
+
+@functools.lru_cache(maxsize=2)  # the original, then the migrated code
+def python_ast(source: str) -> ast.Module:
+    """Python's tree of ``source``, without its warnings (invalid escapes...): Python's
+    verdict on the code is given elsewhere.  Raises SyntaxError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
