@@ -188,9 +188,10 @@ class PatternSet:
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
-    def decide(self, path: str, is_dir: bool) -> Optional[bool]:
-        """True: excluded, False: re-included by a ``!`` pattern, None: no pattern matches."""
-        name = os.path.basename(path)
+    def decide(self, path: str, is_dir: bool, name: Optional[str] = None) -> Optional[bool]:
+        """True: excluded, False: re-included by a ``!`` pattern, None: no pattern matches.
+        ``name``: the path's last part, when the caller has it."""
+        name = name or os.path.basename(path)
         dir_only = self._names.get(name)
         if dir_only is not None and (is_dir or not dir_only):
             return True
@@ -353,10 +354,16 @@ class Finder:
         """Why ``path`` is left out, or None.  For a path ``given`` on the command line (or a
         directory above it) only exclude patterns whose base contains it count, so a "build"
         pattern does not exclude a project that happens to live in ~/build."""
-        excludes, gitignore = self._sets_for(os.path.dirname(path), given)
-        if excludes.decide(path, is_dir):
+        return self._excluded_in(self._sets_for(os.path.dirname(path), given), path, os.path.basename(path), is_dir)
+
+    @staticmethod
+    def _excluded_in(sets: Tuple[PatternSet, Optional[PatternSet]], path: str, name: str,
+                     is_dir: bool) -> Optional[str]:
+        """:meth:`excluded`, given the patterns for the path's directory."""
+        excludes, gitignore = sets
+        if excludes.decide(path, is_dir, name):
             return "excluded"
-        if gitignore is not None and gitignore.decide(path, is_dir):
+        if gitignore is not None and gitignore.decide(path, is_dir, name):
             return "ignored by .gitignore"
         if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
             return "virtual environment"
@@ -418,19 +425,22 @@ class Finder:
         return Discovery(files, problems, skipped)
 
     def _add(self, path: str, files: List[Candidate], skipped: List[Tuple[str, str]],
-             real: Optional[str] = None) -> None:
+             real: Optional[str] = None, shown: Optional[str] = None, settings: Optional[Settings] = None) -> None:
+        """Add the file at ``path``; ``real`` (its resolved path), ``shown`` and ``settings``
+        when the caller has them."""
         real = real or os.path.realpath(path)
-        shown = display_path(path, self.cwd)
+        shown = shown or display_path(path, self.cwd)
         if real in self._seen:
             if self._seen[real] != shown:
                 skipped.append((shown, f"same file as {self._seen[real]}"))
             return
         self._seen[real] = shown
-        files.append(Candidate(real, shown, kind_of(path), self.resolver.for_dir(os.path.dirname(real))))
+        files.append(Candidate(real, shown, kind_of(path), settings or self.resolver.for_dir(os.path.dirname(real))))
 
     def _walk(self, directory: str, files: List[Candidate], problems: List[Problem],
-              skipped: List[Tuple[str, str]]) -> None:
-        real_dir = os.path.realpath(directory)
+              skipped: List[Tuple[str, str]], real_dir: Optional[str] = None) -> None:
+        """Add the files below ``directory`` (``real_dir``: its resolved path, when known)."""
+        real_dir = real_dir or os.path.realpath(directory)
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -438,37 +448,43 @@ class Finder:
             problems.append(Problem(display_path(directory, self.cwd),
                                     f"cannot list directory: {e.strerror or e}"))
             return
+        # What all entries share, found once: their patterns, settings and displayed prefix.
+        sets = self._sets_for(directory, False)
+        settings = self.resolver.for_dir(real_dir)
+        prefix = "" if directory == self.cwd else display_path(directory, self.cwd).rstrip("/") + "/"
         for entry in entries:
-            path = entry.path
+            path, name = entry.path, entry.name
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
             if not is_dir and not is_link:
-                if not entry.name.endswith(SUFFIXES):
+                if not name.endswith(SUFFIXES):
                     continue
                 if not entry.is_file(follow_symlinks=False):  # a pipe would block the run
-                    skipped.append((display_path(path, self.cwd), "not a regular file"))
+                    skipped.append((prefix + name, "not a regular file"))
                     continue
             if is_link:
                 real = os.path.realpath(path)
                 if not self._inside_roots(real):
-                    skipped.append((display_path(path, self.cwd), "symbolic link to outside the paths given"))
+                    skipped.append((prefix + name, "symbolic link to outside the paths given"))
                     continue
                 if os.path.isdir(real):
-                    skipped.append((display_path(path, self.cwd), "symbolic link to a directory"))
+                    skipped.append((prefix + name, "symbolic link to a directory"))
                     continue
-                if not entry.name.endswith(SUFFIXES) or not os.path.isfile(real):
+                if not name.endswith(SUFFIXES) or not os.path.isfile(real):
                     continue
-            reason = self.excluded(path, is_dir)
+            reason = self._excluded_in(sets, path, name, is_dir)
             if reason:
-                skipped.append((display_path(path, self.cwd), reason))
+                skipped.append((prefix + name, reason))
                 continue
             if is_dir:
-                self._walk(path, files, problems, skipped)
+                self._walk(path, files, problems, skipped, os.path.join(real_dir, name))
+            elif is_link:
+                self._add(path, files, skipped, real, prefix + name)
             else:
-                self._add(path, files, skipped, real if is_link else os.path.join(real_dir, entry.name))
+                self._add(path, files, skipped, os.path.join(real_dir, name), prefix + name, settings)
 
 
 # --------------------------------------------------------------------------- reading
