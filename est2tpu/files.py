@@ -540,7 +540,7 @@ def decode_notebook(data: bytes) -> Tuple[str, str]:
 
 
 def read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:  # read whole: a buffer would only be in the way
         return f.read()
 
 
