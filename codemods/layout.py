@@ -81,9 +81,28 @@ def black_mode(config: BlackConfig = ()):
 
 
 def _black(text: str, mode, lines=()) -> str:
+    """Black's layout of ``text``; with ``lines`` (1-based inclusive ranges), of those only."""
     import black
 
-    return black.format_str(text, mode=mode, lines=lines) if lines else black.format_str(text, mode=mode)
+    if not lines:
+        return black.format_str(text, mode=mode)
+    return _outside_kept(text, black.format_str(text, mode=mode, lines=lines), lines)
+
+
+def _outside_kept(before: str, after: str, lines) -> str:
+    """``after`` with every line of ``before`` outside ``lines`` as it was.
+
+    Black's line ranges still respace some lines outside them (``if x: y`` becomes
+    ``if x:y``): each line black kept, up to whitespace, is put back as written.
+    """
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    squeezed = difflib.SequenceMatcher(
+        None, ["".join(line.split()) for line in old], ["".join(line.split()) for line in new], autojunk=False)
+    for i, j, size in squeezed.get_matching_blocks():
+        for k in range(size):
+            if not any(a <= i + k + 1 <= b for a, b in lines):
+                new[j + k] = old[i + k]
+    return "".join(new)
 
 
 def is_black_formatted(source: str, mode=None) -> bool:

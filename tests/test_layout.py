@@ -161,3 +161,14 @@ def test_mixed_line_endings_are_left_as_the_codemods_wrote_them():
     before = black.format_str(BEFORE, mode=MODE).replace("    loss = 1\n", "    loss = 1\r\n")
     after = before.replace("        x = 1\n", f"        x = 1\n        {LONG}\n")
     assert layout.lay_out(before, after) == after
+
+
+def test_one_line_compound_statements_beside_a_change_keep_their_spaces():
+    """Black's line ranges respace ``if x: y`` outside them (``if x:y``); the migration
+    must not touch a line it did not change.  (A black-formatted file has no such line.)"""
+    before = BEFORE.replace("    if mode == \"eval\":\n        loss = 1\n    else:\n        loss = 2\n",
+                            "    if mode == \"eval\": loss = 1\n    else: loss = 2\n")
+    after = before.replace("    try:\n", f"    {LONG}\n    try:\n")
+    out = layout.lay_out(before, after)
+    assert "    if mode == \"eval\": loss = 1\n    else: loss = 2\n" in out
+    assert "TPUEstimatorSpec(\n" in out  # the change itself is laid out
