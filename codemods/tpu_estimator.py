@@ -144,14 +144,26 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     # -- Estimator ----------------------------------------------------------------
 
-    def _params_dict(self, site: EstimatorSite) -> Optional[cst.Dict]:
+    def _params_value(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
+        """The expression params= is given, through one variable."""
         arg = find_arg(site.call, "params", 3)
         if arg is None:
             return None
         value = arg.value
         if isinstance(value, cst.Name):
             value = self.index.lookup(value.value, site.scope)
+        return value
+
+    def _params_dict(self, site: EstimatorSite) -> Optional[cst.Dict]:
+        value = self._params_value(site)
         return value if isinstance(value, cst.Dict) else None
+
+    def _keywords_without_batch_size(self, site: EstimatorSite) -> bool:
+        """Whether params= is ``dict(key=value, ...)``, with keywords only and none batch_size."""
+        value = self._params_value(site)
+        return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict"
+                and self.index.lookup("dict", site.scope) is None and not self.index.function_named("dict", site.scope)
+                and all(a.keyword is not None and a.keyword.value != "batch_size" for a in value.args))
 
     def _estimator_args(self, site: EstimatorSite) -> List[cst.Arg]:
         args: List[cst.Arg] = []
@@ -177,7 +189,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                             f'{{k: v for k, v in {variable.value}.items() if k != "batch_size"}}')
                     else:
                         self.batch_key_dicts[params] = element
-        elif find_arg(site.call, "params", 3) is not None:
+        elif find_arg(site.call, "params", 3) is not None and not self._keywords_without_batch_size(site):
             self.report(find_arg(site.call, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
         return args + batch_size_args(self, site, from_params)

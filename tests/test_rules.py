@@ -50,11 +50,20 @@ def test_model_fn_hazards_are_located(body, code):
     ("est = tf.estimator.Estimator(model_fn=lib.model_fn)\n", "E2T212", 3),
     ("est = tf.estimator.Estimator(model_fn=f, config=make_config())\n", "E2T219", 3),
     ("est = tf.estimator.Estimator(model_fn=f, params=hparams)\n", "E2T213", 3),
+    ("est = tf.estimator.Estimator(model_fn=f, params=dict(batch_size=8))\n", "E2T213", 3),
+    ("est = tf.estimator.Estimator(model_fn=f, params=dict(lr=1, **more))\n", "E2T213", 3),
+    ("def dict(**kw):\n    return kw\nest = tf.estimator.Estimator(model_fn=f, params=dict(lr=1))\n", "E2T213", 5),
     ("est = tf.estimator.Estimator(model_fn=f)\n"
      "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=4), steps=1)\n", "E2T216", 4),
 ])
 def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
+
+
+@pytest.mark.parametrize("params", ["dict(lr=0.1, hidden=8)", "HPARAMS"])
+def test_params_known_to_lack_batch_size_are_not_reported(params):
+    source = HEADER + "HPARAMS = dict(lr=0.1)\nest = tf.estimator.Estimator(model_fn=f, params=" + params + ")\n"
+    assert "E2T213" not in {code for code, _ in codes(migrate(source))}
 
 
 def test_every_finding_code_is_documented():
