@@ -12,7 +12,8 @@ def parse_module(code: str) -> cst.Module:
 
     Every LibCST node checks its own fields when built (``CSTNode.__post_init__``), a check
     meant for nodes built by hand that costs a fifth of the parse; the parser's nodes are
-    valid by construction.  The nodes the codemods build are still checked.
+    valid by construction.  The nodes the codemods build are still checked.  (The check is
+    switched off for the whole process during the parse: not for threads that build nodes.)
     """
     node_class = cst.CSTNode
     check = node_class.__post_init__
