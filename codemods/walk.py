@@ -65,6 +65,9 @@ class _FieldOrder(cst.CSTVisitor):
 
 
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
+#: Whether a type is a CSTNode: a dict lookup is cheaper than ``isinstance`` on LibCST's
+#: abstract classes, the commonest call of a walk.
+_NODE_TYPES: Dict[type, bool] = {}
 
 
 def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
@@ -106,7 +109,7 @@ class Visitor:
         if handlers is None:  # per class, not inherited: node type -> (visit_, leave_ method)
             handlers = visitor_type._handlers = {}
         all_fields = _FIELDS  # local names: `go` runs once per node
-        node_class = cst.CSTNode
+        node_types = _NODE_TYPES
         sequences = (tuple, list)
 
         def go(node: cst.CSTNode) -> None:
@@ -121,7 +124,10 @@ class Visitor:
                 fields = all_fields.get(node_type)
                 for field in fields if fields is not None else _fields(node):
                     value = getattr(node, field)
-                    if isinstance(value, node_class):
+                    is_node = node_types.get(value.__class__)
+                    if is_node is None:
+                        is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
+                    if is_node:
                         if parents is not None:
                             parents[value] = node
                         go(value)
