@@ -238,13 +238,90 @@ def assigned_names(statements: Sequence[cst.BaseStatement]) -> Set[str]:
     return found.names
 
 
+class _BindingCount(Visitor):
+    """How often each of ``names`` is bound anywhere in some code (assigned, a parameter,
+    a def or class, a loop, with, except or match target, imported)."""
+
+    def __init__(self, names: Set[str]) -> None:
+        self.names = names
+        self.counts: Dict[str, int] = dict.fromkeys(names, 0)
+
+    def _bind(self, target) -> None:
+        if isinstance(target, cst.Name):
+            if target.value in self.names:
+                self.counts[target.value] += 1
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:  # with, except, import ... as
+        self._bind(node.name)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is None:
+            self._bind(cst.Name(dotted(node.name).split(".")[0]))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._bind(node.name)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind(node.name)
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        self._bind(node.name)
+
+
 class ImportTable:
-    """Local name -> fully qualified name, for every name an import statement binds."""
+    """Local name -> fully qualified name, for every name an import statement binds, and
+    for module-level aliases of imported names (``v1 = tf.compat.v1``) bound nowhere else."""
 
     def __init__(self, module: cst.Module) -> None:
         self.aliases: Dict[str, str] = {}
         for imp in _import_statements(module.body):
             self._add(imp)
+        #: The module-level aliases: resolved like imports, never used to spell new code.
+        self.assigned: Dict[str, str] = {}
+        candidates = [(small.targets[0].target.value, small.value)
+                      for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                      for small in stmt.body
+                      if isinstance(small, cst.Assign) and len(small.targets) == 1
+                      and isinstance(small.targets[0].target, cst.Name)]
+        heads, kept = set(self.aliases), []  # `v1 = tf.compat.v1`, then `Spec = v1.estimator.EstimatorSpec`
+        for name, value in candidates:
+            path = dotted(value)
+            if name not in self.aliases and path is not None and path.partition(".")[0] in heads:
+                kept.append((name, value))
+                heads.add(name)
+        candidates = kept
+        if candidates:
+            counts = _BindingCount({name for name, _ in candidates}).walked(module).counts
+            for name, value in candidates:  # in order: an alias may name an earlier one
+                full = self.qualified(value)
+                if full is not None and counts[name] == 1:
+                    self.assigned[name] = full
 
     def _add(self, imp) -> None:
         if isinstance(imp, cst.Import):
@@ -270,10 +347,17 @@ class ImportTable:
         if path is None:
             return None
         head, _, rest = path.partition(".")
-        full = self.aliases.get(head)
+        full = self._head(path)
         if full is None:
             return None
         return f"{full}.{rest}" if rest else full
+
+    def _head(self, path: Optional[str]) -> Optional[str]:
+        """What the first name of a dotted ``path`` is bound to, if an import or alias."""
+        if path is None:
+            return None
+        head = path.partition(".")[0]
+        return self.aliases.get(head) or self.assigned.get(head)
 
     def api(self, node: cst.BaseExpression) -> Optional[str]:
         """Canonical ``tf.…`` name of the API an expression names, else None."""

@@ -206,6 +206,10 @@ SPELLINGS = [
     ("from tensorflow.estimator import EstimatorSpec as Spec", "Spec", "TPUEstimatorSpec"),
     ("import tensorflow_estimator as tfe\nimport tensorflow as tf", "tfe.estimator.EstimatorSpec",
      "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+    # module-level aliases of imported names
+    ("import tensorflow as tf\nv1 = tf.compat.v1", "v1.estimator.EstimatorSpec",
+     "tf.compat.v1.estimator.tpu.TPUEstimatorSpec"),
+    ("import tensorflow as tf\ntfe = tf.estimator\nSpec = tfe.EstimatorSpec", "Spec", "TPUEstimatorSpec"),
 ]
 
 
@@ -215,6 +219,14 @@ def test_estimator_spec_in_every_spelling(imports, before, after):
     result = migrate(source)
     assert f"return {after}(mode, loss=1)" in result.code
     assert migrate(result.code).code == result.code
+
+
+@pytest.mark.parametrize("rebinding", ["v1 = make()", "def f(v1):\n    pass", "for v1 in x:\n    pass",
+                                       "import other as v1", "with a as v1:\n    pass"])
+def test_an_alias_bound_twice_is_not_resolved(rebinding):
+    source = (f"import tensorflow as tf\nv1 = tf.compat.v1\n{rebinding}\n\n"
+              "def model_fn(features, labels, mode, params):\n    return v1.estimator.EstimatorSpec(mode, loss=1)\n")
+    assert migrate(source).code == textwrap.dedent(source)
 
 
 def test_from_import_is_replaced_when_unused():
