@@ -37,7 +37,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import NameReads, fresh_name, identifier, names_in, simple_statements, statements
+from codemods.names import NameReads, assigned_names, fresh_name, identifier, names_in, simple_statements, statements
 from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
@@ -71,11 +71,12 @@ KERAS_METRIC = Rule(
 )
 DICT_READ = Rule(
     "E2T222",
-    "metric reads a features or labels dict other than by a constant key",
+    "metric reads a dict of tensors other than by a constant key",
     "On a TPU, everything sent to metric_fn must be a tensor that keeps the batch dimension; "
     "a dict of features or labels cannot be sent. est2tpu sends features['name'] (a constant "
     "key) as a tensor of its own, but not `features` itself, features[key] with a computed key, "
-    "or features.name; the same for labels that model_fn reads by string keys (multi-head). "
+    "or features.name; the same for labels that model_fn reads by string keys (multi-head), "
+    "and for a dict model_fn builds itself (predictions = {...}). "
     "Read what a metric needs by constant keys, or write metric_fn by hand and send it the "
     "tensors it needs.",
     before="'weighted_acc': tf.compat.v1.metrics.accuracy(labels, pred, weights=features[WEIGHT])",
@@ -223,21 +224,24 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         return bool(found)
 
     def _keyed_sent(self, fn, bindings, code, metric_fn) -> Optional[Dict[str, cst.Subscript]]:
-        """metric_fn parameter -> ``features["key"]`` (``labels["key"]``), for each key the
-        metric ``code`` reads.
+        """metric_fn parameter -> ``features["key"]`` (``labels["key"]``, or a key of a dict
+        literal model_fn binds), for each key the metric ``code`` reads.
 
         None (reported) when it reads one of them that may be a dict (see KEYED) otherwise.
         """
         sent: Dict[str, cst.Subscript] = {}
         blocked = False
-        for base in KEYED:
-            if base not in param_names(fn) or bindings[base] != [None]:  # not model_fn's, or rebound
+        moved = assigned_names([node for node in code if isinstance(node, cst.BaseStatement)])  # metric_fn's own
+        built = [name for name, values in bindings.items()
+                 if name not in moved and all(isinstance(v, cst.Dict) for v in values)]
+        for base in (*KEYED, *built):
+            if base in KEYED and (base not in param_names(fn) or bindings[base] != [None]):  # not model_fn's
                 continue
             reads = _KeyedReads(base)
             for node in code:
                 reads.walk(node)
-            evidence = _KeyedReads(base, self._takes_tensors).walked(fn.body)
-            if evidence.keys or (base == "features" and not evidence.as_tensor):  # may be a dict
+            evidence = _KeyedReads(base, self._takes_tensors).walked(fn.body) if base in KEYED else None
+            if evidence is None or evidence.keys or (base == "features" and not evidence.as_tensor):  # a dict
                 for node in reads.other + reads.sliced:
                     self.report(node, DICT_READ.code, f"{DICT_READ.title}: {cst.Module([]).code_for_node(node)}",
                                 f"read it as {base}['name'], or write metric_fn by hand")

@@ -91,6 +91,21 @@ def model_fn(features, labels, mode):
 '''
 
 
+def test_a_dict_model_fn_builds_is_sent_one_tensor_per_key_read():
+    source = HEADER + METRICS_MODEL_FN.replace("pred = tf.argmax(logits, 1)", 'out = {{"cls": tf.argmax(logits, 1)}}').format(
+        features="", weights="None", mean='out["cls"]').replace("labels, pred,", 'labels, out["cls"],')
+    code = migrate_code(source, style="none").code
+    assert "def metric_fn(labels, cls):" in code
+    assert 'eval_metrics=(metric_fn, [labels, out["cls"]])' in code
+
+
+def test_a_dict_model_fn_builds_read_whole_by_a_metric_is_reported():
+    source = HEADER + METRICS_MODEL_FN.replace("pred = tf.argmax(logits, 1)", 'out = {{"cls": tf.argmax(logits, 1)}}').format(
+        features="", weights="None", mean="out").replace("labels, pred,", 'labels, out["cls"],')
+    result = migrate(source)
+    assert "E2T222" in {f.code for f in result.findings} and "metric_fn" not in result.code
+
+
 def test_features_read_by_metrics_are_sent_one_tensor_each():
     source = HEADER + METRICS_MODEL_FN.format(
         features="", weights='features["weight"]', mean="features['class'] + features[\"pred\"] * features['weight']")
