@@ -91,11 +91,17 @@ CONFIG_UNKNOWN = Rule(
 
 
 def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=None) -> List[cst.Arg]:
-    """``train_batch_size=…`` etc.: the batch sizes the site's input_fns used, where known there."""
+    """``train_batch_size=…`` etc.: the batch sizes the site's input_fns used, where known there.
+
+    An Estimator used nowhere in this file (returned, stored) with ``params["batch_size"]``
+    gets it for every mode: its input_fns, wherever they are, read it in every mode.
+    """
     args = []
     for mode, keyword in BATCH_KEYWORDS.items():
         uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
         if not uses:
+            if not site.uses and from_params is not None and codemod.index.available_at(from_params, site.scope):
+                args.append(kwarg(keyword, from_params))
             continue
         plan = uses[0].plan
         size = from_params if plan.from_params else plan.batch

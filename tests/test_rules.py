@@ -461,6 +461,18 @@ def test_batch_size_left_to_the_callees_default_is_passed_from_params():
     assert migrate_code(code, style="none").code == code
 
 
+@pytest.mark.parametrize("used_here, expected", [
+    ("", "train_batch_size=4, eval_batch_size=4, predict_batch_size=4"),  # returned: any mode, elsewhere
+    ("    est.train(input_fn, steps=1)\n", "train_batch_size=4)"),
+])
+def test_batch_size_from_params_is_kept_for_the_modes_it_may_serve(used_here, expected):
+    source = (HEADER + "def input_fn(params):\n    return tf.data.Dataset.range(8).batch(params['batch_size'])\n\n"
+              "def build(model_fn):\n    est = tf.estimator.Estimator(model_fn, params={'batch_size': 4})\n"
+              f"{used_here}    return est\n")
+    code = migrate_code(source, style="none").code
+    assert "params={}" in code and expected in code
+
+
 def test_tensors_bound_on_a_line_of_several_statements_are_sent():
     """``pred = ...; pred = tf.squeeze(pred)``: pred is a model_fn tensor all the same; a
     metric_fn reading it by closure would fail on a TPU (tensors reach it only as arguments)."""
