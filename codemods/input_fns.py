@@ -109,6 +109,12 @@ class InputFnTakesParams(MigrationCodemod):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
                 modes.setdefault(call, set()).add(use.mode)
+        # A def that now batches by params itself (another use reaches it directly): calls
+        # that left its batch size to the default pass params on instead.
+        rebatched = {plan.takes_params for _, plan in index.input_fn_plans() if plan.to_batch_param}
+        for call in [c for c in self.batch_kwargs if index.resolve_function(c.func, None) in rebatched]:
+            del self.batch_kwargs[call]
+            self.pass_params.add(call)
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
             if find_arg(call, "drop_remainder", 1) is not None or used_in == {"predict"}:

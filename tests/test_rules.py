@@ -461,6 +461,17 @@ def test_batch_size_left_to_the_callees_default_is_passed_from_params():
     assert migrate_code(code, style="none").code == code
 
 
+def test_a_def_batching_by_params_gets_params_from_the_lambdas_that_left_its_default():
+    source = (HEADER + "import functools\n\ndef to_dataset(x, batch_size=8):\n"
+              "    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)\n\n"
+              "est = tf.estimator.Estimator(model_fn)\n"
+              "est.train(input_fn=functools.partial(to_dataset, 1), steps=1)\n"
+              "est.evaluate(input_fn=lambda: to_dataset(2), steps=1)\n")
+    code = migrate_code(source, style="none").code
+    assert 'batch(params["batch_size"], drop_remainder=True)' in code
+    assert "lambda params: to_dataset(2, params=params)" in code
+
+
 @pytest.mark.parametrize("used_here, expected", [
     ("", "train_batch_size=4, eval_batch_size=4, predict_batch_size=4"),  # returned: any mode, elsewhere
     ("    est.train(input_fn, steps=1)\n", "train_batch_size=4)"),
