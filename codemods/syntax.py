@@ -103,16 +103,27 @@ def add_args(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
     if args:
         last = args[-1]
         if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
-            separator = args[-2].comma
+            separator = _without_comments(args[-2].comma)
         elif isinstance(last.comma, cst.Comma) and isinstance(
             call.whitespace_before_args, cst.ParenthesizedWhitespace
         ):
-            separator = cst.Comma(whitespace_after=call.whitespace_before_args)
+            separator = _without_comments(cst.Comma(whitespace_after=call.whitespace_before_args))
         trailing = last.comma
         args[-1] = last.with_changes(comma=separator)
     added = [arg.with_changes(comma=separator) for arg in new[:-1]]
     added.append(new[-1].with_changes(comma=trailing))
     return call.with_changes(args=args + added)
+
+
+def _without_comments(comma: cst.Comma) -> cst.Comma:
+    """``comma`` with the line break and indentation after it, but not its comments: a
+    separator copied between new arguments."""
+    after = comma.whitespace_after
+    if not isinstance(after, cst.ParenthesizedWhitespace):
+        return comma
+    return comma.with_changes(whitespace_after=after.with_changes(
+        first_line=cst.TrailingWhitespace(newline=after.first_line.newline),
+        empty_lines=[line for line in after.empty_lines if line.comment is None]))
 
 
 def rename_kwarg(call: cst.Call, old: str, new: str, value: Optional[cst.BaseExpression] = None) -> cst.Call:

@@ -461,6 +461,17 @@ def test_batch_size_left_to_the_callees_default_is_passed_from_params():
     assert migrate_code(code, style="none").code == code
 
 
+@pytest.mark.parametrize("style", ["none", "auto"])
+def test_a_comment_after_an_argument_is_not_copied_to_the_new_ones(style):
+    source = (HEADER + 'cfg = tf.estimator.RunConfig(model_dir="/tmp/m",\n'
+              "                             tf_random_seed=1,  # seed\n"
+              "                             # checkpoints\n"
+              "                             save_checkpoints_steps=500)\n")
+    code = migrate_code(source, style=style).code
+    assert code.count("# seed") == 1 and code.count("# checkpoints") == 1
+    assert "cluster=" in code
+
+
 def test_a_def_batching_by_params_gets_params_from_the_lambdas_that_left_its_default():
     source = (HEADER + "import functools\n\ndef to_dataset(x, batch_size=8):\n"
               "    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)\n\n"
