@@ -90,19 +90,37 @@ def _black(text: str, mode, lines=()) -> str:
 
 
 def _outside_kept(before: str, after: str, lines) -> str:
-    """``after`` with every line of ``before`` outside ``lines`` as it was.
+    """``after`` with every line of ``before`` that black had no reason to touch as it was.
 
-    Black's line ranges still respace some lines outside them (``if x: y`` becomes
-    ``if x:y``): each line black kept, up to whitespace, is put back as written.
+    Black lays out each statement (a compound statement's header) that ``lines`` touch,
+    all its lines; but its line ranges still respace some lines of other statements
+    (``if x: y`` becomes ``if x:y``).  Each such line black kept, up to whitespace, is
+    put back as written.
     """
+    try:
+        statements = [_extent(node) for node in ast.walk(python_ast(before)) if isinstance(node, ast.stmt)]
+    except (SyntaxError, ValueError, RecursionError):
+        return after
+    touched = {n for first, last in statements if any(a <= last and b >= first for a, b in lines)
+               for n in range(first, last + 1)}
+    touched.update(n for a, b in lines for n in range(a, b + 1))
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
     squeezed = difflib.SequenceMatcher(
         None, ["".join(line.split()) for line in old], ["".join(line.split()) for line in new], autojunk=False)
     for i, j, size in squeezed.get_matching_blocks():
         for k in range(size):
-            if not any(a <= i + k + 1 <= b for a, b in lines):
+            if i + k + 1 not in touched:
                 new[j + k] = old[i + k]
     return "".join(new)
+
+
+def _extent(node: ast.stmt) -> Tuple[int, int]:
+    """The lines of a simple statement, or of a compound statement's header (decorators included)."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+    body = getattr(node, "body", None)
+    if not body or not isinstance(body[0], ast.stmt):  # simple (a lambda's body is no statement)
+        return first, node.end_lineno
+    return first, max(node.lineno, body[0].lineno - 1)
 
 
 def is_black_formatted(source: str, mode=None) -> bool:

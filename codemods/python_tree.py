@@ -9,7 +9,7 @@ import functools
 import warnings
 
 
-@functools.lru_cache(maxsize=2)  # the original, then the migrated code
+@functools.lru_cache(maxsize=2)  # a file's original code, then its migrated code
 def python_ast(source: str) -> ast.Module:
     """Python's tree of ``source``, without its warnings (invalid escapes...): Python's
     verdict on the code is given elsewhere.  Raises SyntaxError."""

@@ -172,3 +172,15 @@ def test_one_line_compound_statements_beside_a_change_keep_their_spaces():
     out = layout.lay_out(before, after)
     assert "    if mode == \"eval\": loss = 1\n    else: loss = 2\n" in out
     assert "TPUEstimatorSpec(\n" in out  # the change itself is laid out
+
+
+def test_every_line_of_a_changed_statement_is_laid_out():
+    """A statement black lays out is laid out whole, its unchanged middle lines too."""
+    before = ("def main(d):\n    cfg = tf.estimator.RunConfig(model_dir=d, tf_random_seed=3,\n"
+              "                                 save_checkpoints_steps=None,\n"
+              "                                 save_checkpoints_secs=None)\n    return cfg\n")
+    after = before.replace("tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig").replace(
+        "save_checkpoints_secs=None)", "save_checkpoints_secs=None, cluster=est2tpu.tpu_cluster_resolver())")
+    out = layout.lay_out(before, after)
+    assert out == whole_file(before, after)
+    assert "\n        save_checkpoints_steps=None,\n" in out
