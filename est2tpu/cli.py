@@ -35,7 +35,7 @@ from est2tpu.files import (
     write_atomic,
 )
 from est2tpu.report import FORMATS as OUTPUT_FORMATS
-from est2tpu.report import Diagnostic, Summary, colorize, render, unified_diff
+from est2tpu.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
 
 #: More files than this that need parsing (and more than one job) use a process pool.
 POOL_THRESHOLD = 4
@@ -339,6 +339,8 @@ class Job:
     black: Tuple[Tuple[str, Any], ...]
     #: False under --check alone: only whether the file changes matters, not the new text.
     output_needed: bool = True
+    #: The migrated file is written: findings are placed in it, not in the original.
+    in_place: bool = False
 
 
 @dataclasses.dataclass
@@ -464,7 +466,8 @@ def _migrate_python(job: Job) -> Outcome:
             f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
             "file left untouched",
         ))
-    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=outcome.diagnostics)
+    diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
+    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
 
 
 def _migrate_notebook(job: Job) -> Outcome:
@@ -543,7 +546,7 @@ class Record:
     written: bool = False
 
 
-def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optional[Job]]:
+def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False) -> Tuple[Record, Optional[Job]]:
     """Read and pre-filter one file: its record, and the job to run when it must be parsed."""
     record = Record(candidate)
     try:
@@ -569,7 +572,8 @@ def _prepare(candidate: Candidate, output_needed: bool) -> Tuple[Record, Optiona
             f"max-file-size ({s.max_file_size} KiB); file left untouched"))
         return record, None
     return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
-                       s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed)
+                       s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed,
+                       in_place)
 
 
 def _no_estimator_api(record: Record) -> Tuple[Record, None]:
@@ -710,7 +714,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
-        pending = (_prepare(candidate, output_needed) for candidate in found.files)
+        pending = (_prepare(candidate, output_needed, write) for candidate in found.files)
         for record in run_jobs(pending, args.jobs or _cpu_count()):
             progress.advance()
             outcome = record.outcome

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from est2tpu import __version__
@@ -122,6 +123,52 @@ def _quote(path: str) -> str:
         return path
     escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t").replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+_TOKEN = re.compile(r"[\w.]+|\S")
+
+
+def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List[Diagnostic]:
+    """Findings placed in ``before`` moved to where their code is in ``after`` (the file as
+    migrated and written), so that the positions printed are those of the file on disk.
+
+    An unchanged line moves with the lines around it.  A changed or moved line is found by
+    its text (a statement moved into a new function), else by the token the finding
+    points at among the lines that replaced it (an API's dotted name: anywhere), else it
+    is the most similar of those lines.
+    """
+    old, new = before.splitlines(), after.splitlines()
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    stripped = [line.strip() for line in new]
+    out = []
+    for d in diagnostics:
+        index = d.line - 1
+        tag, i1, i2, j1, j2 = next((op for op in opcodes if op[1] <= index < op[2]), ("", index, index, 0, 0))
+        if tag == "equal" or not new:
+            line = j1 + index - i1 if tag == "equal" else 0
+            out.append(dataclasses.replace(d, line=line + 1, file_line=line + 1))
+            continue
+        text = old[index] if index < len(old) else ""
+        token = _TOKEN.match(text, d.col - 1)
+        moved = [k for k, s in enumerate(stripped) if text.strip() and s == text.strip()]
+        found = [k for k in range(j1, j2) if token and token.group() in new[k]] or [
+            k for k, line in enumerate(new) if token and "." in token.group() and token.group() in line]
+        if moved:
+            line = min(moved, key=lambda k: abs(k - j1))
+            col = d.col - 1 - _indent(text) + _indent(new[line])
+        elif found:
+            line = min(found, key=lambda k: abs(k - (j1 + index - i1)))
+            col = new[line].index(token.group())
+        else:  # the token itself was rewritten: the same place in the most similar line
+            candidates = [k for k in range(j1, j2) if new[k].strip()] or [min(j1, len(new) - 1)]
+            line = max(candidates, key=lambda k: difflib.SequenceMatcher(None, text.strip(), new[k].strip()).ratio())
+            col = min(max(d.col - 1 - _indent(text) + _indent(new[line]), 0), len(new[line]))
+        out.append(dataclasses.replace(d, line=line + 1, col=col + 1, file_line=line + 1, file_col=col + 1))
+    return out
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def unified_diff(old: bytes, new: bytes, display: str, context: int = 3) -> bytes:

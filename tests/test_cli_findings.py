@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +255,32 @@ def test_sarif_schema_check_catches_mistakes(findings_tree):
     doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
     with pytest.raises(AssertionError):
         _validate(doc)
+
+
+# --------------------------------------------------------------------------- positions after a write
+
+FIXTURE_FILES = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*.py"))
+
+
+def _json_findings(result):
+    return [(f["code"], f["line"], f["col"]) for f in json.loads(result.stdout)["findings"]]
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_findings_of_a_file_migrated_in_place_point_into_it(tmp_path, path):
+    """``--check`` places findings in the file as it is; ``migrate`` in the file it wrote:
+    the code a finding points at is the same code, where it now is."""
+    write(tmp_path, {path.name: path.read_text()})
+    before = _json_findings(run_cli("migrate", "--check", "--exit-zero", "--output-format", "json", str(tmp_path)))
+    after = _json_findings(run_cli("migrate", "--output-format", "json", str(tmp_path)))
+    old, new = path.read_text().splitlines(), (tmp_path / path.name).read_text().splitlines()
+    assert [code for code, *_ in before] == [code for code, *_ in after] and before
+    for (_, line, col), (_, new_line, new_col) in zip(before, after):
+        token = re.match(r"[\w.]+|\S", old[line - 1][col - 1:]).group()
+        here = new[new_line - 1][new_col - 1:]
+        if any(token in text for text in new):
+            assert here.startswith(token), (old[line - 1], new[new_line - 1])
+        elif "EstimatorSpec" in token:  # rewritten: the code in its place
+            assert here.startswith("tf.compat.v1.estimator.tpu.TPUEstimatorSpec"), new[new_line - 1]
+        else:
+            assert here.strip(), (old[line - 1], new[new_line - 1])
