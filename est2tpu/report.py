@@ -162,13 +162,21 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         else:  # the token itself was rewritten: the same place in the most similar line
             candidates = [k for k in range(j1, j2) if new[k].strip()] or [min(j1, len(new) - 1)]
             line = max(candidates, key=lambda k: difflib.SequenceMatcher(None, text.strip(), new[k].strip()).ratio())
-            col = min(max(d.col - 1 - _indent(text) + _indent(new[line]), 0), len(new[line]))
+            col = _same_place(text, new[line], d.col - 1)
         out.append(dataclasses.replace(d, line=line + 1, col=col + 1, file_line=line + 1, file_col=col + 1))
     return out
 
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
+
+
+def _same_place(old: str, new: str, col: int) -> int:
+    """Where column ``col`` of ``old`` is in ``new``, aligning their characters."""
+    for a, b, size in difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks():
+        if a + size > col:
+            return b + max(col - a, 0)
+    return min(col, len(new))
 
 
 def unified_diff(old: bytes, new: bytes, display: str, context: int = 3) -> bytes:
