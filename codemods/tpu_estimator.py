@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
+from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call, self_attribute
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
@@ -203,8 +203,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def _config_is_run_config(self, site: EstimatorSite) -> bool:
         value = find_arg(site.call, "config", 2).value
         for _ in range(3):
-            if isinstance(value, cst.Name):
-                value = self.index.lookup(value.value, site.scope)
+            if isinstance(value, cst.Name) or self_attribute(value):  # config, self.config
+                value = self.index.lookup(self_attribute(value) or value.value, site.scope)
             elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
                 value = value.func.value
             elif isinstance(value, cst.Call) and isinstance(self.index.resolve_function(value.func, site.scope), cst.FunctionDef):

@@ -60,6 +60,14 @@ def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
 
 
+def test_a_run_config_kept_on_self_is_known():
+    source = HEADER + ("class Exp:\n    def __init__(self):\n        self.config = tf.estimator.RunConfig(tf_random_seed=3)\n\n"
+                       "    def build(self):\n        return tf.estimator.Estimator(model_fn, config=self.config)\n")
+    result = migrate(source)
+    assert "E2T219" not in {f.code for f in result.findings}
+    assert "self.config = tf.compat.v1.estimator.tpu.RunConfig(" in result.code
+
+
 @pytest.mark.parametrize("params", ["dict(lr=0.1, hidden=8)", "HPARAMS"])
 def test_params_known_to_lack_batch_size_are_not_reported(params):
     source = HEADER + "HPARAMS = dict(lr=0.1)\nest = tf.estimator.Estimator(model_fn=f, params=" + params + ")\n"
