@@ -132,6 +132,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         for site in self.index.estimators:
             if site.api == "tf.estimator.Estimator":
                 self.sites[site.call] = site
+            elif site.api in ("tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"):
+                self._report_missing_batch_sizes(site)
         for use in self.index.uses:
             if use.mode == "train" and not any(find_arg(use.call, k) for k in ("steps", "max_steps")):
                 if not (use.call.func is not None and self.api(use.call.func) == "tf.estimator.TrainSpec"):
@@ -147,6 +149,17 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     def targets(self):
         return [*self.sites, *self.run_configs, *self.batch_key_dicts]
+
+    def _report_missing_batch_sizes(self, site: EstimatorSite) -> None:
+        """A TPUEstimator (migrated, or written by hand) used in a mode without that mode's
+        batch size: blocking, so it is reported on every run until fixed."""
+        if any(arg.star for arg in site.call.args):
+            return
+        for mode, keyword in BATCH_KEYWORDS.items():
+            use = next((u for u in site.uses if u.mode == mode), None)
+            if use is not None and find_arg(site.call, keyword) is None:
+                self.report(use.arg or use.call, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+                            f"pass {keyword}= where the estimator is built")
 
     # -- Estimator ----------------------------------------------------------------
 

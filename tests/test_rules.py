@@ -60,6 +60,15 @@ def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
 
 
+def test_a_tpu_estimator_used_without_its_batch_size_is_reported_on_every_run():
+    source = HEADER + ("est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, train_batch_size=8)\n"
+                       "est.train(input_fn, max_steps=1)\nest.evaluate(input_fn, steps=1)\n")
+    result = migrate(source)
+    assert [(f.code, f.line) for f in result.findings if f.code == "E2T218"] == [("E2T218", 5)]
+    assert "eval_batch_size" in result.findings[0].message or any(
+        "eval_batch_size" in f.message for f in result.findings)
+
+
 def test_a_run_config_kept_on_self_is_known():
     source = HEADER + ("class Exp:\n    def __init__(self):\n        self.config = tf.estimator.RunConfig(tf_random_seed=3)\n\n"
                        "    def build(self):\n        return tf.estimator.Estimator(model_fn, config=self.config)\n")
@@ -215,7 +224,7 @@ def test_review_findings_go_once_the_file_is_migrated_blocking_ones_stay():
     assert {"E2T207", "E2T202"} <= {f.code for f in first.findings}
     second = migrate(first.code)
     assert second.code == first.code
-    assert {f.code for f in second.findings} == {"E2T202"}
+    assert {f.code for f in second.findings} == {"E2T202", "E2T218"}  # no train_batch_size: still blocking
 
 
 SPELLINGS = [
