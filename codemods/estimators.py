@@ -350,7 +350,10 @@ class EstimatorIndex:
         root = lam.body
         while isinstance(root.func, cst.Attribute) and isinstance(root.func.value, cst.Call):
             root = root.func.value  # f(x).repeat().prefetch(1) -> f(x)
-        return self._plan_forwarding(lam, root, scope) or InputFnPlan(lam, [], [], None)
+        plan = self._plan_forwarding(lam, root, scope)
+        if plan is None and not (self.imports.api(root.func) or "").startswith("tf."):
+            return None  # a function from elsewhere (another module, an argument): not known here
+        return plan or InputFnPlan(lam, [], [], None)
 
     def _plan_forwarding(self, outer: Function, body: cst.Call, scope) -> Optional[InputFnPlan]:
         """``lambda: f(x, y, BATCH)``: ``outer`` takes params and passes the batch size on to f
