@@ -48,7 +48,8 @@ def test_model_fn_hazards_are_located(body, code):
     ("est = tf.estimator.Estimator(model_fn=f)\nest.train(input_fn=f)\n", "E2T202", 4),
     ("est = tf.estimator.Estimator(model_fn=f)\nest.evaluate(input_fn=f)\n", "E2T203", 4),
     ("est = tf.estimator.Estimator(model_fn=lib.model_fn)\n", "E2T212", 3),
-    ("from data import make\nest = tf.estimator.Estimator(model_fn=f)\nest.evaluate(lambda: make(64), steps=1)\n",
+    ("from data import make_input_fn\nest = tf.estimator.Estimator(model_fn=f)\n"
+     "est.evaluate(lambda: make_input_fn(64), steps=1)\n",
      "E2T212", 5),
     ("est = tf.estimator.Estimator(model_fn=f, config=make_config())\n", "E2T219", 3),
     ("est = tf.estimator.Estimator(model_fn=f, params=hparams)\n", "E2T213", 3),
