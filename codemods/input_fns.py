@@ -76,7 +76,7 @@ class InputFnTakesParams(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, ELSEWHERE]
-    TRIGGERS = ("input_fn", "Spec(")
+    TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index

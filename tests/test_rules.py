@@ -63,6 +63,14 @@ def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
 
 
+def test_an_input_fn_named_otherwise_is_rewritten():
+    source = HEADER + ("def make_data():\n    return tf.data.Dataset.range(8).batch(4)\n\n"
+                       "est = tf.estimator.Estimator(model)\nest.train(make_data, steps=2)\n")
+    code = migrate_code(source, style="none").code
+    assert 'def make_data(params):\n    return tf.data.Dataset.range(8).batch(params["batch_size"], drop_remainder=True)' in code
+    assert "train_batch_size=4" in code
+
+
 def test_a_tpu_estimator_used_without_its_batch_size_is_reported_on_every_run():
     source = HEADER + ("est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, train_batch_size=8)\n"
                        "est.train(input_fn, max_steps=1)\nest.evaluate(input_fn, steps=1)\n")
