@@ -206,10 +206,15 @@ class _Assigned(Visitor):
 
     def _bind(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.names.add(target.value)
+            self._bound(target.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+    def _bound(self, name: str) -> None:
+        self.names.add(name)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._bind(node.target)
@@ -238,48 +243,24 @@ def assigned_names(statements: Sequence[cst.BaseStatement]) -> Set[str]:
     return found.names
 
 
-class _BindingCount(Visitor):
-    """How often each of ``names`` is bound anywhere in some code (assigned, a parameter,
-    a def or class, a loop, with, except or match target, imported)."""
+class _BindingCount(_Assigned):
+    """How often each of ``names`` is bound anywhere in some code: as :class:`_Assigned`
+    finds them, and as a parameter, def, class, comprehension, import or match target."""
 
     def __init__(self, names: Set[str]) -> None:
-        self.names = names
+        super().__init__()
         self.counts: Dict[str, int] = dict.fromkeys(names, 0)
 
-    def _bind(self, target) -> None:
-        if isinstance(target, cst.Name):
-            if target.value in self.names:
-                self.counts[target.value] += 1
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind(element.value)
-        elif isinstance(target, cst.StarredElement):
-            self._bind(target.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._bind(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target)
+    def _bound(self, name: str) -> None:
+        if name in self.counts:
+            self.counts[name] += 1
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         self._bind(node.target)
 
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:  # with, except, import ... as
-        self._bind(node.name)
-
     def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
         if node.asname is None:
-            self._bind(cst.Name(dotted(node.name).split(".")[0]))
+            self._bound(dotted(node.name).split(".")[0])
 
     def visit_Param(self, node: cst.Param) -> None:
         self._bind(node.name)
@@ -291,7 +272,8 @@ class _BindingCount(Visitor):
         self._bind(node.name)
 
     def visit_MatchAs(self, node: cst.MatchAs) -> None:
-        self._bind(node.name)
+        if node.name is not None:
+            self._bind(node.name)
 
 
 class ImportTable:
