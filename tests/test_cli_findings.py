@@ -284,3 +284,11 @@ def test_findings_of_a_file_migrated_in_place_point_into_it(tmp_path, path):
             assert here.startswith("tf.compat.v1.estimator.tpu.TPUEstimatorSpec"), new[new_line - 1]
         else:
             assert here.strip(), (old[line - 1], new[new_line - 1])
+
+
+def test_relocated_lines_are_counted_as_python_counts_them():
+    """A form feed ends no line (``str.splitlines`` would count one)."""
+    from est2tpu.report import Diagnostic, relocate
+
+    [moved] = relocate([Diagnostic("f.py", 3, 1, "E2T209", "m")], "a\x0cb\nx\ny = 1\n", "import e\na\x0cb\nx\ny = 1\n")
+    assert (moved.line, moved.col) == (4, 1)
