@@ -290,5 +290,5 @@ def test_relocated_lines_are_counted_as_python_counts_them():
     """A form feed ends no line (``str.splitlines`` would count one)."""
     from est2tpu.report import Diagnostic, relocate
 
-    [moved] = relocate([Diagnostic("f.py", 3, 1, "E2T209", "m")], "a\x0cb\nx\ny = 1\n", "import e\na\x0cb\nx\ny = 1\n")
-    assert (moved.line, moved.col) == (4, 1)
+    [moved] = relocate([Diagnostic("f.py", 2, 1, "E2T209", "m")], "x\ny = 1\n", "import e\x0c\nx\ny = 1\n")
+    assert (moved.line, moved.col) == (3, 1)
