@@ -258,8 +258,9 @@ class EstimatorIndex:
     def _add_use(self, call: cst.Call, scope) -> None:
         api = self.imports.api(call.func)
         if api in SPEC_USES:
-            # a TrainSpec/EvalSpec names no estimator: the module's only one, if it has one
-            mode, site = SPEC_USES[api], self.sole_estimator
+            # a TrainSpec/EvalSpec names no estimator: the one built beside it, else the module's only one
+            beside = [site for site in self.estimators if site.scope is scope]
+            mode, site = SPEC_USES[api], beside[0] if len(beside) == 1 else self.sole_estimator
         else:
             mode = USES[call.func.attr.value]
             site = self.site_for(call.func.value, scope, guess=False)

@@ -63,6 +63,18 @@ def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
 
 
+def test_specs_belong_to_the_estimator_built_beside_them():
+    source = HEADER + ("def input_fn():\n    return tf.data.Dataset.range(8).batch(16)\n\n"
+                       "def run():\n    est = tf.estimator.Estimator(model_fn=model_fn)\n"
+                       "    est.train(input_fn=input_fn, steps=1)\n\n"
+                       "def tae():\n    est = tf.estimator.Estimator(model_fn=model_fn)\n"
+                       "    spec = tf.estimator.EvalSpec(input_fn=input_fn, steps=1)\n"
+                       "    tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn=input_fn, max_steps=1), spec)\n")
+    result = migrate_code(source, style="none")
+    assert "E2T221" not in {f.code for f in result.findings}
+    assert result.code.count("train_batch_size=16") == 2 and result.code.count("eval_batch_size=16") == 1
+
+
 def test_an_input_fn_named_otherwise_is_rewritten():
     source = HEADER + ("def make_data():\n    return tf.data.Dataset.range(8).batch(4)\n\n"
                        "est = tf.estimator.Estimator(model)\nest.train(make_data, steps=2)\n")
