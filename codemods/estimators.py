@@ -232,8 +232,10 @@ class EstimatorIndex:
         Followed through assignments and factory functions; with ``guess``, a module with a
         single Estimator answers that one.
         """
-        if isinstance(receiver, cst.Name) or self_attribute(receiver):
-            if isinstance(receiver, cst.Name):
+        if isinstance(receiver, (cst.Name, cst.Call)) or self_attribute(receiver):
+            if isinstance(receiver, cst.Call):  # Estimator(...).train(...)
+                value = receiver
+            elif isinstance(receiver, cst.Name):
                 value = self.lookup(receiver.value, scope)
             else:
                 value = self._c.assigned.get((None, self_attribute(receiver)))
@@ -247,6 +249,12 @@ class EstimatorIndex:
                         if site.scope is factory:
                             return site
         return self.sole_estimator if guess else None
+
+    def _other_api(self, receiver: cst.BaseExpression, scope) -> bool:
+        """Whether ``receiver`` is (a name bound to) a TensorFlow object other than an
+        Estimator this module builds: a canned estimator, say."""
+        value = self.lookup(receiver.value, scope) if isinstance(receiver, cst.Name) else receiver
+        return isinstance(value, cst.Call) and (self.imports.api(value.func) or "").startswith("tf.")
 
     @property
     def sole_estimator(self) -> Optional[EstimatorSite]:
@@ -265,8 +273,8 @@ class EstimatorIndex:
             mode = USES[call.func.attr.value]
             site = self.site_for(call.func.value, scope, guess=False)
             if site is None:
-                if find_arg(call, "input_fn") is None:
-                    return
+                if find_arg(call, "input_fn") is None or self._other_api(call.func.value, scope):
+                    return  # not an Estimator's method, or a canned estimator's (reported as such)
                 site = self.sole_estimator
         arg = find_arg(call, "input_fn", 0)
         if arg is None:

@@ -63,6 +63,27 @@ def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source))
 
 
+INPUT_FNS = ("def input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n"
+             "def canned_input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n")
+
+
+def test_a_canned_estimators_input_fn_is_left_to_it():
+    source = HEADER + INPUT_FNS + (
+        "tf.estimator.Estimator(model_fn).train(input_fn=input_fn, steps=2)\n"
+        "est = tf.estimator.DNNClassifier(hidden_units=[2], feature_columns=[])\n"
+        "est.train(input_fn=canned_input_fn, steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert "def canned_input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n" in result.code
+    assert "def input_fn(params):" in result.code
+    assert {f.code for f in result.findings} & {"E2T204", "E2T221"} == {"E2T204"}
+
+
+def test_an_estimator_trained_where_it_is_built_takes_a_positional_input_fn():
+    source = HEADER + INPUT_FNS + "tf.estimator.Estimator(model_fn).train(input_fn, steps=2)\n"
+    code = migrate_code(source, style="none").code
+    assert "def input_fn(params):" in code and "train_batch_size=2" in code
+
+
 def test_specs_belong_to_the_estimator_built_beside_them():
     source = HEADER + ("def input_fn():\n    return tf.data.Dataset.range(8).batch(16)\n\n"
                        "def run():\n    est = tf.estimator.Estimator(model_fn=model_fn)\n"
