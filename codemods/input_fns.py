@@ -22,6 +22,7 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
+from codemods.names import names_in
 from codemods.syntax import add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item
 from codemods.walk import Visitor
 
@@ -58,6 +59,18 @@ EVAL_REMAINDER = Rule(
     "padding out (an is_real_example weight).",
 )
 
+DYNAMIC_PADDING = Rule(
+    "E2T224",
+    "padded_batch pads each batch to its own longest element",
+    "A TPU needs every batch in one shape ('The features to the model returned by input_fn "
+    "must have static shape'). padded_batch without padded_shapes, or with None in them, pads "
+    "each batch to its longest element. Give every padded dimension a fixed length, and cut "
+    "longer elements to it.",
+    before='ds.padded_batch(params["batch_size"], padded_shapes=([None], []))',
+    after='ds.padded_batch(params["batch_size"], padded_shapes=([MAX_LEN], []), drop_remainder=True)',
+    blocking=True,
+)
+
 
 ELSEWHERE = Rule(
     "E2T221",
@@ -75,7 +88,7 @@ class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, ELSEWHERE]
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE]
     TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -117,6 +130,11 @@ class InputFnTakesParams(MigrationCodemod):
             self.pass_params.add(call)
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
+            if call.func.attr.value == "padded_batch":
+                shapes = find_arg(call, "padded_shapes", 1)
+                if shapes is None or "None" in names_in(shapes.value):
+                    self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
+                                "pad every dimension to a fixed length")
             if find_arg(call, "drop_remainder", 1) is not None or used_in == {"predict"}:
                 continue
             if "predict" in used_in:

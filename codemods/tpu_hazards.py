@@ -56,7 +56,7 @@ CANNED_APIS = {f"tf.estimator.{n}" for n in (
     "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
     "DNNLinearCombinedEstimator", "BoostedTreesClassifier", "BoostedTreesRegressor",
     "BaselineClassifier", "BaselineRegressor", "BaselineEstimator")}
-DYNAMIC_APIS = {"tf.unique", "tf.boolean_mask", "tf.dynamic_partition", "tf.py_func", "tf.py_function",
+DYNAMIC_APIS = {"tf.unique", "tf.unique_with_counts", "tf.boolean_mask", "tf.dynamic_partition", "tf.py_func", "tf.py_function",
                 "tf.numpy_function", "tf.as_string", "tf.string_split", "tf.string_to_number",
                 "tf.string_to_hash_bucket_fast", "tf.placeholder"}
 DYNAMIC_PREFIXES = ("tf.strings.", "tf.lookup.", "tf.contrib.lookup.")
@@ -95,7 +95,7 @@ class ReportTPUHazards(MigrationCodemod):
             self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: RunConfig(train_distribute=...)", "remove it")
         if not in_model_fn:
             return
-        if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api == "tf.where" and len(node.args) == 1):
+        if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api in ("tf.where", "tf.where_v2") and len(node.args) == 1):
             self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {api}", "move it to the input_fn")
         elif api in HOOK_APIS:
             self.report(node, HOOK.code, f"{HOOK.title}: {api}", "log through host_call")

@@ -30,6 +30,8 @@ def codes(result):
 @pytest.mark.parametrize("body, code", [
     ("ids = tf.strings.to_hash_bucket_fast(features, 10)", "E2T206"),
     ("mask = tf.boolean_mask(features, labels > 0)", "E2T206"),
+    ("ids, _, _ = tf.unique_with_counts(labels)", "E2T206"),
+    ("where = tf.compat.v1.where_v2(labels > 0)", "E2T206"),
     ("out = tf.compat.v1.py_func(abs, [features], tf.float32)", "E2T206"),
     ("tf.compat.v1.summary.image('x', features)", "E2T207"),
     ("hook = tf.compat.v1.train.LoggingTensorHook({'loss': loss}, every_n_iter=1)", "E2T208"),
@@ -94,6 +96,17 @@ def test_specs_belong_to_the_estimator_built_beside_them():
     result = migrate_code(source, style="none")
     assert "E2T221" not in {f.code for f in result.findings}
     assert result.code.count("train_batch_size=16") == 2 and result.code.count("eval_batch_size=16") == 1
+
+
+@pytest.mark.parametrize("padded, reported", [
+    ("padded_batch(2)", True), ("padded_batch(2, padded_shapes=([None], []))", True),
+    ("padded_batch(2, ([8], []))", False)])
+def test_padding_to_each_batchs_longest_element_is_reported(padded, reported):
+    source = HEADER + (f"def input_fn():\n    return tf.data.Dataset.range(8).{padded}\n\n"
+                       "tf.estimator.Estimator(model_fn).train(input_fn, steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert ("E2T224" in {f.code for f in result.findings}) == reported
+    assert ("E2T224" in {f.code for f in migrate_code(result.code).findings}) == reported  # blocking
 
 
 def test_an_input_fn_named_otherwise_is_rewritten():
