@@ -1,16 +1,19 @@
 """EstimatorSpec -> TPUEstimatorSpec.
 
-    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op, scaffold=scaffold)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op, scaffold=tf.compat.v1.train.Scaffold())
     # becomes
     return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
-        mode, loss=loss, train_op=op, scaffold_fn=lambda: scaffold)
+        mode, loss=loss, train_op=op, scaffold_fn=lambda: tf.compat.v1.train.Scaffold())
 
 Matched by what the callee resolves to, so ``tf_estimator.EstimatorSpec``, a bare
 ``EstimatorSpec`` from ``from tensorflow.estimator import EstimatorSpec`` and
 ``tf.compat.v1.estimator.EstimatorSpec`` are all found.  Arguments past the fourth
 become keywords (the two signatures differ there).  ``eval_metric_ops`` is left to
-:mod:`codemods.eval_metrics`, which runs first.
+:mod:`codemods.eval_metrics`, which runs first; a spec whose metrics it could not move
+stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is E2T225.
 """
+
+from typing import Optional
 
 import libcst as cst
 
@@ -31,6 +34,18 @@ SPEC_TO_TPU = Rule(
     before="return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)",
     after="return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op)",
 )
+SCAFFOLD_BUILT_IN_MODEL_FN = Rule(
+    "E2T225",
+    "scaffold_fn returns a Scaffold built in model_fn",
+    "TPUEstimator calls scaffold_fn outside the TPU computation, and the Scaffold (with its "
+    "Saver and init ops) must be built there: one built in model_fn puts those ops inside the "
+    "TPU computation. Build it in scaffold_fn.",
+    before="scaffold = tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver(max_to_keep=2))\n"
+           "return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op, scaffold=scaffold)",
+    after="return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=op, scaffold_fn=lambda: "
+          "tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver(max_to_keep=2)))",
+    blocking=True,
+)
 CHIEF_HOOKS = Rule(
     "E2T201",
     "training_chief_hooks moved to training_hooks",
@@ -45,11 +60,23 @@ class EstimatorSpecToTPU(MigrationCodemod):
     """Rewrite every EstimatorSpec(...) call into a TPUEstimatorSpec(...) call."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [SPEC_TO_TPU, CHIEF_HOOKS]
+    RULES = [SPEC_TO_TPU, SCAFFOLD_BUILT_IN_MODEL_FN, CHIEF_HOOKS]
     TRIGGERS = ("EstimatorSpec",)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.calls = set(self.index.calls_to("tf.estimator.EstimatorSpec"))
+        for call in self.calls:  # scaffold=scaffold would become scaffold_fn=lambda: scaffold
+            self._check_scaffold(find_arg(call, "scaffold", 8))
+        for call in self.index.calls_to("tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"):
+            built = find_arg(call, "scaffold_fn")
+            self._check_scaffold(built if built and isinstance(built.value, cst.Lambda) else None, lambda_body=True)
+
+    def _check_scaffold(self, arg: Optional[cst.Arg], lambda_body: bool = False) -> None:
+        """Report a Scaffold that scaffold_fn would return rather than build."""
+        value = arg.value.body if arg is not None and lambda_body else arg and arg.value
+        if value is not None and not isinstance(value, cst.Call):
+            self.report(arg, SCAFFOLD_BUILT_IN_MODEL_FN.code, SCAFFOLD_BUILT_IN_MODEL_FN.title,
+                        "build the Scaffold in scaffold_fn")
 
     def rewrites(self) -> bool:
         return bool(self.calls)

@@ -109,6 +109,17 @@ def test_padding_to_each_batchs_longest_element_is_reported(padded, reported):
     assert ("E2T224" in {f.code for f in migrate_code(result.code).findings}) == reported  # blocking
 
 
+@pytest.mark.parametrize("scaffold, reported", [
+    ("scaffold", True), ("tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver())", False)])
+def test_a_scaffold_built_in_model_fn_is_reported_on_every_run(scaffold, reported):
+    source = HEADER + MODEL_FN.format(body="scaffold = tf.compat.v1.train.Scaffold()").replace(
+        "train_op=train_op)", f"train_op=train_op, scaffold={scaffold})")
+    result = migrate_code(source, style="none")
+    assert "scaffold_fn=lambda: " + scaffold in result.code
+    assert ("E2T225" in {f.code for f in result.findings}) == reported
+    assert ("E2T225" in {f.code for f in migrate(result.code).findings}) == reported
+
+
 def test_an_input_fn_named_otherwise_is_rewritten():
     source = HEADER + ("def make_data():\n    return tf.data.Dataset.range(8).batch(4)\n\n"
                        "est = tf.estimator.Estimator(model)\nest.train(make_data, steps=2)\n")
