@@ -177,9 +177,16 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         value = self._params_value(site)
         return value if isinstance(value, cst.Dict) else None
 
-    def _keywords_without_batch_size(self, site: EstimatorSite) -> bool:
-        """Whether params= is ``dict(key=value, ...)``, with keywords only and none batch_size."""
+    def _known_without_batch_size(self, site: EstimatorSite) -> bool:
+        """Whether params= is known to hold no batch_size: ``dict(key=value, ...)`` with
+        keywords only, or a ``{...}`` kept on self (``self.params``) with constant keys only."""
         value = self._params_value(site)
+        arg = find_arg(site.call, "params", 3).value
+        if self_attribute(arg):
+            value = self.index.lookup(self_attribute(arg), site.scope)
+            if isinstance(value, cst.Dict):
+                return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                           and not is_batch_size_key(e.key) for e in value.elements)
         return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict"
                 and self.index.lookup("dict", site.scope) is None and not self.index.function_named("dict", site.scope)
                 and all(a.keyword is not None and a.keyword.value != "batch_size" for a in value.args))
@@ -208,7 +215,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                             f'{{k: v for k, v in {variable.value}.items() if k != "batch_size"}}')
                     else:
                         self.batch_key_dicts[params] = element
-        elif find_arg(site.call, "params", 3) is not None and not self._keywords_without_batch_size(site):
+        elif find_arg(site.call, "params", 3) is not None and not self._known_without_batch_size(site):
             self.report(find_arg(site.call, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
         return args + batch_size_args(self, site, from_params)

@@ -145,6 +145,13 @@ def test_a_run_config_kept_on_self_is_known():
     assert "self.config = tf.compat.v1.estimator.tpu.RunConfig(" in result.code
 
 
+def test_params_kept_on_self_without_batch_size_are_not_reported():
+    source = HEADER + ("class Exp:\n    def __init__(self):\n        self.params = {'lr': 0.1}\n\n"
+                       "    def build(self):\n        return tf.estimator.Estimator(model_fn, params=self.params)\n")
+    assert "E2T213" not in {f.code for f in migrate(source).findings}
+    assert "E2T213" in {f.code for f in migrate(source.replace("{'lr': 0.1}", "{'batch_size': 8}")).findings}
+
+
 @pytest.mark.parametrize("params", ["dict(lr=0.1, hidden=8)", "HPARAMS"])
 def test_params_known_to_lack_batch_size_are_not_reported(params):
     source = HEADER + "HPARAMS = dict(lr=0.1)\nest = tf.estimator.Estimator(model_fn=f, params=" + params + ")\n"
