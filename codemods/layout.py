@@ -34,6 +34,14 @@ BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
 Change = Tuple[Tuple[int, int], Tuple[int, int]]
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+def _lines(text: str) -> List[str]:
+    """``text``'s lines, each with its newline, split where Python, ``ast`` and black split
+    them: at "\n" only (the text here has no "\r"; ``str.splitlines`` also splits at form
+    feeds and other separators, and would number the lines differently)."""
+    return _LINE.findall(text)
 
 
 def changed_lines(before: str, after: str, line_length: int) -> List[Change]:
@@ -44,8 +52,9 @@ def changed_lines(before: str, after: str, line_length: int) -> List[Change]:
     would only add churn around it, such as blank lines around a nested def); so are
     added top-level imports.  Inserted blocks and lines grown too long are laid out.
     """
-    lines = after.splitlines()
-    matcher = difflib.SequenceMatcher(None, before.splitlines(), lines, autojunk=False)
+    old = [line.rstrip("\n") for line in _lines(before)]
+    lines = [line.rstrip("\n") for line in _lines(after)]
+    matcher = difflib.SequenceMatcher(None, old, lines, autojunk=False)
     changes = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         new = lines[j1:j2]
@@ -104,7 +113,7 @@ def _outside_kept(before: str, after: str, lines) -> str:
     touched = {n for first, last in statements if any(a <= last and b >= first for a, b in lines)
                for n in range(first, last + 1)}
     touched.update(n for a, b in lines for n in range(a, b + 1))
-    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    old, new = _lines(before), _lines(after)
     squeezed = difflib.SequenceMatcher(
         None, ["".join(line.split()) for line in old], ["".join(line.split()) for line in new], autojunk=False)
     for i, j, size in squeezed.get_matching_blocks():
@@ -206,7 +215,7 @@ def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
 def snippets(source: str, ranges: List[Tuple[int, int]]) -> Optional[List[Snippet]]:
     """Disjoint snippets of ``source`` covering ``ranges``, in order; None if some range
     is not in whole statements at four-space depths (then the whole file is laid out)."""
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     module = python_ast(source).body
     found = []
     for first, last in ranges:
@@ -250,7 +259,7 @@ def _file_versions(mode, source: str, snippet: str):
 def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
     """``after`` with each snippet formatted by black: only ``ranges`` of it, or all of it
     when ``ranges`` is None."""
-    lines = after.splitlines(keepends=True)
+    lines = _lines(after)
     out, done = [], 0
     for snippet in found:
         out.extend(lines[done : snippet.start - 1])
@@ -324,7 +333,7 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
         return after
     own = mode  # the file's own style: no quote changes, its own line length
     if not fixed_length:
-        longest = max((len(line) for line in before.splitlines()), default=0)
+        longest = max((len(line.rstrip("\n")) for line in _lines(before)), default=0)
         own = dataclasses.replace(own, line_length=79 if longest <= 79 else 88)
     own = dataclasses.replace(own, string_normalization=False)
     changes = changed_lines(before, after, own.line_length)
@@ -345,6 +354,6 @@ def _black_formatted_at(before: str, ranges: List[Tuple[int, int]], mode) -> boo
     found = snippets(before, ranges)
     if found is None:
         return is_black_formatted(before, mode)
-    lines = before.splitlines(keepends=True)
+    lines = _lines(before)
     texts = (snippet.text(lines) for snippet in found)
     return all(is_black_formatted(text, _file_versions(mode, before, text)) for text in texts)

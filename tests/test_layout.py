@@ -184,3 +184,16 @@ def test_every_line_of_a_changed_statement_is_laid_out():
     out = layout.lay_out(before, after)
     assert out == whole_file(before, after)
     assert "\n        save_checkpoints_steps=None,\n" in out
+
+
+@pytest.mark.parametrize("black_file", [False, True], ids=["own style", "black"])
+def test_a_form_feed_line_does_not_shift_the_lines_laid_out(black_file):
+    """Python, ast and black end lines at newlines only; a form feed (a section break in
+    older code) must not move the ranges black is given."""
+    plain = black.format_str(BEFORE, mode=MODE) if black_file else BEFORE
+    old, new = "    return loss\n", f"    {LONG}\n"  # a line replaced by a longer one
+    expected = layout.lay_out(plain, plain.replace(old, new))
+    with_feed = plain.replace("import tensorflow as tf\n", "import tensorflow as tf\n\x0c\n", 1)
+    out = layout.lay_out(with_feed, with_feed.replace(old, new))
+    assert out == expected.replace("import tensorflow as tf\n", "import tensorflow as tf\n\x0c\n", 1)
+    assert "TPUEstimatorSpec(\n" in out
