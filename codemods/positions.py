@@ -17,16 +17,14 @@ import ast
 import contextlib
 import dataclasses
 import itertools
-import re
 from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from codemods.python_tree import python_ast
+from codemods.python_tree import NEWLINE, python_ast
 
 _UNRECORDED = contextlib.nullcontext()
-_NEWLINE = re.compile(r"\r\n?|\n")  # Python's and LibCST's line ends; not str.splitlines'
 
 
 class _State(CodegenState):
@@ -121,7 +119,7 @@ def locate(module: cst.Module, nodes: Iterable[cst.CSTNode], spans: Optional["Sp
             continue
         offset = offsets[token]
         if "\r" in code:  # lines may end in a lone \r
-            ends = [m.end() for m in _NEWLINE.finditer(code, 0, offset)]
+            ends = [m.end() for m in NEWLINE.finditer(code, 0, offset)]
             out[node] = (len(ends) + 1, offset - (ends[-1] if ends else 0) + 1)
         else:
             out[node] = (code.count("\n", 0, offset) + 1, offset - code.rfind("\n", 0, offset))
@@ -214,7 +212,7 @@ class Spans:
         #: statement -> (first line, end line, line of its first token), 0-based, end exclusive
         self.lines: Dict[cst.BaseStatement, Tuple[int, int, int]] = {}
         self._code = code
-        self._starts = [0, *(m.end() for m in _NEWLINE.finditer(code))]  # offset of each line
+        self._starts = [0, *(m.end() for m in NEWLINE.finditer(code))]  # offset of each line
         if self._starts[-1] != len(code):
             self._starts.append(len(code))  # the last line has no newline
         try:

@@ -1,12 +1,18 @@
 """Python's own tree of a file, parsed once: the CLI's syntax check compiles it, the
 statement lines of :mod:`codemods.positions` and the snippets of :mod:`codemods.layout`
-read it.  Imports no LibCST, so the check costs nothing more on a file that fails it."""
+read it; and the line ends Python counts.  Imports no LibCST, so the check costs nothing
+more on a file that fails it."""
 
 from __future__ import annotations
 
 import ast
 import functools
+import re
 import warnings
+
+#: Where Python (and LibCST, and the findings' line numbers) end a line: not at the form
+#: feeds and other separators where ``str.splitlines`` also does.
+NEWLINE = re.compile(r"\r\n?|\n")
 
 
 @functools.lru_cache(maxsize=2)  # a file's original code, then its migrated code

@@ -126,7 +126,6 @@ def _quote(path: str) -> str:
 
 
 _TOKEN = re.compile(r"[\w.]+|\S")
-_NEWLINE = re.compile(r"\r\n?|\n")  # the line ends findings count (str.splitlines has more)
 
 
 def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List[Diagnostic]:
@@ -138,7 +137,9 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
     points at among the lines that replaced it (an API's dotted name: anywhere), else it
     is the most similar of those lines.
     """
-    old, new = _NEWLINE.split(before), _NEWLINE.split(after)
+    from codemods.python_tree import NEWLINE  # the line ends the findings count
+
+    old, new = NEWLINE.split(before), NEWLINE.split(after)
     opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     stripped = [line.strip() for line in new]
     out = []
