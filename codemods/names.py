@@ -286,18 +286,14 @@ class ImportTable:
             self._add(imp)
         #: The module-level aliases: resolved like imports, never used to spell new code.
         self.assigned: Dict[str, str] = {}
-        candidates = [(small.targets[0].target.value, small.value)
-                      for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
-                      for small in stmt.body
-                      if isinstance(small, cst.Assign) and len(small.targets) == 1
-                      and isinstance(small.targets[0].target, cst.Name)]
-        heads, kept = set(self.aliases), []  # `v1 = tf.compat.v1`, then `Spec = v1.estimator.EstimatorSpec`
-        for name, value in candidates:
-            path = dotted(value)
-            if name not in self.aliases and path is not None and path.partition(".")[0] in heads:
-                kept.append((name, value))
-                heads.add(name)
-        candidates = kept
+        candidates = []  # `v1 = tf.compat.v1`, then maybe `Spec = v1.estimator.EstimatorSpec`
+        heads = set(self.aliases)
+        for small in (small for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine) for small in stmt.body):
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                name, path = small.targets[0].target.value, dotted(small.value)
+                if name not in self.aliases and path is not None and path.partition(".")[0] in heads:
+                    candidates.append((name, small.value))
+                    heads.add(name)
         if candidates:
             counts = _BindingCount({name for name, _ in candidates}).walked(module).counts
             for name, value in candidates:  # in order: an alias may name an earlier one
@@ -328,7 +324,7 @@ class ImportTable:
         path = dotted(node)
         if path is None:
             return None
-        head, _, rest = path.partition(".")
+        rest = path.partition(".")[2]
         full = self._head(path)
         if full is None:
             return None
