@@ -13,8 +13,6 @@ become keywords (the two signatures differ there).  ``eval_metric_ops`` is left 
 stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is E2T225.
 """
 
-from typing import Optional
-
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
@@ -66,15 +64,17 @@ class EstimatorSpecToTPU(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         self.calls = set(self.index.calls_to("tf.estimator.EstimatorSpec"))
         for call in self.calls:  # scaffold=scaffold would become scaffold_fn=lambda: scaffold
-            self._check_scaffold(find_arg(call, "scaffold", 8))
+            arg = find_arg(call, "scaffold", 8)
+            if arg is not None:
+                self._check_scaffold(arg, arg.value)
         for call in self.index.calls_to("tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"):
-            built = find_arg(call, "scaffold_fn")
-            self._check_scaffold(built if built and isinstance(built.value, cst.Lambda) else None, lambda_body=True)
+            arg = find_arg(call, "scaffold_fn")
+            if arg is not None and isinstance(arg.value, cst.Lambda):
+                self._check_scaffold(arg, arg.value.body)
 
-    def _check_scaffold(self, arg: Optional[cst.Arg], lambda_body: bool = False) -> None:
-        """Report a Scaffold that scaffold_fn would return rather than build."""
-        value = arg.value.body if arg is not None and lambda_body else arg and arg.value
-        if value is not None and not isinstance(value, cst.Call):
+    def _check_scaffold(self, arg: cst.Arg, scaffold: cst.BaseExpression) -> None:
+        """Report ``scaffold`` (given as ``arg``) unless scaffold_fn builds it: a call."""
+        if not isinstance(scaffold, cst.Call):
             self.report(arg, SCAFFOLD_BUILT_IN_MODEL_FN.code, SCAFFOLD_BUILT_IN_MODEL_FN.title,
                         "build the Scaffold in scaffold_fn")
 
