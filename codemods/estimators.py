@@ -175,6 +175,12 @@ class EstimatorIndex:
                 return value
         return None
 
+    def value_of(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
+        """The value last assigned to a name, or to ``self.x`` (one binding for the class), seen
+        from ``scope``; None for any other expression."""
+        key = expr.value if isinstance(expr, cst.Name) else self_attribute(expr)
+        return self.lookup(key, scope) if key else None
+
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
         candidates = self.functions_by_name.get(name, ())
         for owner in self.scopes(scope):
@@ -200,7 +206,7 @@ class EstimatorIndex:
             methods = [fn for fn in self.functions_by_name.get(name, ()) if param_names(fn)[:1] == ["self"]]
             if methods:
                 return methods[0]
-            value = self._c.assigned.get((None, self_attribute(expr)))
+            value = self.value_of(expr, scope)
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method
             for fn in self.functions_by_name.get(expr.attr.value, ()):
@@ -233,12 +239,8 @@ class EstimatorIndex:
         single Estimator answers that one.
         """
         if isinstance(receiver, (cst.Name, cst.Call)) or self_attribute(receiver):
-            if isinstance(receiver, cst.Call):  # Estimator(...).train(...)
-                value = receiver
-            elif isinstance(receiver, cst.Name):
-                value = self.lookup(receiver.value, scope)
-            else:
-                value = self._c.assigned.get((None, self_attribute(receiver)))
+            # Estimator(...).train(...), or a name or self.x it was assigned to
+            value = receiver if isinstance(receiver, cst.Call) else self.value_of(receiver, scope)
             if isinstance(value, cst.Call):
                 for site in self.estimators:
                     if site.call is value:

@@ -180,13 +180,11 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def _known_without_batch_size(self, site: EstimatorSite) -> bool:
         """Whether params= is known to hold no batch_size: ``dict(key=value, ...)`` with
         keywords only, or a ``{...}`` kept on self (``self.params``) with constant keys only."""
-        value = self._params_value(site)
         arg = find_arg(site.call, "params", 3).value
-        if self_attribute(arg):
-            value = self.index.lookup(self_attribute(arg), site.scope)
-            if isinstance(value, cst.Dict):
-                return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
-                           and not is_batch_size_key(e.key) for e in value.elements)
+        value = self.index.value_of(arg, site.scope) or arg
+        if isinstance(value, cst.Dict):  # only kept on self: a dict bound to a name is rewritten
+            return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                       and not is_batch_size_key(e.key) for e in value.elements)
         return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict"
                 and self.index.lookup("dict", site.scope) is None and not self.index.function_named("dict", site.scope)
                 and all(a.keyword is not None and a.keyword.value != "batch_size" for a in value.args))
@@ -224,7 +222,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         value = find_arg(site.call, "config", 2).value
         for _ in range(3):
             if isinstance(value, cst.Name) or self_attribute(value):  # config, self.config
-                value = self.index.lookup(self_attribute(value) or value.value, site.scope)
+                value = self.index.value_of(value, site.scope)
             elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
                 value = value.func.value
             elif isinstance(value, cst.Call) and isinstance(self.index.resolve_function(value.func, site.scope), cst.FunctionDef):
