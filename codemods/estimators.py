@@ -142,8 +142,13 @@ class EstimatorIndex:
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
         self.functions_by_name: Dict[str, List[cst.FunctionDef]] = {}
+        #: The classes with methods, by name (a method's parent is the class body's).
+        self.classes: Dict[str, cst.ClassDef] = {}
         for fn, _ in collector.functions:
             self.functions_by_name.setdefault(fn.name.value, []).append(fn)
+            owner = self.parent_of.get(self.parent_of.get(fn))
+            if isinstance(owner, cst.ClassDef):
+                self.classes[owner.name.value] = owner
         self.uses: List[InputFnUse] = []
         for call, scope in collector.use_calls:
             self._add_use(call, scope)
@@ -178,8 +183,20 @@ class EstimatorIndex:
     def value_of(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
         """The value last assigned to a name, or to ``self.x`` (one binding for the class), seen
         from ``scope``; None for any other expression."""
-        key = expr.value if isinstance(expr, cst.Name) else self_attribute(expr)
+        if isinstance(expr, cst.Name):
+            key = expr.value
+        elif isinstance(expr, cst.Attribute) and self._instance_of(expr.value, scope):  # exp.x: its self.x
+            key = f"self.{expr.attr.value}"
+        else:
+            key = self_attribute(expr)
         return self.lookup(key, scope) if key else None
+
+    def _instance_of(self, expr: cst.BaseExpression, scope) -> Optional[cst.ClassDef]:
+        """The class of this module that a name holds an instance of (``exp = Experiment(...)``)."""
+        value = self.lookup(expr.value, scope) if isinstance(expr, cst.Name) else None
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+            return self.classes.get(value.func.value)
+        return None
 
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
         candidates = self.functions_by_name.get(name, ())
@@ -208,10 +225,10 @@ class EstimatorIndex:
                 return methods[0]
             value = self.value_of(expr, scope)
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method, exp.method
+            owner = self._instance_of(expr.value, scope) or self.classes.get(expr.value.value)
             for fn in self.functions_by_name.get(expr.attr.value, ()):
-                owner = self.parent_of.get(self.parent_of.get(fn))  # fn -> class body -> class
-                if isinstance(owner, cst.ClassDef) and owner.name.value == expr.value.value:
+                if owner is not None and self.parent_of.get(self.parent_of.get(fn)) is owner:  # fn -> body -> class
                     return fn
             return None
         if isinstance(expr, cst.Call):

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call, self_attribute
+from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
@@ -221,7 +221,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def _config_is_run_config(self, site: EstimatorSite) -> bool:
         value = find_arg(site.call, "config", 2).value
         for _ in range(3):
-            if isinstance(value, cst.Name) or self_attribute(value):  # config, self.config
+            if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
                 value = self.index.value_of(value, site.scope)
             elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
                 value = value.func.value

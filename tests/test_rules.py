@@ -137,6 +137,17 @@ def test_a_tpu_estimator_used_without_its_batch_size_is_reported_on_every_run():
         "eval_batch_size" in f.message for f in result.findings)
 
 
+def test_what_an_instance_of_a_class_here_holds_is_known():
+    source = HEADER + (
+        "class Exp:\n    def __init__(self):\n        self.config = tf.estimator.RunConfig(tf_random_seed=3)\n"
+        "        self.params = {'lr': 0.1}\n\n"
+        "    def model(self, features, labels, mode, params):\n"
+        "        return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features))\n\n"
+        "exp = Exp()\nest = tf.estimator.Estimator(exp.model, config=exp.config, params=exp.params)\n")
+    result = migrate(source)
+    assert {f.code for f in result.findings} & {"E2T212", "E2T213", "E2T219"} == set()
+
+
 def test_a_run_config_kept_on_self_is_known():
     source = HEADER + ("class Exp:\n    def __init__(self):\n        self.config = tf.estimator.RunConfig(tf_random_seed=3)\n\n"
                        "    def build(self):\n        return tf.estimator.Estimator(model_fn, config=self.config)\n")
