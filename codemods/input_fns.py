@@ -56,7 +56,8 @@ EVAL_REMAINDER = Rule(
     "evaluation now drops the last partial batch",
     "TPU evaluation runs whole batches only. Metrics change unless the eval set size is a "
     "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
-    "padding out (an is_real_example weight).",
+    "padding out (an is_real_example weight). Not reported when the eval data repeats "
+    "without end (`.repeat()` before the batch): its batches are all whole.",
 )
 
 DYNAMIC_PADDING = Rule(
@@ -142,7 +143,7 @@ class InputFnTakesParams(MigrationCodemod):
                             "give train/eval input drop_remainder=True")
                 continue
             self.drop_remainder.add(call)
-            if "eval" in used_in:
+            if "eval" in used_in and not _repeats_forever(call.func.value):
                 self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
                             "make the eval set a multiple of eval_batch_size")
 
@@ -206,6 +207,20 @@ class InputFnTakesParams(MigrationCodemod):
         if original_node in self.to_param:
             return params_item("batch_size")
         return updated_node
+
+
+def _repeats_forever(dataset: cst.BaseExpression) -> bool:
+    """Whether a dataset chain ends in ``.repeat()`` with no count (nor a ``.take`` after
+    it): its batches are all whole, and dropping the remainder drops nothing."""
+    while isinstance(dataset, cst.Call) and isinstance(dataset.func, cst.Attribute):
+        method = dataset.func.attr.value
+        if method == "take":
+            return False
+        if method == "repeat":
+            count = find_arg(dataset, "count", 0)
+            return count is None or "".join(cst.Module([]).code_for_node(count.value).split()) in ("None", "-1")
+        dataset = dataset.func.value
+    return False
 
 
 class _GetNextReturns(Visitor):

@@ -660,3 +660,22 @@ def test_optimizer_that_cannot_be_wrapped_is_reported_never_silent(line, column)
     result = migrate_code(source, style="none")
     assert "CrossShardOptimizer" not in result.code
     assert [(f.code, f.line, f.col) for f in result.findings if f.code == "E2T214"] == [("E2T214", 7, column)]
+
+
+@pytest.mark.parametrize("chain, reported", [
+    ("ds.batch(2)", True),
+    ("ds.repeat(3).batch(2)", True),
+    ("ds.repeat().take(5).batch(2)", True),
+    ("ds.repeat().batch(2)", False),
+    ("ds.repeat().map(f).batch(2)", False),
+    ("ds.repeat(None).batch(2)", False),
+    ("ds.repeat(count=-1).batch(2)", False),
+])
+def test_eval_remainder_only_when_the_eval_data_can_end(chain, reported):
+    source = HEADER + (
+        f"def eval_input_fn():\n    ds = tf.data.Dataset.range(9)\n    return {chain}\n\n"
+        "est = tf.estimator.Estimator(model_fn=f, params={'batch_size': 2})\n"
+        "est.evaluate(eval_input_fn, steps=3)\n")
+    result = migrate_code(source, style="none")
+    assert "drop_remainder=True" in result.code
+    assert (("E2T209", 5) in codes(result)) is reported
