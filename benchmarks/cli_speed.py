@@ -12,8 +12,10 @@ Prints, for each figure, what it is compared with and the ratio:
   start-up included in both);
 * dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check`` and of
   ``est2tpu migrate`` in place, with one job and all cores, against
-  ``tf_upgrade_v2 --intree`` (when installed); the engine against LibCST parse + code
-  generation alone (the floor); name resolution against the parse;
+  ``tf_upgrade_v2 --intree`` (when installed) and against a command that only parses
+  and regenerates every file with LibCST on all cores (the ceiling of any LibCST tool);
+  the engine against LibCST parse + code generation alone (the floor); name
+  resolution against the parse;
 * peak memory of ``est2tpu migrate --check -j1`` as the dense tree grows.
 """
 
@@ -43,6 +45,18 @@ for root, dirs, files in os.walk(sys.argv[1]):
             with open(os.path.join(root, name), "rb") as f:
                 n += b"estimator" in f.read().lower()
 print(n)
+"""
+#: LibCST parse + code generation of every file of a tree on N processes, and nothing
+#: else: what any LibCST-based tool costs at least, start-up included.
+FLOOR = """
+import multiprocessing, os, sys
+import libcst
+def one(path):
+    with open(path, encoding="utf-8") as f:
+        return len(libcst.parse_module(f.read()).code)
+paths = [os.path.join(r, n) for r, _, names in os.walk(sys.argv[1]) for n in names if n.endswith(".py")]
+with multiprocessing.get_context("fork").Pool(int(sys.argv[2])) as pool:
+    print(sum(pool.imap_unordered(one, paths, chunksize=4)))
 """
 
 
@@ -174,6 +188,7 @@ def dense(files: int, repeats: int) -> None:
             "in place -j1": [*est2tpu, "-j", "1", str(work)],
             f"in place -j{cores}": [*est2tpu, "-j", str(cores), str(work)],
             f"in place, --format none -j{cores}": [*est2tpu, "--format", "none", "-j", str(cores), str(work)],
+            "floor": [sys.executable, "-c", FLOOR, str(tree), str(cores)],
         }
         upgrade = BIN / "tf_upgrade_v2"
         if upgrade.exists():
@@ -187,11 +202,15 @@ def dense(files: int, repeats: int) -> None:
 
         best = best_interleaved(repeats, commands, before=fresh)
         reference = best.pop("tf_upgrade_v2", None)
+        floor = best.pop("floor")
         if reference is not None:
             print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s")
         for name, elapsed in best.items():
             ratio = f"   {reference / elapsed:4.1f}x tf_upgrade_v2" if reference is not None else ""
             print(f"  {'est2tpu migrate ' + name:44} {files / elapsed:7.1f} files/s{ratio}")
+        ceiling = f"   {reference / floor:4.1f}x tf_upgrade_v2" if reference is not None else ""
+        print(f"  {f'LibCST parse + codegen alone, -j{cores}':44} {files / floor:7.1f} files/s{ceiling}"
+              "   (the ceiling of a LibCST tool)")
         if reference is None:
             print("  tf_upgrade_v2 not installed: pip install -e '.[tf]' to compare")
         else:
