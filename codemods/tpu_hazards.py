@@ -87,18 +87,25 @@ class ReportTPUHazards(MigrationCodemod):
 
     def _check(self, node: cst.Call, api: str, in_model_fn: bool) -> None:
         if api in CANNED_APIS:
-            self.report(node, CANNED.code, f"{CANNED.title}: {api}", "write a model_fn")
+            self.report(node, CANNED.code, f"{CANNED.title}: {_spelled(node, api)}", "write a model_fn")
         elif api in MULTI_GPU_APIS:
-            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {api}", "remove it")
+            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {_spelled(node, api)}", "remove it")
         elif api == "tf.estimator.RunConfig" and any(
                 a.keyword and a.keyword.value in ("train_distribute", "eval_distribute") for a in node.args):
             self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: RunConfig(train_distribute=...)", "remove it")
         if not in_model_fn:
             return
         if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api in ("tf.where", "tf.where_v2") and len(node.args) == 1):
-            self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {api}", "move it to the input_fn")
+            self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {_spelled(node, api)}", "move it to the input_fn")
         elif api in HOOK_APIS:
-            self.report(node, HOOK.code, f"{HOOK.title}: {api}", "log through host_call")
+            self.report(node, HOOK.code, f"{HOOK.title}: {_spelled(node, api)}", "log through host_call")
         elif api.startswith("tf.train.") and api.endswith(SCHEDULE_SUFFIXES):
-            self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {api}",
+            self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {_spelled(node, api)}",
                         "decay_steps and step counts now count global batches")
+
+
+def _spelled(call: cst.Call, api: str) -> str:
+    """The called function as the file spells it (on one line), with its canonical name
+    when the spelling does not end in it (an alias)."""
+    spelled = "".join(cst.Module([]).code_for_node(call.func).split())
+    return spelled if spelled.endswith(api.partition(".")[2]) else f"{spelled} ({api})"

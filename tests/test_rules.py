@@ -679,3 +679,15 @@ def test_eval_remainder_only_when_the_eval_data_can_end(chain, reported):
     result = migrate_code(source, style="none")
     assert "drop_remainder=True" in result.code
     assert (("E2T209", 5) in codes(result)) is reported
+
+
+@pytest.mark.parametrize("imports, call, named", [
+    ("", "tf.compat.v1.train.LoggingTensorHook", "tf.compat.v1.train.LoggingTensorHook"),
+    ("from tensorflow.compat.v1.train import LoggingTensorHook as LTH\n", "LTH",
+     "LTH (tf.train.LoggingTensorHook)"),
+])
+def test_hazard_messages_name_the_call_as_written(imports, call, named):
+    body = f"hook = {call}({{'loss': loss}}, every_n_iter=1)"
+    result = migrate(imports + HEADER + MODEL_FN.format(body=body))
+    [finding] = [f for f in result.findings if f.code == "E2T208"]
+    assert finding.message == f"hook captures model_fn tensors: {named}"
