@@ -39,6 +39,27 @@ OPTIMIZER_NOT_WRAPPED = Rule(
     "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
     blocking=True,
 )
+CLIPPED_PER_SHARD = Rule(
+    "E2T226",
+    "gradients are clipped per shard, before the cross-shard sum",
+    "CrossShardOptimizer sums the shards' gradients in apply_gradients, after the code between "
+    "compute_gradients and apply_gradients has seen them. A clip there bounds each shard's "
+    "gradient (of its own batch, scaled by 1/shards), not the global one; the threshold may "
+    "need tuning again. (BERT's TPU code clips this way.)",
+)
+SUMMED_GRADIENTS = Rule(
+    "E2T227",
+    "gradients from tf.gradients are summed across shards, not averaged",
+    "CrossShardOptimizer averages the gradients of its own compute_gradients, which scales the "
+    "loss by 1/shards; its apply_gradients sums across shards whatever it is given. Gradients "
+    "from tf.gradients are summed: on 8 shards each step goes 8 times as far. Use "
+    "optimizer.compute_gradients(loss), or divide the loss by the number of shards.",
+    before="grads = tf.gradients(loss, tvars)\ntrain_op = optimizer.apply_gradients(zip(grads, tvars))",
+    after="grads_and_vars = optimizer.compute_gradients(loss, tvars)\n"
+          "train_op = optimizer.apply_gradients(grads_and_vars)",
+    blocking=True,
+)
+CLIPS = {"tf.clip_by_global_norm", "tf.clip_by_norm", "tf.clip_by_value", "tf.clip_by_average_norm"}
 
 
 def _is_v1_optimizer(api: Optional[str]) -> bool:
@@ -49,7 +70,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
     """Add a params["use_tpu"]-guarded CrossShardOptimizer after each model_fn optimizer."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [CROSS_SHARD, OPTIMIZER_NOT_WRAPPED]
+    RULES = [CROSS_SHARD, OPTIMIZER_NOT_WRAPPED, CLIPPED_PER_SHARD, SUMMED_GRADIENTS]
     TRIGGERS = ("Optimizer", "optimize_loss", "optimizers", "minimize", "apply_gradients")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -62,9 +83,13 @@ class WrapOptimizerForTPU(MigrationCodemod):
                 self.report(call, OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
                             "use a tf.compat.v1.train optimizer and CrossShardOptimizer")
                 reported.update(self.index.scopes(scope))
+        wrapping = []  # model_fns whose optimizer is, or will be, a CrossShardOptimizer
         for fn in self.index.model_fns:
-            if not self._plan(fn) and fn not in reported:
+            if self._plan(fn):
+                wrapping.append(fn)
+            elif fn not in reported:
                 self._report_unwrapped(fn)
+        self._report_gradients(wrapping)
 
     def rewrites(self) -> bool:
         return bool(self.wrap or self.inline)
@@ -98,6 +123,20 @@ class WrapOptimizerForTPU(MigrationCodemod):
         if calls and not _Wrapping(None).walked(fn).found:
             self.report(calls[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
                         "create the optimizer on a line of its own: optimizer = tf.compat.v1.train.XOptimizer(...)")
+
+    def _report_gradients(self, model_fns: List[cst.FunctionDef]) -> None:
+        """What a model_fn that applies gradients itself does to them before a
+        CrossShardOptimizer sums them: clips them per shard, or computes them unscaled."""
+        applying = {fn for fn in model_fns if any(
+            call.func.attr.value == "apply_gradients" for call in _TrainingCalls().walked(fn).found)}
+        for call, api, scope in self.index.api_calls:
+            if (api in CLIPS or api == "tf.gradients") and applying.intersection(self.index.scopes(scope)):
+                if api == "tf.gradients":
+                    self.report(call, SUMMED_GRADIENTS.code, SUMMED_GRADIENTS.title,
+                                "use optimizer.compute_gradients(loss)")
+                else:
+                    self.report(call, CLIPPED_PER_SHARD.code, CLIPPED_PER_SHARD.title,
+                                "check the clipping threshold on a TPU")
 
     def _inline_optimizer(self, small) -> Optional[cst.Call]:
         """``tf.train.XOptimizer(...)`` in ``x = tf.train.XOptimizer(...).minimize(...)``."""

@@ -691,3 +691,31 @@ def test_hazard_messages_name_the_call_as_written(imports, call, named):
     result = migrate(imports + HEADER + MODEL_FN.format(body=body))
     [finding] = [f for f in result.findings if f.code == "E2T208"]
     assert finding.message == f"hook captures model_fn tensors: {named}"
+
+
+APPLYING_MODEL_FN = '''
+def model_fn(features, labels, mode):
+    loss = tf.reduce_mean(tf.compat.v1.layers.dense(features, 1))
+    optimizer = tf.compat.v1.train.AdamOptimizer(0.1)
+    tvars = tf.compat.v1.trainable_variables()
+    {gradients}
+    grads, _ = tf.clip_by_global_norm(grads, 1.0)
+    train_op = optimizer.apply_gradients(zip(grads, tvars))
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+'''
+
+
+@pytest.mark.parametrize("gradients, expected", [
+    ("grads = [g for g, _ in optimizer.compute_gradients(loss, tvars)]", [("E2T226", 9)]),
+    ("grads = tf.compat.v1.gradients(loss, tvars)", [("E2T226", 9), ("E2T227", 8)]),
+])
+def test_gradients_applied_by_hand_to_a_cross_shard_optimizer(gradients, expected):
+    result = migrate(HEADER + APPLYING_MODEL_FN.format(gradients=gradients))
+    assert "CrossShardOptimizer(optimizer)" in result.code
+    assert sorted(c for c in codes(result) if c[0] in ("E2T226", "E2T227")) == sorted(expected)
+
+
+def test_gradients_of_a_model_fn_that_minimizes_are_not_reported():
+    body = "grads = tf.gradients(loss, tf.compat.v1.trainable_variables())\n    norm = tf.clip_by_norm(loss, 1.0)"
+    result = migrate(HEADER + MODEL_FN.format(body=body))
+    assert not {"E2T226", "E2T227"} & {f.code for f in result.findings}

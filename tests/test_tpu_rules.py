@@ -194,3 +194,22 @@ def test_checkpoints_load_in_scaffold_fn_not_in_the_tpu_computation(recorded, na
         assert not [op for op in graph.get_operations() if op.type == "RestoreV2"]
         assert isinstance(spec.scaffold_fn(), tf.compat.v1.train.Scaffold)
         assert [op for op in graph.get_operations() if op.type == "RestoreV2"]
+
+
+def test_cross_shard_optimizer_averages_only_its_own_gradients():
+    """E2T227's premise, on the installed TensorFlow: on 8 shards compute_gradients scales
+    the gradients by 1/8, and apply_gradients sums whatever it is given across shards, so
+    unscaled gradients (tf.gradients) are summed, not averaged."""
+    from tensorflow.python.tpu import tpu_function
+
+    with tf.Graph().as_default(), tpu_function.tpu_shard_context(8):
+        v = tf.compat.v1.Variable(3.0)
+        loss = 2.0 * v
+        optimizer = tf.compat.v1.tpu.CrossShardOptimizer(tf.compat.v1.train.GradientDescentOptimizer(1.0))
+        [(own, _)] = optimizer.compute_gradients(loss, [v])
+        [unscaled] = tf.compat.v1.gradients(loss, [v])
+        with tf.compat.v1.Session() as session:  # before the graph holds a TPU op
+            session.run(tf.compat.v1.global_variables_initializer())
+            assert session.run([own, unscaled]) == [0.25, 2.0]
+        train_op = optimizer.apply_gradients([(unscaled, v)])
+        assert any(op.type == "CrossReplicaSum" for op in _ancestors(train_op))
