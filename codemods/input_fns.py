@@ -180,7 +180,7 @@ class InputFnTakesParams(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if original_node in self.drop_remainder:
             updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
-        if original_node in self.pass_params and find_arg(original_node, "params") is None:
+        if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
         name = self.batch_kwargs.get(original_node)
         if name is not None:
@@ -207,6 +207,12 @@ class InputFnTakesParams(MigrationCodemod):
         if original_node in self.to_param:
             return params_item("batch_size")
         return updated_node
+
+
+def _passes_params(call: cst.Call) -> bool:
+    """Whether ``call`` already hands on params: as ``params=``, or ``params`` in any place."""
+    return find_arg(call, "params") is not None or any(
+        isinstance(a.value, cst.Name) and a.value.value == "params" for a in call.args)
 
 
 def _repeats_forever(dataset: cst.BaseExpression) -> bool:

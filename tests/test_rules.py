@@ -719,3 +719,12 @@ def test_gradients_of_a_model_fn_that_minimizes_are_not_reported():
     body = "grads = tf.gradients(loss, tf.compat.v1.trainable_variables())\n    norm = tf.clip_by_norm(loss, 1.0)"
     result = migrate(HEADER + MODEL_FN.format(body=body))
     assert not {"E2T226", "E2T227"} & {f.code for f in result.findings}
+
+
+def test_a_lambda_handing_on_params_by_position_is_left_alone():
+    source = HEADER + (
+        "def input_fn(params, training=True):\n    return tf.data.Dataset.range(8).batch(params['batch_size'])\n\n"
+        "est = tf.estimator.Estimator(model_fn, params={'batch_size': 4})\n"
+        "est.evaluate(lambda params: input_fn(params, training=False), steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert "est.evaluate(lambda params: input_fn(params, training=False), steps=2)" in result.code
