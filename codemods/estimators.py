@@ -403,7 +403,10 @@ class EstimatorIndex:
                     plan.batch = plan.batch or default
                 elif arg is not None and not is_batch_size_param(arg.value):
                     plan.to_batch_param.append(arg.value)
-                    plan.batch = plan.batch or arg.value
+                    value = arg.value
+                    if isinstance(value, cst.Name) and value.value in param_names(outer):
+                        value = param_default(outer, value.value)  # lambda bs=8: f(bs)
+                    plan.batch = plan.batch or value
                 elif arg is not None:
                     plan.from_params = True
             else:

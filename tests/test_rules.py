@@ -728,3 +728,14 @@ def test_a_lambda_handing_on_params_by_position_is_left_alone():
         "est.evaluate(lambda params: input_fn(params, training=False), steps=2)\n")
     result = migrate_code(source, style="none")
     assert "est.evaluate(lambda params: input_fn(params, training=False), steps=2)" in result.code
+
+
+def test_a_batch_size_given_as_the_lambdas_own_default_is_lifted():
+    source = HEADER + (
+        "def make_ds(bs):\n    return tf.data.Dataset.range(16).batch(bs)\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n"
+        "est.train(input_fn=lambda bs=8: make_ds(bs), steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert "train_batch_size=8" in result.code
+    assert "make_ds(params[\"batch_size\"])" in result.code
+    assert "E2T218" not in {f.code for f in result.findings}
