@@ -485,13 +485,20 @@ class _BatchCalls(Visitor):
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.depth -= 1
 
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("batch", "padded_batch"):
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False  # flat_map(lambda w: w.batch(n)): a window's batch, not the pipeline's
+
+    def leave_Call(self, node: cst.Call) -> None:  # on leaving: in the order they run
+        method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
+        if method in ("batch", "padded_batch"):
             self.calls.append(node)
+        elif method == "unbatch":
+            self.calls.clear()  # batches undone before the pipeline's own
 
 
 def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
-    """``.batch(...)`` / ``.padded_batch(...)`` calls in a function body (not nested defs)."""
+    """The pipeline's ``.batch(...)`` / ``.padded_batch(...)`` calls in a function body: not
+    in nested defs or lambdas, nor before an ``.unbatch()``."""
     visitor = _BatchCalls()
     visitor.walk(fn)
     return iter(visitor.calls)

@@ -739,3 +739,20 @@ def test_a_batch_size_given_as_the_lambdas_own_default_is_lifted():
     assert "train_batch_size=8" in result.code
     assert "make_ds(params[\"batch_size\"])" in result.code
     assert "E2T218" not in {f.code for f in result.findings}
+
+
+@pytest.mark.parametrize("pipeline, kept", [
+    ("ds = ds.window(6, shift=1, drop_remainder=True)\n    ds = ds.flat_map(lambda w: w.batch(6))\n"
+     "    return ds.batch(BATCH)", "w.batch(6)"),
+    ("ds = ds.batch(8).unbatch()\n    return ds.batch(BATCH)", "ds.batch(8).unbatch()"),
+    ("ds = ds.batch(8)\n    ds = ds.unbatch().filter(f)\n    return ds.batch(BATCH)", "ds = ds.batch(8)\n"),
+])
+def test_only_the_pipelines_own_batch_is_rewritten(pipeline, kept):
+    source = HEADER + (
+        f"BATCH = 10\n\ndef input_fn():\n    ds = tf.data.Dataset.range(64)\n    {pipeline}\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n"
+        "est.train(input_fn=input_fn, steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert kept in result.code
+    assert result.code.count('params["batch_size"]') == 1
+    assert "train_batch_size=BATCH" in result.code
