@@ -49,7 +49,8 @@ SHARED_PREDICT_INPUT = Rule(
     "input_fn shared by predict and train/eval keeps its remainder",
     "drop_remainder=True was not added because the same input_fn also feeds predict, "
     "which must see every example. Give train/eval their own batching with "
-    "drop_remainder=True before running on a TPU.",
+    "drop_remainder=True before running on a TPU: their batches must have a static shape.",
+    blocking=True,
 )
 EVAL_REMAINDER = Rule(
     "E2T209",

@@ -37,7 +37,9 @@ NOT_ON_TPU = Rule(
 HOOK = Rule(
     "E2T208", "hook captures model_fn tensors",
     "Hooks that read tensors of the model_fn (LoggingTensorHook, SummarySaverHook, NanTensorHook) "
-    "cannot see tensors inside the TPU computation. Log through host_call or drop the hook.",
+    "cannot see tensors inside the TPU computation ('Operation ... has been marked as not "
+    "fetchable'). Log through host_call or drop the hook.",
+    blocking=True,
 )
 EXPORT = Rule(
     "E2T210", "export defaults to a TPU SavedModel",

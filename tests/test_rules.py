@@ -756,3 +756,18 @@ def test_only_the_pipelines_own_batch_is_rewritten(pipeline, kept):
     assert kept in result.code
     assert result.code.count('params["batch_size"]') == 1
     assert "train_batch_size=BATCH" in result.code
+
+
+@pytest.mark.parametrize("source", [
+    # a hook reading model_fn tensors cannot fetch them on a TPU
+    HEADER + MODEL_FN.format(body="hook = tf.compat.v1.train.LoggingTensorHook({'loss': loss}, every_n_iter=1)"),
+    # train/eval batches sharing predict's input_fn keep a dynamic batch dimension
+    HEADER + "def input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n"
+    "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn, steps=1)\nest.predict(input_fn)\n",
+])
+def test_what_still_cannot_run_on_a_tpu_is_reported_after_migration(source):
+    first = migrate_code(source, style="none")
+    again = migrate_code(first.code, style="none")
+    assert again.code == first.code
+    assert {f.code for f in first.findings if RULES[f.code].blocking} <= {f.code for f in again.findings}
+    assert {"E2T208", "E2T217"} & {f.code for f in again.findings}
