@@ -299,7 +299,8 @@ class EstimatorIndex:
         if arg is None:
             return
         use = InputFnUse(mode, call, arg, None)
-        if isinstance(arg.value, cst.Call) and self.imports.api(arg.value.func) in CANNED_INPUT_APIS:
+        value = self.value_of(arg.value, scope) or arg.value  # train_fn = numpy_input_fn(...)
+        if isinstance(value, cst.Call) and self.imports.api(value.func) in CANNED_INPUT_APIS:
             use.problem = "canned"
         else:
             use.plan = self._plan(arg.value, scope)

@@ -771,3 +771,12 @@ def test_what_still_cannot_run_on_a_tpu_is_reported_after_migration(source):
     assert again.code == first.code
     assert {f.code for f in first.findings if RULES[f.code].blocking} <= {f.code for f in again.findings}
     assert {"E2T208", "E2T217"} & {f.code for f in again.findings}
+
+
+def test_a_canned_input_fn_held_in_a_variable_is_reported_as_canned():
+    source = HEADER + (
+        "train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, batch_size=4, shuffle=False)\n"
+        "est = tf.estimator.Estimator(model_fn=f)\nest.train(train_fn, steps=1)\n")
+    result = migrate_code(source, style="none")
+    assert ("E2T216", 5) in codes(result)
+    assert ("E2T212", 5) not in codes(result)
