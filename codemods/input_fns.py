@@ -16,14 +16,15 @@ remainder (TPUs need static shapes); predict input keeps it.  An input_fn that r
 ``make_one_shot_iterator(ds).get_next()`` returns ``ds`` instead.
 """
 
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
 from codemods.names import names_in
-from codemods.syntax import add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item
+from codemods.syntax import (add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item,
+                             replace_arg)
 from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
@@ -137,7 +138,8 @@ class InputFnTakesParams(MigrationCodemod):
                 if shapes is None or "None" in names_in(shapes.value):
                     self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
                                 "pad every dimension to a fixed length")
-            if find_arg(call, "drop_remainder", 1) is not None or used_in == {"predict"}:
+            given = _drop_remainder_arg(call)
+            if used_in == {"predict"} or given is not None and not _is_false(given.value):
                 continue
             if "predict" in used_in:
                 self.report(call, SHARED_PREDICT_INPUT.code, SHARED_PREDICT_INPUT.title,
@@ -180,7 +182,11 @@ class InputFnTakesParams(MigrationCodemod):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if original_node in self.drop_remainder:
-            updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
+            if _drop_remainder_arg(updated_node) is None:
+                updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
+            else:  # drop_remainder=False
+                updated_node = replace_arg(updated_node, "drop_remainder", _REMAINDER_AT[updated_node.func.attr.value],
+                                           cst.Name("True"))
         if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
         name = self.batch_kwargs.get(original_node)
@@ -208,6 +214,18 @@ class InputFnTakesParams(MigrationCodemod):
         if original_node in self.to_param:
             return params_item("batch_size")
         return updated_node
+
+
+#: Where ``drop_remainder`` goes among a batching method's positional arguments.
+_REMAINDER_AT = {"batch": 1, "padded_batch": 3}
+
+
+def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
+    return find_arg(call, "drop_remainder", _REMAINDER_AT[call.func.attr.value])
+
+
+def _is_false(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Name) and value.value == "False"
 
 
 def _passes_params(call: cst.Call) -> bool:

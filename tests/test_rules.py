@@ -780,3 +780,17 @@ def test_a_canned_input_fn_held_in_a_variable_is_reported_as_canned():
     result = migrate_code(source, style="none")
     assert ("E2T216", 5) in codes(result)
     assert ("E2T212", 5) not in codes(result)
+
+
+@pytest.mark.parametrize("batch, expected", [
+    ("ds.batch(BATCH, drop_remainder=False)", 'ds.batch(params["batch_size"], drop_remainder=True)'),
+    ("ds.batch(BATCH, False)", 'ds.batch(params["batch_size"], True)'),
+    ("ds.batch(BATCH, drop_remainder=keep)", 'ds.batch(params["batch_size"], drop_remainder=keep)'),
+    # padded_batch's second argument is padded_shapes, not drop_remainder
+    ("ds.padded_batch(BATCH, ([5], []))", 'ds.padded_batch(params["batch_size"], ([5], []), drop_remainder=True)'),
+])
+def test_train_batches_get_a_static_shape(batch, expected):
+    source = HEADER + (
+        f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(64)\n    return {batch}\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=input_fn, steps=2)\n")
+    assert expected in migrate_code(source, style="none").code
