@@ -9,6 +9,7 @@ Each finding names the TPU rule it breaks and what to do instead.
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.syntax import find_arg
 
 CANNED = Rule(
     "E2T204", "canned estimator has no TPU version",
@@ -52,6 +53,14 @@ MULTI_GPU = Rule(
     "do not apply to TPUEstimator, which shards across TPU cores itself. Remove them.",
     blocking=True,
 )
+PREDICTIONS = Rule(
+    "E2T228", "predictions are not a dict of tensors",
+    "'TPUEstimatorSpec.predictions must be dict of Tensors.' A single tensor runs on the CPU "
+    "but not on a TPU: name it.",
+    before="return tf.estimator.EstimatorSpec(mode, predictions=tf.nn.softmax(logits))",
+    after='return tf.estimator.EstimatorSpec(mode, predictions={"probabilities": tf.nn.softmax(logits)})',
+    blocking=True,
+)
 
 CANNED_APIS = {f"tf.estimator.{n}" for n in (
     "DNNClassifier", "DNNRegressor", "DNNEstimator", "LinearClassifier", "LinearRegressor",
@@ -65,6 +74,7 @@ DYNAMIC_PREFIXES = ("tf.strings.", "tf.lookup.", "tf.contrib.lookup.")
 SCHEDULE_SUFFIXES = ("_decay", "piecewise_constant", "_decay_restarts")
 HOOK_APIS = {"tf.train.LoggingTensorHook", "tf.train.SummarySaverHook", "tf.train.NanTensorHook",
              "tf.estimator.LoggingTensorHook", "tf.estimator.SummarySaverHook", "tf.estimator.NanTensorHook"}
+SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 MULTI_GPU_APIS = {"tf.distribute.MirroredStrategy", "tf.contrib.distribute.MirroredStrategy",
                   "tf.contrib.estimator.replicate_model_fn", "tf.contrib.estimator.TowerOptimizer"}
 
@@ -73,19 +83,30 @@ class ReportTPUHazards(MigrationCodemod):
     """Report TPU hazards: canned estimators, non-TPU ops, hooks, schedules, export."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, HOOK, EXPORT, MULTI_GPU]
+    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, HOOK, EXPORT, MULTI_GPU, PREDICTIONS]
     TRIGGERS = ("stimator",)
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
         for call, api, scope in index.api_calls:
             self._check(call, api, index.in_model_fn(scope))
+            if api in SPEC_APIS:
+                self._check_predictions(call, scope)
         if index.estimators:
             for call in index.exports:
                 self.report(call, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
 
     def rewrites(self) -> bool:
         return False
+
+    def _check_predictions(self, spec: cst.Call, scope) -> None:
+        """A spec whose predictions are a tensor: the value of a TensorFlow op (tf.nest's
+        may be dicts), given directly or through a name."""
+        arg = find_arg(spec, "predictions", 1)
+        value = arg and (self.index.value_of(arg.value, scope) or arg.value)
+        api = self.api(value.func) if isinstance(value, cst.Call) else None
+        if api and not api.startswith("tf.nest."):
+            self.report(arg, PREDICTIONS.code, PREDICTIONS.title, "return a dict: predictions={\"name\": tensor}")
 
     def _check(self, node: cst.Call, api: str, in_model_fn: bool) -> None:
         if api in CANNED_APIS:

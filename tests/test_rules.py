@@ -794,3 +794,20 @@ def test_train_batches_get_a_static_shape(batch, expected):
         f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(64)\n    return {batch}\n\n"
         "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=input_fn, steps=2)\n")
     assert expected in migrate_code(source, style="none").code
+
+
+@pytest.mark.parametrize("predictions, reported", [
+    ("predictions=tf.nn.softmax(logits)", True),
+    ("predictions=probabilities", True),
+    ("predictions={'probabilities': probabilities}", False),
+    ("predictions=outputs", False),
+    ("predictions=tf.nest.map_structure(tf.identity, outputs)", False),
+])
+def test_predictions_must_be_a_dict(predictions, reported):
+    source = HEADER + (
+        "def model_fn(features, labels, mode):\n"
+        "    logits = tf.compat.v1.layers.dense(features, 2)\n"
+        "    probabilities = tf.nn.softmax(logits)\n"
+        "    outputs = {'probabilities': probabilities}\n"
+        f"    return tf.estimator.EstimatorSpec(mode, {predictions})\n")
+    assert (("E2T228", 7) in codes(migrate(source))) is reported
