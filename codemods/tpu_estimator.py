@@ -135,17 +135,27 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             elif site.api in ("tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"):
                 self._report_missing_batch_sizes(site)
         for use in self.index.uses:
-            if use.mode == "train" and not any(find_arg(use.call, k) for k in ("steps", "max_steps")):
-                if not (use.call.func is not None and self.api(use.call.func) == "tf.estimator.TrainSpec"):
-                    self.report(use.call, NO_TRAIN_STEPS.code, NO_TRAIN_STEPS.title, "pass max_steps=")
-            if use.mode == "eval" and find_arg(use.call, "steps") is None:
-                self.report(use.call, NO_EVAL_STEPS.code, NO_EVAL_STEPS.title, "pass steps=")
+            self._check_steps(use.call, use.mode)
         self.new_args: Dict[cst.Call, List[cst.Arg]] = {}
         for call, site in self.sites.items():
             self.new_args[call] = self._estimator_args(site)
 
     def rewrites(self) -> bool:
         return bool(self.sites or self.run_configs)
+
+    def _check_steps(self, call: cst.Call, mode: str) -> None:
+        """train()/TrainSpec and evaluate()/EvalSpec must bound their steps on a TPU (EvalSpec's
+        default is 100: only an explicit None is unbounded)."""
+        spec = self.api(call.func) in ("tf.estimator.TrainSpec", "tf.estimator.EvalSpec")
+        if mode == "train":
+            bounds = [find_arg(call, "max_steps", 1)] if spec else [find_arg(call, "steps", 2),
+                                                                      find_arg(call, "max_steps", 3)]
+            if all(_unbounded(arg) for arg in bounds):
+                self.report(call, NO_TRAIN_STEPS.code, NO_TRAIN_STEPS.title, "pass max_steps=")
+        elif mode == "eval":
+            steps = find_arg(call, "steps", 1)
+            if (steps is not None or not spec) and _unbounded(steps):
+                self.report(call, NO_EVAL_STEPS.code, NO_EVAL_STEPS.title, "pass steps=")
 
     def targets(self):
         return [*self.sites, *self.run_configs, *self.batch_key_dicts]
@@ -291,3 +301,7 @@ class _BatchSizeReads(Visitor):
         if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
                 and func.attr.value == "get" and node.args and is_batch_size_key(node.args[0].value)):
             self.found = True
+
+
+def _unbounded(arg: Optional[cst.Arg]) -> bool:
+    return arg is None or isinstance(arg.value, cst.Name) and arg.value.value == "None"

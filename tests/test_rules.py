@@ -811,3 +811,22 @@ def test_predictions_must_be_a_dict(predictions, reported):
         "    outputs = {'probabilities': probabilities}\n"
         f"    return tf.estimator.EstimatorSpec(mode, {predictions})\n")
     assert (("E2T228", 7) in codes(migrate(source))) is reported
+
+
+@pytest.mark.parametrize("use, code", [
+    ("tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn), eval_spec)", "E2T202"),
+    ("tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn, max_steps=None), eval_spec)",
+     "E2T202"),
+    ("tf.estimator.train_and_evaluate(est, train_spec, tf.estimator.EvalSpec(input_fn, steps=None))", "E2T203"),
+    ("est.train(input_fn, None, None, None)", "E2T202"),
+    ("est.evaluate(input_fn, steps=None)", "E2T203"),
+    ("tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn, 10), tf.estimator.EvalSpec(input_fn))",
+     None),
+    ("est.train(input_fn, None, 10)", None),
+    ("est.evaluate(input_fn, 5)", None),
+])
+def test_steps_must_be_bounded(use, code):
+    source = HEADER + ("def input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n"
+                       f"est = tf.estimator.Estimator(model_fn=model_fn)\n{use}\n")
+    found = {f.code for f in migrate(source).findings} & {"E2T202", "E2T203"}
+    assert found == ({code} if code else set())
