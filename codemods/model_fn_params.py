@@ -12,7 +12,7 @@ function that returns an EstimatorSpec.
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import ESTIMATOR_APIS
+from codemods.estimators import ESTIMATOR_APIS, returned_function
 from codemods.syntax import add_param, find_arg, param_names
 
 MODEL_FN_PARAMS = Rule(
@@ -33,12 +33,24 @@ UNRESOLVED_MODEL_FN = Rule(
     after="def model_fn(features, labels, mode, params): ...",
 )
 
+HIDDEN_BY_DECORATOR = Rule(
+    "E2T229",
+    "a decorator hides model_fn's params",
+    "TPUEstimator reads the signature of the function it is given, here the decorator's "
+    "wrapper, which takes neither `params` nor **kwargs: TPUEstimator refuses it ('does not "
+    "include params argument'), whatever model_fn itself takes. Give the wrapper `params` "
+    "and pass it on.",
+    before="def wrapper(features, labels, mode):\n    return fn(features, labels, mode)",
+    after="def wrapper(features, labels, mode, params):\n    return fn(features, labels, mode, params)",
+    blocking=True,
+)
+
 
 class ModelFnTakesParams(MigrationCodemod):
     """Add ``params`` to every model_fn that lacks it."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [MODEL_FN_PARAMS, UNRESOLVED_MODEL_FN]
+    RULES = [MODEL_FN_PARAMS, UNRESOLVED_MODEL_FN, HIDDEN_BY_DECORATOR]
     TRIGGERS = ("model_fn", "EstimatorSpec")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -51,6 +63,25 @@ class ModelFnTakesParams(MigrationCodemod):
                 message = f"model_fn {where} is defined in another module" if where else "model_fn is not defined in this file"
                 self.report(arg, UNRESOLVED_MODEL_FN.code, message,
                             "migrate the module that defines it too" if where else "give it a `params` argument")
+
+        for fn in self.index.model_fns:
+            for decorator in fn.decorators:
+                wrapper = self._wrapper(decorator.decorator)
+                if wrapper is not None and "params" not in param_names(wrapper) \
+                        and not isinstance(wrapper.params.star_kwarg, cst.Param):
+                    self.report(decorator, HIDDEN_BY_DECORATOR.code, HIDDEN_BY_DECORATOR.title,
+                                "give the wrapper `params` and pass it on")
+
+    def _wrapper(self, decorator: cst.BaseExpression):
+        """The function a decorator of this module wraps a def in (``@logged`` or
+        ``@logged(...)``), or None when it is not known here."""
+        factories = 2 if isinstance(decorator, cst.Call) else 1
+        function = self.index.resolve_function(decorator.func if factories == 2 else decorator, None)
+        for _ in range(factories):
+            if not isinstance(function, cst.FunctionDef):
+                return None
+            function = returned_function(function, self.index)
+        return function
 
     def rewrites(self) -> bool:
         return any("params" not in param_names(fn) for fn in self.index.model_fns)

@@ -830,3 +830,19 @@ def test_steps_must_be_bounded(use, code):
                        f"est = tf.estimator.Estimator(model_fn=model_fn)\n{use}\n")
     found = {f.code for f in migrate(source).findings} & {"E2T202", "E2T203"}
     assert found == ({code} if code else set())
+
+
+@pytest.mark.parametrize("wrapper, reported", [
+    ("def wrapper(features, labels, mode):\n        return fn(features, labels, mode)", True),
+    ("def wrapper(features, labels, mode, params):\n        return fn(features, labels, mode, params)", False),
+    ("def wrapper(*args, **kwargs):\n        return fn(*args, **kwargs)", False),
+])
+def test_a_decorator_that_hides_params_is_reported(wrapper, reported):
+    source = HEADER + (
+        f"def logged(fn):\n    {wrapper}\n    return wrapper\n\n"
+        "@logged\ndef model_fn(features, labels, mode):\n"
+        "    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_mean(features))\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n")
+    result = migrate(source)
+    assert "def model_fn(features, labels, mode, params):" in result.code
+    assert (("E2T229", 8) in codes(result)) is reported
