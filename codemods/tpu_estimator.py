@@ -81,6 +81,15 @@ NO_BATCH_SIZE = Rule(
     "The input_fn's batch size could not be read here; set it by hand.",
     blocking=True,
 )
+BATCH_CONFLICT = Rule(
+    "E2T230",
+    "one mode, several batch sizes",
+    "A TPUEstimator has one batch size per mode (train_batch_size, ...), and every input_fn of "
+    "that mode is given it as params['batch_size']. These input_fns batched by different "
+    "sizes; the first was kept, which changes what the others train or evaluate on. Build one "
+    "TPUEstimator per batch size (sharing model_dir), or use one size.",
+    blocking=True,
+)
 CONFIG_UNKNOWN = Rule(
     "E2T219",
     "config is not a RunConfig built in this file",
@@ -103,10 +112,15 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
             if not site.uses and from_params is not None and codemod.index.available_at(from_params, site.scope):
                 args.append(kwarg(keyword, from_params))
             continue
-        plan = uses[0].plan
-        size = from_params if plan.from_params else plan.batch
+        sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
+        size = sizes[0]
         if size is not None and not codemod.index.available_at(size, site.scope):
             size = None
+        spelled = [_code(s) for s in sizes]
+        for use, other in zip(uses, spelled):
+            if other is not None and other != spelled[0]:
+                codemod.report(use.arg, BATCH_CONFLICT.code, f"{BATCH_CONFLICT.title}: {other}, not {spelled[0]}",
+                               "one TPUEstimator per batch size")
         if size is None:
             codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
                            f"pass {keyword}= where the estimator is built")
@@ -115,12 +129,16 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
     return args
 
 
+def _code(expr: Optional[cst.BaseExpression]) -> Optional[str]:
+    return None if expr is None else "".join(cst.Module([]).code_for_node(expr).split())
+
+
 class EstimatorToTPUEstimator(MigrationCodemod):
     """Build TPUEstimators with TPU RunConfigs, lifting the input_fns' batch sizes."""
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
-             RESERVED_PARAMS, NO_BATCH_SIZE, CONFIG_UNKNOWN]
+             RESERVED_PARAMS, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:

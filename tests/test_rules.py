@@ -846,3 +846,16 @@ def test_a_decorator_that_hides_params_is_reported(wrapper, reported):
     result = migrate(source)
     assert "def model_fn(features, labels, mode, params):" in result.code
     assert (("E2T229", 8) in codes(result)) is reported
+
+
+def test_one_mode_with_several_batch_sizes_is_reported():
+    source = HEADER + (
+        "def make_input_fn(n):\n    def input_fn():\n        return tf.data.Dataset.range(64).batch(n)\n"
+        "    return input_fn\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n"
+        "est.train(make_input_fn(10), steps=2)\nest.train(make_input_fn(40), steps=2)\n"
+        "est.evaluate(make_input_fn(20), steps=1)\nest.evaluate(make_input_fn(20), steps=1)\n")
+    result = migrate(source)
+    assert "train_batch_size=10" in result.code and "eval_batch_size=20" in result.code
+    assert [(f.code, f.line, f.message) for f in result.findings if f.code == "E2T230"] == [
+        ("E2T230", 10, "one mode, several batch sizes: 40, not 10")]
