@@ -69,6 +69,7 @@ class InputFnPlan:
     pass_params: Optional[cst.Call] = None  # call in a lambda that must pass params on
     #: calls that leave the callee's batch size to its default: they pass name=params["batch_size"]
     batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
+    forwards: Optional[cst.Call] = None  # ``f(...)`` in ``lambda: f(...)``: f's batches are the plan's
 
 
 @dataclasses.dataclass
@@ -391,7 +392,7 @@ class EstimatorIndex:
         if not isinstance(fn, cst.FunctionDef):
             return None
         calls = list(batch_calls(fn))
-        plan = InputFnPlan(outer, [], calls, None)
+        plan = InputFnPlan(outer, [], calls, None, forwards=body)
         for size in batch_sizes(calls):
             if is_batch_size_param(size):
                 plan.from_params = True

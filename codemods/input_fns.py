@@ -126,11 +126,14 @@ class InputFnTakesParams(MigrationCodemod):
             for call in plan.batch_calls:
                 modes.setdefault(call, set()).add(use.mode)
         # A def that now batches by params itself (another use reaches it directly): calls
-        # that left its batch size to the default pass params on instead.
+        # forwarding to it pass params on instead of a batch size (given or left to the default).
         rebatched = {plan.takes_params for _, plan in index.input_fn_plans() if plan.to_batch_param}
-        for call in [c for c in self.batch_kwargs if index.resolve_function(c.func, None) in rebatched]:
-            del self.batch_kwargs[call]
-            self.pass_params.add(call)
+        for _, plan in index.input_fn_plans():
+            call = plan.forwards
+            if call is not None and index.resolve_function(call.func, None) in rebatched:
+                self.to_param.difference_update(arg.value for arg in call.args)
+                self.batch_kwargs.pop(call, None)
+                self.pass_params.add(call)
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
             if call.func.attr.value == "padded_batch":

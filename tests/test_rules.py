@@ -859,3 +859,15 @@ def test_one_mode_with_several_batch_sizes_is_reported():
     assert "train_batch_size=10" in result.code and "eval_batch_size=20" in result.code
     assert [(f.code, f.line, f.message) for f in result.findings if f.code == "E2T230"] == [
         ("E2T230", 10, "one mode, several batch sizes: 40, not 10")]
+
+
+def test_a_call_to_an_input_fn_that_now_batches_by_params_passes_params_on():
+    source = HEADER + (
+        "def eval_input_fn(x=1, batch_size=16):\n    return tf.data.Dataset.range(64).batch(batch_size)\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n"
+        "est.evaluate(input_fn=eval_input_fn, steps=4)\n"
+        "est.predict(lambda: eval_input_fn(2, batch_size=5))\n")
+    result = migrate_code(source, style="none")
+    assert "lambda params: eval_input_fn(2, batch_size=5, params=params)" in result.code
+    assert "eval_batch_size=16" in result.code and "predict_batch_size=5" in result.code
+    assert migrate_code(result.code, style="none").code == result.code
