@@ -88,6 +88,7 @@ class _Collector(Visitor):
         self.stack: List[cst.FunctionDef] = []
         self.functions: List[Tuple[cst.FunctionDef, Optional[cst.FunctionDef]]] = []
         self.assigned: Dict[Tuple[Optional[cst.FunctionDef], str], cst.BaseExpression] = {}
+        self.unpacked: Set[Tuple[Optional[cst.FunctionDef], str]] = set()  # bound, value unknown
         self.estimators: List[EstimatorSite] = []
         self.use_calls: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
         self.spec_returners: Set[cst.FunctionDef] = set()
@@ -107,6 +108,8 @@ class _Collector(Visitor):
                 self.assigned[(self.scope, target.target.value)] = node.value
             elif self_attribute(target.target):  # self.x = ...: one binding for the class
                 self.assigned[(None, self_attribute(target.target))] = node.value
+            elif isinstance(target.target, (cst.Tuple, cst.List)):  # FLAGS, _ = parse_known_args()
+                self.unpacked.update((self.scope, name) for name in names_in(target.target))
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.stack and isinstance(node.value, cst.Call) and self.imports.api(node.value.func) in SPEC_APIS:
@@ -414,7 +417,7 @@ class EstimatorIndex:
             else:
                 # the batch size is fixed inside f: f takes params too
                 plan.to_batch_param.append(size)
-                plan.batch = plan.batch or size
+                plan.batch = plan.batch or _at_call(size, fn, body)
                 plan.pass_params = body
         return plan
 
@@ -425,7 +428,8 @@ class EstimatorIndex:
         for name in names_in(expr):
             if name in self.imports.aliases or hasattr(builtins, name):
                 continue
-            if not any((owner, name) in self._c.assigned or self.function_named(name, owner) is not None
+            if not any((owner, name) in self._c.assigned or (owner, name) in self._c.unpacked
+                       or self.function_named(name, owner) is not None
                        or (owner is not None and name in param_names(owner)) for owner in self.scopes(scope)):
                 return False
         return True
@@ -504,6 +508,39 @@ def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
     visitor = _BatchCalls()
     visitor.walk(fn)
     return iter(visitor.calls)
+
+
+def _at_call(expr: cst.BaseExpression, fn: Function, call: cst.Call) -> Optional[cst.BaseExpression]:
+    """``expr``, read inside ``fn``, as ``call`` sees it: ``fn``'s parameters (but a method's
+    self) replaced by the arguments ``call`` binds to them, or their defaults (None when one
+    has neither)."""
+    mapping = {}
+    names = param_names(fn)
+    if isinstance(fn, cst.FunctionDef) and names[:1] in (["self"], ["cls"]):
+        names = names[1:]  # self.batch_size: the same self where the method is called
+    for name in set(names_in(expr)) & set(names):
+        value = bound_argument(call, fn, name) or param_default(fn, name)
+        if value is None:
+            return None
+        mapping[name] = value
+    return expr.visit(_Rename(mapping)) if mapping else expr
+
+
+class _Rename(cst.CSTTransformer):
+    """Replaces the names read (not attribute names or keywords) by expressions."""
+
+    def __init__(self, mapping: Dict[str, cst.BaseExpression]) -> None:
+        super().__init__()
+        self.mapping = mapping
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.mapping.get(original_node.value, updated_node)
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        return updated_node.with_changes(keyword=original_node.keyword)
 
 
 def batch_sizes(calls) -> Iterator[cst.BaseExpression]:

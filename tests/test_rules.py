@@ -871,3 +871,19 @@ def test_a_call_to_an_input_fn_that_now_batches_by_params_passes_params_on():
     assert "lambda params: eval_input_fn(2, batch_size=5, params=params)" in result.code
     assert "eval_batch_size=16" in result.code and "predict_batch_size=5" in result.code
     assert migrate_code(result.code, style="none").code == result.code
+
+
+@pytest.mark.parametrize("setup, size, call, lifted", [
+    # the callee's parameter, bound at the call: read where the estimator is built
+    ("HPARAMS = {'batch_size': 25}\n", "hparams['batch_size']", "input_fn(HPARAMS)", "HPARAMS['batch_size']"),
+    ("hparams = H(b=64)\ncfg = H(b=8)\n", "hparams.b", "input_fn(cfg)", "cfg.b"),  # not the site's hparams
+    # a name bound by unpacking is bound all the same
+    ("FLAGS, _ = parser.parse_known_args()\n", "FLAGS.batch_size", "input_fn(None)", "FLAGS.batch_size"),
+])
+def test_a_batch_size_read_inside_the_callee_is_lifted_as_the_call_binds_it(setup, size, call, lifted):
+    source = HEADER + setup + (
+        f"\ndef input_fn(hparams):\n    return tf.data.Dataset.range(64).batch({size})\n\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n"
+        f"est.train(lambda: {call}, steps=2)\n")
+    result = migrate_code(source, style="none")
+    assert f"train_batch_size={lifted}" in result.code
