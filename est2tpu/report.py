@@ -30,7 +30,7 @@ import dataclasses
 import difflib
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from est2tpu import __version__
 from est2tpu.files import Problem
@@ -155,9 +155,12 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         moved = [k for k, s in enumerate(stripped) if text.strip() and s == text.strip()]
         found = [k for k in range(j1, j2) if token and token.group() in new[k]] or [
             k for k, line in enumerate(new) if token and "." in token.group() and token.group() in line]
+        same = _same_occurrence(token.group(), old, new, (i1, i2), (j1, j2), (index, d.col - 1)) if token else None
         if moved:
             line = min(moved, key=lambda k: abs(k - j1))
             col = d.col - 1 - _indent(text) + _indent(new[line])
+        elif same:
+            line, col = same
         elif found:
             line = min(found, key=lambda k: abs(k - (j1 + index - i1)))
             col = new[line].index(token.group())
@@ -167,6 +170,18 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
             col = _same_place(text, new[line], d.col - 1)
         out.append(dataclasses.replace(d, line=line + 1, col=col + 1, file_line=line + 1, file_col=col + 1))
     return out
+
+
+def _same_occurrence(token: str, old, new, old_lines, new_lines, at) -> Optional[Tuple[int, int]]:
+    """(line, column) of the token in ``new_lines`` that is the same occurrence (the first,
+    the second...) as the one ``at`` in ``old_lines``, when both hold it equally often."""
+    def occurrences(lines, first, last):
+        return [(k, m.start()) for k in range(first, last) for m in re.finditer(re.escape(token), lines[k])]
+
+    before, after = occurrences(old, *old_lines), occurrences(new, *new_lines)
+    if at not in before or len(before) != len(after):
+        return None
+    return after[before.index(at)]
 
 
 def _indent(line: str) -> int:

@@ -292,3 +292,19 @@ def test_relocated_lines_are_counted_as_python_counts_them():
 
     [moved] = relocate([Diagnostic("f.py", 2, 1, "E2T209", "m")], "x\ny = 1\n", "import e\x0c\nx\ny = 1\n")
     assert (moved.line, moved.col) == (3, 1)
+
+
+def test_blocking_findings_after_a_write_are_where_the_next_check_finds_them(tmp_path):
+    """The next ``--check`` places the blocking findings in the written file itself: the
+    write must have placed them there too, the third of three lambdas on its third."""
+    source = (
+        "import tensorflow as tf\n\n"
+        "def input_fn(n):\n    return tf.data.Dataset.range(8).batch(n)\n\n"
+        "est = tf.estimator.Estimator(model_fn, config=tf.estimator.RunConfig(tf_random_seed=3))\n"
+        "est.train(input_fn=lambda: input_fn(2), steps=3)\n"
+        "est.evaluate(input_fn=lambda: input_fn(2), steps=3)\n"
+        "print(est.predict(lambda: tf.data.Dataset.range(8).batch(unknown_size)))\n")
+    write(tmp_path, {"m.py": source})
+    written = _json_findings(run_cli("migrate", "--output-format", "json", str(tmp_path)))
+    again = _json_findings(run_cli("migrate", "--check", "--exit-zero", "--output-format", "json", str(tmp_path)))
+    assert again and set(again) <= set(written)
