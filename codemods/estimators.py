@@ -379,7 +379,9 @@ class EstimatorIndex:
         own.walk(lam.body)
         if own.calls:
             sizes = [size for size in batch_sizes(own.calls) if not is_batch_size_param(size)]
-            return InputFnPlan(lam, sizes, own.calls, sizes[0] if sizes else None)
+            plan = InputFnPlan(lam, sizes, own.calls, sizes[0] if sizes else None)
+            plan.from_params = any(is_batch_size_param(size) for size in batch_sizes(own.calls))
+            return plan
         root = lam.body
         while isinstance(root.func, cst.Attribute) and isinstance(root.func.value, cst.Call):
             root = root.func.value  # f(x).repeat().prefetch(1) -> f(x)

@@ -887,3 +887,13 @@ def test_a_batch_size_read_inside_the_callee_is_lifted_as_the_call_binds_it(setu
         f"est.train(lambda: {call}, steps=2)\n")
     result = migrate_code(source, style="none")
     assert f"train_batch_size={lifted}" in result.code
+
+
+def test_a_lambda_batching_by_params_gets_the_batch_size_of_params():
+    source = HEADER + (
+        "params = {'batch_size': 20}\n"
+        "est = tf.estimator.Estimator(model_fn=model_fn, params=params)\n"
+        "est.predict(lambda: tf.data.Dataset.range(8).batch(params['batch_size']))\n")
+    result = migrate_code(source, style="none")
+    assert "predict_batch_size=20" in result.code
+    assert "E2T218" not in {f.code for f in result.findings}
