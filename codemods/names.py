@@ -89,17 +89,15 @@ def _import_statements(body) -> Iterator[cst.CSTNode]:
 
 
 def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[cst.BaseSuite]:
-    if isinstance(stmt.body, cst.IndentedBlock):
-        yield stmt.body
-    for attr in ("orelse", "finalbody"):
-        extra = getattr(stmt, attr, None)
-        if extra is not None and isinstance(getattr(extra, "body", None), cst.IndentedBlock):
-            yield extra.body
-            if isinstance(extra, cst.If):  # elif chains
-                yield from _blocks(extra)
-    for handler in getattr(stmt, "handlers", ()):
-        if isinstance(handler.body, cst.IndentedBlock):
-            yield handler.body
+    """The indented blocks of a compound statement, in order: body, handlers, elif/else,
+    finally; a match statement's cases."""
+    orelse = getattr(stmt, "orelse", None)
+    clauses = stmt.cases if isinstance(stmt, cst.Match) else (stmt, *getattr(stmt, "handlers", ()))
+    for clause in (*clauses, *([] if isinstance(orelse, cst.If) else [orelse]), getattr(stmt, "finalbody", None)):
+        if clause is not None and isinstance(clause.body, cst.IndentedBlock):
+            yield clause.body
+    if isinstance(orelse, cst.If):  # elif
+        yield from _blocks(orelse)
 
 
 def statements(block: cst.BaseSuite, path: Sequence = ()) -> Iterator[Tuple[list, cst.BaseStatement]]:
@@ -119,13 +117,13 @@ def statements(block: cst.BaseSuite, path: Sequence = ()) -> Iterator[Tuple[list
 
 
 def simple_statements(block: cst.BaseSuite) -> Iterator[cst.SimpleStatementLine]:
-    """The simple statements of :func:`statements`, and each ``if``/``while`` test and ``for``
-    iterable as an expression statement of its own."""
+    """The simple statements of :func:`statements`, and each ``if``/``while`` test, ``for``
+    iterable and ``match`` subject as an expression statement of its own."""
     for _, stmt in statements(block):
         if isinstance(stmt, cst.SimpleStatementLine):
             yield stmt
         elif isinstance(stmt, cst.BaseCompoundStatement):
-            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None)
+            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None) or getattr(stmt, "subject", None)
             if test is not None:
                 yield cst.SimpleStatementLine([cst.Expr(test)])
 
