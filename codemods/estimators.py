@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
@@ -138,6 +139,7 @@ class EstimatorIndex:
         #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
         self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
         collector.walk(module, self.parent_of)
+        self._module = module
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
@@ -157,9 +159,9 @@ class EstimatorIndex:
         self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
         for site in self.estimators:
             if site.api in ESTIMATOR_APIS:
-                arg = find_arg(site.call, "model_fn", 0)
-                if arg is not None:
-                    fn = self.resolve_function(arg.value, site.scope)
+                value = self.argument(site, "model_fn", 0)
+                if value is not None:
+                    fn = self.resolve_function(value, site.scope)
                     if isinstance(fn, cst.FunctionDef):
                         self.model_fns.add(fn)
 
@@ -279,6 +281,51 @@ class EstimatorIndex:
     def sole_estimator(self) -> Optional[EstimatorSite]:
         """The module's Estimator, when it builds exactly one."""
         return self.estimators[0] if len(self.estimators) == 1 else None
+
+    def dict_items(self, expr: cst.BaseExpression, scope) -> Optional[Dict[str, cst.BaseExpression]]:
+        """Key -> value of ``{"k": v, ...}`` (string keys only) or of the builtin ``dict(k=v, ...)``
+        (keywords only); None for anything else."""
+        if isinstance(expr, cst.Dict):
+            if not all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in expr.elements):
+                return None
+            return {e.key.evaluated_value: e.value for e in expr.elements}
+        if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict"
+                and self.lookup("dict", scope) is None and self.function_named("dict", scope) is None
+                and all(a.keyword is not None for a in expr.args)):
+            return {a.keyword.value: a.value for a in expr.args}
+        return None
+
+    def star_keywords(self, call: cst.Call, scope) -> Optional[Dict[str, cst.BaseExpression]]:
+        """Keyword -> value passed by the ``**`` arguments of ``call`` ({} without any): each a
+        :meth:`dict_items` mapping, written there or bound to a name the module never
+        subscripts nor calls a method of (``kw["config"] = ...``, ``kw.update(...)``); None
+        when some mapping is not known here."""
+        found: Dict[str, cst.BaseExpression] = {}
+        for arg in call.args:
+            if arg.star != "**":
+                continue
+            value = arg.value
+            if isinstance(value, cst.Name):
+                if value.value in self._touched:
+                    return None
+                value = self.lookup(value.value, scope)
+            items = self.dict_items(value, scope) if value is not None else None
+            if items is None:
+                return None
+            found.update(items)
+        return found
+
+    @functools.cached_property
+    def _touched(self) -> Set[str]:
+        return _Touched().walked(self._module).names
+
+    def argument(self, site: EstimatorSite, keyword: str, position: int) -> Optional[cst.BaseExpression]:
+        """The value the site's call passes as ``keyword`` (or at ``position``), also through a
+        ``**`` mapping known here (see :meth:`star_keywords`)."""
+        arg = find_arg(site.call, keyword, position)
+        if arg is not None:
+            return arg.value
+        return (self.star_keywords(site.call, site.scope) or {}).get(keyword)
 
     # -- uses -------------------------------------------------------------------
 
@@ -468,6 +515,21 @@ def returned_function(factory: cst.FunctionDef, index: EstimatorIndex) -> Option
                         return index.function_named(value.value, factory)
     return None
 
+
+
+class _Touched(Visitor):
+    """Names subscripted (``name[...]``) or with an attribute read (``name.update``)."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name):
+            self.names.add(node.value.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name):
+            self.names.add(node.value.value)
 
 
 class _BatchCalls(Visitor):
