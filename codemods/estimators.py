@@ -319,7 +319,7 @@ class EstimatorIndex:
     def _touched(self) -> Set[str]:
         return _Touched().walked(self._module).names
 
-    def argument(self, site: EstimatorSite, keyword: str, position: int) -> Optional[cst.BaseExpression]:
+    def argument(self, site: EstimatorSite, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
         """The value the site's call passes as ``keyword`` (or at ``position``), also through a
         ``**`` mapping known here (see :meth:`star_keywords`)."""
         arg = find_arg(site.call, keyword, position)

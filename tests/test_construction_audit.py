@@ -59,3 +59,29 @@ other = tf.estimator.Estimator(**kw)
     assert "tf.estimator.Estimator(**make_kwargs())" in result.code
     assert "tf.estimator.Estimator(**kw)" in result.code
     assert [code for code, _ in codes(migrate(result.code))] == ["E2T228", "E2T228"]  # on every run
+
+
+def test_a_batch_size_in_params_of_a_keyword_mapping_is_lifted():
+    source = HEADER + MODEL_FN + '''
+def input_fn(params):
+    return tf.data.Dataset.range(16).batch(params["batch_size"])
+
+BATCH = 8
+kw = {"model_fn": model_fn, "params": {"batch_size": BATCH, "lr": 0.02}}
+est = tf.estimator.Estimator(**kw)
+est.train(input_fn=input_fn, steps=2)
+'''
+    result = migrate(source)
+    assert 'kw = {"model_fn": model_fn, "params": {"lr": 0.02}}' in result.code
+    assert "train_batch_size=BATCH" in result.code
+    assert not result.findings
+    assert not migrate(result.code).findings
+
+
+def test_a_tpu_estimator_whose_keyword_mapping_lacks_a_batch_size_is_reported():
+    result = migrate(HEADER + MODEL_FN + '''
+kw = {"model_fn": model_fn, "params": {}}
+est = tf.compat.v1.estimator.tpu.TPUEstimator(**kw, use_tpu=False)
+est.train(input_fn=lambda params: tf.data.Dataset.range(16).batch(params["batch_size"]), steps=2)
+''')
+    assert ("E2T218", 10) in codes(result)
