@@ -37,11 +37,10 @@ def is_batch_size_key(node: cst.BaseExpression) -> bool:
 
 
 def is_batch_size_param(node: cst.BaseExpression, name: str = "params") -> bool:
-    """``params["batch_size"]`` (``name["batch_size"]``)."""
+    """``params["batch_size"]`` (``name["batch_size"]``, ``name`` a dotted name)."""
     return (
         isinstance(node, cst.Subscript)
-        and isinstance(node.value, cst.Name)
-        and node.value.value == name
+        and dotted(node.value) == name
         and len(node.slice) == 1
         and isinstance(node.slice[0].slice, cst.Index)
         and is_batch_size_key(node.slice[0].slice.value)

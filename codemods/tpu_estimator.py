@@ -22,6 +22,7 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
+from codemods.names import dotted
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
@@ -138,7 +139,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         self.sites: Dict[cst.Call, EstimatorSite] = {}
         self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
-        self.params_copies: Dict[cst.Name, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
+        self.params_copies: Dict[cst.BaseExpression, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
         self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
         for site in self.index.estimators:
@@ -189,6 +190,16 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         value = self._params_value(site)
         return value if isinstance(value, cst.Dict) else None
 
+    def _batch_size_read(self, site: EstimatorSite) -> Optional[cst.Subscript]:
+        """``P["batch_size"]`` for params=P, a dotted name, when this estimator's input_fns show
+        that P holds a batch size: one reads params["batch_size"], or batches by P["batch_size"]."""
+        value = self.index.argument(site, "params", 3)
+        name = dotted(value) if value is not None else None
+        if name is None or not any(u.plan.from_params or (u.plan.batch is not None and is_batch_size_param(u.plan.batch, name))
+                                   for u in site.uses if u.plan is not None):
+            return None
+        return cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.SimpleString('"batch_size"')))])
+
     def _known_without_batch_size(self, site: EstimatorSite) -> bool:
         """Whether params= is known to hold no batch_size: ``dict(key=value, ...)`` with
         keywords only, or a ``{...}`` kept on self (``self.params``) with constant keys only."""
@@ -215,10 +226,13 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                     variable = self.index.argument(site, "params", 3)
                     if isinstance(variable, cst.Name) and _reads_batch_size(self._module, variable.value):
                         # the dict is also read for its batch_size: keep it, pass a copy without it
-                        self.params_copies[variable] = cst.parse_expression(
-                            f'{{k: v for k, v in {variable.value}.items() if k != "batch_size"}}')
+                        self.params_copies[variable] = _without_batch_size(variable)
                     else:
                         self.batch_key_dicts[params] = element
+        elif self._batch_size_read(site) is not None:
+            from_params = self._batch_size_read(site)
+            variable = self.index.argument(site, "params", 3)
+            self.params_copies[variable] = _without_batch_size(variable)
         elif self.index.argument(site, "params", 3) is not None and not self._known_without_batch_size(site):
             self.report(self.index.argument(site, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
@@ -265,6 +279,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
         return self.params_copies.get(original_node, updated_node)
 
+    leave_Attribute = leave_Name
+
     def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.Dict:
         element = self.batch_key_dicts.get(original_node)
         if element is None:
@@ -275,6 +291,12 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         if elements and index == len(elements):  # removed the last one: keep its comma style
             elements[-1] = elements[-1].with_changes(comma=element.comma)
         return updated_node.with_changes(elements=elements)
+
+
+def _without_batch_size(params: cst.BaseExpression) -> cst.BaseExpression:
+    """``{k: v for k, v in params.items() if k != "batch_size"}``."""
+    code = cst.Module([]).code_for_node(params)
+    return cst.parse_expression(f'{{k: v for k, v in {code}.items() if k != "batch_size"}}')
 
 
 def _reads_batch_size(module: cst.Module, name: str) -> bool:

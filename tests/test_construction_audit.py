@@ -1,5 +1,8 @@
 """Defects found by the construction audit: each test fails without its fix."""
 
+import textwrap
+
+from codemods.migrate import migrate_code
 from test_rules import HEADER, codes, migrate
 
 
@@ -85,3 +88,34 @@ est = tf.compat.v1.estimator.tpu.TPUEstimator(**kw, use_tpu=False)
 est.train(input_fn=lambda params: tf.data.Dataset.range(16).batch(params["batch_size"]), steps=2)
 ''')
     assert ("E2T218", 10) in codes(result)
+
+
+def test_params_built_elsewhere_lose_the_batch_size_the_tool_reads_from_them():
+    result = migrate_code(HEADER + MODEL_FN + textwrap.dedent('''
+def get_hparams(**overrides):
+    return dict(batch_size=24, lr=0.1, **overrides)
+
+def eval_input_fn(params):
+    return tf.data.Dataset.range(16).batch(params["batch_size"])
+
+def make_ds(batch_size):
+    return tf.data.Dataset.range(16).batch(batch_size)
+
+class Experiment:
+    def __init__(self):
+        self.hparams = get_hparams()
+
+    def run(self):
+        est = tf.estimator.Estimator(model_fn, params=self.hparams)
+        est.train(lambda: make_ds(self.hparams["batch_size"]), steps=2)
+        est.evaluate(eval_input_fn, steps=2)
+
+hp = get_hparams()
+other = tf.estimator.Estimator(model_fn, params=hp)
+other.evaluate(eval_input_fn, steps=2)
+'''), style="none")
+    assert 'params={k: v for k, v in self.hparams.items() if k != "batch_size"}, config=' in result.code
+    assert 'train_batch_size=self.hparams["batch_size"], eval_batch_size=self.hparams["batch_size"])' in result.code
+    assert 'params={k: v for k, v in hp.items() if k != "batch_size"}, config=' in result.code
+    assert 'use_tpu=est2tpu.use_tpu(), eval_batch_size=hp["batch_size"])' in result.code
+    assert not {"E2T213", "E2T218"} & {code for code, _ in codes(result)}
