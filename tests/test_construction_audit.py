@@ -119,3 +119,25 @@ other.evaluate(eval_input_fn, steps=2)
     assert 'params={k: v for k, v in hp.items() if k != "batch_size"}, config=' in result.code
     assert 'use_tpu=est2tpu.use_tpu(), eval_batch_size=hp["batch_size"])' in result.code
     assert not {"E2T213", "E2T218"} & {code for code, _ in codes(result)}
+
+
+def test_new_code_is_spelled_with_names_bound_at_module_level():
+    result = migrate_code(textwrap.dedent('''
+    def model_fn(features, labels, mode):
+        import tensorflow.compat.v1 as tf
+        loss = tf.reduce_sum(features)
+        train_op = tf.train.AdamOptimizer(0.1).minimize(loss)
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    def main():
+        from tensorflow import estimator as tfe
+        est = tfe.Estimator(model_fn, config=tfe.RunConfig(tf_random_seed=1))
+
+    def other():
+        import tensorflow as tf
+        return tf.estimator.Estimator(model_fn)
+    '''), style="none")
+    assert "\nimport tensorflow\n" in result.code  # `tf` means two modules here: spelled in full
+    assert "est = tensorflow.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=tensorflow.compat.v1" in result.code
+    only_tf2 = migrate_code("def main():\n    import tensorflow as tf\n    tf.estimator.Estimator(f)\n", style="none")
+    assert "import tensorflow as tf\n" in only_tf2.code.split("def main")[0]
