@@ -250,6 +250,15 @@ class EstimatorIndex:
             return None, None
         return factory, returned_function(factory, self)
 
+    def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
+        """The Estimators a receiver expression may be: one, or each built in a branch of
+        ``a if c else b``."""
+        value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
+        if isinstance(value, cst.IfExp):
+            return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
+        site = self.site_for(receiver, scope, guess=False)
+        return [site] if site is not None else []
+
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
         """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
 
@@ -333,14 +342,14 @@ class EstimatorIndex:
         if api in SPEC_USES:
             # a TrainSpec/EvalSpec names no estimator: the one built beside it, else the module's only one
             beside = [site for site in self.estimators if site.scope is scope]
-            mode, site = SPEC_USES[api], beside[0] if len(beside) == 1 else self.sole_estimator
+            mode, sites = SPEC_USES[api], beside if len(beside) == 1 else [self.sole_estimator]
         else:
             mode = USES[call.func.attr.value]
-            site = self.site_for(call.func.value, scope, guess=False)
-            if site is None:
+            sites = self.sites_for(call.func.value, scope)
+            if not sites:
                 if find_arg(call, "input_fn") is None or self._other_api(call.func.value, scope):
                     return  # not an Estimator's method, or a canned estimator's (reported as such)
-                site = self.sole_estimator
+                sites = [self.sole_estimator]
         arg = find_arg(call, "input_fn", 0)
         if arg is None:
             return
@@ -352,8 +361,8 @@ class EstimatorIndex:
             if use.plan is None:
                 use.problem = "unresolved"
         self.uses.append(use)
-        if site is not None:
-            use.site = site
+        for site in filter(None, sites):
+            use.site = use.site or site
             site.uses.append(use)
 
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:

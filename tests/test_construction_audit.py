@@ -141,3 +141,16 @@ def test_new_code_is_spelled_with_names_bound_at_module_level():
     assert "est = tensorflow.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=tensorflow.compat.v1" in result.code
     only_tf2 = migrate_code("def main():\n    import tensorflow as tf\n    tf.estimator.Estimator(f)\n", style="none")
     assert "import tensorflow as tf\n" in only_tf2.code.split("def main")[0]
+
+
+def test_an_estimator_built_in_either_branch_of_a_conditional_gets_its_uses():
+    result = migrate_code(HEADER + MODEL_FN + textwrap.dedent('''
+    def make_ds(bs):
+        return tf.data.Dataset.range(16).batch(bs)
+
+    est = tf.estimator.Estimator(model_fn=model_fn) if FLAG else tf.estimator.Estimator(model_fn)
+    est.train(input_fn=lambda: make_ds(8), steps=2)
+    '''), style="none")
+    assert result.code.count("use_tpu=est2tpu.use_tpu(), train_batch_size=8)") == 2
+    assert 'est.train(input_fn=lambda params: make_ds(params["batch_size"]), steps=2)' in result.code
+    assert not result.findings
