@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
@@ -36,11 +37,10 @@ def is_batch_size_key(node: cst.BaseExpression) -> bool:
 
 
 def is_batch_size_param(node: cst.BaseExpression, name: str = "params") -> bool:
-    """``params["batch_size"]`` (``name["batch_size"]``)."""
+    """``params["batch_size"]`` (``name["batch_size"]``, ``name`` a dotted name)."""
     return (
         isinstance(node, cst.Subscript)
-        and isinstance(node.value, cst.Name)
-        and node.value.value == name
+        and dotted(node.value) == name
         and len(node.slice) == 1
         and isinstance(node.slice[0].slice, cst.Index)
         and is_batch_size_key(node.slice[0].slice.value)
@@ -142,6 +142,7 @@ class EstimatorIndex:
         #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
         self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
         collector.walk(module, self.parent_of)
+        self._module = module
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
@@ -161,9 +162,9 @@ class EstimatorIndex:
         self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
         for site in self.estimators:
             if site.api in ESTIMATOR_APIS:
-                arg = find_arg(site.call, "model_fn", 0)
-                if arg is not None:
-                    fn = self.resolve_function(arg.value, site.scope)
+                value = self.argument(site, "model_fn", 0)
+                if value is not None:
+                    fn = self.resolve_function(value, site.scope)
                     if isinstance(fn, cst.FunctionDef):
                         self.model_fns.add(fn)
 
@@ -253,6 +254,15 @@ class EstimatorIndex:
             return None, None
         return factory, returned_function(factory, self)
 
+    def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
+        """The Estimators a receiver expression may be: one, or each built in a branch of
+        ``a if c else b``."""
+        value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
+        if isinstance(value, cst.IfExp):
+            return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
+        site = self.site_for(receiver, scope, guess=False)
+        return [site] if site is not None else []
+
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
         """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
 
@@ -284,6 +294,51 @@ class EstimatorIndex:
         """The module's Estimator, when it builds exactly one."""
         return self.estimators[0] if len(self.estimators) == 1 else None
 
+    def dict_items(self, expr: cst.BaseExpression, scope) -> Optional[Dict[str, cst.BaseExpression]]:
+        """Key -> value of ``{"k": v, ...}`` (string keys only) or of the builtin ``dict(k=v, ...)``
+        (keywords only); None for anything else."""
+        if isinstance(expr, cst.Dict):
+            if not all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in expr.elements):
+                return None
+            return {e.key.evaluated_value: e.value for e in expr.elements}
+        if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict"
+                and self.lookup("dict", scope) is None and self.function_named("dict", scope) is None
+                and all(a.keyword is not None for a in expr.args)):
+            return {a.keyword.value: a.value for a in expr.args}
+        return None
+
+    def star_keywords(self, call: cst.Call, scope) -> Optional[Dict[str, cst.BaseExpression]]:
+        """Keyword -> value passed by the ``**`` arguments of ``call`` ({} without any): each a
+        :meth:`dict_items` mapping, written there or bound to a name the module never
+        subscripts nor calls a method of (``kw["config"] = ...``, ``kw.update(...)``); None
+        when some mapping is not known here."""
+        found: Dict[str, cst.BaseExpression] = {}
+        for arg in call.args:
+            if arg.star != "**":
+                continue
+            value = arg.value
+            if isinstance(value, cst.Name):
+                if value.value in self._touched:
+                    return None
+                value = self.lookup(value.value, scope)
+            items = self.dict_items(value, scope) if value is not None else None
+            if items is None:
+                return None
+            found.update(items)
+        return found
+
+    @functools.cached_property
+    def _touched(self) -> Set[str]:
+        return _Touched().walked(self._module).names
+
+    def argument(self, site: EstimatorSite, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+        """The value the site's call passes as ``keyword`` (or at ``position``), also through a
+        ``**`` mapping known here (see :meth:`star_keywords`)."""
+        arg = find_arg(site.call, keyword, position)
+        if arg is not None:
+            return arg.value
+        return (self.star_keywords(site.call, site.scope) or {}).get(keyword)
+
     # -- uses -------------------------------------------------------------------
 
     def _add_use(self, call: cst.Call, scope) -> None:
@@ -291,14 +346,14 @@ class EstimatorIndex:
         if api in SPEC_USES:
             # a TrainSpec/EvalSpec names no estimator: the one built beside it, else the module's only one
             beside = [site for site in self.estimators if site.scope is scope]
-            mode, site = SPEC_USES[api], beside[0] if len(beside) == 1 else self.sole_estimator
+            mode, sites = SPEC_USES[api], beside if len(beside) == 1 else [self.sole_estimator]
         else:
             mode = USES[call.func.attr.value]
-            site = self.site_for(call.func.value, scope, guess=False)
-            if site is None:
+            sites = self.sites_for(call.func.value, scope)
+            if not sites:
                 if find_arg(call, "input_fn") is None or self._other_api(call.func.value, scope):
                     return  # not an Estimator's method, or a canned estimator's (reported as such)
-                site = self.sole_estimator
+                sites = [self.sole_estimator]
         arg = find_arg(call, "input_fn", 0)
         if arg is None:
             return
@@ -311,8 +366,8 @@ class EstimatorIndex:
             if use.plan is None:
                 use.problem = "unresolved"
         self.uses.append(use)
-        if site is not None:
-            use.site = site
+        for site in filter(None, sites):
+            use.site = use.site or site
             site.uses.append(use)
 
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
@@ -479,6 +534,21 @@ def returned_function(factory: cst.FunctionDef, index: EstimatorIndex) -> Option
                         return index.function_named(value.value, factory)
     return None
 
+
+
+class _Touched(Visitor):
+    """Names subscripted (``name[...]``) or with an attribute read (``name.update``)."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name):
+            self.names.add(node.value.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name):
+            self.names.add(node.value.value)
 
 
 class _BatchCalls(Visitor):

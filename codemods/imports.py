@@ -95,8 +95,8 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
 def _present(table: ImportTable, request: Request) -> bool:
     mod, obj, asname = request
     if obj is None:
-        return table.aliases.get(asname or mod.split(".")[0]) == (mod if asname else mod.split(".")[0])
-    return table.aliases.get(asname or obj) == f"{mod}.{obj}"
+        return table.module_aliases.get(asname or mod.split(".")[0]) == (mod if asname else mod.split(".")[0])
+    return table.module_aliases.get(asname or obj) == f"{mod}.{obj}"
 
 
 def _drop(module: cst.Module, body, drop: List[Request]):

@@ -76,30 +76,29 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-def _import_statements(body) -> Iterator[cst.CSTNode]:
-    """Import statements in a block and its nested blocks (not inside expressions)."""
+def _import_statements(body, in_defs: bool = True) -> Iterator[cst.CSTNode]:
+    """Import statements in a block and its nested blocks (not inside expressions; with
+    ``in_defs`` false, not inside functions and classes either)."""
     for stmt in body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)):
                     yield small
-        elif isinstance(stmt, cst.BaseCompoundStatement):
+        elif isinstance(stmt, cst.BaseCompoundStatement) and (in_defs or not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))):
             for block in _blocks(stmt):
-                yield from _import_statements(block.body)
+                yield from _import_statements(block.body, in_defs)
 
 
 def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[cst.BaseSuite]:
-    if isinstance(stmt.body, cst.IndentedBlock):
-        yield stmt.body
-    for attr in ("orelse", "finalbody"):
-        extra = getattr(stmt, attr, None)
-        if extra is not None and isinstance(getattr(extra, "body", None), cst.IndentedBlock):
-            yield extra.body
-            if isinstance(extra, cst.If):  # elif chains
-                yield from _blocks(extra)
-    for handler in getattr(stmt, "handlers", ()):
-        if isinstance(handler.body, cst.IndentedBlock):
-            yield handler.body
+    """The indented blocks of a compound statement, in order: body, handlers, elif/else,
+    finally; a match statement's cases."""
+    orelse = getattr(stmt, "orelse", None)
+    clauses = stmt.cases if isinstance(stmt, cst.Match) else (stmt, *getattr(stmt, "handlers", ()))
+    for clause in (*clauses, *([] if isinstance(orelse, cst.If) else [orelse]), getattr(stmt, "finalbody", None)):
+        if clause is not None and isinstance(clause.body, cst.IndentedBlock):
+            yield clause.body
+    if isinstance(orelse, cst.If):  # elif
+        yield from _blocks(orelse)
 
 
 def statements(block: cst.BaseSuite, path: Sequence = ()) -> Iterator[Tuple[list, cst.BaseStatement]]:
@@ -119,13 +118,13 @@ def statements(block: cst.BaseSuite, path: Sequence = ()) -> Iterator[Tuple[list
 
 
 def simple_statements(block: cst.BaseSuite) -> Iterator[cst.SimpleStatementLine]:
-    """The simple statements of :func:`statements`, and each ``if``/``while`` test and ``for``
-    iterable as an expression statement of its own."""
+    """The simple statements of :func:`statements`, and each ``if``/``while`` test, ``for``
+    iterable and ``match`` subject as an expression statement of its own."""
     for _, stmt in statements(block):
         if isinstance(stmt, cst.SimpleStatementLine):
             yield stmt
         elif isinstance(stmt, cst.BaseCompoundStatement):
-            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None)
+            test = getattr(stmt, "test", None) or getattr(stmt, "iter", None) or getattr(stmt, "subject", None)
             if test is not None:
                 yield cst.SimpleStatementLine([cst.Expr(test)])
 
@@ -276,14 +275,39 @@ class _BindingCount(_Assigned):
             self._bind(node.name)
 
 
+def _bindings(imp) -> Iterator[Tuple[str, str]]:
+    """``(local name, fully qualified name)`` for each name an import statement binds."""
+    if isinstance(imp, cst.Import):
+        for alias in imp.names:
+            full = dotted(alias.name)
+            if alias.asname is not None:
+                yield alias.asname.name.value, full
+            else:  # `import a.b` binds `a`
+                yield full.split(".")[0], full.split(".")[0]
+    elif not (imp.relative or imp.module is None or isinstance(imp.names, cst.ImportStar)):
+        base = dotted(imp.module)
+        for alias in imp.names:
+            name = alias.name.value
+            yield (alias.asname.name.value if alias.asname is not None else name), f"{base}.{name}"
+
+
 class ImportTable:
     """Local name -> fully qualified name, for every name an import statement binds, and
-    for module-level aliases of imported names (``v1 = tf.compat.v1``) bound nowhere else."""
+    for module-level aliases of imported names (``v1 = tf.compat.v1``) bound nowhere else.
+
+    New code is spelled with the names module-level imports bind (:attr:`module_aliases`):
+    it may be written where a function's own imports are not seen."""
 
     def __init__(self, module: cst.Module) -> None:
         self.aliases: Dict[str, str] = {}
+        self.module_aliases: Dict[str, str] = {}
+        self._bound: Dict[str, Set[str]] = {}  # each name with every module any import binds it to
+        for imp in _import_statements(module.body, in_defs=False):
+            self.module_aliases.update(_bindings(imp))
         for imp in _import_statements(module.body):
-            self._add(imp)
+            for name, full in _bindings(imp):
+                self.aliases[name] = full
+                self._bound.setdefault(name, set()).add(full)
         #: The module-level aliases: resolved like imports, never used to spell new code.
         self.assigned: Dict[str, str] = {}
         candidates = []  # `v1 = tf.compat.v1`, then maybe `Spec = v1.estimator.EstimatorSpec`
@@ -300,24 +324,6 @@ class ImportTable:
                 full = self.qualified(value)
                 if full is not None and counts[name] == 1:
                     self.assigned[name] = full
-
-    def _add(self, imp) -> None:
-        if isinstance(imp, cst.Import):
-            for alias in imp.names:
-                full = dotted(alias.name)
-                if alias.asname is not None:
-                    self.aliases[alias.asname.name.value] = full
-                else:  # `import a.b` binds `a`
-                    top = full.split(".")[0]
-                    self.aliases[top] = top
-            return
-        if imp.relative or imp.module is None or isinstance(imp.names, cst.ImportStar):
-            return
-        base = dotted(imp.module)
-        for alias in imp.names:
-            name = alias.name.value
-            local = alias.asname.name.value if alias.asname is not None else name
-            self.aliases[local] = f"{base}.{name}"
 
     def qualified(self, node: cst.BaseExpression) -> Optional[str]:
         """Fully qualified name of a Name/Attribute chain rooted in an import, else None."""
@@ -343,9 +349,9 @@ class ImportTable:
         return canonical(full) if full else None
 
     def alias_for(self, *modules: str) -> Optional[str]:
-        """A local name bound to one of ``modules`` (first match in argument order)."""
+        """A name a module-level import binds to one of ``modules`` (first match in argument order)."""
         for module in modules:
-            for local, full in self.aliases.items():
+            for local, full in self.module_aliases.items():
                 if full == module:
                     return local
         return None
@@ -360,7 +366,7 @@ class ImportTable:
         """
         module, _, obj = target.rpartition(".")
         if isinstance(like, cst.Name):
-            local = next((k for k, v in self.aliases.items() if v == target), None)
+            local = next((k for k, v in self.module_aliases.items() if v == target), None)
             return (local or obj), (None if local else (module, obj, None))
         parts = target.split(".")
         for cut in range(len(parts) - 1, 0, -1):
@@ -371,6 +377,6 @@ class ImportTable:
             local = self.alias_for("tensorflow.compat.v1", "tensorflow.compat.v2")
             if local:  # tf.reshape is tf.compat.v1.reshape
                 return ".".join([local] + parts[1:]), None
-        if "tf" not in self.aliases:
+        if self._bound.get("tf", {"tensorflow"}) == {"tensorflow"}:  # a new `import tensorflow as tf` clashes with no import
             return "tf." + ".".join(parts[1:]), ("tensorflow", None, "tf")
         return target, ("tensorflow", None, None)

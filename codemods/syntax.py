@@ -55,7 +55,7 @@ def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Op
             if arg.keyword.value == keyword:
                 return arg
         elif arg.star:
-            return None
+            position = None  # *args: the positions after it are not known
         elif position is not None and index == position:
             return arg
     return None

@@ -22,6 +22,7 @@ import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
+from codemods.names import dotted
 from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
@@ -97,6 +98,18 @@ CONFIG_UNKNOWN = Rule(
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
     blocking=True,
 )
+UNKNOWN_KEYWORDS = Rule(
+    "E2T231",
+    "Estimator(**mapping) whose keys are not known here",
+    "TPUEstimator needs config=<a TPU RunConfig>, use_tpu= and the batch sizes, and batch_size "
+    "must leave params. est2tpu cannot see which of these a ** mapping already holds (adding a "
+    "keyword it holds fails: 'got multiple values for keyword argument'), so the call is left "
+    "as it is. Build the mapping as a dict literal beside the call, or pass these keywords "
+    "explicitly.",
+    before="est = tf.estimator.Estimator(**make_kwargs())",
+    after="kw = make_kwargs()\nest = tf.estimator.Estimator(model_fn=kw['model_fn'], config=kw['config'])",
+    blocking=True,
+)
 
 
 def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=None) -> List[cst.Arg]:
@@ -138,17 +151,20 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
-             RESERVED_PARAMS, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN]
+             RESERVED_PARAMS, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites: Dict[cst.Call, EstimatorSite] = {}
         self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
-        self.params_copies: Dict[cst.Call, cst.BaseExpression] = {}
+        self.params_copies: Dict[cst.BaseExpression, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
         self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
         for site in self.index.estimators:
-            if site.api == "tf.estimator.Estimator":
+            if site.api == "tf.estimator.Estimator" and self.index.star_keywords(site.call, site.scope) is None:
+                self.report(site.call, UNKNOWN_KEYWORDS.code, UNKNOWN_KEYWORDS.title,
+                            "pass config=, params= and model_fn= explicitly")
+            elif site.api == "tf.estimator.Estimator":
                 self.sites[site.call] = site
             elif site.api in ("tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"):
                 self._report_missing_batch_sizes(site)
@@ -176,16 +192,16 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                 self.report(call, NO_EVAL_STEPS.code, NO_EVAL_STEPS.title, "pass steps=")
 
     def targets(self):
-        return [*self.sites, *self.run_configs, *self.batch_key_dicts]
+        return [*self.sites, *self.run_configs, *self.batch_key_dicts, *self.params_copies]
 
     def _report_missing_batch_sizes(self, site: EstimatorSite) -> None:
         """A TPUEstimator (migrated, or written by hand) used in a mode without that mode's
         batch size: blocking, so it is reported on every run until fixed."""
-        if any(arg.star for arg in site.call.args):
+        if self.index.star_keywords(site.call, site.scope) is None or any(arg.star == "*" for arg in site.call.args):
             return
         for mode, keyword in BATCH_KEYWORDS.items():
             use = next((u for u in site.uses if u.mode == mode), None)
-            if use is not None and find_arg(site.call, keyword) is None:
+            if use is not None and self.index.argument(site, keyword, None) is None:
                 self.report(use.arg or use.call, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
                             f"pass {keyword}= where the estimator is built")
 
@@ -193,10 +209,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     def _params_value(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
         """The expression params= is given, through one variable."""
-        arg = find_arg(site.call, "params", 3)
-        if arg is None:
-            return None
-        value = arg.value
+        value = self.index.argument(site, "params", 3)
         if isinstance(value, cst.Name):
             value = self.index.lookup(value.value, site.scope)
         return value
@@ -205,28 +218,32 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         value = self._params_value(site)
         return value if isinstance(value, cst.Dict) else None
 
+    def _batch_size_read(self, site: EstimatorSite) -> Optional[cst.Subscript]:
+        """``P["batch_size"]`` for params=P, a dotted name, when this estimator's input_fns show
+        that P holds a batch size: one reads params["batch_size"], or batches by P["batch_size"]."""
+        value = self.index.argument(site, "params", 3)
+        name = dotted(value) if value is not None else None
+        if name is None or not any(u.plan.from_params or (u.plan.batch is not None and is_batch_size_param(u.plan.batch, name))
+                                   for u in site.uses if u.plan is not None):
+            return None
+        return cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.SimpleString('"batch_size"')))])
+
     def _known_without_batch_size(self, site: EstimatorSite) -> bool:
         """Whether params= is known to hold no batch_size: ``dict(key=value, ...)`` with
         keywords only, or a ``{...}`` kept on self (``self.params``) with constant keys only."""
-        arg = find_arg(site.call, "params", 3).value
-        value = self.index.value_of(arg, site.scope) or arg
-        if isinstance(value, cst.Dict):  # only kept on self: a dict bound to a name is rewritten
-            return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
-                       and not is_batch_size_key(e.key) for e in value.elements)
-        return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict"
-                and self.index.lookup("dict", site.scope) is None and not self.index.function_named("dict", site.scope)
-                and all(a.keyword is not None and a.keyword.value != "batch_size" for a in value.args))
+        arg = self.index.argument(site, "params", 3)
+        items = self.index.dict_items(self.index.value_of(arg, site.scope) or arg, site.scope)
+        return items is not None and "batch_size" not in items
 
     def _estimator_args(self, site: EstimatorSite) -> List[cst.Arg]:
         args: List[cst.Arg] = []
-        config = find_arg(site.call, "config", 2)
+        config = self.index.argument(site, "config", 2)
         if config is None:
             args.append(kwarg("config", self._tpu_run_config(None)))
-        elif isinstance(config.value, cst.Name) and config.value.value == "None":
+        elif isinstance(config, cst.Name) and config.value == "None" and find_arg(site.call, "config", 2):
             self.none_configs.add(site.call)
-        elif not self._config_is_run_config(site):
-            self.report(find_arg(site.call, "config", 2), CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title,
-                        "build a tf.compat.v1.estimator.tpu.RunConfig")
+        elif not self._config_is_run_config(config, site):
+            self.report(config, CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title, "build a tf.compat.v1.estimator.tpu.RunConfig")
         args.append(kwarg("use_tpu", cst.Call(self.runtime("use_tpu"))))
         params = self._params_dict(site)
         from_params = None
@@ -234,20 +251,22 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             for element in params.elements:
                 if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
                     from_params = element.value
-                    variable = find_arg(site.call, "params", 3).value
+                    variable = self.index.argument(site, "params", 3)
                     if isinstance(variable, cst.Name) and _reads_batch_size(self._module, variable.value):
                         # the dict is also read for its batch_size: keep it, pass a copy without it
-                        self.params_copies[site.call] = cst.parse_expression(
-                            f'{{k: v for k, v in {variable.value}.items() if k != "batch_size"}}')
+                        self.params_copies[variable] = _without_batch_size(variable)
                     else:
                         self.batch_key_dicts[params] = element
-        elif find_arg(site.call, "params", 3) is not None and not self._known_without_batch_size(site):
-            self.report(find_arg(site.call, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
+        elif self._batch_size_read(site) is not None:
+            from_params = self._batch_size_read(site)
+            variable = self.index.argument(site, "params", 3)
+            self.params_copies[variable] = _without_batch_size(variable)
+        elif self.index.argument(site, "params", 3) is not None and not self._known_without_batch_size(site):
+            self.report(self.index.argument(site, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
         return args + batch_size_args(self, site, from_params)
 
-    def _config_is_run_config(self, site: EstimatorSite) -> bool:
-        value = find_arg(site.call, "config", 2).value
+    def _config_is_run_config(self, value: cst.BaseExpression, site: EstimatorSite) -> bool:
         for _ in range(3):
             if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
                 value = self.index.value_of(value, site.scope)
@@ -275,8 +294,6 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if original_node in self.sites:
             call = keywordize(updated_node, ESTIMATOR_FIELDS, start=4)
-            if original_node in self.params_copies:
-                call = replace_arg(call, "params", 3, self.params_copies[original_node])
             if original_node in self.none_configs:
                 call = replace_arg(call, "config", 2, self._tpu_run_config(None))
             call = call.with_changes(func=self.target("TPUEstimator", like=original_node.func))
@@ -286,6 +303,11 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             self.drop_import_of(original_node.func)
             return self._tpu_run_config(updated_node, like=original_node.func)
         return updated_node
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.params_copies.get(original_node, updated_node)
+
+    leave_Attribute = leave_Name
 
     def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.Dict:
         element = self.batch_key_dicts.get(original_node)
@@ -297,6 +319,12 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         if elements and index == len(elements):  # removed the last one: keep its comma style
             elements[-1] = elements[-1].with_changes(comma=element.comma)
         return updated_node.with_changes(elements=elements)
+
+
+def _without_batch_size(params: cst.BaseExpression) -> cst.BaseExpression:
+    """``{k: v for k, v in params.items() if k != "batch_size"}``."""
+    code = cst.Module([]).code_for_node(params)
+    return cst.parse_expression(f'{{k: v for k, v in {code}.items() if k != "batch_size"}}')
 
 
 def _reads_batch_size(module: cst.Module, name: str) -> bool:
