@@ -176,6 +176,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             return
         self.plans[stmt] = plan
         self.calls[call] = plan
+        self.index.metrics_moved.add(call)
         self.moved |= plan.moved
 
     def _plan_call(self, fn, path, stmt, call, value) -> Optional[_Plan]:

@@ -85,7 +85,7 @@ class SummariesToHostCall(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
-        specs = set(index.calls_to("tf.estimator.EstimatorSpec"))
+        specs = {c for c in index.calls_to("tf.estimator.EstimatorSpec") if not index.stays_estimator_spec(c)}
         self.plans: Dict[cst.FunctionDef, _Plan] = {}
         for fn in self._called_by_estimators():
             plan = self._plan(fn, specs)

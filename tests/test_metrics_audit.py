@@ -1,0 +1,61 @@
+"""Audit findings on eval metrics, host_calls and the specs they go to, each with the
+program that showed it: migrated, its model_fn is built (and run, where it matters)."""
+
+import inspect
+import textwrap
+
+import pytest
+
+from test_rules import HEADER, codes, migrate
+
+tf = pytest.importorskip("tensorflow")
+ModeKeys = tf.estimator.ModeKeys
+
+# Metrics built in a branch cannot move (E2T215): the spec stays an EstimatorSpec.
+KEPT_SPEC = HEADER + '''
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    {extra}
+    train_op = None
+    if mode == tf.estimator.ModeKeys.TRAIN:
+        train_op = tf.compat.v1.train.AdamOptimizer().minimize(
+            loss, global_step=tf.compat.v1.train.get_global_step())
+    metrics = None
+    if mode == tf.estimator.ModeKeys.EVAL:
+        metrics = {{"acc": tf.compat.v1.metrics.accuracy(labels, tf.argmax(logits, 1))}}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
+
+
+est = tf.estimator.Estimator(model_fn=model_fn)
+'''
+
+
+def model_fn_of(code, mode, params=None, batch=4, **inputs):
+    """Build the ``model_fn`` of migrated ``code`` in a new graph, in ``mode``; its spec."""
+    namespace = {}
+    exec(compile(code, "<migrated>", "exec"), namespace)
+    model_fn = namespace["model_fn"]
+    features = inputs.get("features", tf.ones([batch, 3]))
+    labels = inputs.get("labels", tf.zeros([batch], tf.int32))
+    tf.compat.v1.train.get_or_create_global_step()
+    extra = {"config": tf.compat.v1.estimator.tpu.RunConfig(model_dir="/tmp/unused")} \
+        if "config" in inspect.signature(model_fn).parameters else {}
+    return model_fn(features=features, labels=labels, mode=mode, params=dict(params or {}, use_tpu=False), **extra)
+
+
+@pytest.mark.parametrize("extra, moved, kept", [
+    ('tf.compat.v1.summary.scalar("l", loss)', "host_call", "E2T207"),
+    ('tf.compat.v1.train.init_from_checkpoint("/ckpt", {"dense/": "dense/"})', "scaffold_fn", "E2T223"),
+])
+def test_a_spec_whose_metrics_stay_gets_no_tpu_argument(extra, moved, kept):
+    """It stays an EstimatorSpec, which takes neither host_call nor scaffold_fn: the summary
+    (the checkpoint load) stays too, reported; the migrated model_fn builds its specs."""
+    result = migrate(KEPT_SPEC.format(extra=extra))
+    assert "return tf.estimator.EstimatorSpec(" in result.code and moved not in result.code
+    assert {("E2T215", 15), (kept, 7)} <= set(codes(result))
+    assert migrate(result.code).code == result.code
+    if moved == "host_call":
+        with tf.Graph().as_default():
+            for mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
+                assert isinstance(model_fn_of(result.code, mode), tf.estimator.EstimatorSpec)
