@@ -59,3 +59,39 @@ def test_a_spec_whose_metrics_stay_gets_no_tpu_argument(extra, moved, kept):
         with tf.Graph().as_default():
             for mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
                 assert isinstance(model_fn_of(result.code, mode), tf.estimator.EstimatorSpec)
+
+
+LOSSES = HEADER + '''
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    per_ex = tf.compat.v1.losses.sparse_softmax_cross_entropy(
+        labels, logits, reduction=tf.compat.v1.losses.Reduction.NONE)
+    per_ex_v1 = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits, 1.0, None, "c", "none")
+    summed = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits, reduction=tf.compat.v1.losses.Reduction.SUM)
+    default = tf.compat.v1.losses.mean_squared_error(tf.one_hot(labels, 2), logits)
+    total = tf.add_n([summed, tf.nn.l2_loss(logits)])
+    unsure = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits, reduction=params["reduction"])
+    train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops={
+        "per_ex": tf.compat.v1.metrics.mean(per_ex), "per_ex_v1": tf.compat.v1.metrics.mean(per_ex_v1),
+        "summed": tf.compat.v1.metrics.mean(summed), "default": tf.compat.v1.metrics.mean(default),
+        "total": tf.compat.v1.metrics.mean(total), "unsure": tf.compat.v1.metrics.mean(unsure)})
+
+
+est = tf.estimator.Estimator(model_fn=model_fn)
+'''
+
+
+def test_only_losses_with_a_scalar_reduction_are_reshaped():
+    """Reduction.NONE gives one loss per element, sent as it is (reshaped to [1] it did
+    not build: 'Cannot reshape a tensor with 4 elements to shape [1]'); a reduction that
+    cannot be told is sent as it is too, reported."""
+    result = migrate(LOSSES)
+    assert "[per_ex,per_ex_v1,tf.reshape(summed,[1]),tf.reshape(default,[1]),tf.reshape(total,[1]),unsure,]" \
+        in "".join(result.code.split())
+    assert ("E2T228", 13) in codes(result)
+    with tf.Graph().as_default():
+        spec = model_fn_of(result.code, ModeKeys.EVAL, params={"reduction": "none"})
+        _, tensors = spec.eval_metrics
+        assert [t.shape.as_list() for t in tensors] == [[4], [4], [1], [1], [1], [4]]
