@@ -19,7 +19,7 @@ dict may be inline, in a variable, or built over several statements (``m = {}``,
 ``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``)
 come along (copied when something else still reads them).  A scalar sent to the host
 (the loss, a ``reduce_*`` result, a ``tf.compat.v1.losses`` loss unless its reduction is
-``NONE``) is reshaped to rank 1: TPUs only outfeed tensors that keep a batch dimension; a
+``NONE``, a learning-rate schedule, the global step, a cast of one) is reshaped to rank 1: TPUs only outfeed tensors that keep a batch dimension; a
 loss whose reduction cannot be told is sent as it is (E2T228).  A dict cannot be sent
 either: a metric reading ``features["weight"]`` (or ``labels["click"]``) gets a parameter ``weight`` and
 ``features["weight"]`` is sent; any other read of either, where it may be a dict (see
@@ -38,7 +38,9 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import NameReads, assigned_names, fresh_name, identifier, names_in, simple_statements, statements
+from codemods.names import (
+    NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
+)
 from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
@@ -97,9 +99,12 @@ UNSURE_REDUCTION = Rule(
     after="per_ex = tf.compat.v1.losses.log_loss(labels, probs, reduction=tf.compat.v1.losses.Reduction.NONE)",
 )
 
-#: Calls that return a scalar tensor.
+#: Calls that return a scalar tensor (and the learning-rate schedules, see names.is_schedule).
 SCALAR_APIS = {"tf.nn.l2_loss", "tf.nn.scale_regularization_loss", "tf.losses.get_regularization_loss",
-               "tf.losses.get_total_loss", "tf.losses.mean_pairwise_squared_error"}
+               "tf.losses.get_total_loss", "tf.losses.mean_pairwise_squared_error", "tf.train.get_global_step",
+               "tf.train.get_or_create_global_step"}
+#: Calls whose result has the shape of their first argument (named so) -> that argument's name.
+SAME_SHAPE = {"tf.cast": "x", "tf.dtypes.cast": "x", "tf.to_float": "x", "tf.identity": "input"}
 #: tf.compat.v1.losses functions -> the position of their ``reduction`` argument: the loss is
 #: a scalar unless the reduction is Reduction.NONE.
 LOSS_REDUCTION = {
@@ -313,6 +318,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         api = self.api(value.func) or ""
         if api.startswith(("tf.reduce_", "tf.math.reduce_")):
             return find_arg(value, "axis", 1) is None
+        if api in SAME_SHAPE:
+            arg = find_arg(value, SAME_SHAPE[api], 0)
+            return arg is not None and self._scalar(plan, arg.value, seen)
         if api == "tf.add_n":  # of scalars, or of the regularization losses
             inputs = find_arg(value, "inputs", 0)
             if inputs is not None and isinstance(inputs.value, cst.Call):
@@ -322,7 +330,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         position = LOSS_REDUCTION.get(api[len("tf.losses."):]) if api.startswith("tf.losses.") else None
         reduction = find_arg(value, "reduction", position) if position is not None else None
         if reduction is None:
-            return api in SCALAR_APIS or position is not None
+            return api in SCALAR_APIS or is_schedule(api) or position is not None
         if isinstance(reduction.value, cst.SimpleString):
             kind = str(reduction.value.evaluated_value)
         else:

@@ -95,3 +95,44 @@ def test_only_losses_with_a_scalar_reduction_are_reshaped():
         spec = model_fn_of(result.code, ModeKeys.EVAL, params={"reduction": "none"})
         _, tensors = spec.eval_metrics
         assert [t.shape.as_list() for t in tensors] == [[4], [4], [1], [1], [1], [4]]
+
+
+SCALARS = HEADER + '''
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    global_step = tf.compat.v1.train.get_global_step()
+    lr = tf.compat.v1.train.polynomial_decay(0.5, global_step, 100, 0.05)
+    steps = tf.cast(global_step, tf.float32)
+    boundary = tf.identity(tf.compat.v1.train.piecewise_constant(global_step, [10], [1.0, 0.5]))
+    created = tf.compat.v1.to_float(tf.compat.v1.train.get_or_create_global_step())
+    total = tf.reduce_sum(logits)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss, global_step=global_step)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops={
+        "lr": tf.compat.v1.metrics.mean(lr), "gs": tf.compat.v1.metrics.mean(tf.cast(global_step, tf.float32)),
+        "steps": tf.compat.v1.metrics.mean(steps), "boundary": tf.compat.v1.metrics.mean(boundary),
+        "created": tf.compat.v1.metrics.mean(created), "total": tf.compat.v1.metrics.mean(total)})
+
+
+est = tf.estimator.Estimator(model_fn=model_fn)
+'''
+
+
+def test_every_scalar_sent_to_metric_fn_keeps_a_batch_dimension():
+    """Schedules, the global step and casts of either are scalars like the loss: on a TPU,
+    sent at rank 0, 'All tensors outfed from TPU should preserve batch size dimension'."""
+    code = migrate(SCALARS).code
+    assert migrate(code).code == code
+    with tf.Graph().as_default():
+        metric_fn, tensors = model_fn_of(code, ModeKeys.EVAL).eval_metrics
+        assert len(tensors) == 6
+        for tensor in tensors:
+            assert tensor.shape.ndims is not None and tensor.shape.ndims >= 1, tensor
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            metrics = metric_fn(*tensors)
+            session.run(tf.compat.v1.local_variables_initializer())
+            session.run([update for _, update in metrics.values()])
+            values = session.run({key: value for key, (value, _) in metrics.items()})
+        assert values["lr"] == pytest.approx(0.5) and values["gs"] == values["steps"] == values["created"] == 0
+        assert values["boundary"] == 1.0
