@@ -136,3 +136,68 @@ def test_every_scalar_sent_to_metric_fn_keeps_a_batch_dimension():
             values = session.run({key: value for key, (value, _) in metrics.items()})
         assert values["lr"] == pytest.approx(0.5) and values["gs"] == values["steps"] == values["created"] == 0
         assert values["boundary"] == 1.0
+
+
+EVERY_MODE = HEADER + '''import numpy as np
+{imports}
+
+def input_fn():
+    x = np.arange(32, dtype=np.float32).reshape(8, 4) / 32
+    return tf.data.Dataset.from_tensor_slices((x, np.arange(8) % 2)).repeat().batch(2)
+
+
+def model_fn(features, labels, mode):
+    logits = tf.compat.v1.layers.dense(features, 2, kernel_initializer=tf.compat.v1.glorot_uniform_initializer(seed=1))
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    {early}
+    tf.compat.v1.summary.scalar("xent", loss)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=tf.compat.v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                      eval_metric_ops={{"xent": tf.compat.v1.metrics.mean(loss)}})
+
+
+def run(model_dir):
+    est = tf.estimator.Estimator(model_fn=model_fn, model_dir=model_dir)
+    est.train(input_fn, steps=4)
+    est.evaluate(input_fn, steps=2)
+'''
+
+
+def _summary_steps(model_dir, tag):
+    from tensorflow.core.util import event_pb2
+
+    return sorted(event.step for path in tf.io.gfile.glob(f"{model_dir}/events.out.tfevents.*")
+                  for event in map(event_pb2.Event.FromString, tf.compat.v1.io.tf_record_iterator(path))
+                  for value in event.summary.value if value.tag == tag)
+
+
+def test_the_host_call_writes_training_summaries_only(tmp_path):
+    """A spec returned in every mode gets its host_call in training only: in evaluation it
+    wrote the eval batches' losses into the training curve (4 training steps, then 2 points
+    at step 4)."""
+    code = migrate(EVERY_MODE.format(imports="", early="")).code
+    assert "if mode == tf.estimator.ModeKeys.TRAIN\n            else None" in code
+    assert migrate(code).code == code
+    namespace = {}
+    exec(compile(code, "<migrated>", "exec"), namespace)
+    namespace["run"](str(tmp_path))
+    assert _summary_steps(tmp_path, "xent") == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("imports, early, condition", [
+    ("from tensorflow.estimator import ModeKeys", "", "if mode == ModeKeys.TRAIN"),
+    ("", "if mode == tf.estimator.ModeKeys.PREDICT:\n        return tf.estimator.EstimatorSpec(mode, {})", "if mode"),
+    ("", "if mode != tf.estimator.ModeKeys.TRAIN:\n        return tf.estimator.EstimatorSpec(mode, loss=loss)", None),
+    ("", "if mode == 'infer':\n        return tf.estimator.EstimatorSpec(mode, {})\n"
+         "    if mode == tf.compat.v1.estimator.ModeKeys.EVAL:\n        return tf.estimator.EstimatorSpec(mode, loss=loss)",
+     None),
+])
+def test_the_host_call_condition_follows_the_file(imports, early, condition):
+    """Spelled as the file spells ModeKeys; none when earlier returns leave only TRAIN."""
+    code = migrate(EVERY_MODE.format(imports=imports, early=early)).code
+    assert "host_call=(" in code
+    if condition is None:
+        assert "else None" not in code
+    else:
+        assert condition in code and "else None" in code
