@@ -51,7 +51,8 @@ NOT_MOVED = Rule(
     "init_from_checkpoint in model_fn not moved into scaffold_fn",
     "On a TPU, init_from_checkpoint must run in scaffold_fn, outside the TPU computation. This "
     "one could not be moved safely (names it binds are used later, what it reads changes "
-    "before the return, or the model_fn has no EstimatorSpec after it): write "
+    "before the return, or the model_fn has no EstimatorSpec after it, or one that stays an "
+    "EstimatorSpec because its eval_metric_ops cannot move, E2T215): write "
     "`def scaffold_fn(): init_from_checkpoint(...); return tf.compat.v1.train.Scaffold()` and "
     "pass scaffold_fn= to TPUEstimatorSpec.",
     before="mapping = assignment_map(ckpt); tf.compat.v1.train.init_from_checkpoint(ckpt, mapping)\n"
@@ -109,8 +110,9 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
         for later in rest:
             calls.walk(later)
         if not calls.found or any(find_arg(c, "scaffold", SCAFFOLD_POSITION) is not None
-                                  and find_arg(c, "scaffold") is None for c in calls.found):
-            return None  # nothing to attach it to, or a positional scaffold
+                                  and find_arg(c, "scaffold") is None or self.index.stays_estimator_spec(c)
+                                  for c in calls.found):
+            return None  # nothing to attach it to, a positional scaffold, or a spec that stays (E2T215)
         reads = NameReads()
         reads.walk(stmt)
         bound = assigned_names([stmt]) | reads.bound

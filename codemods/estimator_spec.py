@@ -87,9 +87,8 @@ class EstimatorSpecToTPU(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if original_node not in self.calls:
             return updated_node
-        if find_arg(updated_node, "eval_metric_ops", 4) is not None and not any(
-                find_arg(updated_node, k) for k in ("eval_metrics", "host_call", "scaffold_fn")):
-            return updated_node  # metrics not moved (reported): TPUEstimator runs an EstimatorSpec on the CPU
+        if self.index.stays_estimator_spec(original_node):
+            return updated_node
         call = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         call = call.with_changes(func=self.target("TPUEstimatorSpec", like=original_node.func))
         scaffold = find_arg(call, "scaffold")

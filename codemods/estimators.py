@@ -160,6 +160,9 @@ class EstimatorIndex:
         self.api_calls = collector.api_calls
         self.exports = collector.exports
         self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
+        #: The EstimatorSpec calls whose eval_metric_ops become eval_metrics: filled by
+        #: EvalMetricOpsToEvalMetrics, which analyses the module before the other concerns.
+        self.metrics_moved: Set[cst.Call] = set()
         for site in self.estimators:
             if site.api in ESTIMATOR_APIS:
                 value = self.argument(site, "model_fn", 0)
@@ -499,6 +502,11 @@ class EstimatorIndex:
 
     def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
         return any(owner in self.model_fns for owner in self.scopes(scope))
+
+    def stays_estimator_spec(self, spec: cst.Call) -> bool:
+        """Whether EstimatorSpec call ``spec`` stays one, which TPUEstimator runs on the CPU:
+        its eval_metric_ops do not move (E2T215), so it takes no TPUEstimatorSpec argument."""
+        return find_arg(spec, "eval_metric_ops", 4) is not None and spec not in self.metrics_moved
 
     def calls_to(self, *apis: str) -> List[cst.Call]:
         return [call for call, api, _ in self.api_calls if api in apis]

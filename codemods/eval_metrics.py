@@ -18,9 +18,10 @@ tensors they read; Python values (literals, ``params``) stay bound by closure.  
 dict may be inline, in a variable, or built over several statements (``m = {}``,
 ``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``)
 come along (copied when something else still reads them).  A scalar sent to the host
-(the loss, a ``reduce_*`` result) is reshaped to rank 1: TPUs only outfeed tensors that
-keep a batch dimension.  A dict cannot be sent either: a metric reading
-``features["weight"]`` (or ``labels["click"]``) gets a parameter ``weight`` and
+(the loss, a ``reduce_*`` result, a ``tf.compat.v1.losses`` loss unless its reduction is
+``NONE``, a learning-rate schedule, the global step, a cast of one) is reshaped to rank 1: TPUs only outfeed tensors that keep a batch dimension; a
+loss whose reduction cannot be told is sent as it is (E2T232).  A dict cannot be sent
+either: a metric reading ``features["weight"]`` (or ``labels["click"]``) gets a parameter ``weight`` and
 ``features["weight"]`` is sent; any other read of either, where it may be a dict (see
 ``KEYED``), is reported (E2T222) and left alone.  Runs before
 :mod:`codemods.estimator_spec`.
@@ -30,14 +31,16 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Callable, Counter, Dict, List, Optional, Set, Tuple
+from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import SPEC_APIS
 from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import NameReads, assigned_names, fresh_name, identifier, names_in, simple_statements, statements
+from codemods.names import (
+    NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
+)
 from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
 from codemods.walk import Visitor
 
@@ -84,7 +87,34 @@ DICT_READ = Rule(
     blocking=True,
 )
 
-SCALAR_PREFIXES = ("tf.losses.", "tf.reduce_", "tf.math.reduce_", "tf.nn.l2_loss", "tf.add_n", "tf.nn.scale_regularization_loss")
+UNSURE_REDUCTION = Rule(
+    "E2T232",
+    "loss sent to metric_fn whose reduction est2tpu cannot tell",
+    "A tf.compat.v1.losses loss is a scalar with a scalar reduction (the default, SUM, MEAN, "
+    "SUM_OVER_BATCH_SIZE, SUM_BY_NONZERO_WEIGHTS) and one loss per element with Reduction.NONE. "
+    "On a TPU a scalar sent to metric_fn must be reshaped to rank 1, and a per-element loss sent "
+    "as it is. This loss's reduction is not spelled out, so it is sent as it is: if it is a "
+    "scalar, send tf.reshape(loss, [1]).",
+    before="per_ex = tf.compat.v1.losses.log_loss(labels, probs, reduction=params['reduction'])",
+    after="per_ex = tf.compat.v1.losses.log_loss(labels, probs, reduction=tf.compat.v1.losses.Reduction.NONE)",
+)
+
+#: Calls that return a scalar tensor (and the learning-rate schedules, see names.is_schedule).
+SCALAR_APIS = {"tf.nn.l2_loss", "tf.nn.scale_regularization_loss", "tf.losses.get_regularization_loss",
+               "tf.losses.get_total_loss", "tf.losses.mean_pairwise_squared_error", "tf.train.get_global_step",
+               "tf.train.get_or_create_global_step"}
+#: Calls whose result has the shape of their first argument (named so) -> that argument's name.
+SAME_SHAPE = {"tf.cast": "x", "tf.dtypes.cast": "x", "tf.to_float": "x", "tf.identity": "input"}
+#: tf.compat.v1.losses functions -> the position of their ``reduction`` argument: the loss is
+#: a scalar unless the reduction is Reduction.NONE.
+LOSS_REDUCTION = {
+    "absolute_difference": 5, "compute_weighted_loss": 4, "cosine_distance": 6, "hinge_loss": 5, "huber_loss": 6,
+    "log_loss": 6, "mean_squared_error": 5, "sigmoid_cross_entropy": 6, "softmax_cross_entropy": 6,
+    "sparse_softmax_cross_entropy": 5,
+}
+#: The scalar reductions, by Reduction attribute and by value.
+SCALAR_REDUCTIONS = {"SUM", "MEAN", "SUM_OVER_BATCH_SIZE", "SUM_OVER_NONZERO_WEIGHTS", "SUM_BY_NONZERO_WEIGHTS",
+                     "weighted_sum", "weighted_mean", "weighted_sum_over_batch_size", "weighted_sum_by_nonzero_weights"}
 CLOSURE_NAMES = {"params", "mode", "config", "self"}
 #: model_fn parameters that may hold a dict of tensors.  Indexed by a string anywhere in
 #: model_fn, either is one; sliced (``labels[:, 0]``), it is a tensor; else ``features``
@@ -140,7 +170,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     """Move eval_metric_ops into a metric_fn sent as eval_metrics."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ]
+    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ, UNSURE_REDUCTION]
     TRIGGERS = ("eval_metric_ops",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -176,6 +206,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             return
         self.plans[stmt] = plan
         self.calls[call] = plan
+        self.index.metrics_moved.add(call)
         self.moved |= plan.moved
 
     def _plan_call(self, fn, path, stmt, call, value) -> Optional[_Plan]:
@@ -272,19 +303,42 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             names.extend([p for p, node in plan.keyed.items() if node.value.value == name] or [name])
         return names
 
-    def _is_scalar(self, plan: _Plan, name: str) -> bool:
-        loss = find_arg(plan.call, "loss", 2)
-        if loss is not None and isinstance(loss.value, cst.Name) and loss.value.value == name:
-            return True
-        for value in plan.bindings.get(name, []):
-            if isinstance(value, cst.Call):
-                api = self.api(value.func) or ""
-                if api.startswith(SCALAR_PREFIXES) and (
-                    not api.startswith(("tf.reduce_", "tf.math.reduce_"))
-                    or find_arg(value, "axis", 1) is None
-                ):
-                    return True
-        return False
+    def _scalar(self, plan: _Plan, value: cst.BaseExpression, seen: FrozenSet[str] = frozenset()) -> bool:
+        """Whether ``value``, in the model_fn of ``plan``, is known to be a scalar tensor: the
+        spec's loss, or a name bound to a scalar (a loss whose reduction is not known is not,
+        and is reported)."""
+        if isinstance(value, cst.Name):
+            loss = find_arg(plan.call, "loss", 2)
+            if loss is not None and _is_name(loss.value, value.value):
+                return True
+            return value.value not in seen and any(self._scalar(plan, v, seen | {value.value})
+                                                   for v in plan.bindings.get(value.value, []) if v is not None)
+        if not isinstance(value, cst.Call):
+            return False
+        api = self.api(value.func) or ""
+        if api.startswith(("tf.reduce_", "tf.math.reduce_")):
+            return find_arg(value, "axis", 1) is None
+        if api in SAME_SHAPE:
+            arg = find_arg(value, SAME_SHAPE[api], 0)
+            return arg is not None and self._scalar(plan, arg.value, seen)
+        if api == "tf.add_n":  # of scalars, or of the regularization losses
+            inputs = find_arg(value, "inputs", 0)
+            if inputs is not None and isinstance(inputs.value, cst.Call):
+                return self.api(inputs.value.func) == "tf.losses.get_regularization_losses"
+            return inputs is not None and isinstance(inputs.value, (cst.List, cst.Tuple)) and all(
+                self._scalar(plan, e.value, seen) for e in inputs.value.elements)
+        position = LOSS_REDUCTION.get(api[len("tf.losses."):]) if api.startswith("tf.losses.") else None
+        reduction = find_arg(value, "reduction", position) if position is not None else None
+        if reduction is None:
+            return api in SCALAR_APIS or is_schedule(api) or position is not None
+        if isinstance(reduction.value, cst.SimpleString):
+            kind = str(reduction.value.evaluated_value)
+        else:
+            kind = (self.api(reduction.value) or "").partition("tf.losses.Reduction.")[2]
+        if kind not in SCALAR_REDUCTIONS and kind not in ("NONE", "none"):
+            self.report(reduction, UNSURE_REDUCTION.code, UNSURE_REDUCTION.title,
+                        "if the loss is a scalar, send tf.reshape(loss, [1]) to metric_fn")
+        return kind in SCALAR_REDUCTIONS
 
     # -- rewriting --------------------------------------------------------------
 
@@ -317,7 +371,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         tensors = []
         for name in self._tensor_params(plan):
             tensor: cst.BaseExpression = plan.keyed.get(name) or cst.Name(name)
-            if self._is_scalar(plan, name):
+            if self._scalar(plan, cst.Name(name)):
                 reshape = self.spelled("tensorflow.reshape")
                 tensor = cst.Call(reshape, [cst.Arg(tensor), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))])
             tensors.append(cst.Element(tensor))

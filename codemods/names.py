@@ -57,6 +57,12 @@ TARGETS: Dict[str, Dict[str, str]] = {
 }
 
 
+def is_schedule(api: str) -> bool:
+    """Whether canonical ``api`` is a learning-rate schedule (``tf.train.exponential_decay``,
+    ``piecewise_constant``, ...): a scalar tensor that depends on the global step."""
+    return api.startswith("tf.train.") and api.endswith(("_decay", "piecewise_constant", "_decay_restarts"))
+
+
 def canonical(qualified: str) -> str:
     for prefix, replacement in _CANONICAL_PREFIXES:
         if qualified.startswith(prefix):

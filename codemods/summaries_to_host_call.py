@@ -13,12 +13,17 @@ becomes (model_fn gains a ``config`` parameter, which Estimators fill with the R
         return tf.compat.v1.summary.all_v2_summary_ops()
     ...
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, host_call=(
-        host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])]))
+        host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])])
+        if mode == tf.estimator.ModeKeys.TRAIN else None)
 
 Summaries inside model_fn are not written on a TPU; the host_call writes them on the host,
-every step, with the v2 summary API.  Moved: ``summary.scalar(tag, value)`` statements
+every training step, with the v2 summary API.  Moved: ``summary.scalar(tag, value)`` statements
 at the top level of a model_fn that an Estimator calls, before its one top-level
-training return, whose value reads no name assigned again before that return.  Every
+training return, whose value reads no name assigned again before that return.  That
+return gets the host_call only in training (no condition when earlier top-level
+``if mode == ...: return`` blocks leave it TRAIN alone; none moves from a model_fn
+without ``mode``): in evaluation it would add the eval batches to the training curves
+under model_dir.  Every
 other summary in a model_fn (images, histograms, nested in a block, extra arguments) is
 reported (E2T207) and left alone.
 """
@@ -38,7 +43,7 @@ HOST_CALL = Rule(
     "scalar summaries move into a host_call",
     "tf.summary calls inside model_fn are not written on a TPU. Scalar summaries move into a "
     "host_call function that TPUEstimator runs on the host, writing them with the v2 summary "
-    "API under config.model_dir every step (model_fn takes `config`).",
+    "API under config.model_dir every training step (model_fn takes `config`).",
     before='tf.compat.v1.summary.scalar("loss", loss)\nreturn tf.estimator.EstimatorSpec(mode, loss=loss, train_op=op)',
     after="def host_call(global_step, loss_):\n"
           "    with tf.compat.v2.summary.create_file_writer(config.model_dir).as_default(), "
@@ -46,7 +51,8 @@ HOST_CALL = Rule(
           '        tf.compat.v2.summary.scalar("loss", loss_[0], step=global_step[0])\n'
           "    return tf.compat.v1.summary.all_v2_summary_ops()\n"
           "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=op, host_call=(\n"
-          "    host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])]))",
+          "    host_call, [tf.reshape(tf.compat.v1.train.get_global_step(), [1]), tf.reshape(loss, [1])])\n"
+          "    if mode == tf.estimator.ModeKeys.TRAIN else None)",
 )
 SUMMARY = Rule(
     "E2T207", "tf.summary in model_fn is not written on a TPU",
@@ -55,6 +61,7 @@ SUMMARY = Rule(
     "histogram summaries have no TPU equivalent.",
 )
 
+MODES = {"train": "TRAIN", "eval": "EVAL", "infer": "PREDICT"}  # ModeKeys values -> names
 SCALAR_ARGS = ("name", "tensor", "data")  # tf.compat.v1.summary.scalar(name, tensor), v2: (name, data)
 
 
@@ -74,6 +81,7 @@ class _Plan:
     summaries: List[_Summary]
     name: str  # of the host_call function
     step: str  # its global step parameter
+    any_mode: bool  # whether the spec is returned in other modes than TRAIN too
 
 
 class SummariesToHostCall(MigrationCodemod):
@@ -85,7 +93,7 @@ class SummariesToHostCall(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
-        specs = set(index.calls_to("tf.estimator.EstimatorSpec"))
+        specs = {c for c in index.calls_to("tf.estimator.EstimatorSpec") if not index.stays_estimator_spec(c)}
         self.plans: Dict[cst.FunctionDef, _Plan] = {}
         for fn in self._called_by_estimators():
             plan = self._plan(fn, specs)
@@ -126,14 +134,45 @@ class SummariesToHostCall(MigrationCodemod):
             summary = self._scalar_summary(stmt)
             if summary is not None and not (set(names_in(summary.value)) & assigned_names(body[i + 1:end])):
                 summaries.append(summary)
-        if not summaries:
+        any_mode = self._modes_reaching(body[:end]) != {"TRAIN"}
+        if not summaries or (any_mode and "mode" not in param_names(fn)):
             return None
         taken = [fresh_name(fn, "host_call")]
         taken.append(fresh_name(fn, "global_step", taken))
         for s in summaries:
             s.param = fresh_name(fn, identifier(str(s.tag.evaluated_value)), taken)
             taken.append(s.param)
-        return _Plan(spec, summaries, name=taken[0], step=taken[1])
+        return _Plan(spec, summaries, name=taken[0], step=taken[1], any_mode=any_mode)
+
+    def _modes_reaching(self, stmts: List[cst.BaseStatement]) -> Set[str]:
+        """The modes in which a model_fn gets past its top-level statements ``stmts``: a block
+        ``if mode == ModeKeys.EVAL:`` (``!=``) without else, ending in a return, stops EVAL
+        (every other mode)."""
+        modes = set(MODES.values())
+        for stmt in stmts:
+            if not (isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)
+                    and isinstance(stmt.test, cst.Comparison) and isinstance(stmt.test.left, cst.Name)
+                    and stmt.test.left.value == "mode"
+                    and len(stmt.test.comparisons) == 1):
+                continue
+            last = stmt.body.body[-1]
+            if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))):
+                continue
+            target = stmt.test.comparisons[0]
+            key = self._mode_key(target.comparator)
+            if key is not None and isinstance(target.operator, cst.Equal):
+                modes.discard(key)
+            elif key is not None and isinstance(target.operator, cst.NotEqual):
+                modes &= {key}
+        return modes
+
+    def _mode_key(self, node: cst.BaseExpression) -> Optional[str]:
+        """``"EVAL"`` for ``tf.estimator.ModeKeys.EVAL`` (or ``"eval"``), else None."""
+        if isinstance(node, cst.SimpleString):
+            return MODES.get(str(node.evaluated_value))
+        api = self.api(node) or ""
+        key = api.rpartition(".")[2]
+        return key if api == f"tf.estimator.ModeKeys.{key}" and key in MODES.values() else None
 
     def _scalar_summary(self, stmt: cst.BaseStatement) -> Optional[_Summary]:
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
@@ -172,12 +211,15 @@ class SummariesToHostCall(MigrationCodemod):
         plan = self.specs.get(original_node)
         if plan is None:
             return updated_node
-        self.report(original_node, HOST_CALL.code, HOST_CALL.title, "summaries are now written every step")
+        self.report(original_node, HOST_CALL.code, HOST_CALL.title, "summaries are now written every training step")
         reshape = self.spelled("tensorflow.reshape")
         step = cst.Call(self.spelled("tensorflow.compat.v1.train.get_global_step"))
         tensors = [cst.Element(cst.Call(reshape, [cst.Arg(v), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))]))
                    for v in [step, *(s.value for s in plan.summaries)]]
         value = cst.Tuple([cst.Element(cst.Name(plan.name)), cst.Element(cst.List(tensors))])
+        if plan.any_mode:  # not in evaluation: its losses would join the training curve
+            train = cst.ComparisonTarget(cst.Equal(), self.spelled("tensorflow.estimator.ModeKeys.TRAIN"))
+            value = cst.IfExp(cst.Comparison(cst.Name("mode"), [train]), value, cst.Name("None"))
         return add_args(updated_node, [kwarg("host_call", value)])
 
     def _host_call(self, plan: _Plan) -> cst.FunctionDef:

@@ -9,6 +9,7 @@ Each finding names the TPU rule it breaks and what to do instead.
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.names import is_schedule
 from codemods.syntax import find_arg
 
 CANNED = Rule(
@@ -71,7 +72,6 @@ DYNAMIC_APIS = {"tf.unique", "tf.unique_with_counts", "tf.boolean_mask", "tf.dyn
                 "tf.numpy_function", "tf.as_string", "tf.string_split", "tf.string_to_number",
                 "tf.string_to_hash_bucket_fast", "tf.placeholder"}
 DYNAMIC_PREFIXES = ("tf.strings.", "tf.lookup.", "tf.contrib.lookup.")
-SCHEDULE_SUFFIXES = ("_decay", "piecewise_constant", "_decay_restarts")
 HOOK_APIS = {"tf.train.LoggingTensorHook", "tf.train.SummarySaverHook", "tf.train.NanTensorHook",
              "tf.estimator.LoggingTensorHook", "tf.estimator.SummarySaverHook", "tf.estimator.NanTensorHook"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
@@ -122,7 +122,7 @@ class ReportTPUHazards(MigrationCodemod):
             self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {_spelled(node, api)}", "move it to the input_fn")
         elif api in HOOK_APIS:
             self.report(node, HOOK.code, f"{HOOK.title}: {_spelled(node, api)}", "log through host_call")
-        elif api.startswith("tf.train.") and api.endswith(SCHEDULE_SUFFIXES):
+        elif is_schedule(api):
             self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {_spelled(node, api)}",
                         "decay_steps and step counts now count global batches")
 
