@@ -127,10 +127,12 @@ class WrapOptimizerForTPU(MigrationCodemod):
     def _report_gradients(self, model_fns: List[cst.FunctionDef]) -> None:
         """What a model_fn that applies gradients itself does to them before a
         CrossShardOptimizer sums them: clips them per shard, or computes them unscaled."""
-        applying = {fn for fn in model_fns if any(
+        calls = [(call, api, scope) for call, api, scope in self.index.api_calls
+                 if api in CLIPS or api == "tf.gradients"]
+        applying = calls and {fn for fn in model_fns if any(
             call.func.attr.value == "apply_gradients" for call in _TrainingCalls().walked(fn).found)}
-        for call, api, scope in self.index.api_calls:
-            if (api in CLIPS or api == "tf.gradients") and applying.intersection(self.index.scopes(scope)):
+        for call, api, scope in calls:
+            if applying.intersection(self.index.scopes(scope)):
                 if api == "tf.gradients":
                     self.report(call, SUMMED_GRADIENTS.code, SUMMED_GRADIENTS.title,
                                 "use optimizer.compute_gradients(loss)")
