@@ -70,6 +70,7 @@ class InputFnPlan:
     #: calls that leave the callee's batch size to its default: they pass name=params["batch_size"]
     batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
     forwards: Optional[cst.Call] = None  # ``f(...)`` in ``lambda: f(...)``: f's batches are the plan's
+    unfollowed: Optional[cst.Call] = None  # a call to a helper that batches, not followed
 
 
 @dataclasses.dataclass
@@ -401,6 +402,8 @@ class EstimatorIndex:
             if plan is not None:
                 return plan
         plan = InputFnPlan(fn, [], calls, None)
+        if not calls:
+            plan.unfollowed = self._batching_call(fn)
         for size in batch_sizes(calls):
             if is_batch_size_param(size):
                 plan.from_params = True
@@ -455,6 +458,8 @@ class EstimatorIndex:
         if not isinstance(fn, cst.FunctionDef):
             return None
         calls = list(batch_calls(fn))
+        if not calls:
+            return self._plan_through(outer, body, fn)
         plan = InputFnPlan(outer, [], calls, None, forwards=body)
         for size in batch_sizes(calls):
             if is_batch_size_param(size):
@@ -480,6 +485,29 @@ class EstimatorIndex:
                 plan.batch = plan.batch or _at_call(size, fn, body)
                 plan.pass_params = body
         return plan
+
+    def _plan_through(self, outer: Function, body: cst.Call, fn: cst.FunctionDef) -> InputFnPlan:
+        """``lambda: f(x)`` where f batches in a helper, ``def f(x): return helper(ds, BATCH)``
+        whose batch size is a parameter bound at that call: f takes params and gives the
+        helper params["batch_size"]; any other batching call in f is left ``unfollowed``."""
+        plan = InputFnPlan(outer, [], [], None, forwards=body)
+        helper = self._batching_call(fn)
+        inner = self._plan_forwarding(fn, helper, fn) if helper is not None and helper is returned_call(fn) else None
+        if inner is None or inner.pass_params is not None or inner.batch_kwargs or inner.unfollowed:
+            plan.unfollowed = helper
+            return plan
+        plan.to_batch_param, plan.batch_calls, plan.from_params = inner.to_batch_param, inner.batch_calls, inner.from_params
+        plan.batch = _at_call(inner.to_batch_param[0], fn, body) if inner.to_batch_param else None
+        plan.pass_params = body
+        return plan
+
+    def _batching_call(self, fn: cst.FunctionDef) -> Optional[cst.Call]:
+        """The first call in ``fn`` (not in nested defs) to a def of this module that batches."""
+        for call in _Calls().walked(fn).calls:
+            helper = self.resolve_function(call.func, fn)
+            if isinstance(helper, cst.FunctionDef) and helper is not fn and next(batch_calls(helper), None):
+                return call
+        return None
 
     # -- queries ----------------------------------------------------------------
 
@@ -557,6 +585,24 @@ class _Touched(Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.names.add(node.value.value)
+
+
+class _Calls(Visitor):
+    """The calls in a function, not in the defs nested in it."""
+
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.depth += 1
+        return self.depth == 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
 
 
 class _BatchCalls(Visitor):

@@ -85,13 +85,26 @@ ELSEWHERE = Rule(
     after="def train_input_fn(params):\n    return ds.batch(params['batch_size'], drop_remainder=True)",
     blocking=True,
 )
+HELPER_BATCH = Rule(
+    "E2T240",
+    "input_fn batches in a helper that was not rewritten",
+    "The input_fn's batches are made by a function it calls, and est2tpu follows such a helper "
+    "only when the input_fn returns its result and the helper batches by a size passed to it. "
+    "This one was left as it is: make it batch by params['batch_size'] with drop_remainder=True "
+    "(for train/eval), and pass the batch size as train_batch_size/eval_batch_size/"
+    "predict_batch_size.",
+    before="def input_fn():\n    ds = batch_it(ds)\n    return ds.prefetch(1)",
+    after='def input_fn(params):\n    ds = batch_it(ds, params["batch_size"])\n    return ds.prefetch(1)',
+    blocking=True,
+)
 
 
 class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE]
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
+             HELPER_BATCH]
     TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -111,6 +124,8 @@ class InputFnTakesParams(MigrationCodemod):
             elif use.problem == "unresolved":
                 self.report(use.arg, UNRESOLVED_MODEL_FN.code, "input_fn is not defined in this file",
                             "give it `params` and batch by params['batch_size'] where it is defined")
+        for call in {plan.unfollowed for _, plan in index.input_fn_plans()} - {None}:
+            self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
         for use, plan in index.input_fn_plans():
             self.takes_params.add(plan.takes_params)
             self.to_param.update(plan.to_batch_param)

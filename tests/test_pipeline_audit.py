@@ -1,0 +1,38 @@
+"""Input pipelines the input_fn rewrite must follow or report: batching helpers, map_and_batch,
+iterators, params that TPUEstimator would refuse."""
+
+from test_rules import HEADER, codes, migrate
+
+HELPER = HEADER + '''B = 20
+
+def batch_it(ds, n):
+    return ds.batch(n)
+
+def input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    return batch_it(ds, B)
+
+def prefetched_input_fn(x):
+    ds = batch_it(tf.data.Dataset.from_tensor_slices(x), B)
+    return ds.prefetch(1)
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: input_fn(x), steps=3)
+est.predict(lambda: prefetched_input_fn(x))
+'''
+
+
+def test_a_batch_in_a_helper_takes_the_size_from_the_call():
+    result = migrate(HELPER)
+    assert "def input_fn(x, params):" in result.code
+    assert 'return batch_it(ds, params["batch_size"])' in result.code
+    assert "return ds.batch(n, drop_remainder=True)" in result.code
+    assert "lambda params: input_fn(x, params=params)" in result.code
+    assert "eval_batch_size=B" in result.code
+    assert migrate(result.code).code == result.code
+
+
+def test_a_helper_batch_not_followed_is_reported():
+    result = migrate(HELPER)
+    assert ("E2T240", 13) in codes(result)
+    assert "def prefetched_input_fn(x):" in result.code
