@@ -31,6 +31,21 @@ USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
 
 
+#: Batching calls -> (position of batch_size, position of drop_remainder; None: always drops).
+#: ``map_and_batch`` and ``batch_and_drop_remainder`` are tf.data transformations, given to ``.apply``.
+BATCHING = {"batch": (0, 1), "padded_batch": (0, 3), "map_and_batch": (1, 3), "batch_and_drop_remainder": (0, None)}
+
+
+def batching(call: cst.Call) -> Optional[str]:
+    """The :data:`BATCHING` name of ``ds.batch(...)``, ``ds.padded_batch(...)``,
+    ``….map_and_batch(...)`` or ``….batch_and_drop_remainder(...)``, else None."""
+    func = call.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+    if name in BATCHING and (isinstance(func, cst.Attribute) or name not in ("batch", "padded_batch")):
+        return name
+    return None
+
+
 def is_batch_size_key(node: cst.BaseExpression) -> bool:
     """The string literal ``"batch_size"``."""
     return isinstance(node, cst.SimpleString) and node.evaluated_value == "batch_size"
@@ -621,15 +636,14 @@ class _BatchCalls(Visitor):
         return False  # flat_map(lambda w: w.batch(n)): a window's batch, not the pipeline's
 
     def leave_Call(self, node: cst.Call) -> None:  # on leaving: in the order they run
-        method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
-        if method in ("batch", "padded_batch"):
+        if batching(node):
             self.calls.append(node)
-        elif method == "unbatch":
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "unbatch":
             self.calls.clear()  # batches undone before the pipeline's own
 
 
 def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
-    """The pipeline's ``.batch(...)`` / ``.padded_batch(...)`` calls in a function body: not
+    """The pipeline's :func:`batching` calls in a function body: not
     in nested defs or lambdas, nor before an ``.unbatch()``."""
     visitor = _BatchCalls()
     visitor.walk(fn)
@@ -670,9 +684,9 @@ class _Rename(cst.CSTTransformer):
 
 
 def batch_sizes(calls) -> Iterator[cst.BaseExpression]:
-    """The batch-size argument of each ``.batch(...)`` call that has one."""
+    """The batch-size argument of each batching call that has one."""
     for call in calls:
-        arg = find_arg(call, "batch_size", 0)
+        arg = find_arg(call, "batch_size", BATCHING[batching(call)][0])
         if arg is not None:
             yield arg.value
 

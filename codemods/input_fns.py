@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.estimators import BATCHING, batching
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
 from codemods.names import names_in
 from codemods.syntax import (add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item,
@@ -151,11 +152,13 @@ class InputFnTakesParams(MigrationCodemod):
                 self.pass_params.add(call)
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
-            if call.func.attr.value == "padded_batch":
+            if batching(call) == "padded_batch":
                 shapes = find_arg(call, "padded_shapes", 1)
                 if shapes is None or "None" in names_in(shapes.value):
                     self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
                                 "pad every dimension to a fixed length")
+            if BATCHING[batching(call)][1] is None:  # batch_and_drop_remainder
+                continue
             given = _drop_remainder_arg(call)
             if used_in == {"predict"} or given is not None and not _is_false(given.value):
                 continue
@@ -164,7 +167,7 @@ class InputFnTakesParams(MigrationCodemod):
                             "give train/eval input drop_remainder=True")
                 continue
             self.drop_remainder.add(call)
-            if "eval" in used_in and not _repeats_forever(call.func.value):
+            if "eval" in used_in and not _repeats_forever(self._dataset_of(call)):
                 self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
                             "make the eval set a multiple of eval_batch_size")
 
@@ -203,7 +206,7 @@ class InputFnTakesParams(MigrationCodemod):
             if _drop_remainder_arg(updated_node) is None:
                 updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
             else:  # drop_remainder=False
-                updated_node = replace_arg(updated_node, "drop_remainder", _REMAINDER_AT[updated_node.func.attr.value],
+                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1],
                                            cst.Name("True"))
         if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
@@ -227,6 +230,15 @@ class InputFnTakesParams(MigrationCodemod):
             return updated_node.with_changes(value=inner.args[0].value)
         return updated_node
 
+    def _dataset_of(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """The dataset a batching call batches: ``ds`` in ``ds.batch(…)`` and ``ds.apply(map_and_batch(…))``."""
+        if isinstance(call.func, cst.Attribute) and batching(call) in ("batch", "padded_batch"):
+            return call.func.value
+        apply = self.index.parent_of.get(self.index.parent_of.get(call))
+        if isinstance(apply, cst.Call) and isinstance(apply.func, cst.Attribute) and apply.func.attr.value == "apply":
+            return apply.func.value
+        return None
+
     def on_leave(self, original_node, updated_node):
         updated_node = super().on_leave(original_node, updated_node)
         if original_node in self.to_param:
@@ -234,12 +246,8 @@ class InputFnTakesParams(MigrationCodemod):
         return updated_node
 
 
-#: Where ``drop_remainder`` goes among a batching method's positional arguments.
-_REMAINDER_AT = {"batch": 1, "padded_batch": 3}
-
-
 def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
-    return find_arg(call, "drop_remainder", _REMAINDER_AT[call.func.attr.value])
+    return find_arg(call, "drop_remainder", BATCHING[batching(call)][1])
 
 
 def _is_false(value: cst.BaseExpression) -> bool:

@@ -36,3 +36,34 @@ def test_a_helper_batch_not_followed_is_reported():
     result = migrate(HELPER)
     assert ("E2T240", 13) in codes(result)
     assert "def prefetched_input_fn(x):" in result.code
+
+
+MAP_AND_BATCH = HEADER + '''from tensorflow.data.experimental import map_and_batch
+
+def train_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).repeat()
+    return ds.apply(tf.data.experimental.map_and_batch(f, 20))
+
+def eval_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    return ds.apply(map_and_batch(f, batch_size=20, drop_remainder=False))
+
+def drop_input_fn(x):
+    return tf.data.Dataset.from_tensor_slices(x).apply(tf.contrib.data.batch_and_drop_remainder(20))
+
+est = tf.estimator.Estimator(model_fn)
+est.train(lambda: train_input_fn(x), steps=3)
+est.evaluate(lambda: eval_input_fn(x), steps=3)
+est.evaluate(lambda: drop_input_fn(x), steps=3)
+'''
+
+
+def test_map_and_batch_batches_like_batch():
+    result = migrate(MAP_AND_BATCH)
+    code = "".join(result.code.split())
+    assert 'map_and_batch(f,params["batch_size"],drop_remainder=True)' in code
+    assert 'map_and_batch(f,batch_size=params["batch_size"],drop_remainder=True)' in code
+    assert 'batch_and_drop_remainder(params["batch_size"]))' in code
+    assert "train_batch_size=20" in code and "eval_batch_size=20" in code
+    assert ("E2T209", 11) in codes(result) and "E2T218" not in dict(codes(result))
+    assert migrate(result.code).code == result.code
