@@ -67,3 +67,33 @@ def test_map_and_batch_batches_like_batch():
     assert "train_batch_size=20" in code and "eval_batch_size=20" in code
     assert ("E2T209", 11) in codes(result) and "E2T218" not in dict(codes(result))
     assert migrate(result.code).code == result.code
+
+
+GET_NEXT = HEADER + '''def eval_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(20)
+    iterator = tf.compat.v1.data.make_one_shot_iterator(ds)
+    return iterator.get_next()
+
+def predict_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    features = ds.make_one_shot_iterator().get_next()
+    return features
+
+def pair_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    features, labels = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+    return features, labels
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: eval_input_fn(x), steps=3)
+est.predict(lambda: predict_input_fn(x))
+est.predict(lambda: pair_input_fn(x))
+'''
+
+
+def test_an_iterator_used_only_for_the_return_gives_way_to_its_dataset():
+    result = migrate(GET_NEXT)
+    assert "iterator = " not in result.code and "    features = " not in result.code
+    assert result.code.count("    return ds\n") == 2
+    assert [line for code, line in codes(result) if code == "E2T241"] == [15]
+    assert migrate(result.code).code == result.code
