@@ -52,7 +52,12 @@ def is_batch_size_key(node: cst.BaseExpression) -> bool:
 
 
 def is_batch_size_param(node: cst.BaseExpression, name: str = "params") -> bool:
-    """``params["batch_size"]`` (``name["batch_size"]``, ``name`` a dotted name)."""
+    """``params["batch_size"]`` or ``params.get("batch_size"[, default])`` (``name`` for params,
+    a dotted name)."""
+    if isinstance(node, cst.Call):
+        return (isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
+                and dotted(node.func.value) == name and 1 <= len(node.args) <= 2
+                and not node.args[0].keyword and is_batch_size_key(node.args[0].value))
     return (
         isinstance(node, cst.Subscript)
         and dotted(node.value) == name

@@ -97,3 +97,25 @@ def test_an_iterator_used_only_for_the_return_gives_way_to_its_dataset():
     assert result.code.count("    return ds\n") == 2
     assert [line for code, line in codes(result) if code == "E2T241"] == [15]
     assert migrate(result.code).code == result.code
+
+
+PARAMS = HEADER + '''def input_fn(params):
+    return tf.data.Dataset.range(100).batch(params.get("batch_size"))
+
+est = tf.estimator.Estimator(model_fn, params={params})
+est.train(input_fn, steps=3)
+'''
+
+
+def test_params_from_a_call_holding_the_batch_size_is_blocking():
+    result = migrate(PARAMS.format(params="get_hparams()"))
+    assert ("E2T242", 6) in codes(result) and "E2T213" not in dict(codes(result))
+
+
+def test_params_get_batch_size_reads_the_batch_size_from_params():
+    result = migrate("HP = get_hparams()\n" + PARAMS.format(params="HP"))
+    code = "".join(result.code.split())
+    assert 'params={k:vfork,vinHP.items()ifk!="batch_size"}' in code
+    assert 'train_batch_size=HP["batch_size"]' in code
+    assert 'params.get("batch_size"),drop_remainder=True' in code
+    assert migrate(result.code).code == result.code
