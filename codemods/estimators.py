@@ -31,13 +31,33 @@ USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
 
 
+#: Batching calls -> (position of batch_size, position of drop_remainder; None: always drops).
+#: ``map_and_batch`` and ``batch_and_drop_remainder`` are tf.data transformations, given to ``.apply``.
+BATCHING = {"batch": (0, 1), "padded_batch": (0, 3), "map_and_batch": (1, 3), "batch_and_drop_remainder": (0, None)}
+
+
+def batching(call: cst.Call) -> Optional[str]:
+    """The :data:`BATCHING` name of ``ds.batch(...)``, ``ds.padded_batch(...)``,
+    ``….map_and_batch(...)`` or ``….batch_and_drop_remainder(...)``, else None."""
+    func = call.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+    if name in BATCHING and (isinstance(func, cst.Attribute) or name not in ("batch", "padded_batch")):
+        return name
+    return None
+
+
 def is_batch_size_key(node: cst.BaseExpression) -> bool:
     """The string literal ``"batch_size"``."""
     return isinstance(node, cst.SimpleString) and node.evaluated_value == "batch_size"
 
 
 def is_batch_size_param(node: cst.BaseExpression, name: str = "params") -> bool:
-    """``params["batch_size"]`` (``name["batch_size"]``, ``name`` a dotted name)."""
+    """``params["batch_size"]`` or ``params.get("batch_size"[, default])`` (``name`` for params,
+    a dotted name)."""
+    if isinstance(node, cst.Call):
+        return (isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
+                and dotted(node.func.value) == name and 1 <= len(node.args) <= 2
+                and not node.args[0].keyword and is_batch_size_key(node.args[0].value))
     return (
         isinstance(node, cst.Subscript)
         and dotted(node.value) == name
@@ -70,6 +90,7 @@ class InputFnPlan:
     #: calls that leave the callee's batch size to its default: they pass name=params["batch_size"]
     batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
     forwards: Optional[cst.Call] = None  # ``f(...)`` in ``lambda: f(...)``: f's batches are the plan's
+    unfollowed: Optional[cst.Call] = None  # a call to a helper that batches, not followed
 
 
 @dataclasses.dataclass
@@ -401,6 +422,8 @@ class EstimatorIndex:
             if plan is not None:
                 return plan
         plan = InputFnPlan(fn, [], calls, None)
+        if not calls:
+            plan.unfollowed = self._batching_call(fn)
         for size in batch_sizes(calls):
             if is_batch_size_param(size):
                 plan.from_params = True
@@ -455,6 +478,8 @@ class EstimatorIndex:
         if not isinstance(fn, cst.FunctionDef):
             return None
         calls = list(batch_calls(fn))
+        if not calls:
+            return self._plan_through(outer, body, fn)
         plan = InputFnPlan(outer, [], calls, None, forwards=body)
         for size in batch_sizes(calls):
             if is_batch_size_param(size):
@@ -480,6 +505,29 @@ class EstimatorIndex:
                 plan.batch = plan.batch or _at_call(size, fn, body)
                 plan.pass_params = body
         return plan
+
+    def _plan_through(self, outer: Function, body: cst.Call, fn: cst.FunctionDef) -> InputFnPlan:
+        """``lambda: f(x)`` where f batches in a helper, ``def f(x): return helper(ds, BATCH)``
+        whose batch size is a parameter bound at that call: f takes params and gives the
+        helper params["batch_size"]; any other batching call in f is left ``unfollowed``."""
+        plan = InputFnPlan(outer, [], [], None, forwards=body)
+        helper = self._batching_call(fn)
+        inner = self._plan_forwarding(fn, helper, fn) if helper is not None and helper is returned_call(fn) else None
+        if inner is None or inner.pass_params is not None or inner.batch_kwargs or inner.unfollowed:
+            plan.unfollowed = helper
+            return plan
+        plan.to_batch_param, plan.batch_calls, plan.from_params = inner.to_batch_param, inner.batch_calls, inner.from_params
+        plan.batch = _at_call(inner.to_batch_param[0], fn, body) if inner.to_batch_param else None
+        plan.pass_params = body
+        return plan
+
+    def _batching_call(self, fn: cst.FunctionDef) -> Optional[cst.Call]:
+        """The first call in ``fn`` (not in nested defs) to a def of this module that batches."""
+        for call in _Calls().walked(fn).calls:
+            helper = self.resolve_function(call.func, fn)
+            if isinstance(helper, cst.FunctionDef) and helper is not fn and next(batch_calls(helper), None):
+                return call
+        return None
 
     # -- queries ----------------------------------------------------------------
 
@@ -559,6 +607,24 @@ class _Touched(Visitor):
             self.names.add(node.value.value)
 
 
+class _Calls(Visitor):
+    """The calls in a function, not in the defs nested in it."""
+
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.depth += 1
+        return self.depth == 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+
 class _BatchCalls(Visitor):
     def __init__(self) -> None:
         self.calls: List[cst.Call] = []
@@ -575,15 +641,14 @@ class _BatchCalls(Visitor):
         return False  # flat_map(lambda w: w.batch(n)): a window's batch, not the pipeline's
 
     def leave_Call(self, node: cst.Call) -> None:  # on leaving: in the order they run
-        method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
-        if method in ("batch", "padded_batch"):
+        if batching(node):
             self.calls.append(node)
-        elif method == "unbatch":
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "unbatch":
             self.calls.clear()  # batches undone before the pipeline's own
 
 
 def batch_calls(fn: cst.FunctionDef) -> Iterator[cst.Call]:
-    """The pipeline's ``.batch(...)`` / ``.padded_batch(...)`` calls in a function body: not
+    """The pipeline's :func:`batching` calls in a function body: not
     in nested defs or lambdas, nor before an ``.unbatch()``."""
     visitor = _BatchCalls()
     visitor.walk(fn)
@@ -624,9 +689,9 @@ class _Rename(cst.CSTTransformer):
 
 
 def batch_sizes(calls) -> Iterator[cst.BaseExpression]:
-    """The batch-size argument of each ``.batch(...)`` call that has one."""
+    """The batch-size argument of each batching call that has one."""
     for call in calls:
-        arg = find_arg(call, "batch_size", 0)
+        arg = find_arg(call, "batch_size", BATCHING[batching(call)][0])
         if arg is not None:
             yield arg.value
 

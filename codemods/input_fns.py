@@ -13,19 +13,21 @@ as input_fn is rewritten: a def, a lambda calling a def with the batch size, a f
 returning a nested def.  The batch size it used is lifted into TPUEstimator by
 :mod:`codemods.tpu_estimator`, which runs first.  Train and eval batches drop the
 remainder (TPUs need static shapes); predict input keeps it.  An input_fn that returns
-``make_one_shot_iterator(ds).get_next()`` returns ``ds`` instead.
+``make_one_shot_iterator(ds).get_next()`` (directly, or through a variable used only there)
+returns ``ds`` instead; any other ``get_next()`` in an input_fn is reported.
 """
 
 from typing import Dict, List, Optional, Set
 
 import libcst as cst
+import libcst.matchers as m
 
 from codemods.base import MigrationCodemod, Rule
+from codemods.estimators import BATCHING, batching
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
-from codemods.names import names_in
+from codemods.names import names_in, statements
 from codemods.syntax import (add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item,
                              replace_arg)
-from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
     "E2T103",
@@ -85,13 +87,38 @@ ELSEWHERE = Rule(
     after="def train_input_fn(params):\n    return ds.batch(params['batch_size'], drop_remainder=True)",
     blocking=True,
 )
+HELPER_BATCH = Rule(
+    "E2T240",
+    "input_fn batches in a helper that was not rewritten",
+    "The input_fn's batches are made by a function it calls, and est2tpu follows such a helper "
+    "only when the input_fn returns its result and the helper batches by a size passed to it. "
+    "This one was left as it is: make it batch by params['batch_size'] with drop_remainder=True "
+    "(for train/eval), and pass the batch size as train_batch_size/eval_batch_size/"
+    "predict_batch_size.",
+    before="def input_fn():\n    ds = batch_it(ds)\n    return ds.prefetch(1)",
+    after='def input_fn(params):\n    ds = batch_it(ds, params["batch_size"])\n    return ds.prefetch(1)',
+    blocking=True,
+)
+
+GET_NEXT = Rule(
+    "E2T241",
+    "input_fn returns an iterator's tensors",
+    "TPUEstimator needs the input_fn to return a Dataset ('For mode PREDICT, `input_fn` must "
+    "return `Dataset`'), whose batches have static shapes. est2tpu returns the dataset "
+    "instead of `make_one_shot_iterator(ds).get_next()` only when the iterator and its tensors "
+    "serve just that return; this one was left as it is.",
+    before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
+    after="return ds",
+    blocking=True,
+)
 
 
 class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE]
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
+             HELPER_BATCH, GET_NEXT]
     TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -111,6 +138,8 @@ class InputFnTakesParams(MigrationCodemod):
             elif use.problem == "unresolved":
                 self.report(use.arg, UNRESOLVED_MODEL_FN.code, "input_fn is not defined in this file",
                             "give it `params` and batch by params['batch_size'] where it is defined")
+        for call in {plan.unfollowed for _, plan in index.input_fn_plans()} - {None}:
+            self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
         for use, plan in index.input_fn_plans():
             self.takes_params.add(plan.takes_params)
             self.to_param.update(plan.to_batch_param)
@@ -136,11 +165,13 @@ class InputFnTakesParams(MigrationCodemod):
                 self.pass_params.add(call)
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
-            if call.func.attr.value == "padded_batch":
+            if batching(call) == "padded_batch":
                 shapes = find_arg(call, "padded_shapes", 1)
                 if shapes is None or "None" in names_in(shapes.value):
                     self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
                                 "pad every dimension to a fixed length")
+            if BATCHING[batching(call)][1] is None:  # batch_and_drop_remainder
+                continue
             given = _drop_remainder_arg(call)
             if used_in == {"predict"} or given is not None and not _is_false(given.value):
                 continue
@@ -149,15 +180,17 @@ class InputFnTakesParams(MigrationCodemod):
                             "give train/eval input drop_remainder=True")
                 continue
             self.drop_remainder.add(call)
-            if "eval" in used_in and not _repeats_forever(call.func.value):
+            if "eval" in used_in and not _repeats_forever(self._dataset_of(call)):
                 self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
                             "make the eval set a multiple of eval_batch_size")
 
-        returns = _GetNextReturns()
-        for fn in self.iterators:
-            returns.walk(fn)
-        self.get_next_returns = returns.found
-        self.functions = []
+        #: ``return …get_next()`` statements that return the dataset instead; the statements
+        #: ``it = <iterator>`` / ``x = <iterator>.get_next()`` before them, removed
+        self.get_next_returns: Set[cst.Return] = set()
+        self.dropped: Dict[cst.SimpleStatementLine, cst.Return] = {}
+        self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the dropped statements' datasets, rewritten
+        for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
+            self._find_get_next_returns(fn)
 
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
@@ -165,15 +198,10 @@ class InputFnTakesParams(MigrationCodemod):
                     or self.get_next_returns)
 
     def targets(self):
-        # the functions around these are entered too: leave_Return sees which one it is in
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
-                *self.get_next_returns]
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.functions.append(node)
+                *self.get_next_returns, *self.dropped]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
-        self.functions.pop()
         if original_node in self.takes_params and "params" not in param_names(original_node):
             updated_node = updated_node.with_changes(params=add_param(updated_node.params, "params"))
         return updated_node
@@ -188,7 +216,7 @@ class InputFnTakesParams(MigrationCodemod):
             if _drop_remainder_arg(updated_node) is None:
                 updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
             else:  # drop_remainder=False
-                updated_node = replace_arg(updated_node, "drop_remainder", _REMAINDER_AT[updated_node.func.attr.value],
+                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1],
                                            cst.Name("True"))
         if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
@@ -197,20 +225,67 @@ class InputFnTakesParams(MigrationCodemod):
             updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size"))])
         return updated_node
 
+    def _find_get_next_returns(self, fn: cst.FunctionDef) -> None:
+        """Fill :attr:`get_next_returns` and :attr:`dropped` for ``fn``; report the other get_next() calls."""
+        handled: Set[cst.Call] = set()
+        for path, stmt in statements(fn.body):
+            ret = _only(stmt, cst.Return)
+            value = ret.value if ret is not None else None
+            if _is_get_next(value) and self._dataset(value.func.value) is not None:  # return <iterator>.get_next()
+                self.get_next_returns.add(ret)
+                handled.add(value)
+                continue
+            before = _only(path[-1][-1], cst.Assign) if ret is not None and path[-1] else None
+            if before is None or len(before.targets) != 1 or not isinstance(before.targets[0].target, cst.Name):
+                continue
+            name = before.targets[0].target
+            if (_is_get_next(value) and value.func.value.deep_equals(name)
+                    and self._dataset(before.value) is not None):  # it = <iterator>; return it.get_next()
+                get_next = value
+            elif (value.deep_equals(name) and _is_get_next(before.value)
+                    and self._dataset(before.value.func.value) is not None):  # x = <iterator>.get_next(); return x
+                get_next = before.value
+            else:
+                continue
+            if len(m.findall(fn, m.Name(name.value))) == 2:  # bound there, read there, nowhere else
+                self.get_next_returns.add(ret)
+                self.dropped[path[-1][-1]] = ret
+                handled.add(get_next)
+        for call in m.findall(fn, m.Call(func=m.Attribute(attr=m.Name("get_next")))):
+            if call not in handled:
+                self.report(call, GET_NEXT.code, GET_NEXT.title, "return the dataset")
+
+    def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """``ds`` of ``ds.make_one_shot_iterator()`` or ``tf.data.make_one_shot_iterator(ds)``."""
+        if is_method_call(iterator, "make_one_shot_iterator"):
+            return iterator.func.value
+        if (isinstance(iterator, cst.Call) and len(iterator.args) == 1 and not iterator.args[0].keyword
+                and self.api(iterator.func) == "tf.data.make_one_shot_iterator"):
+            return iterator.args[0].value
+        return None
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        ret = self.dropped.get(original_node)
+        if ret is None:
+            return updated_node
+        value = updated_node.body[0].value  # it = <iterator>, or x = <iterator>.get_next()
+        self.datasets[ret] = self._dataset(value.func.value if _is_get_next(value) else value)
+        return cst.RemoveFromParent()
+
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
-        # `return make_one_shot_iterator(ds).get_next()` -> `return ds`
-        value = updated_node.value
-        if not self.functions or self.functions[-1] not in self.iterators:
+        if original_node not in self.get_next_returns:
             return updated_node
-        if not is_method_call(value, "get_next"):
-            return updated_node
-        inner = value.func.value
-        if is_method_call(inner, "make_one_shot_iterator"):
-            return updated_node.with_changes(value=inner.func.value)
-        if (isinstance(inner, cst.Call) and len(inner.args) == 1
-                and self.api(inner.func) == "tf.data.make_one_shot_iterator"):
-            return updated_node.with_changes(value=inner.args[0].value)
-        return updated_node
+        dataset = self.datasets.get(original_node) or self._dataset(updated_node.value.func.value)
+        return updated_node.with_changes(value=dataset)
+
+    def _dataset_of(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """The dataset a batching call batches: ``ds`` in ``ds.batch(…)`` and ``ds.apply(map_and_batch(…))``."""
+        if isinstance(call.func, cst.Attribute) and batching(call) in ("batch", "padded_batch"):
+            return call.func.value
+        apply = self.index.parent_of.get(self.index.parent_of.get(call))
+        if isinstance(apply, cst.Call) and isinstance(apply.func, cst.Attribute) and apply.func.attr.value == "apply":
+            return apply.func.value
+        return None
 
     def on_leave(self, original_node, updated_node):
         updated_node = super().on_leave(original_node, updated_node)
@@ -219,12 +294,8 @@ class InputFnTakesParams(MigrationCodemod):
         return updated_node
 
 
-#: Where ``drop_remainder`` goes among a batching method's positional arguments.
-_REMAINDER_AT = {"batch": 1, "padded_batch": 3}
-
-
 def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
-    return find_arg(call, "drop_remainder", _REMAINDER_AT[call.func.attr.value])
+    return find_arg(call, "drop_remainder", BATCHING[batching(call)][1])
 
 
 def _is_false(value: cst.BaseExpression) -> bool:
@@ -251,13 +322,12 @@ def _repeats_forever(dataset: cst.BaseExpression) -> bool:
     return False
 
 
-class _GetNextReturns(Visitor):
-    """``return ….get_next(…)`` statements."""
+def _only(stmt, kind):
+    """The one small statement of a simple statement line, when it is a ``kind``."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], kind):
+        return stmt.body[0]
+    return None
 
-    def __init__(self) -> None:
-        self.found: List[cst.Return] = []
 
-    def visit_Return(self, node: cst.Return) -> None:
-        func = getattr(node.value, "func", None)
-        if isinstance(node.value, cst.Call) and isinstance(func, cst.Attribute) and func.attr.value == "get_next":
-            self.found.append(node)
+def _is_get_next(node) -> bool:
+    return is_method_call(node, "get_next")

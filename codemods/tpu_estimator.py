@@ -75,6 +75,18 @@ RESERVED_PARAMS = Rule(
     "params is not a dict literal here, so a 'batch_size' (or 'context') key could not be "
     "moved out. TPUEstimator rejects them: pass batch sizes as train_batch_size/... instead.",
 )
+PARAMS_CALL = Rule(
+    "E2T242",
+    "input_fns read params['batch_size'] from params that are not a name",
+    "The input_fns batch by params['batch_size'], so params holds the batch size; but params= "
+    "is an expression (a call, say) that cannot be evaluated twice, so the batch size could not "
+    "be moved to train_batch_size/... nor removed from params, and TPUEstimator refuses the "
+    "reserved key. Bind the value to a name first: est2tpu then passes a copy without "
+    "batch_size and lifts P['batch_size'].",
+    before="est = tf.estimator.Estimator(model_fn, params=get_hparams())",
+    after="hparams = get_hparams()\nest = tf.estimator.Estimator(model_fn, params=hparams)",
+    blocking=True,
+)
 NO_BATCH_SIZE = Rule(
     "E2T218",
     "batch size of an input_fn not found",
@@ -151,7 +163,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
-             RESERVED_PARAMS, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS]
+             RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -261,6 +273,9 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             from_params = self._batch_size_read(site)
             variable = self.index.argument(site, "params", 3)
             self.params_copies[variable] = _without_batch_size(variable)
+        elif self.index.argument(site, "params", 3) is not None and any(u.plan.from_params for u in site.uses if u.plan):
+            self.report(self.index.argument(site, "params", 3), PARAMS_CALL.code, PARAMS_CALL.title,
+                        "bind params to a name first")
         elif self.index.argument(site, "params", 3) is not None and not self._known_without_batch_size(site):
             self.report(self.index.argument(site, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
                         "remove 'batch_size' from params")
@@ -339,14 +354,9 @@ class _BatchSizeReads(Visitor):
         self.name, self.found = name, False
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if is_batch_size_param(node, self.name):
-            self.found = True
+        self.found = self.found or is_batch_size_param(node, self.name)
 
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == self.name
-                and func.attr.value == "get" and node.args and is_batch_size_key(node.args[0].value)):
-            self.found = True
+    visit_Call = visit_Subscript
 
 
 def _unbounded(arg: Optional[cst.Arg]) -> bool:

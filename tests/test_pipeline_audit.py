@@ -1,0 +1,121 @@
+"""Input pipelines the input_fn rewrite must follow or report: batching helpers, map_and_batch,
+iterators, params that TPUEstimator would refuse."""
+
+from test_rules import HEADER, codes, migrate
+
+HELPER = HEADER + '''B = 20
+
+def batch_it(ds, n):
+    return ds.batch(n)
+
+def input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    return batch_it(ds, B)
+
+def prefetched_input_fn(x):
+    ds = batch_it(tf.data.Dataset.from_tensor_slices(x), B)
+    return ds.prefetch(1)
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: input_fn(x), steps=3)
+est.predict(lambda: prefetched_input_fn(x))
+'''
+
+
+def test_a_batch_in_a_helper_takes_the_size_from_the_call():
+    result = migrate(HELPER)
+    assert "def input_fn(x, params):" in result.code
+    assert 'return batch_it(ds, params["batch_size"])' in result.code
+    assert "return ds.batch(n, drop_remainder=True)" in result.code
+    assert "lambda params: input_fn(x, params=params)" in result.code
+    assert "eval_batch_size=B" in result.code
+    assert migrate(result.code).code == result.code
+
+
+def test_a_helper_batch_not_followed_is_reported():
+    result = migrate(HELPER)
+    assert ("E2T240", 13) in codes(result)
+    assert "def prefetched_input_fn(x):" in result.code
+
+
+MAP_AND_BATCH = HEADER + '''from tensorflow.data.experimental import map_and_batch
+
+def train_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).repeat()
+    return ds.apply(tf.data.experimental.map_and_batch(f, 20))
+
+def eval_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    return ds.apply(map_and_batch(f, batch_size=20, drop_remainder=False))
+
+def drop_input_fn(x):
+    return tf.data.Dataset.from_tensor_slices(x).apply(tf.contrib.data.batch_and_drop_remainder(20))
+
+est = tf.estimator.Estimator(model_fn)
+est.train(lambda: train_input_fn(x), steps=3)
+est.evaluate(lambda: eval_input_fn(x), steps=3)
+est.evaluate(lambda: drop_input_fn(x), steps=3)
+'''
+
+
+def test_map_and_batch_batches_like_batch():
+    result = migrate(MAP_AND_BATCH)
+    code = "".join(result.code.split())
+    assert 'map_and_batch(f,params["batch_size"],drop_remainder=True)' in code
+    assert 'map_and_batch(f,batch_size=params["batch_size"],drop_remainder=True)' in code
+    assert 'batch_and_drop_remainder(params["batch_size"]))' in code
+    assert "train_batch_size=20" in code and "eval_batch_size=20" in code
+    assert ("E2T209", 11) in codes(result) and "E2T218" not in dict(codes(result))
+    assert migrate(result.code).code == result.code
+
+
+GET_NEXT = HEADER + '''def eval_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(20)
+    iterator = tf.compat.v1.data.make_one_shot_iterator(ds)
+    return iterator.get_next()
+
+def predict_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    features = ds.make_one_shot_iterator().get_next()
+    return features
+
+def pair_input_fn(x):
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    features, labels = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+    return features, labels
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: eval_input_fn(x), steps=3)
+est.predict(lambda: predict_input_fn(x))
+est.predict(lambda: pair_input_fn(x))
+'''
+
+
+def test_an_iterator_used_only_for_the_return_gives_way_to_its_dataset():
+    result = migrate(GET_NEXT)
+    assert "iterator = " not in result.code and "    features = " not in result.code
+    assert result.code.count("    return ds\n") == 2
+    assert [line for code, line in codes(result) if code == "E2T241"] == [15]
+    assert migrate(result.code).code == result.code
+
+
+PARAMS = HEADER + '''def input_fn(params):
+    return tf.data.Dataset.range(100).batch(params.get("batch_size"))
+
+est = tf.estimator.Estimator(model_fn, params={params})
+est.train(input_fn, steps=3)
+'''
+
+
+def test_params_from_a_call_holding_the_batch_size_is_blocking():
+    result = migrate(PARAMS.format(params="get_hparams()"))
+    assert ("E2T242", 6) in codes(result) and "E2T213" not in dict(codes(result))
+
+
+def test_params_get_batch_size_reads_the_batch_size_from_params():
+    result = migrate("HP = get_hparams()\n" + PARAMS.format(params="HP"))
+    code = "".join(result.code.split())
+    assert 'params={k:vfork,vinHP.items()ifk!="batch_size"}' in code
+    assert 'train_batch_size=HP["batch_size"]' in code
+    assert 'params.get("batch_size"),drop_remainder=True' in code
+    assert migrate(result.code).code == result.code
