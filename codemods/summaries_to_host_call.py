@@ -115,9 +115,9 @@ class SummariesToHostCall(MigrationCodemod):
         out = []
         for site in self.index.estimators:
             arg = find_arg(site.call, "model_fn", 0) if site.api in ESTIMATOR_APIS else None
-            fn = self.index.resolve_function(arg.value, site.scope) if arg is not None else None
-            if isinstance(fn, cst.FunctionDef) and fn not in out:
-                out.append(fn)
+            for fn in self.index.resolve_functions(arg.value, site.scope) if arg is not None else ():
+                if isinstance(fn, cst.FunctionDef) and fn not in out:
+                    out.append(fn)
         return out
 
     def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:

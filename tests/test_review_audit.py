@@ -57,3 +57,78 @@ est = tf.estimator.Estimator(model_fn)
             # doubled
             tf.compat.v2.summary.scalar("loss3", loss3[0], step=global_step[0])''' in code
     assert code.count("# the loss curve") == code.count("# doubled") == 1
+
+
+
+def test_model_fn_as_instance_of_a_class_here_is_resolved():
+    result = migrate(HEADER + '''
+class Model:
+    def __init__(self, units=5):
+        self.units = units
+
+    def __call__(self, features, labels, mode):
+        return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features) * self.units)
+
+
+ests = [tf.estimator.Estimator(model_fn=Model(units=u)) for u in (4, 6)]
+''')
+    assert "E2T212" not in codes_of(result)
+    assert "def __call__(self, features, labels, mode, params):" in result.code
+
+
+def test_static_and_class_method_model_fns_are_resolved():
+    result = migrate(HEADER + '''
+class Zoo:
+    @staticmethod
+    def linear_fn(features, labels, mode):
+        return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features))
+
+    @classmethod
+    def build(cls):
+        return tf.estimator.Estimator(cls.linear_fn)
+
+
+a = Zoo.build()
+b = tf.estimator.Estimator(Zoo.linear_fn)
+''')
+    assert "E2T212" not in codes_of(result)
+    assert "def linear_fn(features, labels, mode, params):" in result.code
+
+
+def test_comprehension_over_model_fns_resolves_each():
+    result = migrate(HEADER + '''
+def fn1(features, labels, mode):
+    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features))
+
+
+def fn2(features, labels, mode):
+    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features) * 2)
+
+
+ests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]
+''')
+    assert "E2T212" not in codes_of(result)
+    assert result.code.count("(features, labels, mode, params):") == 2
+
+
+def test_comprehension_over_unknown_sequence_says_so():
+    result = migrate(HEADER + "ests = [tf.estimator.Estimator(model_fn=f) for f in FNS]\n")
+    assert [f.message for f in result.findings if f.code == "E2T212"] == [
+        "model_fn f is each value of a sequence not spelled out in this file"]
+
+
+def codes_of(result):
+    return [f.code for f in result.findings]
+
+
+def test_comprehension_over_model_fns_moves_each_ones_summaries():
+    fn = '''
+def {name}(features, labels, mode):
+    loss = tf.reduce_sum(tf.compat.v1.layers.dense(features, 1))
+    tf.compat.v1.summary.scalar("loss2", loss)
+    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+'''
+    result = migrate(HEADER + fn.format(name="fn1") + fn.format(name="fn2")
+                     + "\nests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]\n")
+    assert result.code.count("def host_call(") == 2 and "E2T207" not in codes_of(result)
