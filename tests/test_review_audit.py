@@ -132,3 +132,35 @@ def {name}(features, labels, mode):
     result = migrate(HEADER + fn.format(name="fn1") + fn.format(name="fn2")
                      + "\nests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]\n")
     assert result.code.count("def host_call(") == 2 and "E2T207" not in codes_of(result)
+
+
+def test_optimizer_on_a_shared_line_is_reported_where_it_is_created():
+    result = migrate(HEADER + '''
+def model_fn(features, labels, mode, params):
+    loss = tf.reduce_sum(tf.compat.v1.layers.dense(features, 1))
+    opt = tf.compat.v1.train.AdamOptimizer(0.1) ; step = tf.compat.v1.train.get_global_step()
+    return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                      train_op=opt.minimize(loss, global_step=step))
+
+est = tf.estimator.Estimator(model_fn)
+''')
+    assert [(f.line, f.col) for f in result.findings if f.code == "E2T214"] == [(6, 11)]
+
+
+def test_inline_optimizer_gets_a_fresh_name_beside_a_variable_named_optimizer():
+    result = migrate(HEADER + '''
+def model_fn(features, labels, mode, params):
+    optimizer = params.get("optimizer", "sgd")
+    loss = tf.reduce_sum(tf.compat.v1.layers.dense(features, 1))
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    tf.compat.v1.logging.info("optimizer was %s", optimizer)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+est = tf.estimator.Estimator(model_fn)
+''')
+    assert "E2T214" not in codes_of(result)
+    assert '''    optimizer_2 = tf.compat.v1.train.GradientDescentOptimizer(0.1)
+    if params["use_tpu"]:
+        optimizer_2 = tf.compat.v1.tpu.CrossShardOptimizer(optimizer_2)
+    train_op = optimizer_2.minimize(loss)
+    tf.compat.v1.logging.info("optimizer was %s", optimizer)''' in result.code
