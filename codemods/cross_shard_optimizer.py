@@ -7,15 +7,16 @@
 
 Never unconditionally: CrossShardOptimizer's CrossReplicaSum has no CPU kernel, and
 TPUEstimator sets ``params["use_tpu"]``.  An optimizer built inline
-(``tf.train.AdamOptimizer(lr).minimize(loss)``) is first given a name of its own.
+(``tf.train.AdamOptimizer(lr).minimize(loss)``) is first given a name of its own
+(``optimizer``, or ``optimizer_2`` when model_fn already uses that name).
 """
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.names import names_in, statements
+from codemods.names import fresh_name, statements
 from codemods.syntax import params_item
 from codemods.walk import Visitor
 
@@ -75,7 +76,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.wrap: Dict[cst.SimpleStatementLine, str] = {}
-        self.inline: Set[cst.SimpleStatementLine] = set()
+        self.inline: Dict[cst.SimpleStatementLine, str] = {}  # -> the name its optimizer gets
         reported = set()  # model_fns with an optimizer reported here
         for call, api, scope in self.index.api_calls:
             if (api == "tf.contrib.layers.optimize_loss" or api.startswith("tf.keras.optimizers.")) \
@@ -110,8 +111,8 @@ class WrapOptimizerForTPU(MigrationCodemod):
                 if not _already_wrapped(fn, name):
                     self.wrap[stmt] = name
                 found = True
-            elif self._inline_optimizer(small) is not None and "optimizer" not in names_in(fn.body):
-                self.inline.add(stmt)
+            elif self._inline_optimizer(small) is not None:
+                self.inline[stmt] = fresh_name(fn, "optimizer")
                 found = True
         return found
 
@@ -121,7 +122,9 @@ class WrapOptimizerForTPU(MigrationCodemod):
         gradients would not be averaged across shards, so it is reported, never left silent."""
         calls = _TrainingCalls().walked(fn).found
         if calls and not _Wrapping(None).walked(fn).found:
-            self.report(calls[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
+            created = [call for call, api, scope in self.index.api_calls
+                       if _is_v1_optimizer(api) and fn in self.index.scopes(scope)]
+            self.report((created or calls)[0], OPTIMIZER_NOT_WRAPPED.code, OPTIMIZER_NOT_WRAPPED.title,
                         "create the optimizer on a line of its own: optimizer = tf.compat.v1.train.XOptimizer(...)")
 
     def _report_gradients(self, model_fns: List[cst.FunctionDef]) -> None:
@@ -153,18 +156,19 @@ class WrapOptimizerForTPU(MigrationCodemod):
         if original_node in self.wrap:
             return cst.FlattenSentinel([updated_node, self._guard(self.wrap[original_node])])
         if original_node in self.inline:
+            name = self.inline[original_node]
             small = updated_node.body[0]
             optimizer = small.value.func.value
             create = cst.SimpleStatementLine(
-                [cst.Assign([cst.AssignTarget(cst.Name("optimizer"))], optimizer)],
+                [cst.Assign([cst.AssignTarget(cst.Name(name))], optimizer)],
                 leading_lines=updated_node.leading_lines,
             )
             use = updated_node.with_changes(
                 body=[small.with_changes(value=small.value.with_changes(
-                    func=small.value.func.with_changes(value=cst.Name("optimizer"))))],
+                    func=small.value.func.with_changes(value=cst.Name(name))))],
                 leading_lines=(),
             )
-            return cst.FlattenSentinel([create, self._guard("optimizer"), use])
+            return cst.FlattenSentinel([create, self._guard(name), use])
         return updated_node
 
     def _guard(self, name: str) -> cst.If:

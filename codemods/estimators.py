@@ -188,9 +188,8 @@ class EstimatorIndex:
             if site.api in ESTIMATOR_APIS:
                 value = self.argument(site, "model_fn", 0)
                 if value is not None:
-                    fn = self.resolve_function(value, site.scope)
-                    if isinstance(fn, cst.FunctionDef):
-                        self.model_fns.add(fn)
+                    self.model_fns.update(fn for fn in self.resolve_functions(value, site.scope)
+                                          if isinstance(fn, cst.FunctionDef))
 
     # -- resolution -------------------------------------------------------------
 
@@ -236,11 +235,16 @@ class EstimatorIndex:
         return None
 
     def resolve_function(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[Function]:
-        """The function an expression evaluates to: a def, a lambda, or what a factory returns."""
+        """The function an expression evaluates to: a def, a lambda, what a factory returns, the
+        ``__call__`` of an instance of a class of this module, or the one function that each
+        value of a comprehension variable is (see :meth:`resolve_functions`)."""
         if depth > 4:
             return None
         if isinstance(expr, cst.Lambda):
             return expr
+        if isinstance(expr, cst.Name) and self.comprehension_values(expr) is not None:
+            found = set(self.resolve_functions(expr, scope, depth))
+            return found.pop() if len(found) == 1 else None
         if isinstance(expr, cst.Name):
             fn = self.function_named(expr.value, scope)
             if fn is not None:
@@ -254,14 +258,55 @@ class EstimatorIndex:
                 return methods[0]
             value = self.value_of(expr, scope)
             return self.resolve_function(value, scope, depth + 1) if value is not None else None
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method, exp.method
-            owner = self._instance_of(expr.value, scope) or self.classes.get(expr.value.value)
-            for fn in self.functions_by_name.get(expr.attr.value, ()):
-                if owner is not None and self.parent_of.get(self.parent_of.get(fn)) is owner:  # fn -> body -> class
-                    return fn
-            return None
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method, exp.method, cls.method
+            owner = self._instance_of(expr.value, scope) or self.classes.get(expr.value.value) \
+                or self._class_of_first_param(expr.value, scope)
+            return self._method(owner, expr.attr.value) if owner is not None else None
         if isinstance(expr, cst.Call):
+            owner = self.classes.get(expr.func.value) if isinstance(expr.func, cst.Name) else None
+            if owner is not None and self.function_named(expr.func.value, scope) is None:  # Model(...)
+                return self._method(owner, "__call__")
             return self._resolve_call(expr, scope, depth)[1]
+        return None
+
+    def resolve_functions(self, expr: cst.BaseExpression, scope, depth: int = 0) -> List[Optional[Function]]:
+        """Each function an expression may be (None for one not known here): a variable of a
+        comprehension over a tuple or list (``for f in (fn1, fn2)``) is each of its values."""
+        values = self.comprehension_values(expr) if isinstance(expr, cst.Name) else None
+        if values is None:
+            return [self.resolve_function(expr, scope, depth)]
+        return [fn for value in values for fn in self.resolve_functions(value, scope, depth + 1)] or [None]
+
+    def comprehension_values(self, name: cst.Name) -> Optional[List[cst.BaseExpression]]:
+        """The values of a comprehension variable (``f`` in ``[g(f) for f in (a, b)]``), seen
+        in the comprehension's result; [] when they are not spelled out; None for a name that
+        no enclosing comprehension binds."""
+        node = self.parent_of.get(name)
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)):
+            if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+                loop = node.for_in
+                while loop is not None:
+                    if name.value in names_in(loop.target):
+                        if isinstance(loop.target, cst.Name) and isinstance(loop.iter, (cst.Tuple, cst.List)) \
+                                and all(isinstance(e, cst.Element) for e in loop.iter.elements):
+                            return [e.value for e in loop.iter.elements]
+                        return []
+                    loop = loop.inner_for_in
+            node = self.parent_of.get(node)
+        return None
+
+    def _method(self, owner: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
+        """The method ``name`` that class ``owner`` defines."""
+        for fn in self.functions_by_name.get(name, ()):
+            if self.parent_of.get(self.parent_of.get(fn)) is owner:  # fn -> body -> class
+                return fn
+        return None
+
+    def _class_of_first_param(self, name: cst.Name, scope) -> Optional[cst.ClassDef]:
+        """The class whose method ``scope`` is, when ``name`` is its first parameter (``cls``)."""
+        owner = self.parent_of.get(self.parent_of.get(scope)) if scope is not None else None
+        if isinstance(owner, cst.ClassDef) and param_names(scope)[:1] == [name.value]:
+            return owner
         return None
 
     def _resolve_call(

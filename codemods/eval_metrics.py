@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -41,7 +42,9 @@ from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
 from codemods.names import (
     NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
 )
-from codemods.syntax import find_arg, keywordize, param_names, rename_kwarg
+from codemods.syntax import (
+    find_arg, fmt_left_off, fmt_switch, keywordize, param_names, rename_kwarg, split_comments,
+)
 from codemods.walk import Visitor
 
 EVAL_METRICS = Rule(
@@ -139,6 +142,7 @@ class _Plan:
     bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see _local_bindings
     name: str
     keyed: Dict[str, cst.Subscript]  # metric_fn parameter -> the features["key"] (labels["key"]) sent to it
+    fmt_on: Dict[cst.SimpleStatementLine, cst.EmptyLine] = dataclasses.field(default_factory=dict)  # see _take_fmt_on
 
 
 def _single(stmt) -> Optional[cst.BaseSmallStatement]:
@@ -177,6 +181,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         self.plans: Dict[cst.SimpleStatementLine, _Plan] = {}
         self.moved: Set[cst.SimpleStatementLine] = set()
         self.calls: Dict[cst.Call, _Plan] = {}
+        self.fmt_on: Dict[cst.BaseStatement, int] = {}  # statement -> its leading `# fmt: on` that moves
         for fn in self.index.model_fns:
             self._plan_function(fn)
 
@@ -184,7 +189,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         return bool(self.plans)
 
     def targets(self):
-        return [*self.plans, *self.moved, *self.calls]
+        return [*self.plans, *self.moved, *self.calls, *self.fmt_on]
 
     # -- planning ---------------------------------------------------------------
 
@@ -208,6 +213,19 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         self.calls[call] = plan
         self.index.metrics_moved.add(call)
         self.moved |= plan.moved
+        self._take_fmt_on(fn, plan)
+
+    def _take_fmt_on(self, fn, plan: _Plan) -> None:
+        """Moved statements that switch black's formatting off take along the ``# fmt: on``
+        that the statement after them opens with, so that the pair stays together."""
+        for path, stmt in statements(fn.body):
+            run = list(itertools.takewhile(plan.moved.__contains__, reversed(path[-1])))  # last first
+            if stmt in plan.moved or not run or not fmt_left_off([l for s in run[::-1] for l in s.leading_lines]):
+                continue
+            index = next((i for i, line in enumerate(stmt.leading_lines) if fmt_switch(line) is not None), None)
+            if index is not None and fmt_switch(stmt.leading_lines[index]):
+                self.fmt_on[stmt] = index
+                plan.fmt_on[run[0]] = stmt.leading_lines[index]
 
     def _plan_call(self, fn, path, stmt, call, value) -> Optional[_Plan]:
         before = [s for block in path for s in block]  # statements that run before `stmt`
@@ -342,18 +360,35 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
 
     # -- rewriting --------------------------------------------------------------
 
+    def _give_fmt_on(self, original_node, updated_node):
+        """``updated_node`` without the ``# fmt: on`` that moves into a metric_fn."""
+        index = self.fmt_on.get(original_node)
+        if index is None:
+            return updated_node
+        lines = updated_node.leading_lines
+        return updated_node.with_changes(leading_lines=(*lines[:index], *lines[index + 1:]))
+
+    leave_If = leave_For = leave_While = leave_With = leave_Try = leave_FunctionDef = _give_fmt_on
+
     def leave_SimpleStatementLine(self, original_node, updated_node):
+        updated_node = self._give_fmt_on(original_node, updated_node)
         plan = self.plans.get(original_node)
         if plan is not None:
-            return cst.FlattenSentinel([self._metric_fn(plan), updated_node])
+            blank, comments = split_comments(updated_node.leading_lines)  # the comments stay with it
+            metric_fn = self._metric_fn(plan).with_changes(leading_lines=blank)
+            return cst.FlattenSentinel([metric_fn, updated_node.with_changes(leading_lines=comments)])
         if original_node in self.moved:
             return cst.RemoveFromParent()
         return updated_node
 
     def _metric_fn(self, plan: _Plan) -> cst.FunctionDef:
         params = self._tensor_params(plan)
-        body = [s.with_changes(leading_lines=s.leading_lines if i else ()) for i, s in enumerate(plan.body)]
-        body.append(cst.SimpleStatementLine([cst.Return(plan.value)]))
+        body, fmt_on = [], ()
+        for i, s in enumerate(plan.body):  # each with its comments; a region switched off is switched on again
+            lines = s.leading_lines if i else split_comments(s.leading_lines)[1]
+            body.append(s.with_changes(leading_lines=(*fmt_on, *lines)))
+            fmt_on = (plan.fmt_on[s],) if s in plan.fmt_on else ()
+        body.append(cst.SimpleStatementLine([cst.Return(plan.value)], leading_lines=fmt_on))
         if plan.keyed:
             rename = _KeyedParams({(node.value.value, _constant_key(node)): p for p, node in plan.keyed.items()})
             body = [s.visit(rename) for s in body]
@@ -361,7 +396,6 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             name=cst.Name(plan.name),
             params=cst.Parameters([cst.Param(cst.Name(p)) for p in params]),
             body=cst.IndentedBlock(body),
-            leading_lines=plan.anchor.leading_lines,
         )
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):

@@ -58,9 +58,11 @@ class ModelFnTakesParams(MigrationCodemod):
             if site.api not in ESTIMATOR_APIS:
                 continue
             arg = find_arg(site.call, "model_fn", 0)
-            if arg is not None and self.index.resolve_function(arg.value, site.scope) is None:
+            if arg is not None and None in self.index.resolve_functions(arg.value, site.scope):
                 where = self.imports.qualified(arg.value)
                 message = f"model_fn {where} is defined in another module" if where else "model_fn is not defined in this file"
+                if isinstance(arg.value, cst.Name) and self.index.comprehension_values(arg.value) == []:
+                    message = f"model_fn {arg.value.value} is each value of a sequence not spelled out in this file"
                 self.report(arg, UNRESOLVED_MODEL_FN.code, message,
                             "migrate the module that defines it too" if where else "give it a `params` argument")
 

@@ -17,7 +17,7 @@ becomes (model_fn gains a ``config`` parameter, which Estimators fill with the R
         if mode == tf.estimator.ModeKeys.TRAIN else None)
 
 Summaries inside model_fn are not written on a TPU; the host_call writes them on the host,
-every training step, with the v2 summary API.  Moved: ``summary.scalar(tag, value)`` statements
+every training step, with the v2 summary API; the comments above a summary go with it.  Moved: ``summary.scalar(tag, value)`` statements
 at the top level of a model_fn that an Estimator calls, before its one top-level
 training return, whose value reads no name assigned again before that return.  That
 return gets the host_call only in training (no condition when earlier top-level
@@ -36,7 +36,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import ESTIMATOR_APIS
 from codemods.names import assigned_names, fresh_name, identifier, names_in
-from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names
+from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names, split_comments
 
 HOST_CALL = Rule(
     "E2T109",
@@ -115,9 +115,9 @@ class SummariesToHostCall(MigrationCodemod):
         out = []
         for site in self.index.estimators:
             arg = find_arg(site.call, "model_fn", 0) if site.api in ESTIMATOR_APIS else None
-            fn = self.index.resolve_function(arg.value, site.scope) if arg is not None else None
-            if isinstance(fn, cst.FunctionDef) and fn not in out:
-                out.append(fn)
+            for fn in self.index.resolve_functions(arg.value, site.scope) if arg is not None else ():
+                if isinstance(fn, cst.FunctionDef) and fn not in out:
+                    out.append(fn)
         return out
 
     def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:
@@ -204,7 +204,8 @@ class SummariesToHostCall(MigrationCodemod):
             return cst.RemoveFromParent()
         plan = self.replaced.get(original_node)
         if plan is not None:
-            return self._host_call(plan).with_changes(leading_lines=original_node.leading_lines)
+            blank, _ = split_comments(original_node.leading_lines)  # its comments go into host_call
+            return self._host_call(plan).with_changes(leading_lines=blank)
         return updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
@@ -229,8 +230,9 @@ class SummariesToHostCall(MigrationCodemod):
         lines = [f"def {plan.name}({params}):",
                  f"    with {summary('create_file_writer')}(config.model_dir).as_default(), "
                  f"{summary('record_if')}(True):"]
-        lines += [f"        {summary('scalar')}({code(s.tag)}, {s.param}[0], step={plan.step}[0])"
-                  for s in plan.summaries]
+        for s in plan.summaries:  # each with the comments above it
+            lines += [f"        {line.comment.value}" for line in split_comments(s.stmt.leading_lines)[1] if line.comment]
+            lines.append(f"        {summary('scalar')}({code(s.tag)}, {s.param}[0], step={plan.step}[0])")
         lines.append(f"    return {code(self.spelled('tensorflow.compat.v1.summary.all_v2_summary_ops'))}()")
         return cst.parse_statement("\n".join(lines) + "\n")
 

@@ -37,6 +37,24 @@ def dotted_expr(path: str):
     return node
 
 
+def split_comments(lines: Sequence[cst.EmptyLine]) -> Tuple[Tuple[cst.EmptyLine, ...], Tuple[cst.EmptyLine, ...]]:
+    """A statement's leading ``lines``: the blank lines before its first comment, and the rest."""
+    start = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
+    return tuple(lines[:start]), tuple(lines[start:])
+
+
+def fmt_switch(line: cst.EmptyLine) -> Optional[bool]:
+    """False for a ``# fmt: off`` line, True for ``# fmt: on``, else None."""
+    text = line.comment.value.lstrip("#").strip() if line.comment else ""
+    return {"fmt: off": False, "fmt: on": True}.get(text)
+
+
+def fmt_left_off(lines: Sequence[cst.EmptyLine]) -> bool:
+    """Whether ``lines`` switch black's formatting off without switching it on again."""
+    switches = [s for s in map(fmt_switch, lines) if s is not None]
+    return bool(switches) and not switches[-1]
+
+
 def params_item(key: str) -> cst.Subscript:
     """``params["key"]``."""
     return cst.Subscript(cst.Name("params"), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])

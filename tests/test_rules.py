@@ -648,13 +648,13 @@ est = tf.estimator.Estimator(model_fn=Model.build)
 
 
 @pytest.mark.parametrize("line, column", [
-    ("optimizer = tf.compat.v1.train.AdamOptimizer(0.1); train_op = optimizer.minimize(loss)", 67),
+    ("optimizer = tf.compat.v1.train.AdamOptimizer(0.1); train_op = optimizer.minimize(loss)", 17),
     ("train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss); n = 1", 16),
     ("train_op = make_optimizer().minimize(loss)", 16),
 ])
 def test_optimizer_that_cannot_be_wrapped_is_reported_never_silent(line, column):
     """On a TPU gradients must be averaged across shards: a model_fn that trains with an
-    optimizer the rewrite cannot wrap is reported at the training call."""
+    optimizer the rewrite cannot wrap is reported where it is created, else at the training call."""
     source = HEADER + MODEL_FN.replace(
         "    {body}\n    train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)\n", f"    {line}\n")
     result = migrate_code(source, style="none")
