@@ -670,17 +670,11 @@ class _Calls(Visitor):
         self.calls.append(node)
 
 
-class _BatchCalls(Visitor):
-    def __init__(self) -> None:
-        self.calls: List[cst.Call] = []
-        self.depth = 0
+class _BatchCalls(_Calls):
+    """The batching calls in a function, in the order they run (see :func:`batch_calls`)."""
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.depth += 1
-        return self.depth == 1
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.depth -= 1
+    def visit_Call(self, node: cst.Call) -> None:
+        pass  # collected on leaving
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False  # flat_map(lambda w: w.batch(n)): a window's batch, not the pipeline's
