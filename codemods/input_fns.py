@@ -20,7 +20,6 @@ returns ``ds`` instead; any other ``get_next()`` in an input_fn is reported.
 from typing import Dict, List, Optional, Set
 
 import libcst as cst
-import libcst.matchers as m
 
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import BATCHING, batching
@@ -28,6 +27,7 @@ from codemods.model_fn_params import UNRESOLVED_MODEL_FN
 from codemods.names import names_in, statements
 from codemods.syntax import (add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item,
                              replace_arg)
+from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
     "E2T103",
@@ -247,11 +247,11 @@ class InputFnTakesParams(MigrationCodemod):
                 get_next = before.value
             else:
                 continue
-            if len(m.findall(fn, m.Name(name.value))) == 2:  # bound there, read there, nowhere else
+            if _Names(name.value).walked(fn).count == 2:  # bound there, read there, nowhere else
                 self.get_next_returns.add(ret)
                 self.dropped[path[-1][-1]] = ret
                 handled.add(get_next)
-        for call in m.findall(fn, m.Call(func=m.Attribute(attr=m.Name("get_next")))):
+        for call in _GetNextCalls().walked(fn).calls:
             if call not in handled:
                 self.report(call, GET_NEXT.code, GET_NEXT.title, "return the dataset")
 
@@ -331,3 +331,24 @@ def _only(stmt, kind):
 
 def _is_get_next(node) -> bool:
     return is_method_call(node, "get_next")
+
+
+class _Names(Visitor):
+    """How many times a name occurs (bound, read, or as an attribute or keyword)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.count = name, 0
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.count += node.value == self.name
+
+
+class _GetNextCalls(Visitor):
+    """``….get_next(…)`` calls."""
+
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "get_next":
+            self.calls.append(node)

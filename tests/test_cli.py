@@ -659,6 +659,17 @@ def test_never_imports_tensorflow(tmp_path):
     assert not modules & {"tensorflow", "tensorflow_estimator", "keras"}
 
 
+def test_the_engine_leaves_libcsts_matchers_and_codemod_cli_unimported(tmp_path):
+    """Half a second of start-up each, for a pre-commit hook on one file."""
+    for name in ("basic_custom", "pipeline_shapes", "summaries_hooks"):
+        shutil.copy(REPO / "fixtures" / f"{name}.py", tmp_path / f"{name}.py")
+    code = ("import sys\nfrom est2tpu.cli import main\nrc = main(['migrate', '--check', '-j', '1', '.'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('libcst.matchers', 'libcst.codemod'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_never_imports_tensorflow_importtime(tmp_path):
     write(tmp_path, {"chief.py": CHIEF})
     proc = run_subprocess("migrate", "chief.py", cwd=tmp_path, python_args=["-X", "importtime"])
