@@ -2,7 +2,7 @@
 
 LibCST's ``AddImportsVisitor``/``RemoveImportsVisitor`` are general and cost about a
 full transform each; the migration only ever adds ``import x``/``import x as y``/
-``from m import n`` after the file's last top-level import, and drops ``from m import n``
+``from m import n`` after the imports that open the file, and drops ``from m import n``
 names it made unused.
 """
 
@@ -48,7 +48,8 @@ def _is_import_line(stmt) -> bool:
 
 
 def _insert_at(body) -> int:
-    """Index after the last top-level import (or after the docstring and __future__)."""
+    """Index after the imports that open the module (after its docstring): an import put
+    after later code would come too late for that code, which may use what it imports."""
     at = 0
     for i, stmt in enumerate(body):
         if _is_import_line(stmt):
@@ -57,6 +58,8 @@ def _insert_at(body) -> int:
             stmt.body[0], cst.Expr
         ) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
             at = 1
+        else:
+            break
     return at
 
 

@@ -897,3 +897,11 @@ def test_a_lambda_batching_by_params_gets_the_batch_size_of_params():
     result = migrate_code(source, style="none")
     assert "predict_batch_size=20" in result.code
     assert "E2T218" not in {f.code for f in result.findings}
+
+
+def test_added_imports_come_before_the_code_that_uses_them():
+    source = HEADER + (
+        "est = tf.estimator.Estimator(model_fn=model_fn)\n\n"
+        "import json\n")
+    code = migrate_code(source, style="none").code
+    assert code.index("import est2tpu") < code.index("est = ") < code.index("import json")
