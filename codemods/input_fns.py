@@ -236,18 +236,18 @@ class InputFnTakesParams(MigrationCodemod):
                 handled.add(value)
                 continue
             before = _only(path[-1][-1], cst.Assign) if ret is not None and path[-1] else None
-            if before is None or len(before.targets) != 1 or not isinstance(before.targets[0].target, cst.Name):
+            names = _plain_names(before.targets[0].target) if before is not None and len(before.targets) == 1 else None
+            if not names:
                 continue
-            name = before.targets[0].target
-            if (_is_get_next(value) and value.func.value.deep_equals(name)
+            if (_is_get_next(value) and _plain_names(value.func.value) == names == names[:1]
                     and self._dataset(before.value) is not None):  # it = <iterator>; return it.get_next()
                 get_next = value
-            elif (value.deep_equals(name) and _is_get_next(before.value)
-                    and self._dataset(before.value.func.value) is not None):  # x = <iterator>.get_next(); return x
+            elif (_plain_names(value) == names and _is_get_next(before.value)
+                    and self._dataset(before.value.func.value) is not None):  # x, y = <iterator>.get_next(); return x, y
                 get_next = before.value
             else:
                 continue
-            if _Names(name.value).walked(fn).count == 2:  # bound there, read there, nowhere else
+            if all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
                 self.get_next_returns.add(ret)
                 self.dropped[path[-1][-1]] = ret
                 handled.add(get_next)
@@ -326,6 +326,16 @@ def _only(stmt, kind):
     """The one small statement of a simple statement line, when it is a ``kind``."""
     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], kind):
         return stmt.body[0]
+    return None
+
+
+def _plain_names(node) -> Optional[List[str]]:
+    """``x`` -> [x]; ``x, y`` (or ``(x, y)``) -> [x, y]; None for anything else."""
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, cst.Tuple) and node.elements and all(
+            isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in node.elements):
+        return [e.value.value for e in node.elements]
     return None
 
 
