@@ -292,8 +292,10 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             evidence = _KeyedReads(base, self._takes_tensors).walked(fn.body) if base in KEYED else None
             if evidence is None or evidence.keys or (base == "features" and not evidence.as_tensor):  # a dict
                 for node in reads.other + reads.sliced:
+                    hint = (f"pass the entries the call needs, as {base}['name']" if node in reads.passed
+                            else f"read it as {base}['name']")
                     self.report(node, DICT_READ.code, f"{DICT_READ.title}: {cst.Module([]).code_for_node(node)}",
-                                f"read it as {base}['name'], or write metric_fn by hand")
+                                f"{hint}, or write metric_fn by hand")
                 blocked |= bool(reads.other or reads.sliced)
             for key, node in reads.keys.items():
                 sent[fresh_name(fn, identifier(key), [metric_fn, *sent])] = node.with_changes(
@@ -478,6 +480,7 @@ class _KeyedReads(Visitor):
         self.keys: Dict[str, cst.Subscript] = {}  # constant key -> its first read
         self.sliced: List[cst.Subscript] = []  # base[:, 0], base[0], base[..., None]
         self.other: List[cst.BaseExpression] = []
+        self.passed: Set[cst.Name] = set()  # of ``other``: the dict passed whole to a call
         self.as_tensor = False
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
@@ -509,6 +512,8 @@ class _KeyedReads(Visitor):
             self.as_tensor = True
 
     def visit_Arg(self, node: cst.Arg) -> bool:
+        if _is_name(node.value, self.base):
+            self.passed.add(node.value)
         self.walk(node.value)
         return False
 

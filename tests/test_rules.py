@@ -905,3 +905,12 @@ def test_added_imports_come_before_the_code_that_uses_them():
         "import json\n")
     code = migrate_code(source, style="none").code
     assert code.index("import est2tpu") < code.index("est = ") < code.index("import json")
+
+
+@pytest.mark.parametrize("read, hint", [
+    ("helper(features)", "pass the entries the call needs, as features['name'], or write metric_fn by hand"),
+    ("features[KEY]", "read it as features['name'], or write metric_fn by hand"),
+])
+def test_a_dict_passed_whole_gets_a_hint_about_the_call(read, hint):
+    result = migrate(HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean=read))
+    assert [f.hint for f in result.findings if f.code == "E2T222"] == [hint]
