@@ -110,6 +110,17 @@ CONFIG_UNKNOWN = Rule(
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
     blocking=True,
 )
+CHECKPOINTS_PER_LOOP = Rule(
+    "E2T233",
+    "checkpoints are saved between loops of iterations_per_loop steps",
+    "A TPU runs iterations_per_loop steps per session call, and TPUEstimator saves a checkpoint "
+    "only between those calls: save_checkpoints_steps below, or not a multiple of, "
+    "iterations_per_loop saves less often than it says. Make it a multiple, or choose "
+    "--iterations-per-loop to fit.",
+    before="tf.estimator.RunConfig(save_checkpoints_steps=10)",
+    after="tf.compat.v1.estimator.tpu.RunConfig(save_checkpoints_steps=100, "
+          "tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100))",
+)
 UNKNOWN_KEYWORDS = Rule(
     "E2T231",
     "Estimator(**mapping) whose keys are not known here",
@@ -172,6 +183,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         self.params_copies: Dict[cst.BaseExpression, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
         self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
+        for call in self.run_configs:
+            self._check_checkpoint_steps(call)
         for site in self.index.estimators:
             if site.api == "tf.estimator.Estimator" and self.index.star_keywords(site.call, site.scope) is None:
                 self.report(site.call, UNKNOWN_KEYWORDS.code, UNKNOWN_KEYWORDS.title,
@@ -293,6 +306,15 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                 break
         return isinstance(value, cst.Call) and self.api(value.func) in (
             "tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig", "tf.contrib.tpu.RunConfig")
+
+    def _check_checkpoint_steps(self, run_config: cst.Call) -> None:
+        arg = find_arg(run_config, "save_checkpoints_steps", RUN_CONFIG_FIELDS.index("save_checkpoints_steps"))
+        loop = self.options.iterations_per_loop
+        if arg is not None and isinstance(arg.value, cst.Integer) and int(arg.value.value) % loop:
+            every = -(-int(arg.value.value) // loop) * loop
+            self.report(arg, CHECKPOINTS_PER_LOOP.code,
+                        f"{CHECKPOINTS_PER_LOOP.title}: every {every} steps, not {arg.value.value}",
+                        f"save_checkpoints_steps a multiple of iterations_per_loop ({loop})")
 
     def _tpu_run_config(self, call: Optional[cst.Call], like=None) -> cst.Call:
         tpu_config = cst.Call(self.target("TPUConfig", like), [

@@ -914,3 +914,15 @@ def test_added_imports_come_before_the_code_that_uses_them():
 def test_a_dict_passed_whole_gets_a_hint_about_the_call(read, hint):
     result = migrate(HEADER + METRICS_MODEL_FN.format(features="", weights="None", mean=read))
     assert [f.hint for f in result.findings if f.code == "E2T222"] == [hint]
+
+
+@pytest.mark.parametrize("config, every", [
+    ("tf.estimator.RunConfig(save_checkpoints_steps=10)", "every 100 steps, not 10"),
+    ("tf.estimator.RunConfig(None, 1, 100, 150)", "every 200 steps, not 150"),
+    ("tf.estimator.RunConfig(save_checkpoints_steps=300)", None),
+    ("tf.estimator.RunConfig(save_checkpoints_steps=STEPS)", None),
+])
+def test_checkpoint_steps_are_read_against_iterations_per_loop(config, every):
+    result = migrate(HEADER + f"est = tf.estimator.Estimator(model_fn=f, config={config})\n")
+    found = [f.message for f in result.findings if f.code == "E2T233"]
+    assert found == ([f"checkpoints are saved between loops of iterations_per_loop steps: {every}"] if every else [])
