@@ -232,33 +232,47 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     # -- Estimator ----------------------------------------------------------------
 
-    def _params_value(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
-        """The expression params= is given, through one variable."""
-        value = self.index.argument(site, "params", 3)
-        if isinstance(value, cst.Name):
-            value = self.index.lookup(value.value, site.scope)
-        return value
-
-    def _params_dict(self, site: EstimatorSite) -> Optional[cst.Dict]:
-        value = self._params_value(site)
-        return value if isinstance(value, cst.Dict) else None
-
-    def _batch_size_read(self, site: EstimatorSite) -> Optional[cst.Subscript]:
+    def _batch_size_read(self, given: cst.BaseExpression, site: EstimatorSite) -> Optional[cst.Subscript]:
         """``P["batch_size"]`` for params=P, a dotted name, when this estimator's input_fns show
         that P holds a batch size: one reads params["batch_size"], or batches by P["batch_size"]."""
-        value = self.index.argument(site, "params", 3)
-        name = dotted(value) if value is not None else None
+        name = dotted(given)
         if name is None or not any(u.plan.from_params or (u.plan.batch is not None and is_batch_size_param(u.plan.batch, name))
                                    for u in site.uses if u.plan is not None):
             return None
-        return cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.SimpleString('"batch_size"')))])
+        return cst.Subscript(given, [cst.SubscriptElement(cst.Index(cst.SimpleString('"batch_size"')))])
 
-    def _known_without_batch_size(self, site: EstimatorSite) -> bool:
+    def _known_without_batch_size(self, given: cst.BaseExpression, site: EstimatorSite) -> bool:
         """Whether params= is known to hold no batch_size: ``dict(key=value, ...)`` with
         keywords only, or a ``{...}`` kept on self (``self.params``) with constant keys only."""
-        arg = self.index.argument(site, "params", 3)
-        items = self.index.dict_items(self.index.value_of(arg, site.scope) or arg, site.scope)
+        items = self.index.dict_items(self.index.value_of(given, site.scope) or given, site.scope)
         return items is not None and "batch_size" not in items
+
+    def _params_batch_size(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
+        """The batch size params= holds, planned out of params (its dict entry dropped, or a
+        copy without it passed); None when it holds none, or when it cannot be moved (reported)."""
+        given = self.index.argument(site, "params", 3)
+        if given is None:
+            return None
+        value = self.index.lookup(given.value, site.scope) if isinstance(given, cst.Name) else given  # one variable
+        if isinstance(value, cst.Dict):
+            from_params = None
+            for element in value.elements:
+                if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
+                    from_params = element.value
+                    if isinstance(given, cst.Name) and _reads_batch_size(self._module, given.value):
+                        # the dict is also read for its batch_size: keep it, pass a copy without it
+                        self.params_copies[given] = _without_batch_size(given)
+                    else:
+                        self.batch_key_dicts[value] = element
+            return from_params
+        read = self._batch_size_read(given, site)
+        if read is not None:
+            self.params_copies[given] = _without_batch_size(given)
+        elif any(u.plan.from_params for u in site.uses if u.plan):
+            self.report(given, PARAMS_CALL.code, PARAMS_CALL.title, "bind params to a name first")
+        elif not self._known_without_batch_size(given, site):
+            self.report(given, RESERVED_PARAMS.code, RESERVED_PARAMS.title, "remove 'batch_size' from params")
+        return read
 
     def _estimator_args(self, site: EstimatorSite) -> List[cst.Arg]:
         args: List[cst.Arg] = []
@@ -270,29 +284,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         elif not self._config_is_run_config(config, site):
             self.report(config, CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title, "build a tf.compat.v1.estimator.tpu.RunConfig")
         args.append(kwarg("use_tpu", cst.Call(self.runtime("use_tpu"))))
-        params = self._params_dict(site)
-        from_params = None
-        if params is not None:
-            for element in params.elements:
-                if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
-                    from_params = element.value
-                    variable = self.index.argument(site, "params", 3)
-                    if isinstance(variable, cst.Name) and _reads_batch_size(self._module, variable.value):
-                        # the dict is also read for its batch_size: keep it, pass a copy without it
-                        self.params_copies[variable] = _without_batch_size(variable)
-                    else:
-                        self.batch_key_dicts[params] = element
-        elif self._batch_size_read(site) is not None:
-            from_params = self._batch_size_read(site)
-            variable = self.index.argument(site, "params", 3)
-            self.params_copies[variable] = _without_batch_size(variable)
-        elif self.index.argument(site, "params", 3) is not None and any(u.plan.from_params for u in site.uses if u.plan):
-            self.report(self.index.argument(site, "params", 3), PARAMS_CALL.code, PARAMS_CALL.title,
-                        "bind params to a name first")
-        elif self.index.argument(site, "params", 3) is not None and not self._known_without_batch_size(site):
-            self.report(self.index.argument(site, "params", 3), RESERVED_PARAMS.code, RESERVED_PARAMS.title,
-                        "remove 'batch_size' from params")
-        return args + batch_size_args(self, site, from_params)
+        return args + batch_size_args(self, site, self._params_batch_size(site))
 
     def _config_is_run_config(self, value: cst.BaseExpression, site: EstimatorSite) -> bool:
         for _ in range(3):
