@@ -43,7 +43,7 @@ from codemods.names import (
     NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
 )
 from codemods.syntax import (
-    find_arg, fmt_left_off, fmt_switch, keywordize, param_names, rename_kwarg, split_comments,
+    find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
 )
 from codemods.walk import Visitor
 
@@ -198,7 +198,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
                 call = _spec_call(small, self)
                 arg = find_arg(call, "eval_metric_ops", 4) if call is not None else None
-                if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+                if arg is not None and not is_name(arg.value, "None"):
                     self._plan_spec(fn, path, stmt, call, arg)
 
     def _plan_spec(self, fn, path, stmt, call, arg) -> None:
@@ -329,7 +329,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         and is reported)."""
         if isinstance(value, cst.Name):
             loss = find_arg(plan.call, "loss", 2)
-            if loss is not None and _is_name(loss.value, value.value):
+            if loss is not None and is_name(loss.value, value.value):
                 return True
             return value.value not in seen and any(self._scalar(plan, v, seen | {value.value})
                                                    for v in plan.bindings.get(value.value, []) if v is not None)
@@ -484,7 +484,7 @@ class _KeyedReads(Visitor):
         self.as_tensor = False
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
-        if not _is_name(node.value, self.base):
+        if not is_name(node.value, self.base):
             return True
         key = _constant_key(node)
         if key is not None:
@@ -497,7 +497,7 @@ class _KeyedReads(Visitor):
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        if _is_name(node.value, self.base):
+        if is_name(node.value, self.base):
             self.other.append(node)
             self.as_tensor |= node.attr.value in ("shape", "dtype", "get_shape")
         else:
@@ -505,14 +505,14 @@ class _KeyedReads(Visitor):
         return False
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        self.as_tensor |= _is_name(node.left, self.base) or _is_name(node.right, self.base)
+        self.as_tensor |= is_name(node.left, self.base) or is_name(node.right, self.base)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if any(_is_name(arg.value, self.base) for arg in node.args) and self.takes_tensors(node):
+        if any(is_name(arg.value, self.base) for arg in node.args) and self.takes_tensors(node):
             self.as_tensor = True
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        if _is_name(node.value, self.base):
+        if is_name(node.value, self.base):
             self.passed.add(node.value)
         self.walk(node.value)
         return False
@@ -537,10 +537,6 @@ class _KeyedParams(cst.CSTTransformer):
         return cst.Name(param, lpar=updated_node.lpar, rpar=updated_node.rpar)
 
 
-def _is_name(node: cst.BaseExpression, name: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == name
-
-
 def _constant_key(node: cst.Subscript) -> Optional[str]:
     """``"key"`` in ``x["key"]``, else None."""
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
@@ -557,7 +553,7 @@ def _tensor_index(node: cst.Subscript) -> bool:
     value = node.slice[0].slice.value
     if isinstance(value, cst.UnaryOperation):
         value = value.expression
-    return isinstance(value, (cst.Integer, cst.Ellipsis)) or (isinstance(value, cst.Name) and value.value == "None")
+    return isinstance(value, (cst.Integer, cst.Ellipsis)) or is_name(value, "None")
 
 
 class _Calls(Visitor):
@@ -592,9 +588,9 @@ def _is_python_value(value) -> bool:
     if isinstance(value, (cst.List, cst.Tuple)):
         return all(_is_python_value(e.value) for e in value.elements)
     if isinstance(value, cst.Subscript):
-        return isinstance(value.value, cst.Name) and value.value.value == "params"
+        return is_name(value.value, "params")
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-        return isinstance(value.func.value, cst.Name) and value.func.value.value == "params"
+        return is_name(value.func.value, "params")
     if isinstance(value, cst.BinaryOperation):
         return _is_python_value(value.left) and _is_python_value(value.right)
     if isinstance(value, cst.UnaryOperation):

@@ -25,8 +25,8 @@ from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import BATCHING, batching
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
 from codemods.names import names_in, statements
-from codemods.syntax import (add_args, add_param, find_arg, is_method_call, kwarg, param_names, params_item,
-                             replace_arg)
+from codemods.syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
+                             params_item, replace_arg)
 from codemods.walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
@@ -173,7 +173,7 @@ class InputFnTakesParams(MigrationCodemod):
             if BATCHING[batching(call)][1] is None:  # batch_and_drop_remainder
                 continue
             given = _drop_remainder_arg(call)
-            if used_in == {"predict"} or given is not None and not _is_false(given.value):
+            if used_in == {"predict"} or given is not None and not is_name(given.value, "False"):
                 continue
             if "predict" in used_in:
                 self.report(call, SHARED_PREDICT_INPUT.code, SHARED_PREDICT_INPUT.title,
@@ -298,14 +298,10 @@ def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
     return find_arg(call, "drop_remainder", BATCHING[batching(call)][1])
 
 
-def _is_false(value: cst.BaseExpression) -> bool:
-    return isinstance(value, cst.Name) and value.value == "False"
-
-
 def _passes_params(call: cst.Call) -> bool:
     """Whether ``call`` already hands on params: as ``params=``, or ``params`` in any place."""
     return find_arg(call, "params") is not None or any(
-        isinstance(a.value, cst.Name) and a.value.value == "params" for a in call.args)
+        is_name(a.value, "params") for a in call.args)
 
 
 def _repeats_forever(dataset: cst.BaseExpression) -> bool:

@@ -60,6 +60,11 @@ def params_item(key: str) -> cst.Subscript:
     return cst.Subscript(cst.Name("params"), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
 
 
+def is_name(node, name: str) -> bool:
+    """The bare name ``name`` (``None``, ``False``, ``params``...)."""
+    return isinstance(node, cst.Name) and node.value == name
+
+
 def is_method_call(node, name: str) -> bool:
     """``<anything>.name()`` without arguments."""
     return (isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)

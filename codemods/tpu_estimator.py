@@ -23,7 +23,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
 from codemods.names import dotted
-from codemods.syntax import add_args, find_arg, keywordize, kwarg, replace_arg
+from codemods.syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
 from codemods.walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
@@ -279,7 +279,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         config = self.index.argument(site, "config", 2)
         if config is None:
             args.append(kwarg("config", self._tpu_run_config(None)))
-        elif isinstance(config, cst.Name) and config.value == "None" and find_arg(site.call, "config", 2):
+        elif is_name(config, "None") and find_arg(site.call, "config", 2):
             self.none_configs.add(site.call)
         elif not self._config_is_run_config(config, site):
             self.report(config, CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title, "build a tf.compat.v1.estimator.tpu.RunConfig")
@@ -374,4 +374,4 @@ class _BatchSizeReads(Visitor):
 
 
 def _unbounded(arg: Optional[cst.Arg]) -> bool:
-    return arg is None or isinstance(arg.value, cst.Name) and arg.value.value == "None"
+    return arg is None or is_name(arg.value, "None")
