@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 import libcst as cst
 
 from codemods.base import MigrationCodemod, Rule
-from codemods.names import fresh_name, statements
+from codemods.names import MethodCalls, fresh_name, statements
 from codemods.syntax import params_item
 from codemods.walk import Visitor
 
@@ -120,7 +120,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
         """A model_fn that trains with an optimizer none of the patterns above found (built on
         a line of several statements, in a one-line ``if``, by a helper...): on a TPU its
         gradients would not be averaged across shards, so it is reported, never left silent."""
-        calls = _TrainingCalls().walked(fn).found
+        calls = MethodCalls("minimize", "apply_gradients").walked(fn).calls
         if calls and not _Wrapping(None).walked(fn).found:
             created = [call for call, api, scope in self.index.api_calls
                        if _is_v1_optimizer(api) and fn in self.index.scopes(scope)]
@@ -132,8 +132,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
         CrossShardOptimizer sums them: clips them per shard, or computes them unscaled."""
         calls = [(call, api, scope) for call, api, scope in self.index.api_calls
                  if api in CLIPS or api == "tf.gradients"]
-        applying = calls and {fn for fn in model_fns if any(
-            call.func.attr.value == "apply_gradients" for call in _TrainingCalls().walked(fn).found)}
+        applying = calls and {fn for fn in model_fns if MethodCalls("apply_gradients").walked(fn).calls}
         for call, api, scope in calls:
             if applying.intersection(self.index.scopes(scope)):
                 if api == "tf.gradients":
@@ -195,14 +194,3 @@ class _Wrapping(Visitor):
             isinstance(a.value, cst.Name) and a.value.value == self.name for a in node.args
         )):
             self.found = True
-
-
-class _TrainingCalls(Visitor):
-    """``….minimize(…)`` and ``….apply_gradients(…)`` calls, in order."""
-
-    def __init__(self) -> None:
-        self.found: List[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("minimize", "apply_gradients"):
-            self.found.append(node)

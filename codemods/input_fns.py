@@ -24,7 +24,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import BATCHING, batching
 from codemods.model_fn_params import UNRESOLVED_MODEL_FN
-from codemods.names import names_in, statements
+from codemods.names import MethodCalls, names_in, statements
 from codemods.syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
                              params_item, replace_arg)
 from codemods.walk import Visitor
@@ -251,7 +251,7 @@ class InputFnTakesParams(MigrationCodemod):
                 self.get_next_returns.add(ret)
                 self.dropped[path[-1][-1]] = ret
                 handled.add(get_next)
-        for call in _GetNextCalls().walked(fn).calls:
+        for call in MethodCalls("get_next").walked(fn).calls:
             if call not in handled:
                 self.report(call, GET_NEXT.code, GET_NEXT.title, "return the dataset")
 
@@ -347,14 +347,3 @@ class _Names(Visitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.count += node.value == self.name
-
-
-class _GetNextCalls(Visitor):
-    """``….get_next(…)`` calls."""
-
-    def __init__(self) -> None:
-        self.calls: List[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "get_next":
-            self.calls.append(node)

@@ -172,6 +172,18 @@ class NameReads(Visitor):
         return False
 
 
+class MethodCalls(Visitor):
+    """``….method(…)`` calls, for the given method names, in order."""
+
+    def __init__(self, *methods: str) -> None:
+        self.methods = methods
+        self.calls: List[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in self.methods:
+            self.calls.append(node)
+
+
 def names_in(node: cst.CSTNode) -> List[str]:
     """The names ``node`` reads, in order, each once (see :class:`NameReads`)."""
     reads = NameReads()
