@@ -36,7 +36,7 @@ import libcst as cst
 from codemods.base import MigrationCodemod, Rule
 from codemods.estimators import ESTIMATOR_APIS
 from codemods.names import assigned_names, fresh_name, identifier, names_in
-from codemods.syntax import add_args, add_param, find_arg, kwarg, param_names, split_comments
+from codemods.syntax import add_args, add_param, find_arg, is_name, kwarg, param_names, split_comments
 
 HOST_CALL = Rule(
     "E2T109",
@@ -151,8 +151,7 @@ class SummariesToHostCall(MigrationCodemod):
         modes = set(MODES.values())
         for stmt in stmts:
             if not (isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)
-                    and isinstance(stmt.test, cst.Comparison) and isinstance(stmt.test.left, cst.Name)
-                    and stmt.test.left.value == "mode"
+                    and isinstance(stmt.test, cst.Comparison) and is_name(stmt.test.left, "mode")
                     and len(stmt.test.comparisons) == 1):
                 continue
             last = stmt.body.body[-1]
