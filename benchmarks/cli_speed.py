@@ -146,8 +146,8 @@ def floor_and_names(paths, repeats: int) -> None:
     import libcst as cst
     from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-    from codemods.migrate import migrate_code
-    from codemods.names import ImportTable
+    from est2tpu.codemods.migrate import migrate_code
+    from est2tpu.codemods.names import ImportTable
 
     sources = [p.read_text() for p in paths]
 

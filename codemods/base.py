@@ -7,11 +7,11 @@ from typing import Any, ClassVar, Dict, Iterable, List, Optional
 
 import libcst as cst
 
-from codemods.estimators import EstimatorIndex
-from codemods.imports import ADD_KEY, DROP_KEY, update_imports
-from codemods.names import TARGETS, ImportTable
-from codemods.positions import Spans, locate
-from codemods.syntax import dotted_expr
+from .estimators import EstimatorIndex
+from .imports import ADD_KEY, DROP_KEY, update_imports
+from .names import TARGETS, ImportTable
+from .positions import Spans, locate
+from .syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"

@@ -27,11 +27,11 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import NameReads, assigned_names, fresh_name, names_in
-from codemods.syntax import add_args, find_arg, kwarg, remove_kwarg
-from codemods.walk import Visitor
+from .base import MigrationCodemod, Rule
+from .estimator_spec import ESTIMATOR_SPEC_FIELDS
+from .names import NameReads, assigned_names, fresh_name, names_in
+from .syntax import add_args, find_arg, kwarg, remove_kwarg
+from .walk import Visitor
 
 SCAFFOLD_FN = Rule(
     "E2T110",

@@ -17,8 +17,8 @@ from typing import ClassVar, Optional, Type
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext
 
-from codemods import migrate
-from codemods.base import FINDINGS_KEY, MigrationCodemod
+from . import migrate
+from .base import FINDINGS_KEY, MigrationCodemod
 
 
 class _Command(CodemodCommand):

@@ -15,10 +15,10 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.names import MethodCalls, fresh_name, statements
-from codemods.syntax import params_item
-from codemods.walk import Visitor
+from .base import MigrationCodemod, Rule
+from .names import MethodCalls, fresh_name, statements
+from .syntax import params_item
+from .walk import Visitor
 
 CROSS_SHARD = Rule(
     "E2T107",

@@ -15,8 +15,8 @@ stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.syntax import add_args, find_arg, keywordize, kwarg, remove_kwarg, rename_kwarg
+from .base import MigrationCodemod, Rule
+from .syntax import add_args, find_arg, keywordize, kwarg, remove_kwarg, rename_kwarg
 
 ESTIMATOR_SPEC_FIELDS = (
     "mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs",

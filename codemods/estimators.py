@@ -15,9 +15,9 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from codemods.names import ImportTable, dotted, names_in
-from codemods.syntax import find_arg, param_names
-from codemods.walk import Visitor
+from .names import ImportTable, dotted, names_in
+from .syntax import find_arg, param_names
+from .walk import Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 

@@ -36,16 +36,16 @@ from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tupl
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import SPEC_APIS
-from codemods.estimator_spec import ESTIMATOR_SPEC_FIELDS
-from codemods.names import (
+from .base import MigrationCodemod, Rule
+from .estimators import SPEC_APIS
+from .estimator_spec import ESTIMATOR_SPEC_FIELDS
+from .names import (
     NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
 )
-from codemods.syntax import (
+from .syntax import (
     find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
 )
-from codemods.walk import Visitor
+from .walk import Visitor
 
 EVAL_METRICS = Rule(
     "E2T106",

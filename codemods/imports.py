@@ -12,9 +12,9 @@ from typing import Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from codemods.names import ImportTable, dotted
-from codemods.syntax import dotted_expr
-from codemods.walk import Visitor
+from .names import ImportTable, dotted
+from .syntax import dotted_expr
+from .walk import Visitor
 
 Request = Tuple[str, Optional[str], Optional[str]]  # (module, obj, asname)
 ADD_KEY = "est2tpu.imports.add"

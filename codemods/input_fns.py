@@ -21,13 +21,13 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import BATCHING, batching
-from codemods.model_fn_params import UNRESOLVED_MODEL_FN
-from codemods.names import MethodCalls, names_in, statements
-from codemods.syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
+from .base import MigrationCodemod, Rule
+from .estimators import BATCHING, batching
+from .model_fn_params import UNRESOLVED_MODEL_FN
+from .names import MethodCalls, names_in, statements
+from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
                              params_item, replace_arg)
-from codemods.walk import Visitor
+from .walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
     "E2T103",

@@ -17,10 +17,10 @@ makes take ``params``.
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import KERAS_APIS
-from codemods.syntax import add_args
-from codemods.tpu_estimator import batch_size_args
+from .base import MigrationCodemod, Rule
+from .estimators import KERAS_APIS
+from .syntax import add_args
+from .tpu_estimator import batch_size_args
 
 KERAS_TO_TPU = Rule(
     "E2T108",

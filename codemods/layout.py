@@ -28,7 +28,7 @@ import re
 import tokenize
 from typing import Any, List, Optional, Tuple
 
-from codemods.python_tree import python_ast
+from .python_tree import python_ast
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 

@@ -16,20 +16,20 @@ from typing import Dict, Iterable, List, Optional, Set, Type
 
 import libcst as cst
 
-from codemods import positions
-from codemods.base import FINDINGS_KEY, OPTIONS_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod, Options
-from codemods.checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
-from codemods.cross_shard_optimizer import WrapOptimizerForTPU
-from codemods.estimator_spec import EstimatorSpecToTPU
-from codemods.eval_metrics import EvalMetricOpsToEvalMetrics
-from codemods.input_fns import InputFnTakesParams
-from codemods.keras_model_to_estimator import KerasModelToTPUEstimator
-from codemods.layout import lay_out
-from codemods.model_fn_params import ModelFnTakesParams
-from codemods.summaries_to_host_call import SummariesToHostCall
-from codemods.syntax import parse_module
-from codemods.tpu_estimator import EstimatorToTPUEstimator
-from codemods.tpu_hazards import ReportTPUHazards
+from . import positions
+from .base import FINDINGS_KEY, OPTIONS_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod, Options
+from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
+from .cross_shard_optimizer import WrapOptimizerForTPU
+from .estimator_spec import EstimatorSpecToTPU
+from .eval_metrics import EvalMetricOpsToEvalMetrics
+from .input_fns import InputFnTakesParams
+from .keras_model_to_estimator import KerasModelToTPUEstimator
+from .layout import lay_out
+from .model_fn_params import ModelFnTakesParams
+from .summaries_to_host_call import SummariesToHostCall
+from .syntax import parse_module
+from .tpu_estimator import EstimatorToTPUEstimator
+from .tpu_hazards import ReportTPUHazards
 
 #: The concerns.  Where two rewrite the same node, the earlier one sees it first.
 PIPELINE: List[Type[MigrationCodemod]] = [

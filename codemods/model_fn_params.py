@@ -11,9 +11,9 @@ function that returns an EstimatorSpec.
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import ESTIMATOR_APIS, returned_function
-from codemods.syntax import add_param, find_arg, param_names
+from .base import MigrationCodemod, Rule
+from .estimators import ESTIMATOR_APIS, returned_function
+from .syntax import add_param, find_arg, param_names
 
 MODEL_FN_PARAMS = Rule(
     "E2T102",

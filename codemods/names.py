@@ -24,7 +24,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 import libcst as cst
 
-from codemods.walk import Visitor
+from .walk import Visitor
 
 _CANONICAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
     ("tensorflow.compat.v1.", "tf."),

@@ -22,7 +22,7 @@ from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequenc
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from codemods.python_tree import NEWLINE, python_ast
+from .python_tree import NEWLINE, python_ast
 
 _UNRECORDED = contextlib.nullcontext()
 

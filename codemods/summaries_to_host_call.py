@@ -33,10 +33,10 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import ESTIMATOR_APIS
-from codemods.names import assigned_names, fresh_name, identifier, names_in
-from codemods.syntax import add_args, add_param, find_arg, is_name, kwarg, param_names, split_comments
+from .base import MigrationCodemod, Rule
+from .estimators import ESTIMATOR_APIS
+from .names import assigned_names, fresh_name, identifier, names_in
+from .syntax import add_args, add_param, find_arg, is_name, kwarg, param_names, split_comments
 
 HOST_CALL = Rule(
     "E2T109",

@@ -20,11 +20,11 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
-from codemods.names import dotted
-from codemods.syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
-from codemods.walk import Visitor
+from .base import MigrationCodemod, Rule
+from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
+from .names import dotted
+from .syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
+from .walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
 RUN_CONFIG_FIELDS = (

@@ -8,9 +8,9 @@ Each finding names the TPU rule it breaks and what to do instead.
 
 import libcst as cst
 
-from codemods.base import MigrationCodemod, Rule
-from codemods.names import is_schedule
-from codemods.syntax import find_arg
+from .base import MigrationCodemod, Rule
+from .names import is_schedule
+from .syntax import find_arg
 
 CANNED = Rule(
     "E2T204", "canned estimator has no TPU version",

@@ -8,9 +8,9 @@ that migrated code imports.  Runtime names are loaded on first use, so
 __version__ = "0.1.0"
 
 _RUNTIME = {
-    "use_tpu": "est2tpu.tpu",
-    "tpu_cluster_resolver": "est2tpu.tpu",
-    "model_to_estimator": "est2tpu.keras_estimator",
+    "use_tpu": "est2tpu.runtime.tpu",
+    "tpu_cluster_resolver": "est2tpu.runtime.tpu",
+    "model_to_estimator": "est2tpu.runtime.keras_estimator",
 }
 
 __all__ = sorted(_RUNTIME)

@@ -1,5 +1,5 @@
 import sys
 
-from est2tpu.cli import main
+from est2tpu.cli.main import main
 
 sys.exit(main())

@@ -97,8 +97,8 @@ FINDING_ONLY_CANDIDATES = [
 
 
 def test_check_exits_1_on_a_finding_without_change(tmp_path):
-    from codemods.base import Options
-    from codemods.migrate import migrate_code
+    from est2tpu.codemods.base import Options
+    from est2tpu.codemods.migrate import migrate_code
 
     for source in FINDING_ONLY_CANDIDATES:
         result_engine = migrate_code(source, Options())
@@ -119,8 +119,8 @@ def test_check_exits_1_on_a_finding_without_change(tmp_path):
 
 def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
     """The same exit-code logic, independent of what the engine reports today."""
-    import codemods.migrate as engine_module
-    from codemods.base import Finding
+    import est2tpu.codemods.migrate as engine_module
+    from est2tpu.codemods.base import Finding
 
     class Result:
         def __init__(self, code):
@@ -280,7 +280,7 @@ def test_failed_file_errors_are_reported_in_every_mode(tmp_path):
 
 def test_unreadable_file_in_process(tmp_path, monkeypatch):
     """A read error (as chmod 000 gives a non-root user) fails only that file."""
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     write(tmp_path, {"a.py": SPEC, "locked.py": SPEC})
     real = cli.read_bytes
@@ -325,7 +325,7 @@ def test_unreadable_file_chmod_000(tmp_path):
 
 
 def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
-    import codemods.migrate as engine_module
+    import est2tpu.codemods.migrate as engine_module
 
     class Broken:
         def __init__(self, code):
@@ -342,7 +342,7 @@ def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
 
 
 def test_engine_crash_is_an_internal_error_and_others_continue(tmp_path, monkeypatch):
-    import codemods.migrate as engine_module
+    import est2tpu.codemods.migrate as engine_module
 
     real = engine_module.migrate_code
 
@@ -361,7 +361,7 @@ def test_engine_crash_is_an_internal_error_and_others_continue(tmp_path, monkeyp
 
 
 def test_latin1_file_whose_result_cannot_be_encoded_is_left_alone(tmp_path, monkeypatch):
-    import codemods.migrate as engine_module
+    import est2tpu.codemods.migrate as engine_module
 
     class Result:
         def __init__(self, code):
@@ -456,7 +456,7 @@ def test_diff_paths_are_relative_to_the_current_directory(tmp_path):
 
 
 def test_diff_marks_missing_final_newline():
-    from est2tpu.report import unified_diff
+    from est2tpu.cli.report import unified_diff
 
     diff = unified_diff(b"a\nb", b"a\nc", "f.py")
     assert diff == b"--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"
@@ -497,7 +497,7 @@ def test_color(tmp_path, monkeypatch):
     colored = run_cli("migrate", "--diff", "--color", "always", "m.py", cwd=tmp_path, env={"NO_COLOR": "1"}).out
     assert b"\x1b[31m" in colored
 
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     class Tty:
         def isatty(self):
@@ -581,7 +581,7 @@ def test_quote_screen_agrees_with_black(string):
     not black-formatted (it may only miss)."""
     import black
 
-    from codemods.layout import _single_quoted_string, is_black_formatted
+    from est2tpu.codemods.layout import _single_quoted_string, is_black_formatted
 
     source = f"y = 1\nx = {string}\n"
     if _single_quoted_string(source, black.Mode()):
@@ -638,11 +638,11 @@ def test_crlf_black_file_stays_crlf_and_black(tmp_path):
 def _modules_after(args, cwd, extra=""):
     code = (
         "import sys\n"
-        "from est2tpu.cli import main\n"
+        "from est2tpu.cli.main import main\n"
         f"rc = main({list(args)!r})\n"
         f"{extra}"
-        "print(repr((rc, sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'libcst', 'black', 'codemods', 'tensorflow_estimator', 'keras', 'tomllib')))))\n"
+        "print(repr((rc, sorted(m.replace('est2tpu.', '') for m in sys.modules if m.startswith('est2tpu.codemods') "
+        "or m.split('.')[0] in ('tensorflow', 'libcst', 'black', 'tensorflow_estimator', 'keras', 'tomllib')))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -663,7 +663,7 @@ def test_the_engine_leaves_libcsts_matchers_and_codemod_cli_unimported(tmp_path)
     """Half a second of start-up each, for a pre-commit hook on one file."""
     for name in ("basic_custom", "pipeline_shapes", "summaries_hooks"):
         shutil.copy(REPO / "fixtures" / f"{name}.py", tmp_path / f"{name}.py")
-    code = ("import sys\nfrom est2tpu.cli import main\nrc = main(['migrate', '--check', '-j', '1', '.'])\n"
+    code = ("import sys\nfrom est2tpu.cli.main import main\nrc = main(['migrate', '--check', '-j', '1', '.'])\n"
             "print(sorted(m for m in sys.modules if m.startswith(('libcst.matchers', 'libcst.codemod'))))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -717,7 +717,7 @@ def test_parallel_output_is_deterministic_and_equal_to_serial(tmp_path):
 def test_a_worker_that_dies_fails_only_its_file(tmp_path, monkeypatch):
     """A file that kills its worker process (as a crash in a native parser would) breaks
     the pool; the other files in flight are run again and only that file fails."""
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     real = cli._migrate_python
 
@@ -738,7 +738,7 @@ def test_a_worker_that_dies_fails_only_its_file(tmp_path, monkeypatch):
 def test_pool_is_used_only_for_many_files(tmp_path, monkeypatch):
     import concurrent.futures
 
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     created = []
     real = concurrent.futures.ProcessPoolExecutor
@@ -760,7 +760,7 @@ def test_pool_is_used_only_for_many_files(tmp_path, monkeypatch):
 def test_progress_bar_only_on_a_terminal(monkeypatch):
     import io
 
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -811,7 +811,7 @@ def _texts(draw):
 def test_unified_diff_round_trips_through_patch(old, new):
     import tempfile
 
-    from est2tpu.report import unified_diff
+    from est2tpu.cli.report import unified_diff
 
     diff = unified_diff(old, new, "f.py")
     if old == new:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from est2tpu.cli import directives, selected
+from est2tpu.cli.main import directives, selected
 from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, run_cli, write
 
 # --------------------------------------------------------------------------- rules
 
 
 def test_rules_lists_codes_and_titles():
-    from codemods.base import RULES
+    from est2tpu.codemods.base import RULES
 
     result = run_cli("rules")
     assert result.code == 0
@@ -27,7 +27,7 @@ def test_rules_lists_codes_and_titles():
 
 
 def test_rules_explains_one_with_example():
-    from codemods.base import RULES
+    from est2tpu.codemods.base import RULES
 
     rule = RULES["E2T201"]
     result = run_cli("rules", "E2T201")
@@ -45,7 +45,7 @@ def test_rules_unknown_code():
 
 
 def test_rules_json():
-    from codemods.base import RULES
+    from est2tpu.codemods.base import RULES
 
     doc = json.loads(run_cli("rules", "--output-format", "json").stdout)
     assert {r["code"] for r in doc} == set(RULES)
@@ -186,7 +186,7 @@ def _sarif(root, *args):
 
 
 def test_sarif_structure_for_github_code_scanning(findings_tree):
-    from codemods.base import RULES
+    from est2tpu.codemods.base import RULES
 
     result, doc = _sarif(findings_tree, "pkg")
     assert result.code == 2
@@ -288,7 +288,7 @@ def test_findings_of_a_file_migrated_in_place_point_into_it(tmp_path, path):
 
 def test_relocated_lines_are_counted_as_python_counts_them():
     """A form feed ends no line (``str.splitlines`` would count one)."""
-    from est2tpu.report import Diagnostic, relocate
+    from est2tpu.cli.report import Diagnostic, relocate
 
     [moved] = relocate([Diagnostic("f.py", 2, 1, "E2T209", "m")], "x\ny = 1\n", "import e\x0c\nx\ny = 1\n")
     assert (moved.line, moved.col) == (3, 1)

@@ -59,7 +59,7 @@ class Run:
 
 def run_cli(*args: str, cwd: Union[str, Path, None] = None, env: Optional[Dict[str, str]] = None) -> Run:
     """Run ``est2tpu.cli.main`` in this process, capturing stdout as bytes."""
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     out_buffer, err_buffer = io.BytesIO(), io.BytesIO()
     out = io.TextIOWrapper(out_buffer, encoding="utf-8", write_through=True)
@@ -121,7 +121,7 @@ def error_lines(stderr: str) -> List[str]:
 
 def engine(code: str, style: str = "auto", **options) -> str:
     """What the migration engine itself returns for ``code`` (laid out as ``style`` says)."""
-    from codemods.base import Options
-    from codemods.migrate import migrate_code
+    from est2tpu.codemods.base import Options
+    from est2tpu.codemods.migrate import migrate_code
 
     return migrate_code(code, Options(**options), style=style).code

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from est2tpu import notebook
+from est2tpu.cli import notebook
 from test_cli_helpers import CHIEF, SPEC, engine, run_cli, snapshot, write
 
 MAGICS = ["%matplotlib inline\n", "!pip install -q numpy\n", "import tensorflow as tf"]
@@ -230,7 +230,7 @@ def test_unmask_detects_lost_placeholders():
 
 
 def test_lost_cell_boundary_is_an_internal_error(tmp_path, monkeypatch):
-    import codemods.migrate as engine_module
+    import est2tpu.codemods.migrate as engine_module
 
     class Result:
         def __init__(self, code):

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from codemods.migrate import migrate_code
+from est2tpu.codemods.migrate import migrate_code
 from test_rules import HEADER, codes, migrate
 
 

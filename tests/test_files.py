@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from est2tpu.config import Resolver
-from est2tpu.files import (
+from est2tpu.cli.config import Resolver
+from est2tpu.cli.files import (
     ChangedOnDisk,
     DecodeError,
     Finder,
@@ -374,7 +374,7 @@ def test_write_failure_leaves_file_untouched(tmp_path, monkeypatch):
 
 
 def test_cli_reports_write_failures(tmp_path, monkeypatch):
-    import est2tpu.cli as cli
+    import est2tpu.cli.main as cli
 
     def boom(path, data, expected=None):
         raise OSError(28, "No space left on device")

@@ -9,7 +9,7 @@ import os
 import libcst as cst
 import pytest
 
-from codemods.migrate import migrate_code
+from est2tpu.codemods.migrate import migrate_code
 from fixture_programs import FIXTURES, NAMES
 
 REGEN = bool(os.environ.get("EST2TPU_REGEN"))

@@ -8,11 +8,11 @@ import types
 
 import pytest
 
-from codemods.base import MigrationCodemod
-from codemods.estimators import EstimatorIndex
-from codemods.migrate import migrate_code
-from codemods.positions import Spans
-from est2tpu import cli
+from est2tpu.codemods.base import MigrationCodemod
+from est2tpu.codemods.estimators import EstimatorIndex
+from est2tpu.codemods.migrate import migrate_code
+from est2tpu.codemods.positions import Spans
+from est2tpu.cli import main as cli
 
 FIXTURES = sorted((pathlib.Path(__file__).resolve().parent.parent / "fixtures").glob("*.py"))
 

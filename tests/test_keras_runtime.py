@@ -15,7 +15,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 import est2tpu  # noqa: E402
-from est2tpu.keras_estimator import KerasModelFn  # noqa: E402
+from est2tpu.runtime.keras_estimator import KerasModelFn  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 

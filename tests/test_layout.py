@@ -9,8 +9,8 @@ import pathlib
 import black
 import pytest
 
-from codemods import layout
-from codemods.migrate import migrate_code
+from est2tpu.codemods import layout
+from est2tpu.codemods.migrate import migrate_code
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROGRAMS = [p for p in sorted(ROOT.glob("fixtures/*.py")) + sorted((ROOT / "examples").rglob("*.py")) if p.stat().st_size]

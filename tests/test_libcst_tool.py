@@ -11,7 +11,7 @@ def test_migrate_through_libcst_tool(tmp_path):
     shutil.copy(FIXTURES / "basic_custom.py", tmp_path / "basic_custom.py")
     (tmp_path / ".libcst.codemod.yaml").write_text(
         "generated_code_marker: '@generated'\nformatter: ['cat']\nblacklist_patterns: []\n"
-        "modules:\n- 'codemods'\nrepo_root: '.'\n")
+        "modules:\n- 'est2tpu.codemods'\nrepo_root: '.'\n")
     run = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "--no-format", "commands.Migrate",
                           "basic_custom.py"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

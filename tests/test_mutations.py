@@ -13,7 +13,7 @@ import libcst as cst
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from codemods.migrate import migrate_code
+from est2tpu.codemods.migrate import migrate_code
 from fixture_programs import FIXTURES, NAMES
 
 REWRITE_MARKERS = ("TPUEstimatorSpec(", "TPUEstimator(", "RunConfig(", "TPUConfig(", "CrossShardOptimizer(",

@@ -4,7 +4,7 @@ and the checks must be back for every node built afterwards."""
 import libcst as cst
 import pytest
 
-from codemods.syntax import parse_module
+from est2tpu.codemods.syntax import parse_module
 from fixture_programs import FIXTURES
 from test_positions import CASES, _stdlib_sample
 

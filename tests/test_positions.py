@@ -9,10 +9,10 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from codemods.base import SOURCE_KEY, Context
-from codemods.migrate import Migrate
-from codemods.positions import Spans, _Verbatim, code, locate
-from codemods.walk import Visitor
+from est2tpu.codemods.base import SOURCE_KEY, Context
+from est2tpu.codemods.migrate import Migrate
+from est2tpu.codemods.positions import Spans, _Verbatim, code, locate
+from est2tpu.codemods.walk import Visitor
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "fixtures").glob("*.py"))

@@ -312,7 +312,7 @@ def test_extreme_nesting_does_not_crash_the_run(tmp_path):
 
 
 def test_a_crashing_file_does_not_fail_the_others_in_the_pool(tmp_path):
-    from est2tpu import cli
+    from est2tpu.cli import main as cli
 
     goods = {f"good{i}.py": SPEC for i in range(cli.POOL_THRESHOLD + 1)}
     write(tmp_path, {**goods, "deep.py": SPEC + "deep = " + "(" * 5000 + "1" + ")" * 5000 + "\n"})

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from codemods.base import RULES, Options
-from codemods.migrate import migrate_code
+from est2tpu.codemods.base import RULES, Options
+from est2tpu.codemods.migrate import migrate_code
 
 HEADER = "import tensorflow as tf\n\n"
 

@@ -38,7 +38,7 @@ import stat
 import tokenize
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from est2tpu.config import Resolver, Settings
+from est2tpu.cli.config import Resolver, Settings
 
 SUFFIXES = (".py", ".ipynb")
 

@@ -22,8 +22,8 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from est2tpu import __version__
-from est2tpu.config import FORMATS, TARGETS, ConfigError, Resolver
-from est2tpu.files import (
+from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
+from est2tpu.cli.files import (
     Candidate,
     ChangedOnDisk,
     DecodeError,
@@ -34,8 +34,8 @@ from est2tpu.files import (
     read_bytes,
     write_atomic,
 )
-from est2tpu.report import FORMATS as OUTPUT_FORMATS
-from est2tpu.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
+from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
+from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
 
 #: More files than this that need parsing (and more than one job) use a process pool.
 POOL_THRESHOLD = 4
@@ -359,7 +359,7 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
     as newer syntax; null bytes in strings; brackets nested deeper than Python allows, on
     which its parser may even crash), so this runs first.
     """
-    from codemods.python_tree import python_ast
+    from est2tpu.codemods.python_tree import python_ast
 
     try:
         with warnings.catch_warnings():
@@ -387,7 +387,7 @@ def _libcst_problem(display: str, error) -> Problem:
 
 def _consistent_newlines(original: str, new: str) -> str:
     """A file whose every line ends in CRLF keeps doing so, whatever the engine inserted."""
-    from codemods.layout import uniform_crlf
+    from est2tpu.codemods.layout import uniform_crlf
 
     if uniform_crlf(original):
         return re.sub(r"(?<!\r)\n", "\r\n", new)
@@ -432,8 +432,8 @@ def _run_engine(job: Job, code: str, flags: int = 0, *, style: str = "none",
     if problem is None:
         import libcst
 
-        from codemods.base import Options
-        from codemods.migrate import migrate_code
+        from est2tpu.codemods.base import Options
+        from est2tpu.codemods.migrate import migrate_code
 
         try:
             result = migrate_code(code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
@@ -473,7 +473,7 @@ def _migrate_python(job: Job) -> Outcome:
 def _migrate_notebook(job: Job) -> Outcome:
     import ast
 
-    from est2tpu import notebook
+    from est2tpu.cli import notebook
 
     try:
         nb = notebook.parse(job.text)
@@ -535,7 +535,7 @@ def process(job: Job) -> Outcome:
 
 
 def _warm_up() -> None:  # pragma: no cover - runs in worker processes
-    import codemods.migrate  # noqa: F401
+    import est2tpu.codemods.migrate  # noqa: F401
 
 
 @dataclasses.dataclass
@@ -611,7 +611,7 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
     import concurrent.futures
     import multiprocessing
 
-    import codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+    import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
 
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
 
@@ -746,9 +746,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     rules: Dict[str, Any] = {}
     if diagnostics and args.output_format in ("json", "sarif"):
-        import codemods.migrate  # noqa: F401  registers every rule
+        import est2tpu.codemods.migrate  # noqa: F401  registers every rule
 
-        from codemods.base import RULES
+        from est2tpu.codemods.base import RULES
 
         rules = dict(RULES)
     # problems: in the json/sarif/github report; text prints them to stderr below.
@@ -778,9 +778,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
-    import codemods.migrate  # noqa: F401  registers every rule
+    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
 
-    from codemods.base import RULES
+    from est2tpu.codemods.base import RULES
 
     codes = sorted(RULES)
     if args.code:

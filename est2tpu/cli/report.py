@@ -33,7 +33,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from est2tpu import __version__
-from est2tpu.files import Problem
+from est2tpu.cli.files import Problem
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FORMATS = ("text", "json", "sarif", "github")
@@ -137,7 +137,7 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
     points at among the lines that replaced it (an API's dotted name: anywhere), else it
     is the most similar of those lines.
     """
-    from codemods.python_tree import NEWLINE  # the line ends the findings count
+    from est2tpu.codemods.python_tree import NEWLINE  # the line ends the findings count
 
     old, new = NEWLINE.split(before), NEWLINE.split(after)
     opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()

@@ -28,7 +28,7 @@ from tensorflow_estimator.python.estimator.estimator import (
     maybe_overwrite_model_dir_and_session_config,
 )
 
-from est2tpu import tpu
+from est2tpu.runtime import tpu
 
 _TPU = tf.compat.v1.estimator.tpu
 _MODE = tf.estimator.ModeKeys
@@ -73,7 +73,7 @@ def model_to_estimator(
     The arguments before ``*`` are those of ``tf.keras.estimator.model_to_estimator``
     and mean the same; as there, input_fn may return features
     ``{"features": ..., "sample_weights": ...}`` to weight the examples.
-    ``use_tpu`` defaults to ``est2tpu.tpu.use_tpu()``; the batch sizes are
+    ``use_tpu`` defaults to ``est2tpu.runtime.tpu.use_tpu()``; the batch sizes are
     TPUEstimator's global ones (``train_batch_size`` is required on a TPU), given
     to input_fn as ``params["batch_size"]``.  ``config`` may be None, a
     ``tf.estimator.RunConfig`` (converted to a TPU RunConfig with
