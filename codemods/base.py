@@ -31,6 +31,15 @@ class Rule:
     #: Reported even where nothing is rewritten any more: the code is still not TPU-ready.
     #: Other findings are review notes about a rewrite, reported only with it.
     blocking: bool = False
+    #: The conversion cannot be completed (it would crash on the CPU, change its numbers, or
+    #: be silently wrong on a TPU): the estimators whose code it is in stay as they were.
+    #: Other blocking findings leave a conversion that runs on the CPU and fails loudly on a
+    #: TPU until fixed by hand.
+    obstacle: bool = False
+
+    def __post_init__(self) -> None:
+        if self.obstacle and not self.blocking:
+            raise ValueError(f"{self.code}: an obstacle is blocking")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -132,14 +141,28 @@ class MigrationCodemod(cst.CSTTransformer):
         scratch = self.context.scratch
         return update_imports(tree, scratch.pop(ADD_KEY, []), scratch.pop(DROP_KEY, []))
 
-    def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None) -> None:
-        """Analyse ``module`` (the one about to be transformed), sharing another concern's analysis."""
+    def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None, unit=None) -> None:
+        """Analyse ``module`` (the one about to be transformed), sharing another concern's
+        analysis, or that of ``unit`` (a :class:`codemods.program.Unit` of ``module``)."""
         self._module, self._shared, self._index, self._spans = module, shared, None, None
-        self.imports = shared.imports if shared else ImportTable(module)
+        if unit is not None:
+            self.imports, self._index = unit.imports, unit.index
+        else:
+            self.imports = shared.imports if shared else ImportTable(module)
+
+    @property
+    def program(self):
+        """The :class:`codemods.program.Program` the module belongs to (None: a module alone)."""
+        return self.index.program
 
     def report(self, node: cst.CSTNode, code: str, message: str, hint: str = "") -> None:
-        """Record a finding at ``node`` (a node of the module being transformed)."""
-        self.context.scratch.setdefault(PENDING_KEY, []).append((node, code, message, hint))
+        """Record a finding at ``node``: a node of the module being transformed, or of
+        another module of its program (the finding goes to that module)."""
+        scratch = self.context.scratch
+        if self.program is not None and not self.index.owns(node):
+            owner = self.program.owner(node)
+            scratch = owner.context.scratch if owner is not None else scratch
+        scratch.setdefault(PENDING_KEY, []).append((node, code, message, hint))
 
     def locate_findings(self) -> None:
         """Turn the findings reported on this module into located :class:`Finding` s."""

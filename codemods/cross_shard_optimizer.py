@@ -39,6 +39,7 @@ OPTIMIZER_NOT_WRAPPED = Rule(
     "must be averaged across shards: use a tf.compat.v1.train optimizer wrapped in "
     "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
     blocking=True,
+    obstacle=True,
 )
 CLIPPED_PER_SHARD = Rule(
     "E2T226",
@@ -59,6 +60,7 @@ SUMMED_GRADIENTS = Rule(
     after="grads_and_vars = optimizer.compute_gradients(loss, tvars)\n"
           "train_op = optimizer.apply_gradients(grads_and_vars)",
     blocking=True,
+    obstacle=True,
 )
 CLIPS = {"tf.clip_by_global_norm", "tf.clip_by_norm", "tf.clip_by_value", "tf.clip_by_average_norm"}
 

@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 import libcst as cst
 
 from .names import ImportTable, dotted, names_in
-from .syntax import find_arg, param_names
+from .syntax import dotted_expr, find_arg, param_names
 from .walk import Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
@@ -29,6 +29,7 @@ CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.
 #: Estimator method -> the mode its input_fn (first argument or ``input_fn=``) runs in.
 USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
+RUN_CONFIG_APIS = {"tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig", "tf.contrib.tpu.RunConfig"}
 
 
 #: Batching calls -> (position of batch_size, position of drop_remainder; None: always drops).
@@ -112,9 +113,10 @@ class _Collector(Visitor):
         self.unpacked: Set[Tuple[Optional[cst.FunctionDef], str]] = set()  # bound, value unknown
         self.estimators: List[EstimatorSite] = []
         self.use_calls: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
-        self.spec_returners: Set[cst.FunctionDef] = set()
+        #: functions returning an EstimatorSpec or TPUEstimatorSpec -> the spec APIs they return
+        self.spec_returners: Dict[cst.FunctionDef, Set[str]] = {}
         self.api_calls: List[Tuple[cst.Call, str, Optional[cst.FunctionDef]]] = []
-        self.exports: List[cst.Call] = []
+        self.exports: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append((node, self.stack[-1] if self.stack else None))
@@ -133,8 +135,9 @@ class _Collector(Visitor):
                 self.unpacked.update((self.scope, name) for name in names_in(target.target))
 
     def visit_Return(self, node: cst.Return) -> None:
-        if self.stack and isinstance(node.value, cst.Call) and self.imports.api(node.value.func) in SPEC_APIS:
-            self.spec_returners.add(self.stack[-1])
+        api = self.imports.api(node.value.func) if self.stack and isinstance(node.value, cst.Call) else None
+        if api in SPEC_APIS:
+            self.spec_returners.setdefault(self.stack[-1], set()).add(api)
 
     def visit_Call(self, node: cst.Call) -> None:
         api = self.imports.api(node.func)
@@ -143,7 +146,7 @@ class _Collector(Visitor):
         if api in ESTIMATOR_APIS or api in KERAS_APIS:
             self.estimators.append(EstimatorSite(node, api, self.scope))
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel"):
-            self.exports.append(node)
+            self.exports.append((node, self.scope))
         elif api in SPEC_USES or (
             isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
         ):
@@ -155,10 +158,18 @@ class _Collector(Visitor):
 
 
 class EstimatorIndex:
-    """Everything the codemods need to know about the Estimators of one module."""
+    """Everything the codemods need to know about the Estimators of one module.
 
-    def __init__(self, module: cst.Module, imports: ImportTable) -> None:
+    In a program of several modules (:class:`codemods.program.Program`), names imported
+    from another module of the program resolve to its functions, and a question asked
+    about a scope (a function) of another module is answered by that module's index.
+    """
+
+    def __init__(self, module: cst.Module, imports: ImportTable, program=None) -> None:
+        """Collect the module's functions, Estimators and their uses; :meth:`resolve` (called
+        once every module of the program is collected) links uses, input_fns and model_fns."""
         self.imports = imports
+        self.program = program
         collector = _Collector(imports)
         #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
         self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
@@ -176,32 +187,55 @@ class EstimatorIndex:
             if isinstance(owner, cst.ClassDef):
                 self.classes[owner.name.value] = owner
         self.uses: List[InputFnUse] = []
-        for call, scope in collector.use_calls:
-            self._add_use(call, scope)
         self.api_calls = collector.api_calls
         self.exports = collector.exports
         self.model_fns: Set[cst.FunctionDef] = set(collector.spec_returners)
         #: The EstimatorSpec calls whose eval_metric_ops become eval_metrics: filled by
         #: EvalMetricOpsToEvalMetrics, which analyses the module before the other concerns.
         self.metrics_moved: Set[cst.Call] = set()
+        #: The model_fns of this module an Estimator of the program calls itself (in order).
+        self.estimator_model_fns: Dict[cst.FunctionDef, None] = {}
+        if program is None:
+            self.resolve()
+
+    def resolve(self) -> None:
+        """Link this module's uses to their Estimators and input_fns, and its Estimators to
+        their model_fns (which may be functions of other modules of the program)."""
+        for call, scope in self._c.use_calls:
+            self._add_use(call, scope)
         for site in self.estimators:
             if site.api in ESTIMATOR_APIS:
                 value = self.argument(site, "model_fn", 0)
                 if value is not None:
-                    self.model_fns.update(fn for fn in self.resolve_functions(value, site.scope)
-                                          if isinstance(fn, cst.FunctionDef))
+                    for fn in self.resolve_functions(value, site.scope):
+                        if isinstance(fn, cst.FunctionDef):
+                            self._index_of(fn).model_fns.add(fn)
+                            self._index_of(fn).estimator_model_fns[fn] = None
 
+    def _index_of(self, scope: Optional[cst.CSTNode]) -> "EstimatorIndex":
+        """The index of the module that defines ``scope`` (a function; None: this module)."""
+        if scope is None or scope in self.parents or self.program is None:
+            return self
+        return self.program.index_of(scope) or self
+
+    def owns(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is a node of this index's module."""
+        return node in self.parent_of or node is self._module
     # -- resolution -------------------------------------------------------------
 
     def scopes(self, scope: Optional[cst.FunctionDef]) -> Iterator[Optional[cst.FunctionDef]]:
         """``scope``, each enclosing function, then None (the module)."""
+        parents = self._index_of(scope).parents
         while scope is not None:
             yield scope
-            scope = self.parents.get(scope)
+            scope = parents.get(scope)
         yield None
 
     def lookup(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
         """The value last assigned to ``name`` in ``scope`` or an enclosing scope."""
+        index = self._index_of(scope)
+        if index is not self:
+            return index.lookup(name, scope)
         for owner in self.scopes(scope):
             value = self._c.assigned.get((owner, name))
             if value is not None:
@@ -211,6 +245,9 @@ class EstimatorIndex:
     def value_of(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
         """The value last assigned to a name, or to ``self.x`` (one binding for the class), seen
         from ``scope``; None for any other expression."""
+        index = self._index_of(scope)
+        if index is not self:
+            return index.value_of(expr, scope)
         if isinstance(expr, cst.Name):
             key = expr.value
         elif isinstance(expr, cst.Attribute) and self._instance_of(expr.value, scope):  # exp.x: its self.x
@@ -227,6 +264,9 @@ class EstimatorIndex:
         return None
 
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
+        index = self._index_of(scope)
+        if index is not self:
+            return index.function_named(name, scope)
         candidates = self.functions_by_name.get(name, ())
         for owner in self.scopes(scope):
             for fn in candidates:
@@ -240,6 +280,9 @@ class EstimatorIndex:
         value of a comprehension variable is (see :meth:`resolve_functions`)."""
         if depth > 4:
             return None
+        index = self._index_of(scope)
+        if index is not self:
+            return index.resolve_function(expr, scope, depth)
         if isinstance(expr, cst.Lambda):
             return expr
         if isinstance(expr, cst.Name) and self.comprehension_values(expr) is not None:
@@ -250,7 +293,9 @@ class EstimatorIndex:
             if fn is not None:
                 return fn
             value = self.lookup(expr.value, scope)
-            return self.resolve_function(value, scope, depth + 1) if value is not None else None
+            if value is None:
+                return self._imported(expr, depth)
+            return self.resolve_function(value, scope, depth + 1)
         if self_attribute(expr):  # self.method, or self.x = <function>
             name = expr.attr.value
             methods = [fn for fn in self.functions_by_name.get(name, ()) if param_names(fn)[:1] == ["self"]]
@@ -261,13 +306,24 @@ class EstimatorIndex:
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # Class.method, exp.method, cls.method
             owner = self._instance_of(expr.value, scope) or self.classes.get(expr.value.value) \
                 or self._class_of_first_param(expr.value, scope)
-            return self._method(owner, expr.attr.value) if owner is not None else None
+            return self._method(owner, expr.attr.value) if owner is not None else self._imported(expr, depth)
+        if isinstance(expr, cst.Attribute):  # package.module.function
+            return self._imported(expr, depth)
         if isinstance(expr, cst.Call):
             owner = self.classes.get(expr.func.value) if isinstance(expr.func, cst.Name) else None
             if owner is not None and self.function_named(expr.func.value, scope) is None:  # Model(...)
                 return self._method(owner, "__call__")
             return self._resolve_call(expr, scope, depth)[1]
         return None
+
+    def _imported(self, expr: cst.BaseExpression, depth: int) -> Optional[Function]:
+        """The function of another module of the program that an imported name (or an
+        attribute of an imported module) is."""
+        found = self.program.imported(self, expr) if self.program is not None else None
+        if found is None:
+            return None
+        index, rest = found
+        return index.resolve_function(dotted_expr(rest), None, depth + 1) if rest else None
 
     def resolve_functions(self, expr: cst.BaseExpression, scope, depth: int = 0) -> List[Optional[Function]]:
         """Each function an expression may be (None for one not known here): a variable of a
@@ -316,12 +372,15 @@ class EstimatorIndex:
 
         ``functools.partial(f, …)`` has no factory: (None, f).
         """
+        index = self._index_of(scope)
+        if index is not self:
+            return index._resolve_call(call, scope, depth)
         if self.imports.api(call.func) == "functools.partial" or dotted(call.func) == "partial":
             return None, (self.resolve_function(call.args[0].value, scope, depth + 1) if call.args else None)
         factory = self.resolve_function(call.func, scope, depth + 1)
         if not isinstance(factory, cst.FunctionDef):
             return None, None
-        return factory, returned_function(factory, self)
+        return factory, returned_function(factory, self._index_of(factory))
 
     def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
         """The Estimators a receiver expression may be: one, or each built in a branch of
@@ -347,7 +406,7 @@ class EstimatorIndex:
                         return site
                 factory = self.resolve_function(value.func, scope)
                 if isinstance(factory, cst.FunctionDef):
-                    for site in self.estimators:
+                    for site in self._index_of(factory).estimators:
                         if site.scope is factory:
                             return site
         return self.sole_estimator if guess else None
@@ -442,6 +501,9 @@ class EstimatorIndex:
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
         if depth > 4:
             return None
+        index = self._index_of(scope)
+        if index is not self:
+            return index._plan(expr, scope, depth)
         if isinstance(expr, cst.Name) and self.function_named(expr.value, scope) is None:
             value = self.lookup(expr.value, scope)
             return self._plan(value, scope, depth + 1) if value is not None else None
@@ -456,7 +518,7 @@ class EstimatorIndex:
             return self._plan_lambda(fn, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
-        return self._plan_def(fn, factory_call, factory)
+        return self._index_of(fn)._plan_def(fn, factory_call, factory)
 
     def _plan_def(self, fn: cst.FunctionDef, factory_call, factory) -> InputFnPlan:
         """A def that will be the input_fn itself (directly or returned by a factory)."""
@@ -493,7 +555,7 @@ class EstimatorIndex:
                         return bound
                 default = param_default(owner, name)
                 return default
-            if self._c.assigned.get((owner, name)) is not None:
+            if self._index_of(owner)._c.assigned.get((owner, name)) is not None:
                 return None  # computed inside the input_fn: not known outside
         return size
 
@@ -578,6 +640,9 @@ class EstimatorIndex:
 
     def available_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
         """Whether every name ``expr`` reads is bound in ``scope`` or an enclosing scope."""
+        index = self._index_of(scope)
+        if index is not self:
+            return index.available_at(expr, scope)
         for name in names_in(expr):
             if name in self.imports.aliases or hasattr(builtins, name):
                 continue
@@ -588,13 +653,16 @@ class EstimatorIndex:
         return True
 
     def input_fn_plans(self) -> Iterator[Tuple[InputFnUse, InputFnPlan]]:
-        """The input_fns to rewrite: those of an estimator built in this module."""
-        for use in self.uses:
-            if use.plan is not None and use.site is not None:
-                yield use, use.plan
+        """The input_fns to rewrite: those of every use, in the program, of an estimator the
+        program builds (their functions may be in any module)."""
+        for index in self.program.indexes if self.program is not None else [self]:
+            for use in index.uses:
+                if use.plan is not None and use.site is not None:
+                    yield use, use.plan
 
     def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
-        return any(owner in self.model_fns for owner in self.scopes(scope))
+        model_fns = self._index_of(scope).model_fns
+        return any(owner in model_fns for owner in self.scopes(scope))
 
     def stays_estimator_spec(self, spec: cst.Call) -> bool:
         """Whether EstimatorSpec call ``spec`` stays one, which TPUEstimator runs on the CPU:
@@ -603,6 +671,69 @@ class EstimatorIndex:
 
     def calls_to(self, *apis: str) -> List[cst.Call]:
         return [call for call, api, _ in self.api_calls if api in apis]
+
+    # -- what an estimator runs -------------------------------------------------------
+
+    def run_config_of(self, site: EstimatorSite) -> Optional[cst.Call]:
+        """The ``RunConfig(...)`` call the site's ``config=`` is, followed through names,
+        ``self.x``, ``.replace(...)`` and functions returning it; None when not known."""
+        value = self.argument(site, "config", 2)
+        for _ in range(4):
+            if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
+                value = self.value_of(value, site.scope)
+            elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
+                value = value.func.value
+            elif isinstance(value, cst.Call) and isinstance(self.resolve_function(value.func, site.scope), cst.FunctionDef):
+                value = returned_call(self.resolve_function(value.func, site.scope))
+            else:
+                break
+        if isinstance(value, cst.Call) and self.index_of_node(value).imports.api(value.func) in RUN_CONFIG_APIS:
+            return value
+        return None
+
+    def params_dict_of(self, site: EstimatorSite) -> Optional[cst.Dict]:
+        """The dict literal the site's ``params=`` is (directly or through one name)."""
+        given = self.argument(site, "params", 3)
+        value = self.lookup(given.value, site.scope) if isinstance(given, cst.Name) else given
+        return value if isinstance(value, cst.Dict) else None
+
+    def exports_of(self, site: EstimatorSite) -> List[cst.Call]:
+        """The ``export_saved_model`` calls of this module on the site's estimator."""
+        return [call for call, scope in self.exports
+                if isinstance(call.func, cst.Attribute) and site in self.sites_for(call.func.value, scope)]
+
+    def spec_helpers(self, fn: Function) -> List[cst.FunctionDef]:
+        """The functions returning an EstimatorSpec that ``fn`` calls (directly, or through
+        such a function), in any module of the program."""
+        found: List[cst.FunctionDef] = []
+        todo = [fn]
+        while todo:
+            caller = todo.pop()
+            scope = caller if isinstance(caller, cst.FunctionDef) else self.enclosing_function(caller)
+            for call in _Calls().walked(caller).calls:
+                callee = self.resolve_function(call.func, scope)
+                if isinstance(callee, cst.FunctionDef) and callee is not fn and callee not in found \
+                        and callee in self._index_of(callee)._c.spec_returners:
+                    found.append(callee)
+                    todo.append(callee)
+        return found
+
+    def spec_returning(self, apis) -> List[cst.FunctionDef]:
+        """The functions of this module that return a spec made by one of ``apis``."""
+        return [fn for fn, returned in self._c.spec_returners.items() if returned & set(apis)]
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[Function]:
+        """The innermost def or lambda of this module that holds ``node`` (None: module level)."""
+        node = self.parent_of.get(node)
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            node = self.parent_of.get(node)
+        return node
+
+    def index_of_node(self, node: cst.CSTNode) -> "EstimatorIndex":
+        if self.owns(node) or self.program is None:
+            return self
+        unit = self.program.owner(node)
+        return unit.index if unit is not None else self
 
 
 

@@ -65,6 +65,7 @@ METRICS_NOT_REWRITTEN = Rule(
     "model_fn). Write a metric_fn taking the tensors it needs and pass "
     "eval_metrics=(metric_fn, [tensors]).",
     blocking=True,
+    obstacle=True,
 )
 KERAS_METRIC = Rule(
     "E2T220",

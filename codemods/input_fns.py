@@ -23,7 +23,7 @@ import libcst as cst
 
 from .base import MigrationCodemod, Rule
 from .estimators import BATCHING, batching
-from .model_fn_params import UNRESOLVED_MODEL_FN
+from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
 from .names import MethodCalls, names_in, statements
 from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
                              params_item, replace_arg)
@@ -46,6 +46,7 @@ CANNED_INPUT = Rule(
     before="estimator.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=32))",
     after='def input_fn(params):\n    return tf.data.Dataset.from_tensor_slices((x, y)).batch(params["batch_size"], drop_remainder=True)',
     blocking=True,
+    obstacle=True,
 )
 SHARED_PREDICT_INPUT = Rule(
     "E2T217",
@@ -98,6 +99,7 @@ HELPER_BATCH = Rule(
     before="def input_fn():\n    ds = batch_it(ds)\n    return ds.prefetch(1)",
     after='def input_fn(params):\n    ds = batch_it(ds, params["batch_size"])\n    return ds.prefetch(1)',
     blocking=True,
+    obstacle=True,
 )
 
 GET_NEXT = Rule(
@@ -136,17 +138,23 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(use.arg, ELSEWHERE.code, ELSEWHERE.title,
                             "give it `params` and batch by params['batch_size']")
             elif use.problem == "unresolved":
-                self.report(use.arg, UNRESOLVED_MODEL_FN.code, "input_fn is not defined in this file",
+                message, _ = unresolved("input_fn", index, use.arg.value)
+                self.report(use.arg, UNRESOLVED_MODEL_FN.code, message,
                             "give it `params` and batch by params['batch_size'] where it is defined")
-        for call in {plan.unfollowed for _, plan in index.input_fn_plans()} - {None}:
-            self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
-        for use, plan in index.input_fn_plans():
+        # The program's input_fns (their uses and functions may be in any module): this
+        # module plans the parts of them that are its own.
+        plans = list(index.input_fn_plans())
+        owned = index.owns
+        for call in {plan.unfollowed for _, plan in plans} - {None}:
+            if owned(call):
+                self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
+        for use, plan in plans:
             self.takes_params.add(plan.takes_params)
             self.to_param.update(plan.to_batch_param)
             self.batch_kwargs.update(plan.batch_kwargs)
             if plan.pass_params is not None:
                 self.pass_params.add(plan.pass_params)
-                callee = index.resolve_function(plan.pass_params.func, None)
+                callee = self._callee(plan.pass_params)
                 if callee is not None:
                     self.takes_params.add(callee)
                     self.iterators.add(callee)
@@ -156,15 +164,18 @@ class InputFnTakesParams(MigrationCodemod):
                 modes.setdefault(call, set()).add(use.mode)
         # A def that now batches by params itself (another use reaches it directly): calls
         # forwarding to it pass params on instead of a batch size (given or left to the default).
-        rebatched = {plan.takes_params for _, plan in index.input_fn_plans() if plan.to_batch_param}
-        for _, plan in index.input_fn_plans():
+        rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param}
+        for _, plan in plans:
             call = plan.forwards
-            if call is not None and index.resolve_function(call.func, None) in rebatched:
+            if call is not None and self._callee(call) in rebatched:
                 self.to_param.difference_update(arg.value for arg in call.args)
                 self.batch_kwargs.pop(call, None)
                 self.pass_params.add(call)
+        self.iterators = {fn for fn in self.iterators if owned(fn)}
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
+            if not owned(call):
+                continue
             if batching(call) == "padded_batch":
                 shapes = find_arg(call, "padded_shapes", 1)
                 if shapes is None or "None" in names_in(shapes.value):
@@ -191,6 +202,11 @@ class InputFnTakesParams(MigrationCodemod):
         self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the dropped statements' datasets, rewritten
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
+
+    def _callee(self, call: cst.Call):
+        """The function a call of the program's input_fns calls (resolved in its own module)."""
+        index = self.index.index_of_node(call)
+        return index.resolve_function(call.func, None)
 
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]

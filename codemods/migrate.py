@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from typing import Dict, Iterable, List, Optional, Set, Type
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Type
 
 import libcst as cst
 
@@ -26,8 +26,8 @@ from .input_fns import InputFnTakesParams
 from .keras_model_to_estimator import KerasModelToTPUEstimator
 from .layout import lay_out
 from .model_fn_params import ModelFnTakesParams
+from .program import Program, Source, Unit, decide, inside
 from .summaries_to_host_call import SummariesToHostCall
-from .syntax import parse_module
 from .tpu_estimator import EstimatorToTPUEstimator
 from .tpu_hazards import ReportTPUHazards
 
@@ -50,10 +50,19 @@ PIPELINE: List[Type[MigrationCodemod]] = [
 class MigrationResult:
     code: str
     findings: List[Finding]
+    #: The module did not parse (LibCST's error); ``code`` is then the original.
+    error: Optional[cst.ParserSyntaxError] = None
 
 
 class Migrate(MigrationCodemod):
-    """Run every est2tpu codemod (``python -m libcst.tool codemod commands.Migrate``)."""
+    """Run every est2tpu codemod (``python -m libcst.tool codemod commands.Migrate``).
+
+    Given one module (LibCST's CLI), it migrates that module as a program of its own;
+    :func:`migrate_program` runs one per module of a program, in three steps: every
+    module's analysis (:meth:`analyse`), the program's decision of which estimators
+    convert, then each module's rewrite, confined to the code of those estimators
+    (:meth:`rewrite`).
+    """
 
     DESCRIPTION = "Migrate tf.estimator code to TPUEstimator."
 
@@ -62,28 +71,61 @@ class Migrate(MigrationCodemod):
         context.scratch[OPTIONS_KEY] = self.options
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        code = self.context.scratch.get(SOURCE_KEY) or tree.code
-        concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
-        for concern in concerns:  # analysis of the untouched module
-            concern.prepare(tree, shared=self)
-            concern.visit_Module(tree)
-        active = [c for c in concerns if c.rewrites()]
+        source = Source(self.context.scratch.get(SOURCE_KEY) or tree.code)
+        program = Program([source], trees={id(source): tree})
+        unit = program.units[0]
+        unit.context, unit.migration = self.context, self
+        self.analyse(unit)
+        decide(program)
+        tree = self.rewrite(program.live(unit))
+        self.locate_findings()
+        return tree
+
+    def analyse(self, unit: Unit) -> None:
+        """Every concern's analysis of the untouched module of ``unit``."""
+        self.unit = unit
+        self.prepare(unit.tree, unit=unit)
+        code = self.context.scratch.get(SOURCE_KEY) or unit.tree.code
+        self.concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
+        for concern in self.concerns:
+            concern.prepare(unit.tree, shared=self)
+            concern.visit_Module(unit.tree)
+
+    def targets_inside(self, regions: Set[cst.CSTNode]) -> List[cst.CSTNode]:
+        """The nodes the concerns would rewrite inside ``regions`` (of any module)."""
+        parents = self.index.parent_of
+        found = []
+        for concern in self.concerns:
+            if concern.rewrites():
+                targets = concern.targets()
+                if targets is None:
+                    return [self._module]
+                found.extend(t for t in targets if self.index.owns(t) and inside(t, regions, parents))
+        return found
+
+    def rewrite(self, live: Set[cst.CSTNode]) -> cst.Module:
+        """The module, rewritten inside the ``live`` nodes only (the regions of the estimators
+        that convert): code that no converting estimator runs stays as it was."""
+        tree = self._module
+        active = [c for c in self.concerns if c.rewrites()] if live else []
         if active:
+            self.live, self.depth = live, 0
             self._dispatch(active)
             tree = self.fix_imports(tree.visit(self))
             self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
-        self.locate_findings()
         return tree
 
     def _dispatch(self, concerns: List[MigrationCodemod]) -> None:
         """Per node type, the concerns' visit_/leave_ methods, in pipeline order.
 
         Most nodes change in no concern: the traversal enters only the nodes above one of
-        the concerns' targets (and so also every function enclosing one, for the concerns
+        the concerns' live targets (and so also every function enclosing one, for the concerns
         that track the function they are in).  Others are handed to ``on_leave`` whole.
         """
         targets = [concern.targets() for concern in concerns]
-        self.paths = None if None in targets else _above(itertools.chain(*targets), self.index.parent_of)
+        parents = self.index.parent_of
+        self.paths = None if None in targets else _above(
+            (t for t in itertools.chain(*targets) if inside(t, self.live, parents)), parents)
         self.visitors: Dict[str, List] = {}
         self.leavers: Dict[str, List] = {}
         for concern in concerns:
@@ -96,16 +138,22 @@ class Migrate(MigrationCodemod):
                 self.leavers.setdefault("*", []).append(concern.on_leave)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        for method in self.visitors.get(type(node).__name__, ()):
-            method(node)
+        if node in self.live:
+            self.depth += 1
+        if self.depth:
+            for method in self.visitors.get(type(node).__name__, ()):
+                method(node)
         return self.paths is None or node in self.paths
 
     def on_leave(self, original_node, updated_node):
-        name = type(original_node).__name__
-        for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
-            updated_node = method(original_node, updated_node)
-            if not isinstance(updated_node, cst.CSTNode):
-                break  # removed or replaced by several statements: nothing more to rewrite
+        if self.depth:
+            name = type(original_node).__name__
+            for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
+                updated_node = method(original_node, updated_node)
+                if not isinstance(updated_node, cst.CSTNode):
+                    break  # removed or replaced by several statements: nothing more to rewrite
+        if original_node in self.live:
+            self.depth -= 1
         return updated_node
 
 
@@ -136,17 +184,52 @@ def _handlers(cls: Type[MigrationCodemod]):
     return visits, leaves, generic
 
 
+def migrate_program(sources: Sequence[Source], options: Options = Options(), style: str = "auto",
+                    black_config=()) -> List[Optional[MigrationResult]]:
+    """Migrate the modules of one program, each laid out (see :mod:`codemods.layout`): the
+    results in the order of ``sources``, None for a source that is only read (``write``
+    false).  A module LibCST cannot parse gets a result with its ``error``; the program is
+    analysed without it."""
+    program = Program(sources)
+    migrations: Dict[int, Migrate] = {}
+    for unit in program.units:
+        unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
+        unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
+        unit.migration.analyse(unit)
+    decide(program)
+    results: List[Optional[MigrationResult]] = []
+    for source in sources:
+        migration = migrations.get(id(source))
+        if not source.write:
+            results.append(None)
+        elif migration is None:
+            results.append(MigrationResult(source.code, [], program.errors[id(source)]))
+        else:
+            results.append(_result(migration, program, style, black_config))
+    return results
+
+
+def _result(migration: Migrate, program: Program, style: str, black_config) -> MigrationResult:
+    unit = migration.unit
+    tree = migration.rewrite(program.live(unit))
+    migration.locate_findings()
+    code = unit.source.code
+    new = code if tree is unit.tree else positions.code(tree, migration.spans)
+    findings = sorted(set(unit.context.scratch.get(FINDINGS_KEY, [])))
+    if new == code:  # already migrated: only what still blocks a TPU run is reported
+        findings = [f for f in findings if RULES[f.code].blocking]
+    source = unit.source
+    if source.style is not None:
+        style, black_config = source.style, source.black_config
+    return MigrationResult(lay_out(code, new, style, black_config), findings)
+
+
 def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=()) -> MigrationResult:
-    """Migrate one module's source text and lay out the changed lines (see :mod:`codemods.layout`).
+    """Migrate one module's source text, as a program of its own (see :func:`migrate_program`).
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
-    context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
-    module = parse_module(code)
-    migrate = Migrate(context)
-    tree = migrate.transform_module(module)
-    new = code if tree is module else positions.code(tree, migrate.spans)
-    findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
-    if new == code:  # already migrated: only what still blocks a TPU run is reported
-        findings = [f for f in findings if RULES[f.code].blocking]
-    return MigrationResult(lay_out(code, new, style, black_config), findings)
+    result = migrate_program([Source(code)], options, style, black_config)[0]
+    if result.error is not None:
+        raise result.error
+    return result

@@ -25,12 +25,16 @@ MODEL_FN_PARAMS = Rule(
 )
 UNRESOLVED_MODEL_FN = Rule(
     "E2T212",
-    "model_fn or input_fn not found in this file",
-    "The function passed as model_fn/input_fn is defined elsewhere or built dynamically, "
-    "so it could not be given a `params` argument here. Migrate the module that defines "
-    "it, or add `params` by hand (input_fns must batch by params['batch_size']).",
+    "model_fn or input_fn not found in the program",
+    "The function passed as model_fn/input_fn is not defined in the files migrated (it comes "
+    "from an installed package or a module not given to the run) or is built dynamically, so "
+    "it could not be given a `params` argument, and the estimator was left as it was. Migrate "
+    "the module that defines it in the same run, or add `params` by hand (input_fns must batch "
+    "by params['batch_size']).",
     before="estimator = tf.estimator.Estimator(model_fn=models.build(cfg))",
     after="def model_fn(features, labels, mode, params): ...",
+    blocking=True,
+    obstacle=True,
 )
 
 HIDDEN_BY_DECORATOR = Rule(
@@ -43,7 +47,18 @@ HIDDEN_BY_DECORATOR = Rule(
     before="def wrapper(features, labels, mode):\n    return fn(features, labels, mode)",
     after="def wrapper(features, labels, mode, params):\n    return fn(features, labels, mode, params)",
     blocking=True,
+    obstacle=True,
 )
+
+
+def unresolved(role: str, index, expr: cst.BaseExpression):
+    """(message, hint) of an E2T212 finding for the ``role`` function ``expr`` names, which the
+    program does not define: where its name comes from, as far as it can be told here."""
+    where = index.program.where(index, expr) if index.program is not None else index.imports.qualified(expr)
+    if where is not None:
+        return f"{role} {where}", "give the module that defines it to the same run, or add `params` there by hand"
+    spelled = "".join(cst.Module([]).code_for_node(expr).split())
+    return f"{role} {spelled} is not a function defined in the program", "give it a `params` argument by hand"
 
 
 class ModelFnTakesParams(MigrationCodemod):
@@ -59,12 +74,10 @@ class ModelFnTakesParams(MigrationCodemod):
                 continue
             arg = find_arg(site.call, "model_fn", 0)
             if arg is not None and None in self.index.resolve_functions(arg.value, site.scope):
-                where = self.imports.qualified(arg.value)
-                message = f"model_fn {where} is defined in another module" if where else "model_fn is not defined in this file"
+                message, hint = unresolved("model_fn", self.index, arg.value)
                 if isinstance(arg.value, cst.Name) and self.index.comprehension_values(arg.value) == []:
                     message = f"model_fn {arg.value.value} is each value of a sequence not spelled out in this file"
-                self.report(arg, UNRESOLVED_MODEL_FN.code, message,
-                            "migrate the module that defines it too" if where else "give it a `params` argument")
+                self.report(arg, UNRESOLVED_MODEL_FN.code, message, hint)
 
         for fn in self.index.model_fns:
             for decorator in fn.decorators:

@@ -63,7 +63,38 @@ def is_schedule(api: str) -> bool:
     return api.startswith("tf.train.") and api.endswith(("_decay", "piecewise_constant", "_decay_restarts"))
 
 
+#: Modules of TensorFlow's own Estimator sources that public names are exported from, and
+#: where those names live publicly (``tensorflow.python.estimator.estimator.Estimator`` is
+#: ``tf.estimator.Estimator``; ``…tpu.tpu_estimator.TPUEstimator`` is ``tf.estimator.tpu.TPUEstimator``).
+_INTERNAL_MODULES = {
+    "estimator": "", "model_fn": "", "run_config": "", "training": "", "exporter": "", "mode_keys": "",
+    "estimator_lib": "", "keras_lib": "", "hooks.basic_session_run_hooks": "",
+    "canned.dnn": "", "canned.linear": "", "canned.dnn_linear_combined": "", "canned.baseline": "",
+    "canned.boosted_trees": "", "tpu.tpu_estimator": "tpu.", "tpu.tpu_config": "tpu.",
+    "inputs.numpy_io": "inputs.", "inputs.pandas_io": "inputs.", "inputs.inputs": "inputs.",
+    "export.export": "export.", "export.export_output": "export.", "export.export_lib": "export.",
+}
+_INTERNAL_ROOTS = ("tensorflow_estimator.python.estimator.", "tensorflow.python.estimator.",
+                   "tensorflow.contrib.tpu.python.tpu.")
+
+
+def _internal(qualified: str) -> Optional[str]:
+    """The public ``tf.estimator…`` name of a name imported from TensorFlow's own Estimator
+    modules (``from tensorflow.python.estimator import estimator``), or None."""
+    for root in _INTERNAL_ROOTS:
+        if qualified.startswith(root):
+            module, _, name = qualified[len(root):].rpartition(".")
+            if root.startswith("tensorflow.contrib"):
+                return f"tf.contrib.tpu.{name}" if module in ("tpu_estimator", "tpu_config") else None
+            if module in _INTERNAL_MODULES and name:
+                return f"tf.estimator.{_INTERNAL_MODULES[module]}{name}"
+    return None
+
+
 def canonical(qualified: str) -> str:
+    internal = _internal(qualified)
+    if internal is not None:
+        return internal
     for prefix, replacement in _CANONICAL_PREFIXES:
         if qualified.startswith(prefix):
             return replacement + qualified[len(prefix):]
@@ -293,8 +324,20 @@ class _BindingCount(_Assigned):
             self._bind(node.name)
 
 
-def _bindings(imp) -> Iterator[Tuple[str, str]]:
-    """``(local name, fully qualified name)`` for each name an import statement binds."""
+def absolute_module(imp: cst.ImportFrom, package: Optional[str]) -> Optional[str]:
+    """The module a ``from … import`` names, relative imports resolved against ``package``
+    (the importing module's package; None: relative imports are not resolved)."""
+    if not imp.relative:
+        return dotted(imp.module) if imp.module is not None else None
+    if package is None or len(imp.relative) > package.count(".") + 1:
+        return None
+    base = package.rsplit(".", len(imp.relative) - 1)[0] if len(imp.relative) > 1 else package
+    return f"{base}.{dotted(imp.module)}" if imp.module is not None else base
+
+
+def _bindings(imp, package: Optional[str] = None) -> Iterator[Tuple[str, str]]:
+    """``(local name, fully qualified name)`` for each name an import statement binds
+    (relative imports resolved against ``package``, when given)."""
     if isinstance(imp, cst.Import):
         for alias in imp.names:
             full = dotted(alias.name)
@@ -302,8 +345,10 @@ def _bindings(imp) -> Iterator[Tuple[str, str]]:
                 yield alias.asname.name.value, full
             else:  # `import a.b` binds `a`
                 yield full.split(".")[0], full.split(".")[0]
-    elif not (imp.relative or imp.module is None or isinstance(imp.names, cst.ImportStar)):
-        base = dotted(imp.module)
+    elif not isinstance(imp.names, cst.ImportStar):
+        base = absolute_module(imp, package)
+        if base is None:
+            return
         for alias in imp.names:
             name = alias.name.value
             yield (alias.asname.name.value if alias.asname is not None else name), f"{base}.{name}"
@@ -316,14 +361,16 @@ class ImportTable:
     New code is spelled with the names module-level imports bind (:attr:`module_aliases`):
     it may be written where a function's own imports are not seen."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, package: Optional[str] = None) -> None:
+        """``package``: the package of the module (``trainer`` for ``trainer/task.py``), which
+        relative imports are resolved against; None resolves none of them."""
         self.aliases: Dict[str, str] = {}
         self.module_aliases: Dict[str, str] = {}
         self._bound: Dict[str, Set[str]] = {}  # each name with every module any import binds it to
         for imp in _import_statements(module.body, in_defs=False):
-            self.module_aliases.update(_bindings(imp))
+            self.module_aliases.update(_bindings(imp, package))
         for imp in _import_statements(module.body):
-            for name, full in _bindings(imp):
+            for name, full in _bindings(imp, package):
                 self.aliases[name] = full
                 self._bound.setdefault(name, set()).add(full)
         #: The module-level aliases: resolved like imports, never used to spell new code.

@@ -34,7 +34,6 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimators import ESTIMATOR_APIS
 from .names import assigned_names, fresh_name, identifier, names_in
 from .syntax import add_args, add_param, find_arg, is_name, kwarg, param_names, split_comments
 
@@ -95,7 +94,7 @@ class SummariesToHostCall(MigrationCodemod):
         index = self.index
         specs = {c for c in index.calls_to("tf.estimator.EstimatorSpec") if not index.stays_estimator_spec(c)}
         self.plans: Dict[cst.FunctionDef, _Plan] = {}
-        for fn in self._called_by_estimators():
+        for fn in self.index.estimator_model_fns:  # only those may gain a `config` parameter
             plan = self._plan(fn, specs)
             if plan is not None:
                 self.plans[fn] = plan
@@ -109,16 +108,6 @@ class SummariesToHostCall(MigrationCodemod):
                 kind = api.rsplit(".", 1)[-1]
                 hint = "write it from a host_call" if kind == "scalar" else "no TPU equivalent: remove it"
                 self.report(call, SUMMARY.code, f"{SUMMARY.title}: {api}", hint)
-
-    def _called_by_estimators(self) -> List[cst.FunctionDef]:
-        """model_fns an Estimator calls itself: only those may gain a ``config`` parameter."""
-        out = []
-        for site in self.index.estimators:
-            arg = find_arg(site.call, "model_fn", 0) if site.api in ESTIMATOR_APIS else None
-            for fn in self.index.resolve_functions(arg.value, site.scope) if arg is not None else ():
-                if isinstance(fn, cst.FunctionDef) and fn not in out:
-                    out.append(fn)
-        return out
 
     def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:
         if not isinstance(fn.body, cst.IndentedBlock):

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param, returned_call
+from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param
 from .names import dotted
 from .syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
 from .walk import Visitor
@@ -86,6 +86,7 @@ PARAMS_CALL = Rule(
     before="est = tf.estimator.Estimator(model_fn, params=get_hparams())",
     after="hparams = get_hparams()\nest = tf.estimator.Estimator(model_fn, params=hparams)",
     blocking=True,
+    obstacle=True,
 )
 NO_BATCH_SIZE = Rule(
     "E2T218",
@@ -93,6 +94,7 @@ NO_BATCH_SIZE = Rule(
     "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
     "The input_fn's batch size could not be read here; set it by hand.",
     blocking=True,
+    obstacle=True,
 )
 BATCH_CONFLICT = Rule(
     "E2T230",
@@ -102,6 +104,7 @@ BATCH_CONFLICT = Rule(
     "sizes; the first was kept, which changes what the others train or evaluate on. Build one "
     "TPUEstimator per batch size (sharing model_dir), or use one size.",
     blocking=True,
+    obstacle=True,
 )
 CONFIG_UNKNOWN = Rule(
     "E2T219",
@@ -109,6 +112,7 @@ CONFIG_UNKNOWN = Rule(
     "TPUEstimator requires a tpu RunConfig ('`config` must be provided with type "
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
     blocking=True,
+    obstacle=True,
 )
 CHECKPOINTS_PER_LOOP = Rule(
     "E2T233",
@@ -132,6 +136,7 @@ UNKNOWN_KEYWORDS = Rule(
     before="est = tf.estimator.Estimator(**make_kwargs())",
     after="kw = make_kwargs()\nest = tf.estimator.Estimator(model_fn=kw['model_fn'], config=kw['config'])",
     blocking=True,
+    obstacle=True,
 )
 
 
@@ -174,7 +179,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
-             RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS]
+             RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS,
+             CHECKPOINTS_PER_LOOP]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -281,23 +287,10 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             args.append(kwarg("config", self._tpu_run_config(None)))
         elif is_name(config, "None") and find_arg(site.call, "config", 2):
             self.none_configs.add(site.call)
-        elif not self._config_is_run_config(config, site):
+        elif self.index.run_config_of(site) is None:
             self.report(config, CONFIG_UNKNOWN.code, CONFIG_UNKNOWN.title, "build a tf.compat.v1.estimator.tpu.RunConfig")
         args.append(kwarg("use_tpu", cst.Call(self.runtime("use_tpu"))))
         return args + batch_size_args(self, site, self._params_batch_size(site))
-
-    def _config_is_run_config(self, value: cst.BaseExpression, site: EstimatorSite) -> bool:
-        for _ in range(3):
-            if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
-                value = self.index.value_of(value, site.scope)
-            elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
-                value = value.func.value
-            elif isinstance(value, cst.Call) and isinstance(self.index.resolve_function(value.func, site.scope), cst.FunctionDef):
-                value = returned_call(self.index.resolve_function(value.func, site.scope))
-            else:
-                break
-        return isinstance(value, cst.Call) and self.api(value.func) in (
-            "tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig", "tf.contrib.tpu.RunConfig")
 
     def _check_checkpoint_steps(self, run_config: cst.Call) -> None:
         arg = find_arg(run_config, "save_checkpoints_steps", RUN_CONFIG_FIELDS.index("save_checkpoints_steps"))

@@ -53,6 +53,7 @@ MULTI_GPU = Rule(
     "MirroredStrategy, replicate_model_fn, TowerOptimizer and RunConfig(train_distribute=...) "
     "do not apply to TPUEstimator, which shards across TPU cores itself. Remove them.",
     blocking=True,
+    obstacle=True,
 )
 PREDICTIONS = Rule(
     "E2T228", "predictions are not a dict of tensors",
@@ -93,7 +94,7 @@ class ReportTPUHazards(MigrationCodemod):
             if api in SPEC_APIS:
                 self._check_predictions(call, scope)
         if index.estimators:
-            for call in index.exports:
+            for call, _ in index.exports:
                 self.report(call, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
 
     def rewrites(self) -> bool:

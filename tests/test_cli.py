@@ -719,14 +719,14 @@ def test_a_worker_that_dies_fails_only_its_file(tmp_path, monkeypatch):
     the pool; the other files in flight are run again and only that file fails."""
     from est2tpu.cli import main as cli
 
-    real = cli._migrate_python
+    real = cli._migrate
 
     def crashing(job):
-        if job.display.endswith("boom.py"):
+        if any(m.display.endswith("boom.py") for m in job.members):
             os._exit(70)  # dies without a word, as a segfault would
         return real(job)
 
-    monkeypatch.setattr(cli, "_migrate_python", crashing)  # inherited by the forked workers
+    monkeypatch.setattr(cli, "_migrate", crashing)  # inherited by the forked workers
     files = {f"m{i}.py": SPEC for i in range(2 * cli.POOL_THRESHOLD)}
     write(tmp_path, {**files, "boom.py": SPEC, "n.py": SPEC})
     result = run_cli("migrate", "--check", "-j", "2", ".", cwd=tmp_path)

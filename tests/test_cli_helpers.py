@@ -12,7 +12,19 @@ from typing import Dict, List, Optional, Union
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: A model_fn returning a plain EstimatorSpec: rewritten to TPUEstimatorSpec, no finding.
+#: What the snippets below train with: an Estimator built and trained with their model_fn.
+TRAINED = """
+
+def input_fn():
+    return tf.data.Dataset.from_tensors(([1.0], [1.0])).repeat().batch(8)
+
+
+estimator = tf.estimator.Estimator(model_fn)
+estimator.train(input_fn, max_steps=10)
+"""
+
+#: A model_fn returning a plain EstimatorSpec, and its Estimator: rewritten to
+#: TPUEstimatorSpec and TPUEstimator, no finding.
 SPEC = """\
 import tensorflow as tf
 
@@ -21,7 +33,7 @@ def model_fn(features, labels, mode, params):
     loss = tf.reduce_sum(features)
     train_op = tf.compat.v1.train.get_global_step()
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
-"""
+""" + TRAINED
 
 #: Rewritten, and reported as E2T201 (training_chief_hooks) on line 7.
 CHIEF = """\
@@ -32,7 +44,7 @@ def model_fn(features, labels, mode, params):
     loss = tf.reduce_sum(features)
     train_op = tf.compat.v1.train.get_global_step()
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, training_chief_hooks=[])
-"""
+""" + TRAINED
 CHIEF_LINE = 7
 
 #: Builds an Estimator: becomes a TPUEstimator with a TPUConfig(iterations_per_loop=...).

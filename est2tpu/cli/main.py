@@ -19,7 +19,7 @@ import sys
 import time
 import tokenize
 import warnings
-from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
@@ -31,6 +31,7 @@ from est2tpu.cli.files import (
     Problem,
     decode_notebook,
     decode_python,
+    display_path,
     read_bytes,
     write_atomic,
 )
@@ -341,6 +342,18 @@ class Job:
     output_needed: bool = True
     #: The migrated file is written: findings are placed in it, not in the original.
     in_place: bool = False
+    #: (import root, dotted name) pairs the module is importable as (see est2tpu.cli.program).
+    names: Tuple[Tuple[str, str], ...] = ()
+    is_package: bool = False
+    #: False: a module read only for the analysis of its program; no outcome is made for it.
+    write: bool = True
+
+
+@dataclasses.dataclass
+class ProgramJob:
+    """Files analysed as one program (one, for a file that imports no local module)."""
+
+    members: List[Job]
 
 
 @dataclasses.dataclass
@@ -419,119 +432,170 @@ def _unparsable_output(job: Job, code: str, flags: int = 0) -> Optional[Outcome]
     ))
 
 
-def _run_engine(job: Job, code: str, flags: int = 0, *, style: str = "none",
-                black: Tuple[Tuple[str, Any], ...] = (), locate=None, place=None) -> Tuple[Outcome, Optional[str]]:
-    """Run the engine on ``code`` (a file's, or a notebook's joined cells): (the outcome so
-    far, the migrated code), the code None when the outcome is final (skipped, syntax error,
-    unchanged, unparsable output).  ``flags``: compile flags; ``locate`` places a finding and
-    ``place`` a syntax error (in a notebook: in its cell)."""
-    skip, ignores = directives(code)
-    if skip:
-        return Outcome(note="skip-file comment"), None
-    problem = python_rejects(job.display, code, flags)
-    if problem is None:
-        import libcst
+class _Member:
+    """One file of a program job, before and after the engine: the code the engine reads
+    (a notebook's cells joined), or the final outcome when it is not migrated."""
 
-        from est2tpu.codemods.base import Options
-        from est2tpu.codemods.migrate import migrate_code
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.code: Optional[str] = None
+        self.flags = 0
+        self.outcome: Optional[Outcome] = None
+        self.skip = False
+        self.ignores: Dict[int, Optional[FrozenSet[str]]] = {}
+        self.locate = self.place = None
+        self.notebook = self.joined = None
+        if job.kind == "notebook":
+            self._read_notebook()
+        else:
+            self._read(job.text)
 
+    def _read(self, code: str) -> None:
+        self.skip, self.ignores = directives(code)
+        if self.skip:  # not migrated, but read: its program must know it
+            self.outcome = Outcome(note="skip-file comment")
+        problem = python_rejects(self.job.display, code, self.flags)
+        if problem is None:
+            self.code = code
+        elif not self.skip:
+            self.outcome = Outcome(error=self.place(problem) if self.place else problem)
+
+    def _read_notebook(self) -> None:
+        import ast
+
+        from est2tpu.cli import notebook
+
+        job = self.job
         try:
-            result = migrate_code(code, Options(target=job.target, iterations_per_loop=job.iterations_per_loop),
-                                  style=style, black_config=black)
-        except libcst.ParserSyntaxError as e:
-            problem = _libcst_problem(job.display, e)
-    if problem is not None:
-        return Outcome(error=place(problem) if place else problem), None
-    outcome = Outcome(diagnostics=_filter(job, result.findings, ignores, locate))
-    if result.code == code:
-        return outcome, None
-    broken = _unparsable_output(job, result.code, flags)
-    if broken is not None:
-        return broken, None
-    return outcome, result.code
+            nb = self.notebook = notebook.parse(job.text)
+        except notebook.NotebookError as e:
+            self.outcome = Outcome(error=Problem(job.display, str(e)))
+            return
+        if not nb.python:
+            self.outcome = Outcome(note="not a Python notebook")
+            return
+        joined = self.joined = notebook.join(nb)
+        if not joined.cells or not may_use_estimator(joined.code):
+            self.outcome = Outcome(note="no Estimator API")
+            return
+
+        def place(problem: Problem) -> Problem:
+            cell, line = joined.locate(problem.line or 1)
+            return Problem(job.display, problem.message, line, problem.col, cell.index + 1 if cell else None)
+
+        def locate(f) -> Diagnostic:
+            cell, line = joined.locate(f.line)
+            if cell is None:
+                return Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, 1, 1)
+            file_line, file_col = notebook.file_position(nb, cell, line, f.col)
+            return Diagnostic(job.display, line, f.col, f.code, f.message, f.hint, cell.index + 1,
+                              file_line, file_col)
+
+        self.place, self.locate, self.flags = place, locate, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        self._read(joined.code)
+
+    @property
+    def migrated(self) -> bool:
+        """Whether the engine writes this member (else it is only read, or already done)."""
+        return self.code is not None and not self.skip and self.job.write
+
+    def source(self):
+        from est2tpu.codemods.program import Source
+
+        job = self.job
+        style = job.format_mode if job.kind == "python" else "none"
+        return Source(self.code, job.names, job.display, job.is_package, write=self.migrated,
+                      style=style, black_config=job.black)
+
+    def finish(self, result) -> Outcome:
+        """The outcome of the engine's result for this member."""
+        job = self.job
+        if result.error is not None:
+            problem = _libcst_problem(job.display, result.error)
+            return Outcome(error=self.place(problem) if self.place else problem)
+        outcome = Outcome(diagnostics=_filter(job, result.findings, self.ignores, self.locate))
+        if result.code == self.code:
+            return outcome
+        broken = _unparsable_output(job, result.code, self.flags)
+        if broken is not None:
+            return broken
+        if job.kind == "notebook":
+            return self._finish_notebook(outcome, result.code)
+        new = _consistent_newlines(job.text, result.code)
+        if new == job.text:
+            return outcome
+        try:
+            data = new.encode(job.encoding)
+        except UnicodeEncodeError as e:
+            return Outcome(error=Problem(
+                job.display,
+                f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
+                "file left untouched",
+            ))
+        diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
+        return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
+
+    def _finish_notebook(self, outcome: Outcome, code: str) -> Outcome:
+        from est2tpu.cli import notebook
+
+        job = self.job
+        try:
+            sources = notebook.split(self.joined, code)
+            new_text = notebook.splice(self.notebook, sources) if sources else job.text
+        except notebook.NotebookError as e:
+            return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
+        if new_text == job.text:
+            return outcome
+        return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
+                       diagnostics=outcome.diagnostics)
 
 
-def _migrate_python(job: Job) -> Outcome:
-    outcome, code = _run_engine(job, job.text, style=job.format_mode, black=job.black)
-    if code is None:
-        return outcome
-    new = _consistent_newlines(job.text, code)
-    if new == job.text:
-        return outcome
-    try:
-        data = new.encode(job.encoding)
-    except UnicodeEncodeError as e:
-        return Outcome(error=Problem(
-            job.display,
-            f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
-            "file left untouched",
-        ))
-    diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
-    return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
+def _migrate(job: ProgramJob) -> List[Outcome]:
+    """Run the engine on the files of a program job: an outcome per member that is written."""
+    from est2tpu.codemods.base import Options
+    from est2tpu.codemods.migrate import migrate_program
+
+    members = [_Member(m) for m in job.members]
+    engine = [m for m in members if m.code is not None]
+    first = job.members[0]
+    results = migrate_program([m.source() for m in engine],
+                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop)) \
+        if any(m.migrated for m in engine) else [None] * len(engine)
+    by_member = dict(zip(map(id, engine), results))
+    outcomes = []
+    for member in members:
+        if not member.job.write:
+            continue
+        result = by_member.get(id(member))
+        outcomes.append(member.outcome if result is None else member.finish(result))
+    return outcomes
 
 
-def _migrate_notebook(job: Job) -> Outcome:
-    import ast
+def process(job: ProgramJob) -> List[Outcome]:
+    """Migrate the files of a program job: the outcomes of its written members, in order.
+    Never raises: failures come back as ``Outcome.error`` (an internal error fails every
+    file of the program).
 
-    from est2tpu.cli import notebook
-
-    try:
-        nb = notebook.parse(job.text)
-    except notebook.NotebookError as e:
-        return Outcome(error=Problem(job.display, str(e)))
-    if not nb.python:
-        return Outcome(note="not a Python notebook")
-    joined = notebook.join(nb)
-    if not joined.cells or not may_use_estimator(joined.code):
-        return Outcome(note="no Estimator API")
-
-    def place(problem: Problem) -> Problem:
-        cell, line = joined.locate(problem.line or 1)
-        return Problem(job.display, problem.message, line, problem.col, cell.index + 1 if cell else None)
-
-    def locate(f) -> Diagnostic:
-        cell, line = joined.locate(f.line)
-        if cell is None:
-            return Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, 1, 1)
-        file_line, file_col = notebook.file_position(nb, cell, line, f.col)
-        return Diagnostic(job.display, line, f.col, f.code, f.message, f.hint, cell.index + 1,
-                          file_line, file_col)
-
-    outcome, code = _run_engine(job, joined.code, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, locate=locate, place=place)
-    if code is None:
-        return outcome
-    try:
-        sources = notebook.split(joined, code)
-        new_text = notebook.splice(nb, sources) if sources else job.text
-    except notebook.NotebookError as e:
-        return Outcome(error=Problem(job.display, f"internal error: {e}; file left untouched"))
-    if new_text == job.text:
-        return outcome
-    return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
-                   diagnostics=outcome.diagnostics)
-
-
-def process(job: Job) -> Outcome:
-    """Migrate one file's text.  Never raises: failures come back as ``Outcome.error``.
-
-    Python's cyclic garbage collector waits until the file is done: parsing allocates
+    Python's cyclic garbage collector waits until the job is done: parsing allocates
     enough objects to start dozens of collections per file, each walking the live tree,
     and reference counting frees nearly all of it anyway.
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if job.kind == "notebook":
-            return _migrate_notebook(job)
-        return _migrate_python(job)
+        return _migrate(job)
     except RecursionError:
-        return Outcome(error=Problem(job.display, "internal error: code nested too deeply; file left untouched"))
+        return _failed(job, "internal error: code nested too deeply; file left untouched")
     except Exception as e:  # a bug in a codemod must not stop the other files
-        return Outcome(error=Problem(job.display, f"internal error: {type(e).__name__}: {e}; file left untouched"))
+        return _failed(job, f"internal error: {type(e).__name__}: {e}; file left untouched")
     finally:
         if collecting:
             gc.enable()
             gc.collect(0)  # the cycles this file left are all still in the youngest generation
+
+
+def _failed(job: ProgramJob, message: str) -> List[Outcome]:
+    return [Outcome(error=Problem(m.display, message)) for m in job.members if m.write]
 
 
 def _warm_up() -> None:  # pragma: no cover - runs in worker processes
@@ -546,8 +610,11 @@ class Record:
     written: bool = False
 
 
-def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False) -> Tuple[Record, Optional[Job]]:
-    """Read and pre-filter one file: its record, and the job to run when it must be parsed."""
+def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
+             grouped: bool = False) -> Tuple[Record, Optional[Job]]:
+    """Read and pre-filter one file: its record, and the job to run when it must be parsed
+    (``grouped``: it is part of a program of several files, and parsed even without an
+    Estimator API of its own)."""
     record = Record(candidate)
     try:
         record.original = read_bytes(candidate.path)
@@ -556,7 +623,7 @@ def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False) 
         return record, None
     python = candidate.kind == "python"
     # A Python file is filtered on its bytes, before decoding; a notebook's JSON may escape them.
-    if not may_use_estimator(record.original) and python:
+    if not grouped and not may_use_estimator(record.original) and python:
         return _no_estimator_api(record)
     try:
         text, encoding = (decode_python if python else decode_notebook)(record.original)
@@ -573,7 +640,26 @@ def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False) 
         return record, None
     return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
                        s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed,
-                       in_place)
+                       in_place, *_module(candidate.path, python))
+
+
+def _module(path: str, python: bool) -> Tuple[Tuple[Tuple[str, str], ...], bool]:
+    """(names, is_package) of the module at ``path`` (none for a notebook)."""
+    from est2tpu.cli.program import module_names
+
+    return (module_names(path), os.path.basename(path) == "__init__.py") if python else ((), False)
+
+
+def _context_job(path: str, display: str, like: Job) -> Optional[Job]:
+    """The job of a module read only for the analysis of its program (None if unreadable)."""
+    try:
+        data = read_bytes(path)
+        text, encoding = decode_python(data)
+    except (OSError, DecodeError):
+        return None
+    names, is_package = _module(path, True)
+    return dataclasses.replace(like, display=display, kind="python", text=text, encoding=encoding,
+                               names=names, is_package=is_package, write=False, output_needed=False)
 
 
 def _no_estimator_api(record: Record) -> Tuple[Record, None]:
@@ -582,15 +668,42 @@ def _no_estimator_api(record: Record) -> Tuple[Record, None]:
     return record, None
 
 
-def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> Iterator[Record]:
+#: A unit of work: the records of a program's written files, its job (None when no file
+#: needs parsing) and the records that receive its outcomes, in the order of its members.
+Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
+
+
+def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
+                     output_needed: bool, in_place: bool) -> Item:
+    """Read the files of one program (see :mod:`est2tpu.cli.program`)."""
+    grouped = len(program.written) + len(program.read) > 1
+    records, members, receivers = [], [], []
+    for path in program.written:
+        if not grouped and path in known_plain:  # already read once: no Estimator API in it
+            record, job = _no_estimator_api(Record(candidates[path]))
+        else:
+            record, job = _prepare(candidates[path], output_needed, in_place, grouped)
+        records.append(record)
+        if job is not None:
+            members.append(job)
+            receivers.append(record)
+    if members:
+        for path in program.read:
+            job = _context_job(path, display_path(path, cwd), members[0])
+            if job is not None:
+                members.append(job)
+    return records, (ProgramJob(members) if members else None), receivers
+
+
+def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
     """The records of ``pending`` in order, each with its job's outcome.
 
     Jobs run in a process pool once more than POOL_THRESHOLD files need parsing.  Files
-    are read as they are needed and at most a few per worker are in flight, so memory
+    are read as they are needed and at most a few jobs per worker are in flight, so memory
     stays flat however large the tree.
     """
     pending = iter(pending)
-    head: List[Tuple[Record, Optional[Job]]] = []
+    head: List[Item] = []
     if n_jobs > 1:
         parsing = 0
         for item in pending:
@@ -602,10 +715,10 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
             n_jobs = 1
     items = itertools.chain(head, pending)
     if n_jobs == 1:
-        for record, job in items:
+        for records, job, receivers in items:
             if job is not None:
-                record.outcome = process(job)
-            yield record
+                _receive(receivers, process(job))
+            yield from records
         return
 
     import concurrent.futures
@@ -618,7 +731,7 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
     def new_pool(workers: int):
         return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
 
-    def submit(job: Job):
+    def submit(job: ProgramJob):
         nonlocal pool
         try:
             return pool.submit(process, job)
@@ -627,36 +740,40 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
             pool = new_pool(n_jobs)
             return pool.submit(process, job)
 
-    def alone(job: Job) -> Outcome:
-        """A job whose pool broke, run again in a pool of its own: only the file that
-        kills its worker fails."""
+    def alone(job: ProgramJob) -> List[Outcome]:
+        """A job whose pool broke, run again in a pool of its own: only the files of the job
+        that kills its worker fail."""
         with new_pool(1) as own:
             try:
                 return own.submit(process, job).result()
             except concurrent.futures.BrokenExecutor:
-                return Outcome(error=Problem(job.display, "internal error: the worker process crashed on "
-                                                          "this file; file left untouched"))
+                return _failed(job, "internal error: the worker process crashed on this file; file left untouched")
 
     limit = IN_FLIGHT_PER_WORKER * n_jobs
-    window: Deque[Tuple[Record, Optional[Job], Any]] = collections.deque()
+    window: Deque[Tuple[Item, Any]] = collections.deque()
     in_flight = 0
     pool = new_pool(n_jobs)
     try:
-        for record, job in itertools.chain(items, [(None, None)]):
-            if record is not None:
-                window.append((record, job, submit(job) if job is not None else None))
-                in_flight += job is not None
-            while window and (window[0][2] is None or in_flight > limit or record is None):
-                done, done_job, future = window.popleft()
+        for item in itertools.chain(items, [None]):
+            if item is not None:
+                window.append((item, submit(item[1]) if item[1] is not None else None))
+                in_flight += item[1] is not None
+            while window and (window[0][1] is None or in_flight > limit or item is None):
+                (records, job, receivers), future = window.popleft()
                 if future is not None:
                     in_flight -= 1
                     try:
-                        done.outcome = future.result()
+                        _receive(receivers, future.result())
                     except concurrent.futures.BrokenExecutor:
-                        done.outcome = alone(done_job)
-                yield done
+                        _receive(receivers, alone(job))
+                yield from records
     finally:
         pool.shutdown()
+
+
+def _receive(records: List[Record], outcomes: List[Outcome]) -> None:
+    for record, outcome in zip(records, outcomes):
+        record.outcome = outcome
 
 
 # --------------------------------------------------------------------------- migrate
@@ -677,6 +794,46 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
         if value is not None:
             out[key] = value
     return out
+
+
+def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool) -> Iterator[Item]:
+    """The work of a run: its files grouped into programs (see :mod:`est2tpu.cli.program`),
+    each read as its turn comes."""
+    from est2tpu.cli.program import group, imports
+
+    candidates = {c.path: c for c in found.files}
+    plain: Set[str] = set()  # Python files read once already, with no Estimator API
+
+    def scan(path: str):
+        candidate = candidates.get(path)
+        if (candidate is not None and candidate.kind != "python") or not path.endswith(".py"):
+            return None
+        try:
+            data = read_bytes(path)
+        except OSError:
+            return None  # reported when the file is read for its job
+        if not may_use_estimator(data):
+            plain.add(path)
+            return None
+        return imports(data)
+
+    alone = [os.path.realpath(p) for p in paths if os.path.isfile(p)]
+    for program in group([c.path for c in found.files], scan, alone):
+        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place)
+
+
+def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator[Record]:
+    """``records`` in the order of ``files`` (a program's files come together; the files
+    between them wait)."""
+    position = {id(c): i for i, c in enumerate(files)}
+    waiting: Dict[int, Record] = {}
+    next_up = 0
+    for record in records:
+        waiting[position[id(record.candidate)]] = record
+        while next_up in waiting:
+            yield waiting.pop(next_up)
+            next_up += 1
+    yield from (waiting[i] for i in sorted(waiting))
 
 
 def _write(record: Record) -> None:
@@ -714,8 +871,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
-        pending = (_prepare(candidate, output_needed, write) for candidate in found.files)
-        for record in run_jobs(pending, args.jobs or _cpu_count()):
+        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write),
+                                         args.jobs or _cpu_count()), found.files):
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:

@@ -1,0 +1,400 @@
+"""The program: the modules of one run, analysed as one before any of them is rewritten.
+
+A trainer package spreads an estimator over modules (``inputs.py`` builds the input_fns,
+``model.py`` the model_fn, ``task.py`` the Estimator).  :class:`Program` parses them,
+builds each module's :class:`~codemods.estimators.EstimatorIndex`, lets names imported
+from one module of the program resolve to the functions of another, and then decides, per
+estimator, whether it converts: an Estimator becomes a TPUEstimator only when everything
+it runs converts (:class:`Component`).  Otherwise it stays exactly as it was, with the code
+only it uses, and one blocking finding at the estimator lists each obstacle.
+
+Module names come with the sources (``trainer/model.py`` is ``trainer.model``); an
+absolute import resolves to the module of that name whose import root is nearest the
+importer (``projectA/trainer`` for ``projectA/trainer/task.py``), a relative one against
+the importer's package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from .base import PENDING_KEY, RULES, Rule, register
+from .estimators import ESTIMATOR_APIS, KERAS_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
+from .names import ImportTable
+from .positions import Spans, locate
+from .syntax import parse_module
+
+TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+
+
+@dataclasses.dataclass
+class Source:
+    """One module given to :func:`codemods.migrate.migrate_program`."""
+
+    code: str
+    #: Where the module is importable from: (import root directory, dotted name) pairs,
+    #: nearest root first (``("/p", "trainer.model")``); empty when it cannot be imported.
+    names: Tuple[Tuple[str, str], ...] = ()
+    display: str = "<string>"
+    #: An ``__init__.py``: relative imports resolve against its own name.
+    is_package: bool = False
+    #: False: read for the analysis only (a module of the package of a file given alone).
+    write: bool = True
+    #: How the migrated module is laid out (see :func:`codemods.layout.lay_out`); None: the
+    #: style the migration is given.
+    style: Optional[str] = None
+    black_config: Tuple = ()
+
+    @property
+    def package(self) -> Optional[str]:
+        if not self.names:
+            return None
+        name = self.names[0][1]
+        return name if self.is_package else (name.rpartition(".")[0] or None)
+
+    @property
+    def directory(self) -> str:
+        return os.path.dirname(self.display)
+
+
+LEFT_AS_IT_WAS = Rule(
+    "E2T250",
+    "estimator left as it was",
+    "An Estimator becomes a TPUEstimator only when everything it runs converts: every spec its "
+    "model_fn returns, its optimizers, every input_fn given to it, its batch sizes and RunConfig. "
+    "Something it runs could not be converted (each obstacle is listed with its file:line and "
+    "reported there too), so the estimator, and the code only it runs, were left exactly as they "
+    "were: the program still runs on the CPU. Fix the obstacles and migrate again.",
+    before="est = tf.estimator.Estimator(model_fn)  # model_fn uses tf.contrib.layers.optimize_loss (E2T214)",
+    after="est = tf.estimator.Estimator(model_fn)  # unchanged until model_fn's optimizer can be wrapped",
+    blocking=True,
+)
+ALREADY_TPU = Rule(
+    "E2T251",
+    "the program already has a TPU path here",
+    "This Estimator shares its code with a TPUEstimator the program builds itself (an "
+    "`if use_tpu:` choice, or a CPU fallback): it is the program's other path, and is left as it is.",
+    before="est = TPUEstimator(model_fn, ...) if FLAGS.use_tpu else tf.estimator.Estimator(model_fn)",
+    after="est = TPUEstimator(model_fn, ...) if FLAGS.use_tpu else tf.estimator.Estimator(model_fn)",
+)
+NO_ESTIMATOR = Rule(
+    "E2T243",
+    "model_fn of no Estimator in the program",
+    "This function returns an EstimatorSpec, but no Estimator of the files migrated runs it, so "
+    "est2tpu cannot tell whether the estimator that does will become a TPUEstimator: converting "
+    "its specs alone would break that estimator. It was left as it is. Migrate it together with "
+    "the code that builds its Estimator (give both to the same run).",
+    before="def model_fn(features, labels, mode):  # its Estimator is built in another project",
+    after="def model_fn(features, labels, mode):  # unchanged",
+    blocking=True,
+)
+NOT_WRITTEN = Rule(
+    "E2T244",
+    "the conversion needs a change in a module this run does not write",
+    "Migrating this estimator changes code in a module that was only read to analyse the "
+    "program (a module of the package of a file given alone, as pre-commit passes them, or a "
+    "file marked `# est2tpu: skip-file`). Changing the given files alone would leave the "
+    "program half migrated, so the estimator was left as it was. Give that module to the run "
+    "too.",
+    before="est2tpu migrate trainer/task.py  # trainer/model.py holds the model_fn",
+    after="est2tpu migrate trainer/task.py trainer/model.py",
+    blocking=True,
+    obstacle=True,
+)
+register(LEFT_AS_IT_WAS, ALREADY_TPU, NO_ESTIMATOR, NOT_WRITTEN)
+
+
+class Unit:
+    """One parsed module of the program, and the context its concerns share."""
+
+    def __init__(self, source: Source, program: "Program", tree: Optional[cst.Module] = None) -> None:
+        self.source = source
+        self.tree = tree if tree is not None else parse_module(source.code)
+        self.imports = ImportTable(self.tree, source.package)
+        self.index = EstimatorIndex(self.tree, self.imports, program)
+        self.context = None  # set by the migration, with its Migrate
+        self.migration = None
+        self._spans: Optional[Spans] = None
+
+    def line_of(self, node: cst.CSTNode) -> int:
+        """The 1-based line ``node`` starts on."""
+        if self._spans is None:
+            self._spans = Spans(self.tree, self.source.code)
+        return locate(self.tree, [node], self._spans, self.index.parent_of).get(node, (0, 0))[0]
+
+
+@dataclasses.dataclass(eq=False)
+class Component:
+    """Estimators that share code (a model_fn, an input_fn, a RunConfig) and so convert
+    together or not at all, with the code they run (their regions)."""
+
+    sites: List[EstimatorSite] = dataclasses.field(default_factory=list)
+    #: The nodes whose subtrees the conversion rewrites: Estimator calls, model_fns,
+    #: input_fns, the calls that use the estimator, RunConfigs, params dicts.
+    regions: Set[cst.CSTNode] = dataclasses.field(default_factory=set)
+    #: Blocking findings in the regions that leave the estimators unconverted: (node, code, message).
+    obstacles: List[Tuple[cst.CSTNode, str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def already_tpu(self) -> bool:
+        """Whether the program already builds a TPUEstimator from this code: it chooses
+        between TPUEstimator and Estimator itself, and is left as it is."""
+        return any(site.api in TPU_ESTIMATOR_APIS for site in self.sites)
+
+    @property
+    def converts(self) -> bool:
+        return not self.obstacles and not self.already_tpu and any(
+            site.api == "tf.estimator.Estimator" or site.api in KERAS_APIS for site in self.sites)
+
+
+class Program:
+    """Every module of one run, each with its index; names resolve across them."""
+
+    def __init__(self, sources: Iterable[Source], trees: Optional[Dict[int, cst.Module]] = None) -> None:
+        """``trees``: modules already parsed, by ``id`` of their source.  A source LibCST
+        cannot parse is left out of the program, its error in :attr:`errors`."""
+        self.units: List[Unit] = []
+        self.errors: Dict[int, cst.ParserSyntaxError] = {}  # id(source) -> error
+        self._by_name: Dict[str, List[Tuple[str, Unit]]] = {}
+        self._index_of: Dict[cst.FunctionDef, EstimatorIndex] = {}
+        for source in sources:
+            try:
+                unit = Unit(source, self, (trees or {}).get(id(source)))
+            except cst.ParserSyntaxError as e:
+                self.errors[id(source)] = e
+                continue
+            self.units.append(unit)
+            for root, name in source.names:
+                self._by_name.setdefault(name, []).append((root, unit))
+            for fn in unit.index.parents:
+                self._index_of[fn] = unit.index
+        self._unit_of_index = {id(unit.index): unit for unit in self.units}
+        for unit in self.units:
+            unit.index.resolve()
+        self.components = self._components()
+        self._live: Dict[int, Set[cst.CSTNode]] = {}
+
+    @property
+    def indexes(self) -> List[EstimatorIndex]:
+        return [unit.index for unit in self.units]
+
+    def index_of(self, fn: cst.CSTNode) -> Optional[EstimatorIndex]:
+        """The index of the module that defines function ``fn``."""
+        return self._index_of.get(fn)
+
+    def unit_of(self, index: EstimatorIndex) -> Unit:
+        return self._unit_of_index[id(index)]
+
+    def owner(self, node: cst.CSTNode) -> Optional[Unit]:
+        """The unit whose module ``node`` is a node of."""
+        return next((unit for unit in self.units if unit.index.owns(node)), None)
+
+    def holding(self, unit: Unit, node: cst.CSTNode) -> Set[Component]:
+        """The components with a region that holds ``node`` (a node of ``unit``)."""
+        found = set()
+        parents = unit.index.parent_of
+        while node is not None:
+            found.update(self._region_owner.get(node, ()))
+            node = parents.get(node)
+        return found
+
+    def live(self, unit: Unit) -> Set[cst.CSTNode]:
+        """The regions of ``unit`` that the estimators converting run: only there it changes."""
+        if id(unit) not in self._live:
+            self._live[id(unit)] = {node for c in self.components if c.converts for node in c.regions
+                                    if unit.index.owns(node)}
+        return self._live[id(unit)]
+
+    # -- names across modules ------------------------------------------------------
+
+    def module(self, importer: Unit, name: str) -> Optional[Unit]:
+        """The unit importing ``name`` from ``importer`` gets: the module of that name whose
+        import root holds the importer (the nearest), else the only module of that name."""
+        candidates = self._by_name.get(name, ())
+        here = os.path.abspath(importer.source.directory) + os.sep
+        holding = [(root, unit) for root, unit in candidates if here.startswith(os.path.abspath(root) + os.sep)]
+        if holding:
+            return max(holding, key=lambda pair: len(pair[0]))[1]
+        return candidates[0][1] if len(candidates) == 1 else None
+
+    def imported(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[Tuple[EstimatorIndex, str]]:
+        """(index of the module, rest of the name) for an imported name or an attribute of an
+        imported module that is a module of the program (``model.model_fn`` -> the index of
+        ``trainer.model``, ``"model_fn"``; a module itself has rest ``""``)."""
+        qualified = index.imports.qualified(expr)
+        if qualified is None:
+            return None
+        importer = self.unit_of(index)
+        parts = qualified.split(".")
+        for cut in range(len(parts), 0, -1):
+            unit = self.module(importer, ".".join(parts[:cut]))
+            if unit is not None and unit is not importer:
+                return unit.index, ".".join(parts[cut:])
+        return None
+
+    def where(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[str]:
+        """Where an imported name comes from, for a finding: ``the module trainer.model`` (in
+        the program, but not that name), or ``trainer.model, not given`` / ``an installed
+        package`` (outside the program)."""
+        qualified = index.imports.qualified(expr)
+        if qualified is None:
+            return None
+        found = self.imported(index, expr)
+        if found is not None:
+            return f"{qualified} (in {self.unit_of(found[0]).source.display}, where it is not a function)"
+        top = qualified.split(".")[0]
+        if any(name.split(".")[0] == top for name in self._by_name):
+            return f"{qualified}, from a module of {top} not given to this run"
+        return f"{qualified}, from outside the files given"
+
+    # -- which estimators convert ----------------------------------------------------
+
+    def _components(self) -> List[Component]:
+        """The estimators, joined where they share code, with the regions each runs."""
+        parent: Dict[int, int] = {}  # union-find over sites, by position in `sites`
+        sites = [site for unit in self.units for site in unit.index.estimators
+                 if site.api in ESTIMATOR_APIS or site.api in KERAS_APIS]
+        regions = [set(self._regions(site)) for site in sites]
+        owner: Dict[cst.CSTNode, int] = {}
+
+        def find(i: int) -> int:
+            while parent.get(i, i) != i:
+                i = parent[i]
+            return i
+
+        for i, nodes in enumerate(regions):
+            for node in nodes:
+                j = owner.setdefault(node, i)
+                if find(j) != find(i):
+                    parent[find(j)] = find(i)
+        groups: Dict[int, Component] = {}
+        for i, site in enumerate(sites):
+            component = groups.setdefault(find(i), Component())
+            component.sites.append(site)
+            component.regions |= regions[i]
+        self._region_owner: Dict[cst.CSTNode, List[Component]] = {}
+        for component in groups.values():
+            for node in component.regions:
+                self._region_owner.setdefault(node, []).append(component)
+        return list(groups.values())
+
+    def _regions(self, site: EstimatorSite) -> Iterator[cst.CSTNode]:
+        """The nodes a conversion of ``site`` rewrites inside of."""
+        index = self._site_index(site)
+        yield site.call
+        if site.api in ESTIMATOR_APIS:
+            value = index.argument(site, "model_fn", 0)
+            for fn in index.resolve_functions(value, site.scope) if value is not None else ():
+                if fn is not None:
+                    yield fn
+                    yield from self._spec_helpers(fn)
+            yield from filter(None, (index.run_config_of(site), index.params_dict_of(site)))
+        for use in site.uses:
+            yield use.call
+            if use.plan is not None:
+                yield from self._plan_regions(use.plan)
+        yield from index.exports_of(site)
+
+    def _site_index(self, site: EstimatorSite) -> EstimatorIndex:
+        return next(unit.index for unit in self.units if site in unit.index.estimators)
+
+    def _spec_helpers(self, fn: Function) -> Iterator[cst.FunctionDef]:
+        """The functions of the program that return an EstimatorSpec and that ``fn`` calls."""
+        index = self.index_of(fn) if isinstance(fn, cst.FunctionDef) else None
+        if index is None:
+            return
+        for helper in index.spec_helpers(fn):
+            yield helper
+
+    def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
+        yield plan.takes_params
+        for node in (*plan.batch_calls, *plan.to_batch_param, plan.pass_params, plan.forwards, *plan.batch_kwargs):
+            if node is None:
+                continue
+            unit = self.owner(node)
+            if unit is not None:
+                yield unit.index.enclosing_function(node) or node
+            if isinstance(node, cst.Call) and unit is not None:  # the def it calls, which may gain params
+                callee = unit.index.resolve_function(node.func, _scope(unit.index, node))
+                if callee is not None:
+                    yield callee
+
+
+def _scope(index: EstimatorIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    """The innermost def holding ``node`` (a lambda's scope is the def around it)."""
+    fn = index.enclosing_function(node)
+    while isinstance(fn, cst.Lambda):
+        fn = index.enclosing_function(fn)
+    return fn
+
+
+def decide(program: Program) -> None:
+    """After every module's analysis: which estimators stay, and the findings that say so.
+
+    The obstacles (findings of rules marked ``obstacle``) in a component's regions keep it
+    as it was: each of its Estimators gets one blocking finding listing them.  A component
+    that already builds a TPUEstimator gets a note.  A model_fn no estimator of the program
+    runs is reported.  Review notes about code that is not rewritten are dropped.
+    """
+    for unit in program.units:
+        for node, code, message, _ in unit.context.scratch.get(PENDING_KEY, []):
+            if RULES[code].obstacle:
+                for component in program.holding(unit, node):
+                    if (node, code) not in {(n, c) for n, c, _ in component.obstacles}:
+                        component.obstacles.append((node, code, message))
+    for unit in program.units:
+        if unit.source.write:
+            continue
+        for component in program.components:
+            if not component.already_tpu:
+                targets = unit.migration.targets_inside(component.regions)
+                if targets:
+                    component.obstacles.append((targets[0], NOT_WRITTEN.code, NOT_WRITTEN.title))
+    for component in program.components:
+        if component.already_tpu:
+            for site in component.sites:
+                if site.api not in TPU_ESTIMATOR_APIS:
+                    _report(program, site.call, ALREADY_TPU, "left as it is",
+                            "its TPU path is the program's own TPUEstimator")
+        elif component.obstacles:
+            where = sorted({(_display(program, node), code, message) for node, code, message in component.obstacles})
+            listed = "; ".join(f"{code} at {place}" for place, code, _ in where)
+            for site in component.sites:
+                _report(program, site.call, LEFT_AS_IT_WAS, f"{LEFT_AS_IT_WAS.title}: {listed}",
+                        "fix each obstacle where it is reported, then migrate again")
+    in_regions = {node for component in program.components for node in component.regions}
+    for unit in program.units:
+        for fn in unit.index.model_fns - in_regions:
+            if fn in unit.index.spec_returning(("tf.estimator.EstimatorSpec",)):
+                _report(program, fn.name, NO_ESTIMATOR, f"{NO_ESTIMATOR.title}: {fn.name.value}",
+                        "migrate it with the code that builds its Estimator")
+    for unit in program.units:
+        live = program.live(unit)
+        pending = unit.context.scratch.get(PENDING_KEY)
+        if pending:
+            unit.context.scratch[PENDING_KEY] = [
+                item for item in dict.fromkeys(pending)
+                if RULES[item[1]].blocking or inside(item[0], live, unit.index.parent_of)]
+
+
+def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint: str) -> None:
+    unit = program.owner(node)
+    unit.context.scratch.setdefault(PENDING_KEY, []).append((node, rule.code, message, hint))
+
+
+def _display(program: Program, node: cst.CSTNode) -> str:
+    unit = program.owner(node)
+    return f"{unit.source.display}:{unit.line_of(node)}"
+
+
+def inside(node: cst.CSTNode, nodes: Set[cst.CSTNode], parents: Dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Whether ``node`` is one of ``nodes`` or below one (``parents``: its module's)."""
+    while node is not None:
+        if node in nodes:
+            return True
+        node = parents.get(node)
+    return False
