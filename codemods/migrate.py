@@ -77,8 +77,11 @@ class Migrate(MigrationCodemod):
         unit.context, unit.migration = self.context, self
         self.analyse(unit)
         decide(program)
-        tree = self.rewrite(program.live(unit))
-        self.locate_findings()
+        try:
+            tree = self.rewrite(program.live(unit))
+            self.locate_findings()
+        finally:
+            program.close()
         return tree
 
     def analyse(self, unit: Unit) -> None:
@@ -90,6 +93,10 @@ class Migrate(MigrationCodemod):
         for concern in self.concerns:
             concern.prepare(unit.tree, shared=self)
             concern.visit_Module(unit.tree)
+
+    def close(self) -> None:
+        """Drop the concerns (which refer back here) and the unit."""
+        self.concerns, self.unit = [], None
 
     def targets_inside(self, regions: Set[cst.CSTNode]) -> List[cst.CSTNode]:
         """The nodes the concerns would rewrite inside ``regions`` (of any module)."""
@@ -191,22 +198,25 @@ def migrate_program(sources: Sequence[Source], options: Options = Options(), sty
     false).  A module LibCST cannot parse gets a result with its ``error``; the program is
     analysed without it."""
     program = Program(sources)
-    migrations: Dict[int, Migrate] = {}
-    for unit in program.units:
-        unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
-        unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
-        unit.migration.analyse(unit)
-    decide(program)
-    results: List[Optional[MigrationResult]] = []
-    for source in sources:
-        migration = migrations.get(id(source))
-        if not source.write:
-            results.append(None)
-        elif migration is None:
-            results.append(MigrationResult(source.code, [], program.errors[id(source)]))
-        else:
-            results.append(_result(migration, program, style, black_config))
-    return results
+    try:
+        migrations: Dict[int, Migrate] = {}
+        for unit in program.units:
+            unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
+            unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
+            unit.migration.analyse(unit)
+        decide(program)
+        results: List[Optional[MigrationResult]] = []
+        for source in sources:
+            migration = migrations.get(id(source))
+            if not source.write:
+                results.append(None)
+            elif migration is None:
+                results.append(MigrationResult(source.code, [], program.errors[id(source)]))
+            else:
+                results.append(_result(migration, program, style, black_config))
+        return results
+    finally:
+        program.close()
 
 
 def _result(migration: Migrate, program: Program, style: str, black_config) -> MigrationResult:

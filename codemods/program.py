@@ -178,6 +178,21 @@ class Program:
         self.components = self._components()
         self._live: Dict[int, Set[cst.CSTNode]] = {}
 
+    def close(self) -> None:
+        """Break the references between the program, its units, their indexes and migrations,
+        so that reference counting frees the trees (no cycle outlives the program)."""
+        for unit in self.units:
+            unit.index.program = None
+            if unit.migration is not None:
+                unit.migration.close()
+            unit.migration = unit.context = None
+        self.units, self.components = [], []
+        self._index_of.clear()
+        self._by_name.clear()
+        self._unit_of_index.clear()
+        self._region_owner.clear()
+        self._live.clear()
+
     @property
     def indexes(self) -> List[EstimatorIndex]:
         return [unit.index for unit in self.units]
@@ -192,6 +207,16 @@ class Program:
     def owner(self, node: cst.CSTNode) -> Optional[Unit]:
         """The unit whose module ``node`` is a node of."""
         return next((unit for unit in self.units if unit.index.owns(node)), None)
+
+    def referenced(self, unit: Unit, fn: cst.FunctionDef) -> bool:
+        """Whether the program names ``fn`` anywhere but in its def: read in its module, or
+        imported by another (then some estimator may run it that est2tpu cannot follow)."""
+        name = fn.name.value
+        if name in unit.index.names_used:
+            return True
+        module = {n for _, n in unit.source.names}
+        return any(full.rpartition(".")[0] in module and full.endswith("." + name)
+                   for other in self.units if other is not unit for full in other.imports.aliases.values())
 
     def holding(self, unit: Unit, node: cst.CSTNode) -> Set[Component]:
         """The components with a region that holds ``node`` (a node of ``unit``)."""
@@ -369,7 +394,7 @@ def decide(program: Program) -> None:
     in_regions = {node for component in program.components for node in component.regions}
     for unit in program.units:
         for fn in unit.index.model_fns - in_regions:
-            if fn in unit.index.spec_returning(("tf.estimator.EstimatorSpec",)):
+            if fn in unit.index.spec_returning(("tf.estimator.EstimatorSpec",)) and not program.referenced(unit, fn):
                 _report(program, fn.name, NO_ESTIMATOR, f"{NO_ESTIMATOR.title}: {fn.name.value}",
                         "migrate it with the code that builds its Estimator")
     for unit in program.units:

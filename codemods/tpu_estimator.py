@@ -23,7 +23,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param
 from .names import dotted
-from .syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
+from .syntax import add_args, find_arg, is_name, keywordize, kwarg, remove_kwarg, replace_arg
 from .walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
@@ -143,15 +143,23 @@ UNKNOWN_KEYWORDS = Rule(
 def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=None) -> List[cst.Arg]:
     """``train_batch_size=…`` etc.: the batch sizes the site's input_fns used, where known there.
 
-    An Estimator used nowhere in this file (returned, stored) with ``params["batch_size"]``
-    gets it for every mode: its input_fns, wherever they are, read it in every mode.
+    An Estimator used nowhere in the program (returned, stored) with ``params["batch_size"]``
+    gets it for every mode: its input_fns, wherever they are, read it in every mode; one
+    trained nowhere gets it as its train batch size (TPUEstimator needs one), and without it
+    has none to be given (E2T218).
     """
     args = []
     for mode, keyword in BATCH_KEYWORDS.items():
         uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
         if not uses:
-            if not site.uses and from_params is not None and codemod.index.available_at(from_params, site.scope):
+            unused = not any(u.mode == mode for u in site.uses)
+            if (not site.uses or mode == "train" and unused) and from_params is not None \
+                    and codemod.index.available_at(from_params, site.scope):
                 args.append(kwarg(keyword, from_params))
+            elif mode == "train" and unused:
+                codemod.report(site.call, NO_BATCH_SIZE.code,
+                               f"{NO_BATCH_SIZE.title} ({keyword}): the estimator is trained nowhere in the program",
+                               "migrate it with the code that trains it")
             continue
         sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
         size = sizes[0]
@@ -185,7 +193,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites: Dict[cst.Call, EstimatorSite] = {}
-        self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
+        #: params dicts ({...} or dict(...)) -> their batch_size entry, which leaves them
+        self.batch_key_dicts: Dict[cst.BaseExpression, cst.CSTNode] = {}
         self.params_copies: Dict[cst.BaseExpression, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
         self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
@@ -259,18 +268,18 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         given = self.index.argument(site, "params", 3)
         if given is None:
             return None
-        value = self.index.lookup(given.value, site.scope) if isinstance(given, cst.Name) else given  # one variable
-        if isinstance(value, cst.Dict):
-            from_params = None
-            for element in value.elements:
-                if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
-                    from_params = element.value
-                    if isinstance(given, cst.Name) and _reads_batch_size(self._module, given.value):
-                        # the dict is also read for its batch_size: keep it, pass a copy without it
-                        self.params_copies[given] = _without_batch_size(given)
-                    else:
-                        self.batch_key_dicts[value] = element
-            return from_params
+        value = self.index.params_dict_of(site)  # {...} or dict(...), given directly or through one name
+        if value is not None:
+            entry = find_arg(value, "batch_size") if isinstance(value, cst.Call) else next(
+                (e for e in value.elements if isinstance(e, cst.DictElement) and is_batch_size_key(e.key)), None)
+            if entry is None:
+                return None
+            if isinstance(given, cst.Name) and _reads_batch_size(self._module, given.value):
+                # the dict is also read for its batch_size: keep it, pass a copy without it
+                self.params_copies[given] = _without_batch_size(given)
+            else:
+                self.batch_key_dicts[value] = entry
+            return entry.value
         read = self._batch_size_read(given, site)
         if read is not None:
             self.params_copies[given] = _without_batch_size(given)
@@ -324,6 +333,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         if original_node in self.run_configs:
             self.drop_import_of(original_node.func)
             return self._tpu_run_config(updated_node, like=original_node.func)
+        if original_node in self.batch_key_dicts:  # params=dict(..., batch_size=B, ...)
+            return remove_kwarg(updated_node, "batch_size")
         return updated_node
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:

@@ -20,11 +20,13 @@ from test_cli_helpers import (
     PLAIN,
     REPO,
     SPEC,
+    TRAINED,
     engine,
     error_lines,
     run_cli,
     run_subprocess,
     snapshot,
+    stub_engine,
     write,
 )
 
@@ -119,15 +121,9 @@ def test_check_exits_1_on_a_finding_without_change(tmp_path):
 
 def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
     """The same exit-code logic, independent of what the engine reports today."""
-    import est2tpu.codemods.migrate as engine_module
     from est2tpu.codemods.base import Finding
 
-    class Result:
-        def __init__(self, code):
-            self.code = code
-            self.findings = [Finding(2, 5, "E2T999", "something to review", "look at it")]
-
-    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    stub_engine(monkeypatch, lambda code: (code, [Finding(2, 5, "E2T999", "something to review", "look at it")]))
     write(tmp_path, {"m.py": "# estimator\nx = 1\n"})
     for mode, expected in (("--check", 1), ("--diff", 1), (None, 0)):
         result = run_cli("migrate", *([mode] if mode else []), "m.py", cwd=tmp_path)
@@ -325,14 +321,7 @@ def test_unreadable_file_chmod_000(tmp_path):
 
 
 def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
-    import est2tpu.codemods.migrate as engine_module
-
-    class Broken:
-        def __init__(self, code):
-            self.code = code.replace("EstimatorSpec(", "EstimatorSpec((")
-            self.findings = []
-
-    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Broken(code))
+    stub_engine(monkeypatch, lambda code: (code.replace("EstimatorSpec(", "EstimatorSpec(("), []))
     write(tmp_path, {"m.py": SPEC, "n.py": CHIEF})
     result = run_cli("migrate", ".", cwd=tmp_path)
     assert result.code == 2
@@ -344,14 +333,14 @@ def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
 def test_engine_crash_is_an_internal_error_and_others_continue(tmp_path, monkeypatch):
     import est2tpu.codemods.migrate as engine_module
 
-    real = engine_module.migrate_code
+    real = engine_module.migrate_program
 
-    def flaky(code, options=None, **layout):
-        if "training_chief_hooks" in code:
+    def flaky(sources, options=None, **layout):
+        if any("training_chief_hooks" in s.code for s in sources):
             raise RuntimeError("boom")
-        return real(code, options, **layout)
+        return real(sources, options, **layout)
 
-    monkeypatch.setattr(engine_module, "migrate_code", flaky)
+    monkeypatch.setattr(engine_module, "migrate_program", flaky)
     write(tmp_path, {"a.py": SPEC, "b.py": CHIEF})
     result = run_cli("migrate", ".", cwd=tmp_path)
     assert result.code == 2
@@ -361,14 +350,7 @@ def test_engine_crash_is_an_internal_error_and_others_continue(tmp_path, monkeyp
 
 
 def test_latin1_file_whose_result_cannot_be_encoded_is_left_alone(tmp_path, monkeypatch):
-    import est2tpu.codemods.migrate as engine_module
-
-    class Result:
-        def __init__(self, code):
-            self.code = code + "# \u2603\n"
-            self.findings = []
-
-    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    stub_engine(monkeypatch, lambda code: (code + "# \u2603\n", []))
     data = ("# -*- coding: latin-1 -*-\n# \xe9\n" + SPEC).encode("latin-1")
     write(tmp_path, {"l.py": data})
     result = run_cli("migrate", "l.py", "--format", "none", cwd=tmp_path)
@@ -531,7 +513,7 @@ import tensorflow as tf
 def model_fn(features, labels, mode, params):
     loss = tf.reduce_sum(features)
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.compat.v1.train.get_global_step(), scaffold=None)
-"""
+""" + TRAINED
 
 
 def _is_black(text: str) -> bool:

@@ -452,13 +452,20 @@ class _Member:
 
     def _read(self, code: str) -> None:
         self.skip, self.ignores = directives(code)
-        if self.skip:  # not migrated, but read: its program must know it
+        if self.skip:  # not migrated; read (see include) only when its program migrates another file
             self.outcome = Outcome(note="skip-file comment")
+            return
         problem = python_rejects(self.job.display, code, self.flags)
         if problem is None:
             self.code = code
-        elif not self.skip:
+        else:
             self.outcome = Outcome(error=self.place(problem) if self.place else problem)
+
+    def include(self) -> None:
+        """A skip-file member, read for the analysis of its program when Python compiles it."""
+        text = self.joined.code if self.joined is not None else self.job.text
+        if self.skip and python_rejects(self.job.display, text, self.flags) is None:
+            self.code = text
 
     def _read_notebook(self) -> None:
         import ast
@@ -552,15 +559,18 @@ class _Member:
 
 def _migrate(job: ProgramJob) -> List[Outcome]:
     """Run the engine on the files of a program job: an outcome per member that is written."""
+    members = [_Member(m) for m in job.members]
+    if not any(m.migrated for m in members):
+        return [m.outcome for m in members if m.job.write]
     from est2tpu.codemods.base import Options
     from est2tpu.codemods.migrate import migrate_program
 
-    members = [_Member(m) for m in job.members]
+    for member in members:
+        member.include()
     engine = [m for m in members if m.code is not None]
     first = job.members[0]
     results = migrate_program([m.source() for m in engine],
-                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop)) \
-        if any(m.migrated for m in engine) else [None] * len(engine)
+                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop))
     by_member = dict(zip(map(id, engine), results))
     outcomes = []
     for member in members:
