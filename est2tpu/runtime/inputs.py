@@ -189,6 +189,10 @@ def _input_fn(read, batch_size, num_epochs, shuffle, num_threads):
     """The input_fn over the columns ``read()`` returns, with their packer."""
 
     def input_fn(params=None, mode=None):
+        """The Dataset for ``params`` and ``mode`` (Estimators pass both).
+
+        Called on a TPU without a mode, it is taken for training or evaluation.
+        """
         columns, pack = read()
         params = params or {}
         size = params.get("batch_size", batch_size)
