@@ -13,6 +13,17 @@ _RUNTIME = {
     "model_to_estimator": "est2tpu.runtime.keras_estimator",
     "numpy_input_fn": "est2tpu.runtime.inputs",
     "pandas_input_fn": "est2tpu.runtime.inputs",
+    **{
+        name: "est2tpu.runtime.canned"
+        for name in (
+            "DNNClassifier",
+            "DNNRegressor",
+            "LinearClassifier",
+            "LinearRegressor",
+            "DNNLinearCombinedClassifier",
+            "DNNLinearCombinedRegressor",
+        )
+    },
 }
 
 __all__ = sorted(_RUNTIME)

@@ -1,0 +1,408 @@
+"""est2tpu's canned estimators against tf.estimator's, and their TPU graphs.
+
+On the CPU each est2tpu class must train, evaluate, predict and export to the
+same numbers as its tf.estimator class (seeded by RunConfig(tf_random_seed)).
+The TPU graphs are built (not run) in an 8-shard computation, as TPUEstimator
+builds them: every variable update depends on a CrossReplicaSum, no summary and
+no string op is left in the TPU computation, and metric_fn is fed batch-major
+tensors.  Columns a TPU cannot compute are refused with their name.
+"""
+
+import types
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import est2tpu  # noqa: E402
+from est2tpu.runtime import canned  # noqa: E402
+
+tf.get_logger().setLevel("ERROR")
+fc = tf.feature_column
+
+BATCH = 8
+EXAMPLES = 32
+SHARDS = 8
+TRAIN, EVAL, PREDICT = (
+    tf.estimator.ModeKeys.TRAIN,
+    tf.estimator.ModeKeys.EVAL,
+    tf.estimator.ModeKeys.PREDICT,
+)
+CLASSES = sorted(
+    [
+        "DNNClassifier",
+        "DNNRegressor",
+        "LinearClassifier",
+        "LinearRegressor",
+        "DNNLinearCombinedClassifier",
+        "DNNLinearCombinedRegressor",
+    ]
+)
+
+
+def _data(rows=EXAMPLES, seed=0, regression=False, n_classes=3):
+    rng = np.random.RandomState(seed)
+    features = {
+        "length": rng.uniform(4, 8, rows).astype("float32"),
+        "width": rng.uniform(2, 4, (rows, 2)).astype("float32"),
+        "kind": rng.randint(0, 4, rows).astype("int64"),
+        "item": rng.randint(0, 6, rows).astype("int64"),
+        "weight": rng.uniform(0.5, 2, rows).astype("float32"),
+    }
+    if regression:
+        labels = (features["length"] * 0.3 + rng.normal(0, 0.1, rows)).astype("float32")
+    else:
+        labels = rng.randint(0, n_classes, rows).astype("int32")
+    return features, labels
+
+
+def _dataset(features, labels=None, batch_size=BATCH):
+    data = features if labels is None else (features, labels)
+    return tf.data.Dataset.from_tensor_slices(data).batch(
+        batch_size, drop_remainder=True
+    )
+
+
+def _length():
+    return fc.numeric_column("length")
+
+
+def _kind():
+    return fc.categorical_column_with_identity("kind", 4)
+
+
+def _item():
+    return fc.categorical_column_with_identity("item", 6)
+
+
+def _cpu_columns():
+    """A mix of columns, some a TPU cannot run (the CPU runs them all)."""
+    bucketized = fc.bucketized_column(_length(), [5.0, 6.0, 7.0])
+    return {
+        "dnn": [
+            _length(),
+            fc.numeric_column("width", shape=(2,)),
+            bucketized,
+            fc.indicator_column(_kind()),
+            fc.embedding_column(_item(), 3),
+        ],
+        "linear": [
+            _length(),
+            bucketized,
+            _kind(),
+            fc.crossed_column([bucketized, _kind()], 10),
+        ],
+    }
+
+
+def _tpu_columns():
+    """Columns a TPU computes (the embedding column becomes a TPU embedding column)."""
+    return {
+        "dnn": [
+            _length(),
+            fc.numeric_column("width", shape=(2,)),
+            fc.bucketized_column(_length(), [5.0, 6.0, 7.0]),
+            fc.indicator_column(_kind()),
+            fc.embedding_column(_item(), 3),
+        ],
+        "linear": [
+            _length(),
+            fc.indicator_column(fc.bucketized_column(_length(), [5.0, 6.0])),
+            fc.indicator_column(_kind()),
+        ],
+    }
+
+
+def _arguments(name, columns):
+    """Constructor arguments for class ``name``: 3 classes, weights, non-default settings."""
+    weighted = fc.numeric_column("weight", normalizer_fn=lambda w: w * 2.0)
+    if name.startswith("DNNLinearCombined"):
+        arguments = dict(
+            linear_feature_columns=columns["linear"],
+            dnn_feature_columns=columns["dnn"],
+            dnn_hidden_units=[6, 4],
+            dnn_optimizer=tf.keras.optimizers.legacy.Adagrad(0.1),
+            weight_column=weighted,
+        )
+    elif name.startswith("DNN"):
+        arguments = dict(
+            hidden_units=[6, 4],
+            feature_columns=columns["dnn"],
+            weight_column="weight",
+            dropout=0.1,
+        )
+    else:
+        arguments = dict(
+            feature_columns=columns["linear"],
+            weight_column="weight",
+            optimizer="SGD",
+        )
+    if name.endswith("Classifier"):
+        arguments["n_classes"] = 3
+    return arguments
+
+
+def _pair(name, tmp_path):
+    """(est2tpu estimator, tf.estimator estimator) of class ``name``, same arguments."""
+    config = tf.estimator.RunConfig(tf_random_seed=11)
+    mine = getattr(est2tpu, name)(
+        **_arguments(name, _cpu_columns()),
+        model_dir=str(tmp_path / "est2tpu"),
+        config=config,
+        use_tpu=False,
+        train_batch_size=BATCH,
+        eval_batch_size=BATCH,
+        predict_batch_size=BATCH,
+    )
+    original = getattr(tf.estimator, name)(
+        **_arguments(name, _cpu_columns()),
+        model_dir=str(tmp_path / "canned"),
+        config=config,
+    )
+    return mine, original
+
+
+def _assert_same(got, expected, what):
+    if (
+        isinstance(expected, (bytes, np.ndarray))
+        and np.asarray(expected).dtype.kind in "SO"
+    ):
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7, err_msg=what)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_matches_canned_estimator_on_cpu(name, tmp_path):
+    mine, original = _pair(name, tmp_path)
+    assert isinstance(mine, tf.compat.v1.estimator.tpu.TPUEstimator)
+    features, labels = _data(regression=name.endswith("Regressor"))
+
+    def mine_input_fn(params):
+        return _dataset(features, labels, params["batch_size"]).repeat()
+
+    def original_input_fn():
+        return _dataset(features, labels).repeat()
+
+    mine.train(mine_input_fn, steps=6)
+    original.train(original_input_fn, steps=6)
+    got = mine.evaluate(mine_input_fn, steps=EXAMPLES // BATCH)
+    expected = original.evaluate(original_input_fn, steps=EXAMPLES // BATCH)
+    assert set(got) == set(expected) and len(expected) > 3
+    for key in expected:
+        _assert_same(got[key], expected[key], key)
+
+    assert mine.get_variable_names() == original.get_variable_names()
+    for variable in original.get_variable_names():
+        _assert_same(
+            mine.get_variable_value(variable),
+            original.get_variable_value(variable),
+            variable,
+        )
+
+    got = list(
+        mine.predict(lambda params: _dataset(features, None, params["batch_size"]))
+    )
+    expected = list(original.predict(lambda: _dataset(features)))
+    assert len(got) == len(expected) == EXAMPLES
+    for mine_row, original_row in zip(got, expected):
+        assert set(mine_row) == set(original_row)
+        for key in original_row:
+            _assert_same(mine_row[key], original_row[key], key)
+
+    assert _served(mine, features, tmp_path / "mine") == _served(
+        original, features, tmp_path / "original"
+    )
+
+
+def _served(estimator, features, export_dir):
+    """The ``predict`` signature's outputs of the exported SavedModel, as lists."""
+
+    def receiver_fn():
+        placeholders = {
+            key: tf.compat.v1.placeholder(value.dtype, [None, *value.shape[1:]])
+            for key, value in features.items()
+        }
+        return tf.estimator.export.ServingInputReceiver(placeholders, placeholders)
+
+    path = estimator.export_saved_model(str(export_dir), receiver_fn)
+    serve = tf.saved_model.load(path).signatures["predict"]
+    outputs = serve(
+        **{key: tf.constant(value[:BATCH]) for key, value in features.items()}
+    )
+    return {key: value.numpy().tolist() for key, value in outputs.items()}
+
+
+def test_batch_size_reaches_input_fn(tmp_path):
+    mine, _ = _pair("LinearRegressor", tmp_path)
+    features, labels = _data(regression=True)
+    seen = []
+
+    def input_fn(params):
+        seen.append(params["batch_size"])
+        return _dataset(features, labels, params["batch_size"])
+
+    mine.train(input_fn, steps=1)
+    assert seen == [BATCH]
+
+
+# --- TPU graphs ---------------------------------------------------------------
+
+
+def _tpu_model_fn(name, monkeypatch, **overrides):
+    """The CannedModelFn (and TPUEstimator arguments) of ``name`` built for a TPU."""
+    built = {}
+
+    def record(estimator_class, **kwargs):
+        built.update(kwargs, estimator_class=estimator_class)
+
+    monkeypatch.setattr(canned, "tpu_estimator", record)
+    arguments = dict(_arguments(name, _tpu_columns()), **overrides)
+    getattr(est2tpu, name)(**arguments, use_tpu=True, train_batch_size=BATCH * SHARDS)
+    return built["model_fn"], built
+
+
+def _tpu_features(features, embedding_columns):
+    """One shard's features as TPUEstimator gives them to model_fn: TPU embedding
+    features replaced by their activations (looked up by the TPU embedding engine)."""
+    features = {key: tf.constant(value[:BATCH]) for key, value in features.items()}
+    for column in embedding_columns:
+        features[column.get_feature_key_name()] = tf.zeros([BATCH, column.dimension])
+    return features
+
+
+def _build_tpu_graph(name, mode, monkeypatch, **overrides):
+    """The model_fn called in an 8-shard TPU computation (``tpu.rewrite``).
+
+    Returns the graph, the TPUEstimatorSpec and the computation's outputs.
+    """
+    model_fn, built = _tpu_model_fn(name, monkeypatch, **overrides)
+    _, embedding_columns = model_fn.tpu_columns()
+    features, labels = _data(regression=name.endswith("Regressor"))
+    graph, specs = tf.Graph(), []
+    with graph.as_default():
+        tf.compat.v1.train.create_global_step()
+        flat_labels = [] if mode == PREDICT else [tf.constant(labels[:BATCH])]
+
+        def computation(*flat_labels):
+            spec = model_fn(
+                _tpu_features(features, embedding_columns),
+                flat_labels[0] if flat_labels else None,
+                mode,
+                {"use_tpu": True, "batch_size": BATCH,
+                 "context": types.SimpleNamespace(num_replicas=SHARDS)},
+                built["config"],
+            )  # fmt: skip
+            specs.append(spec)
+            if mode == TRAIN:
+                with tf.control_dependencies([spec.train_op]):
+                    return tf.identity(spec.loss)
+            if mode == EVAL:
+                return [spec.loss, *spec.eval_metrics[1].values()]
+            return list(spec.predictions.values())
+
+        outputs = tf.compat.v1.tpu.rewrite(computation, flat_labels)
+    return graph, specs[0], outputs
+
+
+def _cpu_graph(name, mode):
+    """The canned estimator's own graph, for the names of its summaries and metrics."""
+    estimator = getattr(tf.estimator, name)(**_arguments(name, _cpu_columns()))
+    features, labels = _data(regression=name.endswith("Regressor"))
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.create_global_step()
+        spec = estimator.model_fn(
+            {key: tf.constant(value[:BATCH]) for key, value in features.items()},
+            tf.constant(labels[:BATCH]),
+            mode,
+            estimator.config,
+        )
+    return graph, spec
+
+
+def _ancestors(tensor):
+    seen, stack = set(), [tensor.op]
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(t.op for t in op.inputs)
+    return seen
+
+
+def _in_tpu_computation(op):
+    try:
+        return bool(op.get_attr("_tpu_replicate"))
+    except ValueError:
+        return False
+
+
+def _gradient_input(update):
+    """The gradient input of a ResourceApply* op."""
+    names = [arg.name for arg in update.op_def.input_arg]
+    return update.inputs[names.index("grad" if "grad" in names else "delta")]
+
+
+def _tags(graph, op_type):
+    """The tags of the ``op_type`` summary ops (ScalarSummary, WriteSummary) of ``graph``."""
+    tags = []
+    for op in graph.get_operations():
+        if op.type == op_type:
+            names = [arg.name for arg in op.op_def.input_arg]
+            tag = op.inputs[names.index("tag" if "tag" in names else "tags")].op
+            tags.append(tf.make_ndarray(tag.get_attr("value")).item().decode())
+    return sorted(tags)
+
+
+def _assert_tpu_compilable(graph):
+    """No summary op, no string tensor in the TPU computation (but Assert messages)."""
+    ops = [op for op in graph.get_operations() if _in_tpu_computation(op)]
+    assert ops
+    summaries = [op.name for op in graph.get_operations() if "Summary" in op.type]
+    assert not summaries
+    strings = [
+        op.name
+        for op in ops
+        if any(t.dtype == tf.string for t in op.outputs) and not _assert_message(op)
+    ]
+    assert not strings
+
+
+def _assert_message(op):
+    """A string constant that only Assert ops read (XLA compiles Assert to nothing)."""
+    consumers = op.outputs[0].consumers()
+    return op.type == "Const" and all(c.type == "Assert" for c in consumers)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_tpu_training_aggregates_every_update(name, monkeypatch):
+    graph, spec, _ = _build_tpu_graph(name, TRAIN, monkeypatch)
+    _assert_tpu_compilable(graph)
+    with graph.as_default():
+        trainable = tf.compat.v1.trainable_variables()
+    updates = [
+        op for op in graph.get_operations() if op.type.startswith("ResourceApply")
+    ]
+    assert trainable and updates
+    for variable in trainable:
+        applied = [op for op in updates if op.inputs[0] is variable.handle]
+        assert applied, f"no update of {variable.name}"
+        for update in applied:
+            sources = {op.type for op in _ancestors(_gradient_input(update))}
+            assert "CrossReplicaSum" in sources, f"{variable.name} by {update.name}"
+    assert "CrossReplicaSum" in {op.type for op in _ancestors(spec.loss)}
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_tpu_scalar_summaries_go_to_the_host_call(name, monkeypatch, tmp_path):
+    graph, spec, _ = _build_tpu_graph(name, TRAIN, monkeypatch)
+    host_call, tensors = spec.host_call
+    assert all(t.shape.rank == 1 for t in tensors)
+    cpu_graph, _ = _cpu_graph(name, TRAIN)
+    with graph.as_default():
+        host_call(*tensors)
+    # The canned estimator's scalar summaries, with the same tags.
+    assert _tags(graph, "WriteSummary") == _tags(cpu_graph, "ScalarSummary")
+    assert len(tensors) == 1 + len(_tags(cpu_graph, "ScalarSummary"))
