@@ -406,3 +406,146 @@ def test_tpu_scalar_summaries_go_to_the_host_call(name, monkeypatch, tmp_path):
     # The canned estimator's scalar summaries, with the same tags.
     assert _tags(graph, "WriteSummary") == _tags(cpu_graph, "ScalarSummary")
     assert len(tensors) == 1 + len(_tags(cpu_graph, "ScalarSummary"))
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_tpu_eval_metrics_are_host_computed_pairs(name, monkeypatch):
+    graph, spec, outputs = _build_tpu_graph(name, EVAL, monkeypatch)
+    _assert_tpu_compilable(graph)
+    assert "CrossReplicaSum" in {op.type for op in _ancestors(spec.loss)}
+    metric_fn, tensors = spec.eval_metrics
+    for key, tensor in tensors.items():
+        assert tensor.shape.rank >= 1 and tensor.shape[0] == BATCH, key
+    with graph.as_default():  # on the host, fed the TPU computation's outputs
+        metrics = metric_fn(**dict(zip(tensors, outputs[1:])))
+    for key, pair in metrics.items():
+        assert isinstance(pair, tuple) and len(pair) == 2, key
+        assert all(
+            tf.is_tensor(part) or isinstance(part, tf.Operation) for part in pair
+        )
+    _, cpu_spec = _cpu_graph(name, EVAL)
+    assert set(metrics) == set(cpu_spec.eval_metric_ops)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_tpu_predictions_are_the_numeric_ones(name, monkeypatch):
+    graph, spec, _ = _build_tpu_graph(name, PREDICT, monkeypatch)
+    _assert_tpu_compilable(graph)
+    _, cpu_spec = _cpu_graph(name, PREDICT)
+    assert set(spec.predictions) == set(cpu_spec.predictions) - {
+        "classes",
+        "all_classes",
+    }
+    for key, tensor in spec.predictions.items():
+        assert tensor.shape[0] == BATCH, key
+
+
+HEADS = {
+    "binary": lambda: tf.estimator.BinaryClassHead(weight_column="weight"),
+    "multi_class": lambda: tf.estimator.MultiClassHead(
+        3, weight_column=fc.numeric_column("weight", normalizer_fn=lambda w: w * w)
+    ),
+    "regression": lambda: tf.estimator.RegressionHead(
+        label_dimension=2, weight_column="weight", loss_reduction="sum"
+    ),
+}
+
+
+@pytest.mark.parametrize("head_name", sorted(HEADS))
+def test_host_metric_fn_computes_the_canned_metrics(head_name):
+    """metric_fn, fed logits, labels and the raw weight feature, computes the
+    canned head's own metrics (weight column normalizer applied once)."""
+    head = HEADS[head_name]()
+    rng = np.random.RandomState(7)
+    features, labels = _data(regression=head_name == "regression")
+    if head_name == "binary":
+        labels = labels % 2
+    if head_name == "regression":
+        labels = np.stack([labels, labels * 2], axis=1)
+    with tf.Graph().as_default():
+        logits = tf.constant(
+            rng.normal(size=(BATCH, head.logits_dimension)), tf.float32
+        )
+        features = {key: tf.constant(value[:BATCH]) for key, value in features.items()}
+        labels = tf.constant(labels[:BATCH])
+        expected = head.create_estimator_spec(
+            features, EVAL, logits, labels
+        ).eval_metric_ops
+        metric_fn, tensors = canned._eval_metrics(head, features, logits, labels)
+        assert set(tensors) == {"logits", "labels", "weights"}
+        got = metric_fn(**tensors)
+        assert set(got) == set(expected) and len(expected) >= 2
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.local_variables_initializer())
+            session.run([update for _, update in [*got.values(), *expected.values()]])
+            for key in expected:
+                np.testing.assert_allclose(
+                    session.run(got[key][0]),
+                    session.run(expected[key][0]),
+                    rtol=1e-6,
+                    err_msg=key,
+                )
+
+
+def _train_step(model_fn, features, labels, params, config, initial=None):
+    """Runs one training step of ``model_fn``: (loss, variables after), starting
+    from ``initial`` (name -> value) if given, and the variables before."""
+    with tf.Graph().as_default():
+        tf.compat.v1.train.create_global_step()
+        features = {key: tf.constant(value) for key, value in features.items()}
+        spec = model_fn(features, tf.constant(labels), TRAIN, params, config)
+        variables = tf.compat.v1.global_variables()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            for variable in variables:
+                if initial is not None:
+                    variable.load(initial[variable.op.name], session)
+            before = {v.op.name: session.run(v) for v in variables}
+            _, loss = session.run([spec.train_op, spec.loss])
+            return loss, before, {v.op.name: session.run(v) for v in variables}
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum"])
+def test_tpu_step_on_identical_shards_is_the_step_on_the_global_batch(
+    reduction, monkeypatch
+):
+    """CrossReplicaSum simulated for 8 shards fed the same batch (x -> 8 x): the
+    TPU step moves every variable (both optimizers' slots included) as the canned
+    step does on the global batch, and reports the global batch's loss."""
+    name = "DNNLinearCombinedRegressor"
+    overrides = dict(weight_column="weight", loss_reduction=reduction)
+    model_fn, built = _tpu_model_fn(name, monkeypatch, **overrides)
+    dense = {"dnn": [_length(), fc.numeric_column("width", shape=(2,))],
+             "linear": [_length()]}  # fmt: skip
+    original = tf.estimator.DNNLinearCombinedRegressor(
+        **dict(_arguments(name, dense), **overrides)
+    )
+    model_fn = canned.CannedModelFn(
+        model_fn._model_fn,
+        model_fn._head,
+        {"linear_feature_columns": ("linear", dense["linear"]),
+         "dnn_feature_columns": ("dnn", dense["dnn"])},
+        **model_fn._arguments,
+    )  # fmt: skip
+    features, labels = _data(BATCH, regression=True)
+    global_batch = {k: np.concatenate([v] * SHARDS) for k, v in features.items()}
+    expected_loss, initial, expected = _train_step(
+        lambda f, l, m, p, c: original.model_fn(f, l, m, c),
+        global_batch,
+        np.concatenate([labels] * SHARDS),
+        None,
+        original.config,
+    )
+    monkeypatch.setattr(
+        tf.compat.v1.tpu, "cross_replica_sum", lambda x, *args, **kwargs: x * SHARDS
+    )
+    params = {"use_tpu": True, "context": types.SimpleNamespace(num_replicas=SHARDS)}
+    loss, _, got = _train_step(
+        model_fn, features, labels, params, built["config"], initial
+    )
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
+    assert set(got) == set(expected)
+    moved = [key for key in expected if not np.array_equal(expected[key], initial[key])]
+    assert len(moved) > 6  # weights, biases, Ftrl and Adagrad slots, global step
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)
