@@ -254,8 +254,8 @@ def _tpu_model_fn(name, monkeypatch, **overrides):
     """The CannedModelFn (and TPUEstimator arguments) of ``name`` built for a TPU."""
     built = {}
 
-    def record(estimator_class, **kwargs):
-        built.update(kwargs, estimator_class=estimator_class)
+    def record(**kwargs):
+        built.update(kwargs)
 
     monkeypatch.setattr(canned, "tpu_estimator", record)
     arguments = dict(_arguments(name, _tpu_columns()), **overrides)
@@ -429,7 +429,13 @@ def test_tpu_eval_metrics_are_host_computed_pairs(name, monkeypatch):
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_tpu_predictions_are_the_numeric_ones(name, monkeypatch):
-    graph, spec, _ = _build_tpu_graph(name, PREDICT, monkeypatch)
+    dense = _tpu_columns()["dnn"][:-1]  # without the TPU embedding column
+    overrides = {}
+    if name.startswith("DNNLinear"):
+        overrides["dnn_feature_columns"] = dense
+    elif name.startswith("DNN"):
+        overrides["feature_columns"] = dense
+    graph, spec, _ = _build_tpu_graph(name, PREDICT, monkeypatch, **overrides)
     _assert_tpu_compilable(graph)
     _, cpu_spec = _cpu_graph(name, PREDICT)
     assert set(spec.predictions) == set(cpu_spec.predictions) - {
@@ -549,3 +555,132 @@ def test_tpu_step_on_identical_shards_is_the_step_on_the_global_batch(
     assert len(moved) > 6  # weights, biases, Ftrl and Adagrad slots, global step
     for key in expected:
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)
+
+
+# --- What a TPU cannot run ------------------------------------------------------
+
+_VOCABULARY = fc.categorical_column_with_vocabulary_list("shape", ["round", "long"])
+_BUCKETS = fc.bucketized_column(fc.numeric_column("length"), [5.0])
+REFUSED = {
+    "crossed": (
+        "DNNClassifier",
+        dict(
+            feature_columns=[
+                fc.indicator_column(fc.crossed_column([_BUCKETS, _kind()], 8))
+            ]
+        ),
+        "kind_X_length_bucketized_indicator.*SparseCross",
+    ),
+    "vocabulary": (
+        "DNNRegressor",
+        dict(feature_columns=[fc.indicator_column(_VOCABULARY)]),
+        "shape_indicator.*string ops.*categorical_column_with_identity",
+    ),
+    "hashed": (
+        "DNNClassifier",
+        dict(
+            feature_columns=[
+                fc.indicator_column(fc.categorical_column_with_hash_bucket("tag", 9))
+            ]
+        ),
+        "tag_indicator.*StringToHashBucketFast",
+    ),
+    "linear_bucketized": (
+        "LinearRegressor",
+        dict(feature_columns=[_BUCKETS]),
+        "length_bucketized.*indicator_column",
+    ),
+    "linear_categorical": (
+        "LinearClassifier",
+        dict(feature_columns=[_kind()]),
+        "'kind'.*indicator_column",
+    ),
+    "vocabulary_embedding": (
+        "DNNClassifier",
+        dict(feature_columns=[fc.embedding_column(_VOCABULARY, 2)]),
+        "shape_embedding.*VocabularyListCategoricalColumn",
+    ),
+    "linear_embedding": (
+        "DNNLinearCombinedClassifier",
+        dict(linear_feature_columns=[fc.embedding_column(_item(), 2)]),
+        "item_embedding.*dnn_feature_columns",
+    ),
+    "embedding_feature_read_twice": (
+        "DNNClassifier",
+        dict(
+            feature_columns=[
+                fc.embedding_column(_kind(), 2),
+                fc.indicator_column(_kind()),
+            ]
+        ),
+        "kind_embedding.*'kind'.*kind_indicator reads it too",
+    ),
+    "embedding_max_norm": (
+        "DNNRegressor",
+        dict(feature_columns=[fc.embedding_column(_item(), 2, max_norm=1.0)]),
+        "item_embedding.*max_norm",
+    ),
+    "embedding_optimizer": (
+        "DNNClassifier",
+        dict(
+            feature_columns=[fc.embedding_column(_item(), 2)],
+            optimizer=tf.keras.optimizers.legacy.SGD(0.1, momentum=0.9),
+        ),
+        "item_embedding.*SGD.*no TPU embedding equivalent",
+    ),
+    "label_vocabulary": (
+        "LinearClassifier",
+        dict(n_classes=3, label_vocabulary=["a", "b", "c"]),
+        "label_vocabulary.*ids",
+    ),
+    "sdca": (
+        "LinearRegressor",
+        dict(optimizer=tf.estimator.experimental.LinearSDCA("example_id")),
+        "LinearSDCA",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_tpu_refuses_what_it_cannot_run(case, tmp_path):
+    name, overrides, message = REFUSED[case]
+    arguments = dict(_arguments(name, _tpu_columns()), **overrides)
+    with pytest.raises(ValueError, match=message):
+        getattr(est2tpu, name)(
+            **arguments, model_dir=str(tmp_path), use_tpu=True, train_batch_size=64
+        )
+    # The CPU runs it: the canned estimator takes these arguments.
+    getattr(est2tpu, name)(**arguments, model_dir=str(tmp_path), use_tpu=False)
+
+
+def test_tpu_embedding_columns(monkeypatch, tmp_path):
+    """An embedding column of an identity column becomes a TPU embedding column,
+    trained with the DNN optimizer's settings; predict on the TPU is refused
+    (TPUEstimator's predict loop does not look them up)."""
+    name = "DNNLinearCombinedClassifier"
+    model_fn, built = _tpu_model_fn(name, monkeypatch)
+    spec = built["embedding_config_spec"]
+    [column] = spec.feature_columns
+    assert (column.get_feature_key_name(), column.dimension) == ("item", 3)
+    assert isinstance(
+        spec.optimization_parameters, tf.compat.v1.tpu.experimental.AdagradParameters
+    )
+    assert spec.optimization_parameters.learning_rate == 0.1
+    graph, _, _ = _build_tpu_graph(name, TRAIN, monkeypatch)
+    names = [
+        v.op.name for v in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    ]
+    assert names and not [n for n in names if "item_embedding" in n]
+
+    with pytest.raises(ValueError, match="predict.*item_embedding.*export"):
+        _build_tpu_graph(name, PREDICT, monkeypatch)
+
+
+def test_use_tpu_defaults_to_tpu_name(tmp_path, monkeypatch):
+    arguments = _arguments("LinearRegressor", _tpu_columns())
+    monkeypatch.setenv("TPU_NAME", "some-tpu")
+    with pytest.raises(ValueError, match="train_batch_size"):
+        est2tpu.LinearRegressor(**arguments, model_dir=str(tmp_path))
+    monkeypatch.delenv("TPU_NAME")
+    estimator = est2tpu.LinearRegressor(**arguments, model_dir=str(tmp_path))
+    assert not estimator._ctx._use_tpu

@@ -359,7 +359,6 @@ def _estimator(
     check_train_batch_size(use_tpu, train_batch_size)
     embedding = model_fn.embedding_config_spec() if use_tpu else None
     return tpu_estimator(
-        _TPUEmbeddingEstimator if embedding else _TPU.TPUEstimator,
         model_fn=model_fn,
         config=tpu_run_config(config, model_dir, use_tpu, iterations_per_loop),
         use_tpu=use_tpu,
@@ -370,23 +369,6 @@ def _estimator(
         warm_start_from=warm_start_from,
         embedding_config_spec=embedding,
     )
-
-
-class _TPUEmbeddingEstimator(_TPU.TPUEstimator):
-    """A TPUEstimator with TPU embedding columns, whose predict says it cannot run."""
-
-    def __init__(self, *, embedding_config_spec, **kwargs):
-        super().__init__(embedding_config_spec=embedding_config_spec, **kwargs)
-        self._embedding_columns = embedding_config_spec.feature_columns
-
-    def predict(self, *args, **kwargs):
-        raise ValueError(
-            "predict() on a TPU is not supported with TPU embedding columns "
-            f"({', '.join(c.name for c in self._embedding_columns)}): "
-            "TPUEstimator's predict loop does not feed them.  Export the model "
-            "(export_saved_model serves the CPU graph) or predict on the CPU "
-            "(TPU_NAME unset) from the same model_dir."
-        )
 
 
 class CannedModelFn:
@@ -416,7 +398,15 @@ class CannedModelFn:
                 features=features, labels=labels, mode=mode, head=self._head,
                 config=config, **columns, **self._arguments,
             )  # fmt: skip
-        columns, _ = self.tpu_columns()
+        columns, embedding_columns = self.tpu_columns()
+        if mode == _MODE.PREDICT and embedding_columns:
+            names = ", ".join(column.name for column in embedding_columns)
+            raise ValueError(
+                f"predict() on a TPU is not supported with TPU embedding columns "
+                f"({names}): TPUEstimator's predict loop does not look them up.  "
+                "Export the model (export_saved_model serves the CPU graph) or "
+                "predict on the CPU (TPU_NAME unset) from the same model_dir."
+            )
         num_replicas = params["context"].num_replicas
         average = self._head.loss_reduction != tf.losses.Reduction.SUM
         with (

@@ -59,14 +59,14 @@ def tpu_run_config(config, model_dir, use_tpu, iterations_per_loop):
     return maybe_overwrite_model_dir_and_session_config(config, model_dir)
 
 
-def tpu_estimator(estimator_class=_TPU.TPUEstimator, **kwargs):
-    """``estimator_class(**kwargs)`` (a TPUEstimator) that logs steps on the CPU as on a TPU.
+def tpu_estimator(**kwargs):
+    """``TPUEstimator(**kwargs)``, logging steps on the CPU as an Estimator does.
 
     TPUEstimator logs steps/s every log_step_count_steps / iterations_per_loop
     session runs, as a TPU run is iterations_per_loop steps.  A CPU run is one
     step: it would log, and write two summaries, at every step.
     """
-    estimator = estimator_class(**kwargs)
+    estimator = _TPU.TPUEstimator(**kwargs)
     if not kwargs.get("use_tpu") and estimator._log_every_n_steps is not None:
         estimator._log_every_n_steps = estimator.config.log_step_count_steps
     return estimator
