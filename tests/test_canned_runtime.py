@@ -684,3 +684,31 @@ def test_use_tpu_defaults_to_tpu_name(tmp_path, monkeypatch):
     monkeypatch.delenv("TPU_NAME")
     estimator = est2tpu.LinearRegressor(**arguments, model_dir=str(tmp_path))
     assert not estimator._ctx._use_tpu
+
+
+# --- The premade-tutorial fixture -------------------------------------------------
+
+
+def test_premade_program_migrated_by_hand_trains_the_same(tmp_path, monkeypatch):
+    """fixtures/canned_premade.py and its migration (tests/canned_premade_migrated.py,
+    the codemod's target) report the same metrics and predictions on the CPU."""
+    from fixture_programs import FIXTURES, load
+
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    built = []
+    init = tf.compat.v1.estimator.tpu.TPUEstimator.__init__
+    monkeypatch.setattr(
+        tf.compat.v1.estimator.tpu.TPUEstimator,
+        "__init__",
+        lambda self, *args, **kwargs: built.append(self) or init(self, *args, **kwargs),
+    )
+    before = load(FIXTURES / "canned_premade.py", "canned_before").run(
+        str(tmp_path / "before")
+    )
+    assert not built
+    migrated = FIXTURES.parent / "tests" / "canned_premade_migrated.py"
+    after = load(migrated, "canned_after").run(str(tmp_path / "after"))
+    assert len(built) == 2  # the classifier and the regressor
+    assert set(before) == set(after) and before["accuracy"] > 0.5
+    for key in before:
+        np.testing.assert_allclose(after[key], before[key], rtol=1e-6, err_msg=key)
