@@ -409,10 +409,8 @@ class CannedModelFn:
             )
         num_replicas = params["context"].num_replicas
         average = self._head.loss_reduction != tf.losses.Reduction.SUM
-        with (
-            _scalar_summaries() as scalars,
-            _aggregating_optimizers(num_replicas, average, mode),
-        ):
+        aggregating = _aggregating_optimizers(num_replicas, average, mode)
+        with _scalar_summaries() as scalars, aggregating:
             head = _TPUHead(self._head, num_replicas, scalars, config.model_dir)
             return self._model_fn(
                 features=features, labels=labels, mode=mode, head=head,
@@ -453,7 +451,6 @@ class _TPUHead:
     """
 
     def __init__(self, head, num_replicas, scalars, model_dir):
-        _check_tpu_head(head)
         self._head = head
         self._num_replicas = num_replicas
         self._scalars = scalars
