@@ -396,7 +396,7 @@ def test_tpu_training_aggregates_every_update(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", CLASSES)
-def test_tpu_scalar_summaries_go_to_the_host_call(name, monkeypatch, tmp_path):
+def test_tpu_scalar_summaries_go_to_the_host_call(name, monkeypatch):
     graph, spec, _ = _build_tpu_graph(name, TRAIN, monkeypatch)
     host_call, tensors = spec.host_call
     assert all(t.shape.rank == 1 for t in tensors)
