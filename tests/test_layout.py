@@ -10,10 +10,11 @@ import black
 import pytest
 
 from est2tpu.codemods import layout
-from fixture_programs import migrate_in_package
+from fixture_programs import FIXTURES, NAMES, migrate_in_package
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROGRAMS = [p for p in sorted(ROOT.glob("fixtures/*.py")) + sorted((ROOT / "examples").rglob("*.py")) if p.stat().st_size]
+PROGRAMS = [p for p in [FIXTURES / f"{name}.py" for name in NAMES] + sorted((ROOT / "examples").rglob("*.py"))
+            if p.stat().st_size]
 MODE = black.Mode()
 LONG = "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, eval_metrics=(metric_fn, [labels, logits]))"
 
