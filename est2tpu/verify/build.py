@@ -12,7 +12,7 @@ what input_fn returned and each model_fn call on the TPU, and checks them on the
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set
 
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.tpu import error_handling
@@ -28,6 +28,7 @@ class Computation:
     """One call of the user's model_fn inside the TPU computation."""
 
     graph: tf.Graph  # the (function) graph it ran in
+    ops: List[tf.Operation]  # the ops it created there (TPUEstimator's own are the others)
     wrapper: Any  # TPUEstimator's _ModelFnWrapper that called it
     features: Any
     labels: Any
@@ -45,18 +46,15 @@ class Build:
     computations: List[Computation] = dataclasses.field(default_factory=list)
     spec: Any = None  # the EstimatorSpec TPUEstimator made of it all
     error: Optional[BaseException] = None
-    _findings_before: int = 0
-
-    def __post_init__(self) -> None:
-        self._findings_before = len(self.session.reporter.findings)
+    #: Whether a finding was reported on this build (perhaps one known already): an
+    #: error TPUEstimator raises after it is the consequence, not news.
+    reported: bool = False
+    #: Ops a specific check reported (e.g. an export output): the generic op checks skip them.
+    claimed: Set[tf.Operation] = dataclasses.field(default_factory=set)
 
     def report(self, rule, where: Optional[Place], message: str, hint: str = "") -> None:
+        self.reported = True
         self.session.reporter.finding(rule.code, where or self.site, message, hint)
-
-    @property
-    def reported(self) -> bool:
-        """Whether a finding was reported while this build ran."""
-        return len(self.session.reporter.findings) > self._findings_before
 
 
 def construct(build: Build, input_fn) -> Build:

@@ -19,12 +19,15 @@ def call_model_fn(original):
     """``_ModelFnWrapper._call_model_fn``: record and check model_fn's calls on the TPU."""
 
     def _call_model_fn(self, features, labels, is_export_mode=False):
+        graph = tf.compat.v1.get_default_graph()
+        before = len(graph.get_operations())
         spec = original(self, features, labels, is_export_mode)
         build = session.current_build()
-        # On the TPU: train/evaluate/predict with use_tpu, or export's TPU rewrite.
-        if build is None or (self._ctx.is_running_on_cpu(is_export_mode) and not self._params.get("use_tpu")):
+        # On the TPU: train/evaluate/predict with use_tpu, or export's TPU rewrite (whose
+        # model_fn TPUEstimator calls in PREDICT mode, with params["use_tpu"] False).
+        if build is None or (build.mode != "export" and self._ctx.is_running_on_cpu(is_export_mode)):
             return spec
-        computation = Computation(tf.compat.v1.get_default_graph(), self, features, labels, spec)
+        computation = Computation(graph, graph.get_operations()[before:], self, features, labels, spec)
         build.computations.append(computation)
         return spec_checks.check_spec(build, computation)
 

@@ -141,8 +141,8 @@ def check(estimator, mode: str, input_fn, hooks=None, steps_check=None) -> Optio
                              f"TPUEstimator.{_METHODS[mode]} fails on a TPU: {_message(build.error)}",
                              "fix it before running on a TPU")
             return build
-        ops_failed, _ = graph_checks.check(build)
         spec_checks.check_held(build, hooks)
+        ops_failed = graph_checks.check(build)
         if mode == ModeKeys.TRAIN and not ops_failed and not getattr(estimator, "_est2tpu_compiled", False):
             estimator._est2tpu_compiled = True
             xla_step.compile_train_step(build)
@@ -235,8 +235,8 @@ def call_model_fn(original):
                                  f"the TPU SavedModel cannot be built: {_message(error)}",
                                  "fix it, or pass export_to_tpu=False to TPUEstimator")
                 raise _TPUExportFailed() from error
-        graph_checks.check(build)
         spec_checks.check_held(build)
+        graph_checks.check(build)
         return result
 
     return _call_model_fn

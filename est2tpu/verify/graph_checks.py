@@ -5,8 +5,8 @@ backend stand in for the TPU's (the same set, in TF 2.15), plus the TPU's own
 (infeed, outfeed, cross-replica ops).  TPUs have no strings (but in constants and
 assertions) nor complex128.  Summary ops are dropped there.  In training every update
 of a trainable variable must depend on a CrossReplicaSum, or each core trains its own
-copy.  Only ops the user's code created are judged (TPUEstimator's own are not), and
-findings are grouped by the line that created them.
+copy.  Only ops model_fn created are judged (TPUEstimator's own are not), and findings
+are grouped by the line that created them.
 """
 
 from __future__ import annotations
@@ -54,42 +54,42 @@ def xla_kernels() -> FrozenSet[str]:
     return frozenset(k.op for k in kernels.get_all_registered_kernels().kernel if k.device_type == "XLA_CPU_JIT")
 
 
-def check(build) -> Tuple[bool, bool]:
-    """Check the ops of ``build``'s TPU computations; (op or dtype findings?, summary findings?)."""
-    ops = _unique(op for computation in build.computations for op in graphs.tpu_ops(computation.graph))
+def check(build) -> bool:
+    """Check the ops of ``build``'s TPU computations; whether an op cannot compile there."""
+    ops = _unique(op for computation in build.computations for op in graphs.tpu_ops(computation.ops))
     compiled = xla_kernels()
-    grouped: Dict[Tuple, List[str]] = collections.defaultdict(list)
+    grouped: Dict[Tuple, Set[str]] = collections.defaultdict(set)  # (rule, place) -> op types or dtypes
     for op in ops:
         if op.type == "Placeholder":
             where = of_op(graphs.external(op.outputs[0]).op) if op.outputs else None
         else:
             where = of_op(op)
-        if where is None:
-            continue  # TensorFlow's or TPUEstimator's own op
+        if where is None or op in build.claimed:
+            continue  # not created by the user's code, or reported already
         if op.type in SUMMARY_OPS:
-            grouped[(rules.SUMMARY_ON_TPU, where, op.type)].append(op.name)
+            grouped[(rules.SUMMARY_ON_TPU, where)].add(op.type)
         elif op.type not in compiled and op.type not in TPU_ONLY:
-            grouped[(rules.NO_TPU_KERNEL, where, op.type)].append(op.name)
+            grouped[(rules.NO_TPU_KERNEL, where)].add(op.type)
         elif op.type not in STRINGS_ALLOWED:
-            bad = sorted({tf.as_dtype(t.dtype).name for t in op.outputs if tf.as_dtype(t.dtype) in UNSUPPORTED_DTYPES})
-            if bad:
-                grouped[(rules.TPU_DTYPE, where, op.type, tuple(bad))].append(op.name)
-    for key, names in grouped.items():
-        rule, where, op_type = key[:3]
+            grouped[(rules.TPU_DTYPE, where)].update(
+                tf.as_dtype(t.dtype).name for t in op.outputs if tf.as_dtype(t.dtype) in UNSUPPORTED_DTYPES)
+    for (rule, where), found in grouped.items():
+        if not found:
+            continue
+        names = ", ".join(sorted(found))
         if rule is rules.SUMMARY_ON_TPU:
-            build.report(rule, where, f"summary op {op_type} inside the TPU computation: TPUEstimator drops it "
+            build.report(rule, where, f"summary op {names} inside the TPU computation: TPUEstimator drops it "
                          "on a TPU, and it is never written", "write it in a host_call")
         elif rule is rules.NO_TPU_KERNEL:
-            build.report(rule, where, f"{op_type} has no TPU kernel: XLA cannot compile it, and the TPU "
-                         "computation fails to compile", "compute it in input_fn, or in "
-                         "tf.compat.v1.tpu.outside_compilation")
+            build.report(rule, where, f"{names} {'has' if len(found) == 1 else 'have'} no TPU kernel: XLA cannot "
+                         "compile it, and the TPU computation fails to compile",
+                         "compute it in input_fn, or in tf.compat.v1.tpu.outside_compilation")
         else:
-            build.report(rule, where, f"{op_type} makes {', '.join(key[3])} tensors inside the TPU "
-                         "computation: a TPU has no " + ", ".join(key[3]), "keep strings in input_fn; use complex64")
+            build.report(rule, where, f"{names} tensors inside the TPU computation: a TPU has no {names}",
+                         "keep strings in input_fn; use complex64")
     if build.mode == ModeKeys.TRAIN and build.session.settings.cores > 1:
         _gradient_sums(build, ops)
-    kinds = {key[0] for key in grouped}
-    return bool(kinds & {rules.NO_TPU_KERNEL, rules.TPU_DTYPE}), rules.SUMMARY_ON_TPU in kinds
+    return any(found and rule in (rules.NO_TPU_KERNEL, rules.TPU_DTYPE) for (rule, _), found in grouped.items())
 
 
 def _unique(ops) -> List[tf.Operation]:

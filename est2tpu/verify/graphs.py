@@ -1,4 +1,4 @@
-"""Walking a TPU computation: its ops, the functions it calls, where its inputs come from.
+"""Walking a TPU computation: its ops, the functions they call, where their inputs come from.
 
 With control flow v2 (TF 2.x), TPUEstimator's training loop is a ``While`` whose body is
 a function graph: model_fn's ops live there, and in the function graphs of the conds,
@@ -8,7 +8,7 @@ loops and ``tf.function`` calls they make.  Export's ``tpu.rewrite`` marks its o
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Set
+from typing import Dict, Iterable, Iterator, List, Set
 
 from tensorflow.python.framework import func_graph as func_graph_lib
 from tensorflow.python.framework import ops as ops_lib
@@ -39,25 +39,24 @@ def subgraphs(op: ops_lib.Operation) -> List[func_graph_lib.FuncGraph]:
     return found
 
 
-def tpu_ops(graph: ops_lib.Graph) -> Iterator[ops_lib.Operation]:
-    """The ops of the TPU computation in ``graph`` and in every function graph they run.
+def tpu_ops(ops: Iterable[ops_lib.Operation]) -> Iterator[ops_lib.Operation]:
+    """Those of ``ops`` in the TPU computation, and every op of the function graphs they run.
 
     In a function graph (the loop body model_fn ran in) every op is on the TPU; in a
     plain graph only those ``tpu.rewrite`` marked.  Outside compilation is left out.
     """
     seen: Set[ops_lib.Graph] = set()
-    stack = [graph]
+    stack = [(op, False) for op in reversed(list(ops))]
     while stack:
-        current = stack.pop()
-        if current in seen:
+        op, called = stack.pop()
+        if has_attr(op, OUTSIDE_COMPILATION_ATTR) or not (
+                called or isinstance(op.graph, func_graph_lib.FuncGraph) or has_attr(op, TPU_REPLICATE_ATTR)):
             continue
-        seen.add(current)
-        whole = isinstance(current, func_graph_lib.FuncGraph)
-        for op in current.get_operations():
-            if has_attr(op, OUTSIDE_COMPILATION_ATTR) or not (whole or has_attr(op, TPU_REPLICATE_ATTR)):
-                continue
-            yield op
-            stack.extend(subgraphs(op))
+        yield op
+        for graph in subgraphs(op):
+            if graph not in seen:
+                seen.add(graph)
+                stack.extend((inner, True) for inner in reversed(graph.get_operations()))
 
 
 def external(tensor: ops_lib.Tensor) -> ops_lib.Tensor:

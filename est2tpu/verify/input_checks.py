@@ -39,11 +39,11 @@ def check(build, values) -> None:
     for index, (name, value) in enumerate(components):
         shape, dtype = tf.TensorShape(value.shape), tf.as_dtype(value.dtype)
 
-        def where(bad: Callable[[tf.TensorShape], bool]):
-            return _origin(dataset_op, index, bad) if dataset_op is not None else of_op(value)
+        def where(already: Callable[[tf.TensorShape, tf.DType], bool]):
+            return _origin(dataset_op, index, already) if dataset_op is not None else of_op(value)
 
         if dtype in UNSUPPORTED_DTYPES:
-            found[(rules.TPU_DTYPE, where(lambda s: True), f"a TPU cannot take {dtype.name}",
+            found[(rules.TPU_DTYPE, where(lambda s, t: t == dtype), f"a TPU cannot take {dtype.name}",
                    "turn strings into ids in input_fn (e.g. a vocabulary lookup)")].append(
                 f"{name} is a {dtype.name} tensor")
         dims = shape.as_list() if shape.rank is not None else None
@@ -51,12 +51,12 @@ def check(build, values) -> None:
         if dims is None or None in open_dims:
             hint = ("batch with drop_remainder=True" if dims and dims[0] is None else
                     "give every dimension a fixed size (padded_batch with padded_shapes)")
-            found[(rules.DYNAMIC_INFEED, where(lambda s: not s.is_fully_defined()),
+            found[(rules.DYNAMIC_INFEED, where(lambda s, t: s.rank == shape.rank and not s.is_fully_defined()),
                    "a TPU needs shapes known when the graph is built, and TPUEstimator fails ('must have "
                    "a fixed size ... known at construction time')", hint)].append(f"{name} has shape {_shape(shape)}")
         elif build.input_batch and dims and dims[0] is not None and dims[0] != build.input_batch:
             wrong = dims[0]
-            found[(rules.BATCH_IGNORED, where(lambda s: s.rank and s.as_list()[0] == wrong),
+            found[(rules.BATCH_IGNORED, where(lambda s, t: s.rank == shape.rank and s.as_list()[0] == wrong),
                    f"TPUEstimator asked input_fn for params['batch_size'] = {build.input_batch}: each TPU "
                    "core gets the wrong batch", "batch by params['batch_size']")].append(
                 f"{name} comes in batches of {wrong}")
@@ -89,23 +89,26 @@ def _shape(shape: tf.TensorShape) -> str:
     return "unknown" if shape.rank is None else "[" + ", ".join("None" if d is None else str(d) for d in shape.as_list()) + "]"
 
 
-def _dataset_shapes(op) -> Optional[List[tf.TensorShape]]:
-    try:
-        return [tf.TensorShape(s) for s in op.get_attr("output_shapes")]
-    except ValueError:
-        return None
+def _components(op) -> Optional[List[Tuple[tf.TensorShape, tf.DType]]]:
+    """(shape, dtype) of each component of a dataset op's elements, or None if not one."""
+    for types in ("output_types", "Toutput_types"):  # TensorSliceDataset's has a name of its own
+        try:
+            return [(tf.TensorShape(s), tf.as_dtype(t)) for s, t in zip(op.get_attr("output_shapes"),
+                                                                         op.get_attr(types))]
+        except ValueError:
+            continue
+    return None
 
 
-def _origin(op, index: int, bad: Callable[[tf.TensorShape], bool]):
-    """Where the dataset transformation that made component ``index`` ``bad`` was written:
-    walk back from ``op`` (the dataset returned) while the dataset it transforms has the
-    same components, the same rank there and the same problem."""
-    shapes = _dataset_shapes(op)
-    while shapes is not None:
+def _origin(op, index: int, already: Callable[[tf.TensorShape, tf.DType], bool]):
+    """Where the dataset transformation that gave component ``index`` its problem was
+    written: walk back from ``op`` (the dataset returned) while the dataset it transforms
+    has as many components and ``already`` the problem in this one."""
+    components = _components(op)
+    while components is not None:
         parent = next((t.op for t in op.inputs if t.dtype == tf.variant), None)
-        before = _dataset_shapes(parent) if parent is not None else None
-        if (before is None or len(before) != len(shapes) or before[index].rank != shapes[index].rank
-                or not bad(before[index])):
+        before = _components(parent) if parent is not None else None
+        if before is None or len(before) != len(components) or not already(*before[index]):
             break
-        op, shapes = parent, before
+        op, components = parent, before
     return of_op(op)

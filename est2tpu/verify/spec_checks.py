@@ -115,7 +115,7 @@ def tpu_graphs(build) -> Set[tf.Graph]:
     found: Set[tf.Graph] = set()
     for computation in build.computations:
         found.add(computation.graph)
-        found.update(op.graph for op in graphs.tpu_ops(computation.graph))
+        found.update(op.graph for op in graphs.tpu_ops(computation.ops))
     return found
 
 
@@ -188,6 +188,7 @@ def _export_outputs(build, spec) -> None:
     for key, output in (getattr(spec, "export_outputs", None) or {}).items():
         for name, tensor in _held(output, depth=1):
             if isinstance(tensor, tf.Tensor) and tf.as_dtype(tensor.dtype) in UNSUPPORTED_DTYPES:
+                build.claimed.add(tensor.op)
                 build.report(rules.TPU_EXPORT, of_op(tensor),
                              f"export_outputs['{key}'] holds '{name.lstrip('_')}', a {tensor.dtype.name} tensor "
                              "computed on the TPU for the TPU SavedModel: a TPU has no "

@@ -93,6 +93,9 @@ def _culprit(graph: tf.Graph, error: tf.errors.OpError):
 
 
 def _summary(error: tf.errors.OpError) -> str:
+    """XLA's reason: the line after "Node: 'name'", else the first that is not a stack."""
+    found = re.search(r"Node: '[^']+'\n\s*(\S.*)", error.message)
     lines = [line.strip() for line in error.message.splitlines() if line.strip()]
-    text = next((line for line in lines if "compile" in line or "nsupported" in line), lines[0] if lines else "")
-    return re.sub(r"\s*\{\{node [^}]+\}\}", "", text)[:400]
+    text = found.group(1) if found else next(
+        (line for line in lines if not line.startswith(("Graph execution error", "Detected at node", "File "))), "")
+    return re.sub(r"\s*\[*\{\{node [^}]+\}\}\]*", "", text)[:400]
