@@ -1,0 +1,60 @@
+"""est2tpu verify on seeded programs: each TPU-only mistake found, exactly, at its line.
+
+``fixtures/verify/NAME.py`` is a small TPUEstimator program with one mistake that runs
+on the CPU but not on a TPU, marked ``# verify: CODE`` on the line verify must report;
+``clean.py`` has none.  The programs run in this process with the patches installed,
+as the CLI's child process runs them.
+"""
+
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from verify_programs import SEEDED, marked, verify  # noqa: E402
+
+SEEDED_NAMES = sorted(p.stem for p in SEEDED.glob("*.py") if p.stem != "clean")
+
+
+def test_every_check_has_a_seeded_program():
+    from est2tpu.verify import rules
+
+    seeded = {code for name in SEEDED_NAMES for code, _ in marked(SEEDED / f"{name}.py")}
+    assert seeded == {rule.code for rule in rules.ALL}
+
+
+@pytest.mark.parametrize("name", SEEDED_NAMES)
+def test_a_seeded_mistake_is_found_exactly_at_its_line(name, tmp_path):
+    path = SEEDED / f"{name}.py"
+    reporter, result = verify(path, tmp_path)
+    assert not reporter.errors
+    assert [(f.code, f.line) for f in reporter.findings] == sorted(marked(path))
+    assert {f.path for f in reporter.findings} == {str(path)}
+    assert all(f.message and f.hint for f in reporter.findings)
+    assert result  # the program went on to its end
+
+
+def test_a_clean_program_passes_and_runs_a_few_steps_on_the_cpu(tmp_path):
+    reporter, result = verify(SEEDED / "clean.py", tmp_path, steps=3)
+    assert not reporter.findings and not reporter.errors
+    assert reporter.checked == ["train", "evaluate", "predict"]
+    # train(steps=20) ran 3 steps and left a checkpoint that evaluate and predict used.
+    assert tf.train.load_variable(tf.train.latest_checkpoint(str(tmp_path)), "global_step") == 3
+    assert 0 <= result["accuracy"] <= 1
+    assert 0 <= result["predicted"] <= 40  # the 40 rows to predict are 2 batches: all predicted
+
+
+@pytest.mark.parametrize("name, cores", [("unaggregated", 1), ("batch_not_divisible", 4)])
+def test_a_mistake_that_depends_on_the_cores_is_judged_for_the_cores_given(name, cores, tmp_path):
+    reporter, _ = verify(SEEDED / f"{name}.py", tmp_path, cores=cores)
+    assert not reporter.findings
+
+
+def test_the_patches_come_out_again(tmp_path):
+    from tensorflow.python.tpu import tpu_system_metadata
+    from tensorflow.python.training import session_run_hook
+
+    cls = tf.compat.v1.estimator.tpu.TPUEstimator
+    before = dict(vars(cls)), tpu_system_metadata._query_tpu_system_metadata
+    verify(SEEDED / "dynamic_infeed.py", tmp_path)
+    assert (dict(vars(cls)), tpu_system_metadata._query_tpu_system_metadata) == before
+    assert "__new__" not in vars(session_run_hook.SessionRunHook)
