@@ -2,7 +2,7 @@
 
 ``fixtures/verify/NAME.py`` is a small TPUEstimator program with one mistake that runs
 on the CPU but not on a TPU, marked ``# verify: CODE`` on the line verify must report;
-``clean.py`` has none.  The programs run in this process with the patches installed,
+``clean.py`` has none, ``canned_model_fn.py`` several (a canned estimator's model_fn).  The programs run in this process with the patches installed,
 as the CLI's child process runs them.
 """
 
@@ -27,7 +27,7 @@ def test_a_seeded_mistake_is_found_exactly_at_its_line(name, tmp_path):
     path = SEEDED / f"{name}.py"
     reporter, result = verify(path, tmp_path)
     assert not reporter.errors
-    assert [(f.code, f.line) for f in reporter.findings] == sorted(marked(path))
+    assert sorted((f.code, f.line) for f in reporter.findings) == sorted(marked(path))
     assert {f.path for f in reporter.findings} == {str(path)}
     assert all(f.message and f.hint for f in reporter.findings)
     assert result  # the program went on to its end
@@ -47,6 +47,21 @@ def test_a_clean_program_passes_and_runs_a_few_steps_on_the_cpu(tmp_path):
 def test_a_mistake_that_depends_on_the_cores_is_judged_for_the_cores_given(name, cores, tmp_path):
     reporter, _ = verify(SEEDED / f"{name}.py", tmp_path, cores=cores)
     assert not reporter.findings
+
+
+def test_the_programs_own_tpu_switch_says_tpu_on_a_local_cluster(monkeypatch):
+    import est2tpu
+    from est2tpu.verify.install import install
+    from est2tpu.verify.report import Reporter
+
+    monkeypatch.setenv("TPU_NAME", "no-such-tpu")  # (the CLI unsets it; a test may not)
+    undo = install(Reporter())
+    try:
+        assert est2tpu.use_tpu() is True and est2tpu.tpu_cluster_resolver() is None
+    finally:
+        undo()
+    monkeypatch.delenv("TPU_NAME")
+    assert est2tpu.use_tpu() is False
 
 
 def test_the_patches_come_out_again(tmp_path):

@@ -16,7 +16,7 @@ from est2tpu.verify.report import Reporter
 from est2tpu.verify.settings import Settings
 
 SEEDED = FIXTURES / "verify"
-MARKER = re.compile(r"#\s*verify:\s*(E2T\d+)")
+MARKER = re.compile(r"verify:\s*(E2T\d+)")
 
 
 def verify(path: pathlib.Path, model_dir, **settings) -> Tuple[Reporter, dict]:
@@ -31,5 +31,6 @@ def verify(path: pathlib.Path, model_dir, **settings) -> Tuple[Reporter, dict]:
 
 
 def marked(path: pathlib.Path) -> Set[Tuple[str, int]]:
-    """(code, line) of each ``# verify: CODE`` marker of a seeded program."""
-    return {(m.group(1), n) for n, line in enumerate(path.read_text().splitlines(), 1) for m in MARKER.finditer(line)}
+    """(code, line) of each ``verify: CODE`` in the comment of a line of a seeded program."""
+    return {(m.group(1), n) for n, line in enumerate(path.read_text().splitlines(), 1)
+            for m in MARKER.finditer(line.partition("#")[2])}

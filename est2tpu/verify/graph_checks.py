@@ -37,6 +37,7 @@ SUMMARY_OPS = frozenset({
 })
 #: Strings may appear in these (their messages, their constants).
 STRINGS_ALLOWED = frozenset({"Const", "Assert"})
+_DTYPE_HINTS = {"string": "keep strings in input_fn (ids instead)", "complex128": "use complex64"}
 UPDATE_PREFIXES = ("ResourceApply", "ResourceSparseApply", "AssignVariableOp", "AssignAddVariableOp",
                    "AssignSubVariableOp", "ResourceScatter")
 
@@ -76,17 +77,18 @@ def check(build) -> bool:
     for (rule, where), found in grouped.items():
         if not found:
             continue
-        names = ", ".join(sorted(found))
+        names, one = ", ".join(sorted(found)), len(found) == 1
         if rule is rules.SUMMARY_ON_TPU:
-            build.report(rule, where, f"summary op {names} inside the TPU computation: TPUEstimator drops it "
-                         "on a TPU, and it is never written", "write it in a host_call")
+            build.report(rule, where, f"summary op{'' if one else 's'} {names} inside the TPU computation: "
+                         f"TPUEstimator drops {'it' if one else 'them'} on a TPU, never written",
+                         "write summaries in a host_call")
         elif rule is rules.NO_TPU_KERNEL:
-            build.report(rule, where, f"{names} {'has' if len(found) == 1 else 'have'} no TPU kernel: XLA cannot "
-                         "compile it, and the TPU computation fails to compile",
+            build.report(rule, where, f"{names} {'has' if one else 'have'} no TPU kernel: XLA cannot compile "
+                         f"{'it' if one else 'them'}, and the TPU computation fails to compile",
                          "compute it in input_fn, or in tf.compat.v1.tpu.outside_compilation")
         else:
             build.report(rule, where, f"{names} tensors inside the TPU computation: a TPU has no {names}",
-                         "keep strings in input_fn; use complex64")
+                         " and ".join(_DTYPE_HINTS[name] for name in sorted(found)))
     if build.mode == ModeKeys.TRAIN and build.session.settings.cores > 1:
         _gradient_sums(build, ops)
     return any(found and rule in (rules.NO_TPU_KERNEL, rules.TPU_DTYPE) for (rule, _), found in grouped.items())

@@ -1,8 +1,9 @@
 """Install verify's patches into TensorFlow, and take them out again.
 
 One patch makes the TPU graph buildable on the CPU: the TPU system metadata query is
-answered with N cores on one host.  The others check and record (see
-:mod:`est2tpu.verify.estimator` and :mod:`est2tpu.verify.capture`).
+answered with N cores on one host.  ``est2tpu.use_tpu()`` says yes (and the cluster is
+local), so that the program's own TPU branches are the ones checked.  The others check
+and record (see :mod:`est2tpu.verify.estimator` and :mod:`est2tpu.verify.capture`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tensorflow.python.tpu import tpu_system_metadata
 from tensorflow.python.training import session_run_hook
 from tensorflow_estimator.python.estimator.tpu import tpu_estimator
 
+from est2tpu.runtime import tpu as runtime_tpu
 from est2tpu.verify import capture, estimator, session, tpu_system
 from est2tpu.verify.report import Reporter
 from est2tpu.verify.session import Session
@@ -27,6 +29,9 @@ def install(reporter: Reporter, settings: Settings = Settings()) -> Callable[[],
     cls = tpu_estimator.TPUEstimator
     patches: List[Tuple[object, str, object]] = [
         (tpu_system_metadata, "_query_tpu_system_metadata", tpu_system.query(settings.cores)),
+        # The program's own choice of TPU (est2tpu.use_tpu()) is the TPU too, on a local cluster.
+        (runtime_tpu, "use_tpu", _on_tpu),
+        (runtime_tpu, "tpu_cluster_resolver", _local_cluster),
         (tpu_estimator._ModelFnWrapper, "_call_model_fn", capture.call_model_fn(
             tpu_estimator._ModelFnWrapper._call_model_fn)),
         (tpu_estimator._Inputs, "from_input_fn", capture.from_input_fn(tpu_estimator._Inputs.from_input_fn)),
@@ -55,6 +60,14 @@ def install(reporter: Reporter, settings: Settings = Settings()) -> Callable[[],
 
 
 _MISSING = object()
+
+
+def _on_tpu() -> bool:
+    return True
+
+
+def _local_cluster():
+    return None
 
 
 def install_from_environment() -> None:
