@@ -73,3 +73,33 @@ def test_the_patches_come_out_again(tmp_path):
     verify(SEEDED / "dynamic_infeed.py", tmp_path)
     assert (dict(vars(cls)), tpu_system_metadata._query_tpu_system_metadata) == before
     assert "__new__" not in vars(session_run_hook.SessionRunHook)
+
+
+@pytest.mark.parametrize("export_to_cpu", [True, False])
+def test_a_failed_tpu_export_is_reported_and_the_cpu_savedmodel_still_written(export_to_cpu, tmp_path, monkeypatch):
+    from tensorflow_estimator.python.estimator.tpu import tpu_estimator
+
+    from est2tpu.verify.install import install
+    from est2tpu.verify.report import Reporter
+    from fixture_programs import load
+
+    def fails(*args, **kwargs):
+        raise ValueError("the TPU rewrite failed")
+
+    monkeypatch.setattr(tpu_estimator, "model_fn_inference_on_tpu", fails)
+    program = load(SEEDED / "tpu_export.py", f"export_{export_to_cpu}")
+    reporter = Reporter()
+    undo = install(reporter)
+    try:
+        tpu = tf.compat.v1.estimator.tpu
+        estimator = tpu.TPUEstimator(model_fn=program.model_fn, model_dir=str(tmp_path), config=tpu.RunConfig(),
+                                     train_batch_size=32, export_to_cpu=export_to_cpu)
+        estimator.train(program.input_fn, steps=1)
+        exported = estimator.export_saved_model(str(tmp_path / "export"), program.serving_input_fn)
+    finally:
+        undo()
+    assert [(f.code, f.message) for f in reporter.findings] == [
+        ("E2T313", "the TPU SavedModel cannot be built: the TPU rewrite failed")]
+    from tensorflow.python.tools import saved_model_utils
+
+    assert saved_model_utils.get_saved_model_tag_sets(exported.decode()) == [["serve"]]  # no TPU graph

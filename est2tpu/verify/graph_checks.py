@@ -103,12 +103,13 @@ def _gradient_sums(build, ops: List[tf.Operation]) -> None:
     """Trainable variables updated from one core's gradients (no CrossReplicaSum upstream)."""
     trainable = {v.handle.op: v.name.split(":")[0] for v in build.graph.get_collection(
         tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES) if hasattr(v, "handle")}
+    summed = graphs.Upstream("CrossReplicaSum")
     alone: Dict = collections.defaultdict(list)
     for op in ops:
         if not op.type.startswith(UPDATE_PREFIXES) or not op.inputs:
             continue
         name = trainable.get(graphs.external(op.inputs[0]).op)
-        if name and not any(a.type == "CrossReplicaSum" for a in graphs.ancestors(op)):
+        if name and not summed(op):
             alone[of_op(op)].append(name)
     cores = build.session.settings.cores
     for where, names in alone.items():

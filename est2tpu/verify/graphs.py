@@ -69,32 +69,46 @@ def external(tensor: ops_lib.Tensor) -> ops_lib.Tensor:
     return tensor
 
 
-def ancestors(op: ops_lib.Operation) -> Set[ops_lib.Operation]:
-    """Every op ``op`` depends on, through data and control inputs, in its own graph and
-    the graphs around it (a function graph's inputs stand for the whole of the op that
-    calls it: an over-estimate, never an under-estimate)."""
-    callers: Dict[ops_lib.Graph, List[ops_lib.Operation]] = {}
-    seen: Set[ops_lib.Operation] = set()
-    stack = [op]
-    while stack:
-        current = stack.pop()
-        inputs = [t.op for t in current.inputs] + list(current.control_inputs)
-        graph = current.graph
-        if current.type == "Placeholder" and isinstance(graph, func_graph_lib.FuncGraph):
-            outer = external(current.outputs[0])
-            if outer is not current.outputs[0]:
-                inputs.append(outer.op)
+class Upstream:
+    """Whether an op depends on an op of a given type, through data and control inputs, in
+    its own graph and the graphs around it; a function graph's arguments stand for all of
+    what its callers feed them (an over-estimate, never an under-estimate).  Memoized:
+    asking for every op of a graph costs one walk of it."""
+
+    def __init__(self, op_type: str) -> None:
+        self.op_type = op_type
+        self._known: Dict[ops_lib.Operation, bool] = {}
+        self._callers: Dict[ops_lib.Graph, List[ops_lib.Operation]] = {}
+
+    def __call__(self, op: ops_lib.Operation) -> bool:
+        stack, open_ = [op], set()
+        while stack:
+            current = stack[-1]
+            if current in self._known:
+                stack.pop()
+                continue
+            parents = self._parents(current)
+            waiting = [p for p in parents if p not in self._known and p not in open_]
+            if waiting and current not in open_:
+                open_.add(current)
+                stack.extend(waiting)
+                continue
+            open_.discard(current)  # (a cycle, in v1 control flow, counts what is known)
+            self._known[current] = current.type == self.op_type or any(self._known.get(p, False) for p in parents)
+            stack.pop()
+        return self._known[op]
+
+    def _parents(self, op: ops_lib.Operation) -> List[ops_lib.Operation]:
+        parents = [t.op for t in op.inputs] + list(op.control_inputs)
+        graph = op.graph
+        if op.type == "Placeholder" and isinstance(graph, func_graph_lib.FuncGraph):
+            outer = external(op.outputs[0])
+            if outer is not op.outputs[0]:
+                parents.append(outer.op)
             else:  # a function argument: whatever the callers feed
-                inputs.extend(_callers(graph, callers))
-        for parent in inputs:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return seen
-
-
-def _callers(graph: func_graph_lib.FuncGraph, cache: Dict) -> List[ops_lib.Operation]:
-    if graph not in cache:
-        outer = graph.outer_graph
-        cache[graph] = [op for op in outer.get_operations() if graph in subgraphs(op)] if outer else []
-    return cache[graph]
+                if graph not in self._callers:
+                    outer_graph = graph.outer_graph
+                    self._callers[graph] = [o for o in outer_graph.get_operations()
+                                            if graph in subgraphs(o)] if outer_graph else []
+                parents.extend(self._callers[graph])
+        return parents

@@ -127,7 +127,7 @@ def _on_tpu(value, inside: Set[tf.Graph]) -> bool:
 
 def _held(obj, depth: int = 3) -> Iterator[Tuple[str, Any]]:
     """(attribute, tensor or op) of what ``obj`` holds, a few containers deep."""
-    stack: List[Tuple[str, Any, int]] = [(k, v, depth) for k, v in sorted(vars(obj).items())]
+    stack: List[Tuple[str, Any, int]] = [(k, v, depth) for k, v in sorted(getattr(obj, "__dict__", {}).items())]
     while stack:
         name, value, left = stack.pop()
         if isinstance(value, (tf.Tensor, tf.Operation)):

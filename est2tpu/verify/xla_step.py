@@ -3,9 +3,10 @@
 The step is model_fn in TRAIN mode as one TPU core runs it (params["use_tpu"], the
 per-core batch, inside a shard context of the cores), on placeholders shaped like the
 infeed, under ``xla.compile``; the cross-core sum, which has no CPU kernel, stands in as
-an identity.  Running it once on zeros makes XLA compile it: what fails here (dynamic
-shapes, ops without a kernel) fails on the TPU too.  CPU-XLA is a little more lenient
-than the TPU's (complex128, some dynamic shapes), never stricter.
+an identity.  Running it once on zeros makes XLA compile it: what fails to compile here
+(dynamic shapes, ops without a kernel) fails on the TPU too; a failure of the run itself
+(an assertion about the data) is not the TPU's.  CPU-XLA is a little more lenient than
+the TPU's compiler (complex128, some dynamic shapes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from est2tpu.verify.locate import of_op
 
 ModeKeys = tf.estimator.ModeKeys
 _NODE = re.compile(r"Node: '([^']+)'|\{\{node ([^}]+)\}\}")
+#: What XLA's compile errors say (a run's errors, e.g. a failed assertion, do not).
+_COMPILING = re.compile(r"tf2xla|compil", re.IGNORECASE)
 
 
 def _identity_sum(x, group_assignment=None, name=None):
@@ -76,6 +79,10 @@ def compile_train_step(build) -> None:
             try:
                 session.run(loss, {f: np.zeros(f.shape, f.dtype.as_numpy_dtype) for f in feeds})
             except tf.errors.OpError as error:
+                if not _COMPILING.search(error.message):  # it compiled, and failed on zeros
+                    build.session.reporter.error(f"the train step compiled with XLA but failed on zeros: "
+                                                 f"{_summary(error)}")
+                    return
                 build.report(rules.XLA_COMPILE, _culprit(graph, error) or build.site,
                              f"XLA cannot compile the train step: {_summary(error)}",
                              "make the shapes static; move ops XLA cannot compile into input_fn")
