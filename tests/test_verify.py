@@ -103,3 +103,15 @@ def test_a_failed_tpu_export_is_reported_and_the_cpu_savedmodel_still_written(ex
     from tensorflow.python.tools import saved_model_utils
 
     assert saved_model_utils.get_saved_model_tag_sets(exported.decode()) == [["serve"]]  # no TPU graph
+
+
+def test_a_check_that_breaks_is_an_error_and_the_program_goes_on(tmp_path, monkeypatch):
+    from est2tpu.verify import graph_checks
+
+    def broken(build):
+        raise KeyError("a graph verify does not understand")
+
+    monkeypatch.setattr(graph_checks, "check", broken)
+    reporter, result = verify(SEEDED / "clean.py", tmp_path)
+    assert len(reporter.errors) == 3 and result  # train, evaluate, predict
+    assert reporter.errors[0].startswith("could not check train: KeyError: 'a graph verify does not understand'")

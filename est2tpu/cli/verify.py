@@ -29,8 +29,8 @@ EXIT_CODES = """\
 exit codes:
   0  the program ran to its end and every check passed: no known TPU-only problem
   1  findings (printed as `path:line:col: CODE message`, or --output-format)
-  2  the program failed before any check, nothing was checked, the program failed
-     after the checks without a finding, or bad usage
+  2  the program failed before any check, nothing was checked, a check could not be
+     done, the program failed after the checks (without a finding), or bad usage
 
 The program runs with TPU_NAME unset; each TPUEstimator is made to use the TPU (N cores on
 one local host), builds and checks its TPU graphs, then trains, evaluates and predicts at
@@ -115,7 +115,8 @@ def _diagnostics(records: List[dict], cwd: str) -> List[Diagnostic]:
         if codes is None or any(r["code"].startswith(c) for c in codes):
             continue
         out.append(Diagnostic(_display(r["path"], cwd), r["line"], r["col"], r["code"], r["message"], r["hint"]))
-    return sorted(out, key=lambda d: (d.display, d.line, d.col, d.code))
+    # (each once: several processes of the program may have found the same)
+    return sorted(set(out), key=lambda d: (d.display, d.line, d.col, d.code, d.message))
 
 
 def _run(command: List[str], env: Dict[str, str], quiet: bool) -> Tuple[Optional[int], str]:
@@ -152,6 +153,21 @@ def _checked(records: List[dict]) -> str:
     return ", ".join(f"{what} ×{n}" if n > 1 else what for what, n in counts.items())
 
 
+def _problems(program: str, status: Optional[int], shown: str, records: List[dict]) -> List[Problem]:
+    """Why the run is not a verdict (exit 2): the program's failures, checks not done."""
+    if status is None:
+        return [Problem(program, shown)]
+    if not _checked(records):
+        return [Problem(program, f"the program exited with status {status} before any check" if status
+                        else "nothing was checked: the program ran no TPUEstimator train, evaluate, predict "
+                             "or export")]
+    if status:
+        return [Problem(program, f"the program exited with status {status} after the checks")]
+    if any(r["kind"] == "error" for r in records):
+        return [Problem(program, "some checks could not be done (see the errors above)")]
+    return []
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     import shlex
     import tempfile
@@ -165,19 +181,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report = os.path.join(scratch, "report.jsonl")
         status, shown = _run(command, _environment(report, args), args.quiet)
         records = _records(report)
-    program = shlex.join(command)
-    checked = _checked(records)
     diagnostics = _diagnostics(records, cwd)
-    problems: List[Problem] = []
-    if status is None:
-        problems.append(Problem(program, shown))
-    elif not checked:
-        problems.append(Problem(program, f"the program exited with status {status} before any check" if status
-                                else "nothing was checked: the program ran no TPUEstimator train, evaluate, "
-                                     "predict or export"))
-    elif status:
-        problems.append(Problem(program, f"the program exited with status {status} after the checks"))
-    notes = [f"est2tpu verify: note: {r['message']}" for r in records if r["kind"] == "error"]
+    problems = _problems(shlex.join(command), status, shown, records)
 
     rules = {}
     if diagnostics and args.output_format in ("json", "sarif"):
@@ -188,11 +193,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     summary = Summary(problems=problems, findings=len(diagnostics))
     sys.stdout.write(render(args.output_format, diagnostics, problems, summary, rules, cwd))
     sys.stdout.flush()
-    lines = notes + ([shown.rstrip("\n")] if shown and status is not None else [])
+    lines = [f"est2tpu verify: {r['kind']}: {r['message']}" for r in records if r["kind"] in ("note", "error")]
+    if shown and status is not None:
+        lines.append(shown.rstrip("\n"))
     if args.output_format == "text":
         lines += [p.format() for p in problems]
     if not args.quiet:
-        lines.append(f"est2tpu verify: checked {checked or 'nothing'}; {len(diagnostics)} "
+        lines.append(f"est2tpu verify: checked {_checked(records) or 'nothing'}; {len(diagnostics)} "
                      f"finding{'' if len(diagnostics) == 1 else 's'}")
     sys.stderr.write("".join(line + "\n" for line in lines))
     if diagnostics:

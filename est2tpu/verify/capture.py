@@ -29,7 +29,9 @@ def call_model_fn(original):
             return spec
         computation = Computation(graph, graph.get_operations()[before:], self, features, labels, spec)
         build.computations.append(computation)
-        return spec_checks.check_spec(build, computation)
+        with build.session.guarded("model_fn's TPUEstimatorSpec"):
+            spec = spec_checks.check_spec(build, computation)
+        return spec
 
     return _call_model_fn
 
@@ -40,7 +42,8 @@ def from_input_fn(original):
     def patched(return_values):
         build = session.current_build()
         if build is not None:
-            input_checks.check(build, return_values)
+            with build.session.guarded("what input_fn returned"):
+                input_checks.check(build, return_values)
         return original(return_values)
 
     return staticmethod(patched)

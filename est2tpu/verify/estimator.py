@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Optional
-
 import tensorflow as tf
 from tensorflow_estimator.python.estimator import estimator as estimator_lib
 from tensorflow_estimator.python.estimator.tpu import tpu_estimator
@@ -117,16 +115,21 @@ def _divisible_batch(build: Build):
         setattr(ctx, attr, value)
 
 
-def check(estimator, mode: str, input_fn, hooks=None, steps_check=None) -> Optional[Build]:
+def check(estimator, mode: str, input_fn, hooks=None, steps_check=None) -> None:
     """Build and check ``mode``'s TPU graph; ``steps_check`` raises TPUEstimator's own
     complaint about the steps asked for."""
     active = session.ACTIVE
     active.reporter.check(_METHODS[mode])
-    build = Build(active, estimator, mode, of_caller())
+    with active.guarded(_METHODS[mode]):
+        _check(Build(active, estimator, mode, of_caller()), input_fn, hooks, steps_check)
+
+
+def _check(build: Build, input_fn, hooks, steps_check) -> None:
+    estimator, mode = build.estimator, build.mode
     with _use_tpu(estimator, True):
         with estimator._ctx.with_mode(mode) as moded:
             if moded._is_running_on_cpu(False):  # eval_on_tpu=False: evaluation stays on the CPU
-                return None
+                return
         with _divisible_batch(build):
             if steps_check is not None:
                 try:
@@ -140,13 +143,12 @@ def check(estimator, mode: str, input_fn, hooks=None, steps_check=None) -> Optio
                 build.report(rules.TPU_ERROR, of_exception(build.error),
                              f"TPUEstimator.{_METHODS[mode]} fails on a TPU: {_message(build.error)}",
                              "fix it before running on a TPU")
-            return build
+            return
         spec_checks.check_held(build, hooks)
         ops_failed = graph_checks.check(build)
         if mode == ModeKeys.TRAIN and not ops_failed and not getattr(estimator, "_est2tpu_compiled", False):
             estimator._est2tpu_compiled = True
             xla_step.compile_train_step(build)
-    return build
 
 
 # --------------------------------------------------------------------------- train, evaluate, predict
@@ -235,8 +237,9 @@ def call_model_fn(original):
                                  f"the TPU SavedModel cannot be built: {_message(error)}",
                                  "fix it, or pass export_to_tpu=False to TPUEstimator")
                 raise _TPUExportFailed() from error
-        spec_checks.check_held(build)
-        graph_checks.check(build)
+        with active.guarded("export"):
+            spec_checks.check_held(build)
+            graph_checks.check(build)
         return result
 
     return _call_model_fn

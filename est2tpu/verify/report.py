@@ -1,4 +1,4 @@
-"""What a verify run found, as the program runs: findings, the checks done, errors.
+"""What a verify run found, as the program runs: findings, the checks done, notes, errors.
 
 The CLI runs the program in a child process and names a file in ``settings.REPORT_ENV``; every
 record is appended to it as one JSON line (several processes of one program may write
@@ -26,12 +26,14 @@ class Finding:
 
 
 class Reporter:
-    """Collects the findings (each once), the checks done and internal errors."""
+    """Collects the findings (each once), the checks done, notes and errors (checks that
+    could not be done)."""
 
     def __init__(self, path: Optional[str] = None) -> None:
         self.path = path
         self.findings: List[Finding] = []
         self.checked: List[str] = []
+        self.notes: List[str] = []
         self.errors: List[str] = []
         self._seen: Set[Finding] = set()
 
@@ -50,6 +52,11 @@ class Reporter:
         """Record that a check of ``what`` (train, evaluate, predict, export) was done."""
         self.checked.append(what)
         self._write({"kind": "checked", "what": what})
+
+    def note(self, message: str) -> None:
+        """Something the user should know that is no TPU problem."""
+        self.notes.append(message)
+        self._write({"kind": "note", "message": message})
 
     def error(self, message: str) -> None:
         """A check that could not be done (a bug in verify, or an unexpected program)."""

@@ -9,6 +9,7 @@ program's own CPU runs pass through them untouched.
 from __future__ import annotations
 
 import contextlib
+import traceback
 from typing import Any, Iterator, Optional
 
 from est2tpu.verify.report import Reporter
@@ -20,6 +21,17 @@ class Session:
         self.reporter = reporter
         self.settings = settings
         self.build: Optional[Any] = None  # the est2tpu.verify.build.Build under construction
+
+    @contextlib.contextmanager
+    def guarded(self, what: str) -> Iterator[None]:
+        """Run one of verify's own checks: if it fails (verify's bug, or a program it does
+        not understand), say so and let the program go on."""
+        try:
+            yield
+        except Exception as error:
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            self.reporter.error(f"could not check {what}: {type(error).__name__}: {error} "
+                                f"(at {where.filename}:{where.lineno}; please report it)")
 
     @contextlib.contextmanager
     def building(self, build) -> Iterator[None]:

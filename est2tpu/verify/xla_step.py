@@ -80,8 +80,8 @@ def compile_train_step(build) -> None:
                 session.run(loss, {f: np.zeros(f.shape, f.dtype.as_numpy_dtype) for f in feeds})
             except tf.errors.OpError as error:
                 if not _COMPILING.search(error.message):  # it compiled, and failed on zeros
-                    build.session.reporter.error(f"the train step compiled with XLA but failed on zeros: "
-                                                 f"{_summary(error)}")
+                    build.session.reporter.note(f"the train step compiled with XLA, then failed on zeros: "
+                                                f"{_summary(error)}")
                     return
                 build.report(rules.XLA_COMPILE, _culprit(graph, error) or build.site,
                              f"XLA cannot compile the train step: {_summary(error)}",
