@@ -115,3 +115,20 @@ def test_a_check_that_breaks_is_an_error_and_the_program_goes_on(tmp_path, monke
     reporter, result = verify(SEEDED / "clean.py", tmp_path)
     assert len(reporter.errors) == 3 and result  # train, evaluate, predict
     assert reporter.errors[0].startswith("could not check train: KeyError: 'a graph verify does not understand'")
+
+
+def test_a_tensor_with_the_batch_in_another_dimension_is_not_batch_major():
+    from est2tpu.verify import spec_checks
+
+    reported = []
+
+    class Build:
+        def report(self, rule, where, message, hint=""):
+            reported.append((rule.code, message))
+
+    with tf.Graph().as_default():
+        logits = tf.zeros([4, 3])
+        for tensor in (logits, tf.reshape(tf.reduce_mean(logits), [1]), tf.transpose(logits)):
+            spec_checks._outfeed(Build(), "metric_fn", (lambda logits: None, [tensor]), 4)
+    assert reported == [("E2T310", "'logits', sent to metric_fn, has shape [3, 4]: the batch (4 per core) is in "
+                                   "dimension 1, but the host joins the cores' tensors along dimension 0")]

@@ -37,6 +37,8 @@ def check(build, values) -> None:
             return
     found: Dict[Tuple, List[str]] = collections.defaultdict(list)  # (rule, place, why, hint) -> what
     for index, (name, value) in enumerate(components):
+        if not hasattr(value, "dtype"):
+            continue  # not a tensor: TPUEstimator says what is wrong
         shape, dtype = tf.TensorShape(value.shape), tf.as_dtype(value.dtype)
 
         def where(already: Callable[[tf.TensorShape, tf.DType], bool]):
@@ -44,8 +46,8 @@ def check(build, values) -> None:
 
         if dtype in UNSUPPORTED_DTYPES:
             found[(rules.TPU_DTYPE, where(lambda s, t: t == dtype), f"a TPU cannot take {dtype.name}",
-                   "turn strings into ids in input_fn (e.g. a vocabulary lookup)")].append(
-                f"{name} is a {dtype.name} tensor")
+                   "turn strings into ids in input_fn (e.g. a vocabulary lookup)" if dtype == tf.string
+                   else "use complex64")].append(f"{name} is a {dtype.name} tensor")
         dims = shape.as_list() if shape.rank is not None else None
         open_dims = dims[1:] if build.mode == ModeKeys.PREDICT and dims else dims
         if dims is None or None in open_dims:
@@ -53,7 +55,7 @@ def check(build, values) -> None:
                     "give every dimension a fixed size (padded_batch with padded_shapes)")
             found[(rules.DYNAMIC_INFEED, where(lambda s, t: s.rank == shape.rank and not s.is_fully_defined()),
                    "a TPU needs shapes known when the graph is built, and TPUEstimator fails ('must have "
-                   "a fixed size ... known at construction time')", hint)].append(f"{name} has shape {_shape(shape)}")
+                   "a fixed size ... known at construction time')", hint)].append(f"{name} has shape {shape_text(shape)}")
         elif build.input_batch and dims and dims[0] is not None and dims[0] != build.input_batch:
             wrong = dims[0]
             found[(rules.BATCH_IGNORED, where(lambda s, t: s.rank == shape.rank and s.as_list()[0] == wrong),
@@ -85,7 +87,7 @@ def flatten(named: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
     return out
 
 
-def _shape(shape: tf.TensorShape) -> str:
+def shape_text(shape: tf.TensorShape) -> str:
     return "unknown" if shape.rank is None else "[" + ", ".join("None" if d is None else str(d) for d in shape.as_list()) + "]"
 
 

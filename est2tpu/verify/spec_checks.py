@@ -18,7 +18,7 @@ from tensorflow.python.util import function_utils
 from tensorflow_estimator.python.estimator import model_fn as model_fn_lib
 
 from est2tpu.verify import graphs, rules
-from est2tpu.verify.input_checks import UNSUPPORTED_DTYPES, flatten
+from est2tpu.verify.input_checks import UNSUPPORTED_DTYPES, flatten, shape_text
 from est2tpu.verify.locate import of_function, of_op
 
 ModeKeys = tf.estimator.ModeKeys
@@ -41,7 +41,7 @@ def check_spec(build, computation) -> Any:
         for name, tensor in flatten([("predictions", spec.predictions)]):
             if isinstance(tensor, tf.Tensor) and not tensor.shape.is_fully_defined():
                 build.report(rules.DYNAMIC_OUTFEED, of_op(tensor),
-                             f"{name} has shape {tensor.shape}: predictions leave the TPU through its "
+                             f"{name} has shape {shape_text(tensor.shape)}: predictions leave the TPU through its "
                              "outfeed, which needs static shapes", "compute it with ops of static shape")
     if build.mode == ModeKeys.EVAL and _is_pair(spec.eval_metrics):
         spec = spec._replace(eval_metrics=(_checking(build, spec.eval_metrics[0]), spec.eval_metrics[1]))
@@ -76,11 +76,11 @@ def _outfeed(build, what: str, call, per_core: int) -> None:
                          f"send tf.reshape({name}, [1]) (or a per-example tensor)")
         elif not shape.is_fully_defined():
             build.report(rules.DYNAMIC_OUTFEED, where,
-                         f"'{name}', sent to {what}, has shape {shape}: the TPU outfeed needs static shapes",
+                         f"'{name}', sent to {what}, has shape {shape_text(shape)}: the TPU outfeed needs static shapes",
                          "compute it with ops of static shape")
         elif shape[0] != per_core and per_core in shape.as_list()[1:]:
             build.report(rules.NOT_BATCH_MAJOR, where,
-                         f"'{name}', sent to {what}, has shape {shape}: the batch ({per_core} per core) is "
+                         f"'{name}', sent to {what}, has shape {shape_text(shape)}: the batch ({per_core} per core) is "
                          f"in dimension {shape.as_list().index(per_core)}, but the host joins the cores' "
                          "tensors along dimension 0", "send it batch-major (transpose it)")
 
