@@ -52,5 +52,8 @@ def from_input_fn(original):
 def hook_new(cls, *args, **kwargs):
     """``SessionRunHook.__new__``: remember where the user's code created the hook."""
     hook = object.__new__(cls)
-    hook._est2tpu_site = of_caller() if session.ACTIVE is not None else None
+    try:
+        hook._est2tpu_site = of_caller() if session.ACTIVE is not None else None
+    except AttributeError:  # a hook with __slots__
+        pass
     return hook

@@ -26,7 +26,8 @@ _LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for key in ("stdlib", 
 
 @dataclasses.dataclass(frozen=True)
 class Place:
-    """A line of a file: 1-based line, 1-based column of its first character."""
+    """A place in a file: 1-based line and column (where the expression being evaluated
+    starts, when the stack says; else the line's first character)."""
 
     path: str
     line: int
