@@ -1,4 +1,5 @@
-"""The ``est2tpu`` command line: ``est2tpu migrate PATH...`` and ``est2tpu rules [CODE]``.
+"""The ``est2tpu`` command line: ``est2tpu migrate PATH...``, ``est2tpu verify -- COMMAND...``
+(in :mod:`est2tpu.cli.verify`) and ``est2tpu rules [CODE]``.
 
 Importing this module is cheap and never imports TensorFlow, LibCST or black: the
 migration engine (LibCST) is imported only once a file is found that may contain an
@@ -22,6 +23,7 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
+from est2tpu.cli import verify as verify_cli
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
 from est2tpu.cli.files import (
     Candidate,
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-v", "--verbose", action="store_true", help="a line for every file, with why it was skipped")
     out.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
                      help="parallel processes (default 0: one per CPU)")
+
+    verify_cli.add_parser(sub)
 
     r = sub.add_parser("rules", help="list the finding codes, or explain one",
                        description="List every finding code with its title, or explain CODE with an example.")
@@ -946,6 +950,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
     import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    import est2tpu.verify.rules  # noqa: F401  and verify's (no TensorFlow)
 
     from est2tpu.codemods.base import RULES
 
@@ -993,6 +998,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "verify":
+            return verify_cli.cmd_verify(args)
         return cmd_migrate(args)
     except KeyboardInterrupt:
         sys.stderr.write("est2tpu: interrupted\n")
