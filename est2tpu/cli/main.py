@@ -23,17 +23,8 @@ from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Option
 
 from est2tpu import __version__
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
-from est2tpu.cli.files import (
-    Candidate,
-    ChangedOnDisk,
-    DecodeError,
-    Finder,
-    Problem,
-    decode_notebook,
-    decode_python,
-    read_bytes,
-    write_atomic,
-)
+from est2tpu.cli.files import Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, read_bytes
+from est2tpu.cli.replace import NotReplaced, replace_file
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
 from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
 
@@ -544,6 +535,7 @@ class Record:
     original: bytes = b""
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
+    notice: Optional[str] = None  # how it was written, when the user should know
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False) -> Tuple[Record, Optional[Job]]:
@@ -682,9 +674,9 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 def _write(record: Record) -> None:
     """Write a migrated file; a failure becomes the record's error."""
     try:
-        write_atomic(record.candidate.path, record.outcome.new_data, expected=record.original)
+        record.notice = replace_file(record.candidate.path, record.outcome.new_data, expected=record.original)
         record.written = True
-    except ChangedOnDisk as e:
+    except NotReplaced as e:
         record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
     except OSError as e:
         record.outcome = Outcome(error=Problem(record.candidate.display,
@@ -711,6 +703,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     streamed = args.output_format in ("text", "github")
     diagnostics: List[Diagnostic] = []
     states: List[str] = []  # --verbose
+    notices: List[str] = []
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
@@ -724,6 +717,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             if outcome.error:
                 summary.problems.append(outcome.error)
                 continue
+            if record.notice:
+                notices.append(f"{record.candidate.display}: note: {record.notice}")
             found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
             summary.findings += len(found_here)
             if streamed:
@@ -757,6 +752,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     notes: List[str] = [problem.format() for problem in summary.problems]
     if not args.quiet:
+        notes.extend(notices)
         if args.check and not args.diff:
             notes.extend(f"would migrate {display}" for display in summary.changed)
         if args.verbose:
