@@ -50,6 +50,23 @@ def drive(cwd: Path, hook: str, *args: str, timeout: float = 60, **kwargs) -> su
                           timeout=timeout, **kwargs)
 
 
+# --------------------------------------------------------------------------- output
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("mode", [["--diff"], ["--check"], ["--check", "--output-format", "json"]])
+def test_output_on_a_full_disk_is_a_clear_error_and_exit_2(tmp_path, mode):
+    """stdout on a full disk (/dev/full fails every write with ENOSPC)."""
+    write(tmp_path, {"m.py": CHIEF})
+    with open("/dev/full", "w") as full:
+        proc = drive(tmp_path, "", "migrate", *mode, "m.py", stdout=full)
+    assert proc.returncode == 2, proc.stderr
+    assert "est2tpu: error: cannot write the output: No space left on device; stopped, the output is incomplete" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert (tmp_path / "m.py").read_text() == CHIEF
+
+
 # --------------------------------------------------------------------------- replacing a file: what is kept
 
 

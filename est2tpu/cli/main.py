@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import gc
 import io
@@ -169,22 +170,49 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- small helpers
 
 
+class OutputError(Exception):
+    """The output could not be written (a full disk, a closed stream): the run stops."""
+
+
+@contextlib.contextmanager
+def _output() -> Iterator[None]:
+    """A write to the output: its OSError (but a closed pipe's) becomes OutputError."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.strerror or str(e)) from None
+
+
 def _write_text(stream, text: str) -> None:
     if text:
-        stream.write(text)
-        stream.flush()
+        with _output():
+            stream.write(text)
+            stream.flush()
 
 
 def _write_bytes(stream, data: bytes) -> None:
     if not data:
         return
-    stream.flush()
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
-        buffer.flush()
-    else:
-        stream.write(data.decode("utf-8", "replace"))
+    with _output():
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:
+            stream.write(data.decode("utf-8", "replace"))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for it is not written
+    (and not reported once more) when the interpreter exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _use_color(choice: str, stream) -> bool:
@@ -828,9 +856,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `est2tpu migrate --diff . | head`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        _discard_stdout()
         return 1
+    except OutputError as e:  # e.g. a full disk: what was written is incomplete
+        _discard_stdout()
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"est2tpu: error: cannot write the output: {e}; stopped, the output is incomplete\n")
+        return 2
