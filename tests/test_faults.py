@@ -67,6 +67,90 @@ def test_output_on_a_full_disk_is_a_clear_error_and_exit_2(tmp_path, mode):
     assert (tmp_path / "m.py").read_text() == CHIEF
 
 
+# --------------------------------------------------------------------------- processes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+@pytest.mark.parametrize("jobs, files", [("1", 1), ("2", 6)])
+def test_worker_processes_end_when_the_parent_is_killed(tmp_path, jobs, files):
+    """kill -9 of est2tpu while its workers (-j2: the pool; -j1: the child that runs the
+    files one at a time) are busy: they end too."""
+    write(tmp_path, {f"m{i}.py": SPEC for i in range(files)})
+    pids = tmp_path / "pids"
+    hook = f"""
+        import os, time
+        from est2tpu.cli import main as cli
+
+        def busy(job):
+            with open({str(pids)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(120)
+
+        cli.process = busy
+    """
+    script = f"import sys\n{textwrap.dedent(hook)}\nfrom est2tpu.cli.main import main\n" \
+             f"sys.exit(main(['migrate', '--check', '-j', {jobs!r}, '.']))\n"
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stderr=subprocess.DEVNULL)
+    try:
+        workers = set()
+        for _ in range(300):
+            workers = set(pids.read_text().split()) if pids.exists() else set()
+            if len(workers) == int(jobs):
+                break
+            time.sleep(0.1)
+        assert len(workers) == int(jobs)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(int(p)) for p in workers):
+        time.sleep(0.1)
+    left = [p for p in workers if _alive(int(p))]
+    for pid in left:
+        os.kill(int(pid), signal.SIGKILL)
+    assert left == []
+
+
+ABORT_ON_MARKER = """
+    import os, resource
+    import est2tpu.codemods.migrate as engine_module
+
+    real = engine_module.migrate_code
+
+    def migrate_code(code, *args, **kwargs):
+        if "CRASH_HERE" in code:  # as LibCST aborts when memory runs out
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            os.abort()
+        return real(code, *args, **kwargs)
+
+    engine_module.migrate_code = migrate_code
+"""
+
+
+@pytest.mark.parametrize("jobs, good", [("1", 2), ("2", 6)])
+def test_a_file_that_aborts_its_process_fails_alone(tmp_path, jobs, good):
+    """-j1 (and few files) run in one child process, -j2 in the pool: either way the file
+    whose migration aborts (rc 134 for a whole run) is one error, and the run goes on."""
+    goods = {f"m{i}.py": SPEC for i in range(good)}
+    write(tmp_path, {**goods, "crash.py": SPEC + "# CRASH_HERE\n", "z.py": SPEC})
+    proc = drive(tmp_path, ABORT_ON_MARKER, "migrate", "-j", jobs, ".")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert error_lines(proc.stderr) == ["crash.py: error: internal error: the process migrating this file was "
+                                        "killed by SIGABRT; file left untouched"]
+    assert f"{good + 1} files migrated, 0 unchanged, 1 failed, 0 findings" in proc.stderr
+    assert (tmp_path / "crash.py").read_text() == SPEC + "# CRASH_HERE\n"
+    assert all((tmp_path / name).read_text() == migrated() for name in [*goods, "z.py"])
+
+
 # --------------------------------------------------------------------------- replacing a file: what is kept
 
 

@@ -23,6 +23,7 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from est2tpu import __version__
+from est2tpu.cli import workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
 from est2tpu.cli.files import Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, read_bytes
 from est2tpu.cli.replace import NotReplaced, replace_file
@@ -553,8 +554,18 @@ def process(job: Job) -> Outcome:
             gc.collect(0)  # the cycles this file left are all still in the youngest generation
 
 
-def _warm_up() -> None:  # pragma: no cover - runs in worker processes
+def _start_worker(parent: int) -> None:  # pragma: no cover - runs in worker processes
+    workers.exit_with_parent(parent)
     import est2tpu.codemods.migrate  # noqa: F401
+
+
+def _guarded(isolated: workers.Isolated, job: Job) -> Outcome:
+    """``job`` run by ``isolated``: a crash of its process fails only this file."""
+    try:
+        return isolated(job)
+    except workers.Crashed as e:
+        return Outcome(error=Problem(job.display, f"internal error: the process migrating this file {e}; "
+                                                  "file left untouched"))
 
 
 @dataclasses.dataclass
@@ -605,9 +616,10 @@ def _no_estimator_api(record: Record) -> Tuple[Record, None]:
 def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> Iterator[Record]:
     """The records of ``pending`` in order, each with its job's outcome.
 
-    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing.  Files
-    are read as they are needed and at most a few per worker are in flight, so memory
-    stays flat however large the tree.
+    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing, else one
+    at a time in a child process (:class:`workers.Isolated`); a job whose process dies
+    fails alone.  Files are read as they are needed and at most a few per worker are in
+    flight, so memory stays flat however large the tree.
     """
     pending = iter(pending)
     head: List[Tuple[Record, Optional[Job]]] = []
@@ -621,22 +633,24 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
         else:
             n_jobs = 1
     items = itertools.chain(head, pending)
+    isolated = workers.Isolated(process)
     if n_jobs == 1:
-        for record, job in items:
-            if job is not None:
-                record.outcome = process(job)
-            yield record
+        try:
+            for record, job in items:
+                if job is not None:
+                    record.outcome = _guarded(isolated, job)
+                yield record
+        finally:
+            isolated.close()
         return
 
     import concurrent.futures
-    import multiprocessing
 
     import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
 
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-
-    def new_pool(workers: int):
-        return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+    def new_pool(size: int):
+        return concurrent.futures.ProcessPoolExecutor(size, mp_context=workers.context(),
+                                                      initializer=_start_worker, initargs=(os.getpid(),))
 
     def submit(job: Job):
         nonlocal pool
@@ -646,16 +660,6 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
             pool.shutdown(wait=False)
             pool = new_pool(n_jobs)
             return pool.submit(process, job)
-
-    def alone(job: Job) -> Outcome:
-        """A job whose pool broke, run again in a pool of its own: only the file that
-        kills its worker fails."""
-        with new_pool(1) as own:
-            try:
-                return own.submit(process, job).result()
-            except concurrent.futures.BrokenExecutor:
-                return Outcome(error=Problem(job.display, "internal error: the worker process crashed on "
-                                                          "this file; file left untouched"))
 
     limit = IN_FLIGHT_PER_WORKER * n_jobs
     window: Deque[Tuple[Record, Optional[Job], Any]] = collections.deque()
@@ -672,11 +676,12 @@ def run_jobs(pending: Iterable[Tuple[Record, Optional[Job]]], n_jobs: int) -> It
                     in_flight -= 1
                     try:
                         done.outcome = future.result()
-                    except concurrent.futures.BrokenExecutor:
-                        done.outcome = alone(done_job)
+                    except concurrent.futures.BrokenExecutor:  # run again alone: only the culprit fails
+                        done.outcome = _guarded(isolated, done_job)
                 yield done
     finally:
         pool.shutdown()
+        isolated.close()
 
 
 # --------------------------------------------------------------------------- migrate
