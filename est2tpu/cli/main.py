@@ -393,9 +393,21 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
             return Problem(display, "syntax error: null byte", text.count("\n", 0, at) + 1,
                            at - text.rfind("\n", 0, at))
         return Problem(display, f"syntax error: {e.msg}", e.lineno, (e.offset or 1) if e.lineno else None)
-    except (ValueError, MemoryError, RecursionError):
+    except RecursionError:
         return Problem(display, "syntax error: nested too deeply for Python to compile")
+    except MemoryError:  # Python 3.11's parser says so for code nested thousands deep, too
+        return Problem(display, "cannot compile: out of memory (or nested too deeply for Python's parser)")
+    except UnicodeError:  # a notebook's JSON can hold half a surrogate pair, which is no text
+        at = _SURROGATE.search(text)
+        if at is None:
+            raise
+        offset = at.start()
+        return Problem(display, f"not valid text: a lone surrogate, U+{ord(text[offset]):04X}",
+                       text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
     return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _libcst_problem(display: str, error) -> Problem:
@@ -546,6 +558,8 @@ def process(job: Job) -> Outcome:
         return _migrate_python(job)
     except RecursionError:
         return Outcome(error=Problem(job.display, "internal error: code nested too deeply; file left untouched"))
+    except MemoryError:
+        return Outcome(error=Problem(job.display, "out of memory while migrating it; file left untouched"))
     except Exception as e:  # a bug in a codemod must not stop the other files
         return Outcome(error=Problem(job.display, f"internal error: {type(e).__name__}: {e}; file left untouched"))
     finally:
