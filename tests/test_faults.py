@@ -44,7 +44,8 @@ def temporaries(directory: Path):
 def drive(cwd: Path, hook: str, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
     """Run ``est2tpu ARGS`` in a subprocess, after the Python statements ``hook``."""
     script = f"import sys\n{textwrap.dedent(hook)}\nfrom est2tpu.cli.main import main\nsys.exit(main({list(args)!r}))\n"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {**kwargs.pop("env", os.environ)}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     kwargs.setdefault("stdout", subprocess.PIPE)
     return subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True,
                           timeout=timeout, **kwargs)
@@ -65,6 +66,28 @@ def test_output_on_a_full_disk_is_a_clear_error_and_exit_2(tmp_path, mode):
         in proc.stderr
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert (tmp_path / "m.py").read_text() == CHIEF
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+@pytest.mark.parametrize("mode", [["--diff"], ["--check", "--output-format", "json"]])
+def test_output_cut_short_is_a_clear_error_and_exit_2(tmp_path, mode, unbuffered):
+    """stdout on a file that takes only its first 4 KiB (RLIMIT_FSIZE: the write is cut
+    short, then fails, as on a disk that fills up): unbuffered (PYTHONUNBUFFERED, common
+    in containers), Python's text layer dropped what the file did not take, and the run
+    exited 1 with a truncated patch."""
+    import resource
+
+    model_fn = CHIEF[CHIEF.index("def model_fn"):]
+    write(tmp_path, {"m.py": CHIEF + "".join("\n\n" + model_fn.replace("model_fn", f"model_fn_{i}") for i in range(40))})
+    with open(tmp_path / "out", "wb") as out:  # one write of more than 4 KiB: the patch, or the report
+        proc = drive(tmp_path, "", "migrate", *mode, "m.py", stdout=out,
+                     env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+                     preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)))
+    assert proc.returncode == 2, proc.stderr
+    assert "est2tpu: error: cannot write the output: File too large; stopped, the output is incomplete" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "out").stat().st_size == 4096
 
 
 # --------------------------------------------------------------------------- processes

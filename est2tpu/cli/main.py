@@ -11,6 +11,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import errno
 import gc
 import io
 import itertools
@@ -187,10 +188,15 @@ def _output() -> Iterator[None]:
 
 
 def _write_text(stream, text: str) -> None:
-    if text:
-        with _output():
-            stream.write(text)
-            stream.flush()
+    if not text:
+        return
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and not hasattr(buffer, "raw"):  # unbuffered (python -u, PYTHONUNBUFFERED): the
+        _write_bytes(stream, text.encode(stream.encoding, stream.errors))  # text layer drops a short write
+        return
+    with _output():
+        stream.write(text)
+        stream.flush()
 
 
 def _write_bytes(stream, data: bytes) -> None:
@@ -199,11 +205,16 @@ def _write_bytes(stream, data: bytes) -> None:
     with _output():
         stream.flush()
         buffer = getattr(stream, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-            buffer.flush()
-        else:
+        if buffer is None:
             stream.write(data.decode("utf-8", "replace"))
+            return
+        view = memoryview(data)
+        while view:
+            written = buffer.write(view)  # an unbuffered stream's file may take part of it (a full disk)
+            if not written:
+                raise OSError(errno.EAGAIN, "the output takes no more")
+            view = view[written:]
+        buffer.flush()
 
 
 def _discard_stdout() -> None:
