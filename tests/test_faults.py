@@ -144,17 +144,17 @@ def test_worker_processes_end_when_the_parent_is_killed(tmp_path, jobs, files):
 
 ABORT_ON_MARKER = """
     import os, resource
-    import est2tpu.codemods.migrate as engine_module
+    from est2tpu.cli import main as cli
 
-    real = engine_module.migrate_code
+    real = cli.python_rejects  # the first thing the process migrating a file does with it
 
-    def migrate_code(code, *args, **kwargs):
-        if "CRASH_HERE" in code:  # as LibCST aborts when memory runs out
+    def python_rejects(display, text, *args):
+        if "CRASH_HERE" in text:  # as LibCST aborts when memory runs out
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             os.abort()
-        return real(code, *args, **kwargs)
+        return real(display, text, *args)
 
-    engine_module.migrate_code = migrate_code
+    cli.python_rejects = python_rejects
 """
 
 

@@ -607,9 +607,7 @@ def test_out_of_memory_is_not_called_deep_nesting(tmp_path, monkeypatch):
         "cannot compile: out of memory (or nested too deeply for Python's parser)"
     monkeypatch.undo()
 
-    import est2tpu.codemods.migrate as engine_module
-
-    monkeypatch.setattr(engine_module, "migrate_code", lambda *args, **kwargs: exhausted(None))
+    monkeypatch.setattr(cli, "directives", exhausted)  # read while the file is migrated
     write(tmp_path, {"m.py": SPEC})
     result = run_cli("migrate", "m.py", cwd=tmp_path)
     assert result.code == 2
