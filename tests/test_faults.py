@@ -360,6 +360,23 @@ def test_the_new_file_and_its_directory_are_synced_around_the_rename(tmp_path, m
     assert synced[-1] == ("directory", b"new")  # the directory, synced after the rename
 
 
+def test_a_run_syncs_each_directory_once_after_its_renames(tmp_path, monkeypatch):
+    """A directory fsync costs milliseconds: the CLI makes one per directory, at the end."""
+    write(tmp_path, {"a/m.py": SPEC, "a/n.py": SPEC, "b/m.py": SPEC})
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if os.path.isdir(target):
+            synced.append((target, sorted(p.read_text() == migrated() for p in tmp_path.glob("*/*.py"))))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert run_cli("migrate", ".", cwd=tmp_path).code == 0
+    assert sorted(synced) == [(str(tmp_path / d), [True, True, True]) for d in "ab"]
+
+
 @pytest.mark.parametrize("edit", ["in place", "by a rename"])
 def test_an_edit_after_the_last_check_is_kept_and_reported(tmp_path, monkeypatch, edit):
     """An editor saves the file just after the last "changed on disk" comparison (the

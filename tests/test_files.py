@@ -375,7 +375,7 @@ def test_write_failure_leaves_file_untouched(tmp_path, monkeypatch, failing):
 def test_cli_reports_write_failures(tmp_path, monkeypatch):
     import est2tpu.cli.main as cli
 
-    def boom(path, data, expected=None):
+    def boom(*args):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cli, "replace_file", boom)

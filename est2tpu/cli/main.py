@@ -21,13 +21,13 @@ import sys
 import time
 import tokenize
 import warnings
-from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
 from est2tpu.cli import workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
 from est2tpu.cli.files import Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, read_bytes
-from est2tpu.cli.replace import NotReplaced, replace_file
+from est2tpu.cli.replace import NotReplaced, replace_file, sync_directories
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
 from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
 
@@ -729,10 +729,11 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return out
 
 
-def _write(record: Record) -> None:
-    """Write a migrated file; a failure becomes the record's error."""
+def _write(record: Record, renamed: Set[str]) -> None:
+    """Write a migrated file (``renamed`` collects its directory); a failure becomes the
+    record's error."""
     try:
-        record.notice = replace_file(record.candidate.path, record.outcome.new_data, expected=record.original)
+        record.notice = replace_file(record.candidate.path, record.outcome.new_data, record.original, renamed)
         record.written = True
     except NotReplaced as e:
         record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
@@ -762,6 +763,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     diagnostics: List[Diagnostic] = []
     states: List[str] = []  # --verbose
     notices: List[str] = []
+    renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
@@ -770,7 +772,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
-                _write(record)
+                _write(record, renamed)
                 outcome = record.outcome
             if outcome.error:
                 summary.problems.append(outcome.error)
@@ -795,6 +797,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
     finally:
         progress.close()
+        sync_directories(renamed)
     summary.problems.sort(key=lambda p: p.display)
 
     rules: Dict[str, Any] = {}

@@ -3,7 +3,8 @@
 A file is replaced by a temporary file written next to it (``.NAME.XXXXXXXX.est2tpu-tmp``,
 NAME shortened to fit the file system's name limit) that is given the file's owner,
 group, extended attributes (ACLs included) and permission bits, flushed to disk
-(``fsync``), and renamed over the file; the directory is flushed after.  What cannot be
+(``fsync``), and renamed over the file; the directory is flushed after (for a whole
+run, once per directory at its end: :func:`sync_directories`).  What cannot be
 kept is refused (:class:`NotReplaced`, the file untouched): an owner or group the runner
 cannot give the new file, an extended attribute it cannot copy.
 
@@ -35,7 +36,7 @@ import signal
 import stat
 import sys
 import threading
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional, Set
 
 from est2tpu.cli.files import read_bytes
 
@@ -53,12 +54,16 @@ class ChangedOnDisk(NotReplaced):
     """The file changed between reading and writing."""
 
 
-def replace_file(path: str, data: bytes, expected: Optional[bytes] = None) -> Optional[str]:
+def replace_file(path: str, data: bytes, expected: Optional[bytes] = None,
+                 renamed: Optional[Set[str]] = None) -> Optional[str]:
     """Replace ``path``'s contents with ``data``.  Returns a note for the user when the file
     was written in place (it has hard links), else None.
 
-    A file the user may not write is not replaced (PermissionError); any OSError leaves
-    the file untouched, as :class:`NotReplaced` does.
+    ``renamed``: a set that collects the directory of the rename, for one
+    :func:`sync_directories` when a run is done (an ``fsync`` costs milliseconds); without
+    it the directory is flushed right away.  A file the user may not write is not
+    replaced (PermissionError); any OSError leaves the file untouched, as
+    :class:`NotReplaced` does.
     """
     if not os.access(path, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
@@ -68,7 +73,12 @@ def replace_file(path: str, data: bytes, expected: Optional[bytes] = None) -> Op
             _write_through(path, data, expected)
             return f"has {st.st_nlink} hard links: written in place through them, not atomically"
         _replace(path, data, expected, st)
-        return None
+    directory = os.path.dirname(path)
+    if renamed is None:
+        sync_directories([directory])
+    else:
+        renamed.add(directory)
+    return None
 
 
 def _replace(path: str, data: bytes, expected: Optional[bytes], st: os.stat_result) -> None:
@@ -101,7 +111,6 @@ def _replace(path: str, data: bytes, expected: Optional[bytes], st: os.stat_resu
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
-    _fsync_directory(directory)
 
 
 def _temporary_prefix(name: str, directory: str) -> str:
@@ -182,18 +191,19 @@ def _renameat2():
     return function
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make a rename in ``directory`` durable (where directories can be opened and synced)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def sync_directories(directories: Iterable[str]) -> None:
+    """Make the renames in ``directories`` durable (where directories can be opened and synced)."""
+    for directory in directories:
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _write_through(path: str, data: bytes, expected: Optional[bytes]) -> None:
