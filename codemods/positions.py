@@ -236,7 +236,7 @@ class Spans:
         text = self._code[self._starts[start]:self._starts[end]]
         newline = next((n for n in ("\r\n", "\n", "\r") if text.endswith(n)), "")
         line = self._line(first)
-        indent = line[: len(line) - len(line.lstrip(" \t\f"))]
+        indent = line[: len(line) - len(line.lstrip(" \t\f"))].replace("\f", "")  # a form feed is no indentation
         return _Verbatim(stmt, indent, text[: len(text) - len(newline)], newline)
 
     def copied(self, node: cst.CSTNode, keep: Collection[cst.CSTNode] = (),

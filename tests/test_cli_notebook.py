@@ -256,3 +256,88 @@ def test_chief_in_plain_python_still_works_next_to_notebooks(tmp_path):
     write(tmp_path, {"nb.ipynb": make_notebook(), "m.py": CHIEF})
     result = run_cli("migrate", ".", cwd=tmp_path)
     assert result.code == 0 and "2 files migrated" in result.err
+
+
+# --------------------------------------------------------------------------- what IPython runs
+
+
+def _code_cell(*lines: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": list(lines)}
+
+
+def _notebook_of(*cells: dict) -> str:
+    nb = {"cells": list(cells), "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb, indent=1) + "\n"
+
+
+def _migrated_cells(tmp_path, text: str):
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    return [cell["source"] for cell in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]]
+
+
+def test_a_future_import_at_the_top_of_a_later_cell(tmp_path):
+    """IPython takes `from __future__` at the top of any cell; Python only at the top of a module."""
+    future = ["# settings\n", "from __future__ import (absolute_import,\n", "                        division)\n"]
+    cells = _migrated_cells(tmp_path, _notebook_of(
+        _code_cell("from __future__ import print_function\n", "import tensorflow as tf\n"),
+        _code_cell(*future, *MODEL), _code_cell(*TRAIN)))
+    assert cells[1][:3] == future
+    assert "TPUEstimatorSpec" in "".join(cells[1])
+
+
+def test_a_future_import_below_other_code_is_still_a_syntax_error(tmp_path):
+    text = _notebook_of(_code_cell("import tensorflow as tf\n"),
+                        _code_cell("x = 1\n", "from __future__ import division\n", *MODEL), _code_cell(*TRAIN))
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 2
+    assert "nb.ipynb:cell 2:2:" in result.err and "from __future__ imports must occur" in result.err
+
+
+def test_a_shell_command_continued_by_backslashes(tmp_path):
+    command = ["!pip install -q tensorflow \\\n", "    tensorflow-datasets \\\n", "  numpy\n"]
+    nested = ["if True:\n", "    !echo a \\\n", "  b\n"]  # continued less indented than it starts
+    cells = _migrated_cells(tmp_path, _notebook_of(_code_cell(*command, *nested, "import tensorflow as tf\n"),
+                                                   _code_cell(*MODEL), _code_cell(*TRAIN)))
+    assert [line for line in cells[0] if line != "import est2tpu\n"] == [*command, *nested, "import tensorflow as tf\n"]
+    assert "TPUEstimatorSpec" in "".join(cells[1])
+
+
+def test_masking_a_continued_magic_round_trip():
+    source = "x = 1\n%time y = \\\n  x \\\nz = 2\n"  # IPython joins the three lines
+    masked = notebook.mask(source, [0])
+    import ast
+
+    assert [type(s).__name__ for s in ast.parse(masked.code).body] == ["Assign", "Expr", "Expr", "Expr"]
+    assert notebook.unmask(masked.code, masked.originals) == source
+
+
+def _colab(text: str) -> str:
+    """JSON as Colab writes it: <, > and & escaped."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def test_colab_escapes_are_kept_in_changed_cells(tmp_path):
+    model = [*MODEL[:-1], "    small = loss < 1 and loss > 0 & 1\n",
+             "    return tf.estimator.EstimatorSpec(mode, loss=loss if small else loss, training_chief_hooks=[])"]
+    markdown = {"cell_type": "markdown", "metadata": {}, "source": ["<a href=\"x\">Open</a> & run\n"]}
+    text = _colab(_notebook_of(markdown, _code_cell("import tensorflow as tf\n"), _code_cell(*model),
+                               _code_cell(*TRAIN)))
+    write(tmp_path, {"nb.ipynb": text})
+
+    check = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path)
+    fields = dict(kv.split("=") for kv in check.stdout.split("::")[1].split(" ", 1)[1].split(","))
+    file_line = text.splitlines()[int(fields["line"]) - 1]
+    assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
+
+    assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
+    new = (tmp_path / "nb.ipynb").read_text()
+    assert "TPUEstimatorSpec" in new and "\\u003c" in new
+    assert not set("<>&") & set(new)  # the changed cell's lines are all written again
+    removed, _ = changed_lines(text, new)
+    spec = [line for line in removed if "EstimatorSpec(" in line]
+    others = {json.dumps(line) + "," for line in TRAIN} | {json.dumps("import tensorflow as tf\n")}
+    assert len(spec) == 1 and all(line.strip() in others for line in removed if line not in spec), removed

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
+import errno
 import gc
 import io
 import itertools
@@ -24,19 +26,11 @@ from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Option
 
 from est2tpu import __version__
 from est2tpu.cli import verify as verify_cli
+from est2tpu.cli import workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
-from est2tpu.cli.files import (
-    Candidate,
-    ChangedOnDisk,
-    DecodeError,
-    Finder,
-    Problem,
-    decode_notebook,
-    decode_python,
-    display_path,
-    read_bytes,
-    write_atomic,
-)
+from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
+                               read_bytes)
+from est2tpu.cli.replace import NotReplaced, replace_file, sync_directories
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
 from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
 
@@ -183,8 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- small helpers
 
 
+class OutputError(Exception):
+    """The output could not be written (a full disk, a closed stream): the run stops."""
+
+
+@contextlib.contextmanager
+def _output() -> Iterator[None]:
+    """A write to the output: its OSError (but a closed pipe's) becomes OutputError."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.strerror or str(e)) from None
+
+
 def _write_text(stream, text: str) -> None:
-    if text:
+    if not text:
+        return
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and not hasattr(buffer, "raw"):  # unbuffered (python -u, PYTHONUNBUFFERED): the
+        _write_bytes(stream, text.encode(stream.encoding, stream.errors))  # text layer drops a short write
+        return
+    with _output():
         stream.write(text)
         stream.flush()
 
@@ -192,13 +207,29 @@ def _write_text(stream, text: str) -> None:
 def _write_bytes(stream, data: bytes) -> None:
     if not data:
         return
-    stream.flush()
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
+    with _output():
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode("utf-8", "replace"))
+            return
+        view = memoryview(data)
+        while view:
+            written = buffer.write(view)  # an unbuffered stream's file may take part of it (a full disk)
+            if not written:
+                raise OSError(errno.EAGAIN, "the output takes no more")
+            view = view[written:]
         buffer.flush()
-    else:
-        stream.write(data.decode("utf-8", "replace"))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for it is not written
+    (and not reported once more) when the interpreter exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _use_color(choice: str, stream) -> bool:
@@ -390,9 +421,21 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
             return Problem(display, "syntax error: null byte", text.count("\n", 0, at) + 1,
                            at - text.rfind("\n", 0, at))
         return Problem(display, f"syntax error: {e.msg}", e.lineno, (e.offset or 1) if e.lineno else None)
-    except (ValueError, MemoryError, RecursionError):
+    except RecursionError:
         return Problem(display, "syntax error: nested too deeply for Python to compile")
+    except MemoryError:  # Python 3.11's parser says so for code nested thousands deep, too
+        return Problem(display, "cannot compile: out of memory (or nested too deeply for Python's parser)")
+    except UnicodeError:  # a notebook's JSON can hold half a surrogate pair, which is no text
+        at = _SURROGATE.search(text)
+        if at is None:
+            raise
+        offset = at.start()
+        return Problem(display, f"not valid text: a lone surrogate, U+{ord(text[offset]):04X}",
+                       text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
     return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _libcst_problem(display: str, error) -> Problem:
@@ -600,6 +643,8 @@ def process(job: ProgramJob) -> List[Outcome]:
         return _migrate(job)
     except RecursionError:
         return _failed(job, "internal error: code nested too deeply; file left untouched")
+    except MemoryError:
+        return _failed(job, "out of memory while migrating it; file left untouched")
     except Exception as e:  # a bug in a codemod must not stop the other files
         return _failed(job, f"internal error: {type(e).__name__}: {e}; file left untouched")
     finally:
@@ -612,8 +657,17 @@ def _failed(job: ProgramJob, message: str) -> List[Outcome]:
     return [Outcome(error=Problem(m.display, message)) for m in job.members if m.write]
 
 
-def _warm_up() -> None:  # pragma: no cover - runs in worker processes
+def _start_worker(parent: int) -> None:  # pragma: no cover - runs in worker processes
+    workers.exit_with_parent(parent)
     import est2tpu.codemods.migrate  # noqa: F401
+
+
+def _guarded(isolated: workers.Isolated, job: ProgramJob) -> List[Outcome]:
+    """``job`` run by ``isolated``: a crash of its process fails only the files of this job."""
+    try:
+        return isolated(job)
+    except workers.Crashed as e:
+        return _failed(job, f"internal error: the process migrating this file {e}; file left untouched")
 
 
 @dataclasses.dataclass
@@ -622,6 +676,7 @@ class Record:
     original: bytes = b""
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
+    notice: Optional[str] = None  # how it was written, when the user should know
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
@@ -712,9 +767,10 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
 def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
     """The records of ``pending`` in order, each with its job's outcome.
 
-    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing.  Files
-    are read as they are needed and at most a few jobs per worker are in flight, so memory
-    stays flat however large the tree.
+    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing, else one
+    at a time in a child process (:class:`workers.Isolated`); a job whose process dies
+    fails alone.  Files are read as they are needed and at most a few jobs per worker are
+    in flight, so memory stays flat however large the tree.
     """
     pending = iter(pending)
     head: List[Item] = []
@@ -728,22 +784,24 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
         else:
             n_jobs = 1
     items = itertools.chain(head, pending)
+    isolated = workers.Isolated(process)
     if n_jobs == 1:
-        for records, job, receivers in items:
-            if job is not None:
-                _receive(receivers, process(job))
-            yield from records
+        try:
+            for records, job, receivers in items:
+                if job is not None:
+                    _receive(receivers, _guarded(isolated, job))
+                yield from records
+        finally:
+            isolated.close()
         return
 
     import concurrent.futures
-    import multiprocessing
 
     import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
 
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-
-    def new_pool(workers: int):
-        return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+    def new_pool(size: int):
+        return concurrent.futures.ProcessPoolExecutor(size, mp_context=workers.context(),
+                                                      initializer=_start_worker, initargs=(os.getpid(),))
 
     def submit(job: ProgramJob):
         nonlocal pool
@@ -753,15 +811,6 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
             pool.shutdown(wait=False)
             pool = new_pool(n_jobs)
             return pool.submit(process, job)
-
-    def alone(job: ProgramJob) -> List[Outcome]:
-        """A job whose pool broke, run again in a pool of its own: only the files of the job
-        that kills its worker fail."""
-        with new_pool(1) as own:
-            try:
-                return own.submit(process, job).result()
-            except concurrent.futures.BrokenExecutor:
-                return _failed(job, "internal error: the worker process crashed on this file; file left untouched")
 
     limit = IN_FLIGHT_PER_WORKER * n_jobs
     window: Deque[Tuple[Item, Any]] = collections.deque()
@@ -778,11 +827,12 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
                     in_flight -= 1
                     try:
                         _receive(receivers, future.result())
-                    except concurrent.futures.BrokenExecutor:
-                        _receive(receivers, alone(job))
+                    except concurrent.futures.BrokenExecutor:  # run again alone: only the culprit fails
+                        _receive(receivers, _guarded(isolated, job))
                 yield from records
     finally:
         pool.shutdown()
+        isolated.close()
 
 
 def _receive(records: List[Record], outcomes: List[Outcome]) -> None:
@@ -850,12 +900,13 @@ def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator
     yield from (waiting[i] for i in sorted(waiting))
 
 
-def _write(record: Record) -> None:
-    """Write a migrated file; a failure becomes the record's error."""
+def _write(record: Record, renamed: Set[str]) -> None:
+    """Write a migrated file (``renamed`` collects its directory); a failure becomes the
+    record's error."""
     try:
-        write_atomic(record.candidate.path, record.outcome.new_data, expected=record.original)
+        record.notice = replace_file(record.candidate.path, record.outcome.new_data, record.original, renamed)
         record.written = True
-    except ChangedOnDisk as e:
+    except NotReplaced as e:
         record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
     except OSError as e:
         record.outcome = Outcome(error=Problem(record.candidate.display,
@@ -882,6 +933,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     streamed = args.output_format in ("text", "github")
     diagnostics: List[Diagnostic] = []
     states: List[str] = []  # --verbose
+    notices: List[str] = []
+    renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
@@ -890,11 +943,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
-                _write(record)
+                _write(record, renamed)
                 outcome = record.outcome
             if outcome.error:
                 summary.problems.append(outcome.error)
                 continue
+            if record.notice:
+                notices.append(f"{record.candidate.display}: note: {record.notice}")
             found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
             summary.findings += len(found_here)
             if streamed:
@@ -913,6 +968,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
     finally:
         progress.close()
+        sync_directories(renamed)
     summary.problems.sort(key=lambda p: p.display)
 
     rules: Dict[str, Any] = {}
@@ -928,6 +984,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     notes: List[str] = [problem.format() for problem in summary.problems]
     if not args.quiet:
+        notes.extend(notices)
         if args.check and not args.diff:
             notes.extend(f"would migrate {display}" for display in summary.changed)
         if args.verbose:
@@ -1006,9 +1063,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `est2tpu migrate --diff . | head`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        _discard_stdout()
         return 1
+    except OutputError as e:  # e.g. a full disk: what was written is incomplete
+        _discard_stdout()
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"est2tpu: error: cannot write the output: {e}; stopped, the output is incomplete\n")
+        return 2
