@@ -15,6 +15,9 @@ from .syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"
+REWRITES_KEY = "est2tpu.rewrites"  # located Findings of the rewrites made (code E2T1xx, the rule's title)
+#: A list where the rewrites are recorded, when the caller wants them (locating them costs).
+PENDING_REWRITES_KEY = "est2tpu.pending-rewrites"
 OPTIONS_KEY = "est2tpu.options"
 SOURCE_KEY = "est2tpu.source"  # the text the module was parsed from, when known
 
@@ -31,6 +34,11 @@ class Rule:
     #: Reported even where nothing is rewritten any more: the code is still not TPU-ready.
     #: Other findings are review notes about a rewrite, reported only with it.
     blocking: bool = False
+
+    @property
+    def kind(self) -> str:
+        """"rewrite" (E2T1xx: what est2tpu changes), "blocking" or "review" (a finding)."""
+        return "rewrite" if self.code.startswith("E2T1") else "blocking" if self.blocking else "review"
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -141,17 +149,36 @@ class MigrationCodemod(cst.CSTTransformer):
         """Record a finding at ``node`` (a node of the module being transformed)."""
         self.context.scratch.setdefault(PENDING_KEY, []).append((node, code, message, hint))
 
+    def rewrite_code(self, node: cst.CSTNode) -> Optional[str]:
+        """The code of the rewrite this concern makes of ``node``: its rewrite rule."""
+        return next((rule.code for rule in self.RULES if rule.kind == "rewrite"), None)
+
+    def rewrote(self, node: cst.CSTNode) -> None:
+        """Record that this concern rewrote ``node`` (an original node of the module), if
+        rewrites are being recorded."""
+        pending = self.context.scratch.get(PENDING_REWRITES_KEY)
+        code = self.rewrite_code(node) if pending is not None else None
+        if code is not None:
+            pending.append((node, code))
+
     def locate_findings(self) -> None:
-        """Turn the findings reported on this module into located :class:`Finding` s."""
-        pending = self.context.scratch.pop(PENDING_KEY, [])
-        if not pending:
+        """Turn the findings reported (and rewrites recorded) on this module into located
+        :class:`Finding` s."""
+        scratch = self.context.scratch
+        pending, rewrites = scratch.pop(PENDING_KEY, []), scratch.pop(PENDING_REWRITES_KEY, None) or []
+        if not pending and not rewrites:
             return
         index = (self._shared or self)._index  # its parents, if some concern built it
-        where = locate(self._module, [node for node, *_ in pending], self.spans, index and index.parent_of)
-        findings = self.context.scratch.setdefault(FINDINGS_KEY, [])
+        nodes = [node for node, *_ in pending] + [node for node, _ in rewrites]
+        where = locate(self._module, nodes, self.spans, index and index.parent_of)
+        findings = scratch.setdefault(FINDINGS_KEY, [])
         for node, code, message, hint in pending:
             line, col = where.get(node, (0, 0))
             findings.append(Finding(line, col, code, message, hint))
+        made = scratch.setdefault(REWRITES_KEY, [])
+        for node, code in rewrites:
+            line, col = where.get(node, (0, 0))
+            made.append(Finding(line, col, code, RULES[code].title))
 
     @property
     def index(self) -> EstimatorIndex:

@@ -53,6 +53,10 @@ SHARED_PREDICT_INPUT = Rule(
     "drop_remainder=True was not added because the same input_fn also feeds predict, "
     "which must see every example. Give train/eval their own batching with "
     "drop_remainder=True before running on a TPU: their batches must have a static shape.",
+    before="def input_fn(params):  # passed to train() and to predict()\n"
+           "    return dataset.batch(params[\"batch_size\"])",
+    after="def input_fn(params, training=True):\n"
+          "    return dataset.batch(params[\"batch_size\"], drop_remainder=training)",
     blocking=True,
 )
 EVAL_REMAINDER = Rule(
@@ -62,6 +66,8 @@ EVAL_REMAINDER = Rule(
     "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
     "padding out (an is_real_example weight). Not reported when the eval data repeats "
     "without end (`.repeat()` before the batch): its batches are all whole.",
+    before="est.evaluate(lambda: eval_ds.batch(32))",
+    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=True))',
 )
 
 DYNAMIC_PADDING = Rule(

@@ -17,7 +17,8 @@ from typing import Dict, Iterable, List, Optional, Set, Type
 import libcst as cst
 
 from . import positions
-from .base import FINDINGS_KEY, OPTIONS_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod, Options
+from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod,
+                   Options)
 from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from .cross_shard_optimizer import WrapOptimizerForTPU
 from .estimator_spec import EstimatorSpecToTPU
@@ -50,6 +51,8 @@ PIPELINE: List[Type[MigrationCodemod]] = [
 class MigrationResult:
     code: str
     findings: List[Finding]
+    #: The rewrites made, one per code and line (positions in the original code).
+    rewrites: List[Finding] = dataclasses.field(default_factory=list)
 
 
 class Migrate(MigrationCodemod):
@@ -103,7 +106,10 @@ class Migrate(MigrationCodemod):
     def on_leave(self, original_node, updated_node):
         name = type(original_node).__name__
         for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
-            updated_node = method(original_node, updated_node)
+            new = method(original_node, updated_node)
+            if new is not updated_node:
+                method.__self__.rewrote(original_node)
+            updated_node = new
             if not isinstance(updated_node, cst.CSTNode):
                 break  # removed or replaced by several statements: nothing more to rewrite
         return updated_node
@@ -136,17 +142,25 @@ def _handlers(cls: Type[MigrationCodemod]):
     return visits, leaves, generic
 
 
-def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=()) -> MigrationResult:
-    """Migrate one module's source text and lay out the changed lines (see :mod:`codemods.layout`).
+def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=(),
+                 rewrites: bool = False) -> MigrationResult:
+    """Migrate one module's source text and lay out the changed lines (see :mod:`codemods.layout`);
+    ``rewrites``: also say which rewrites were made, and where.
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
     context = Context({OPTIONS_KEY: options, SOURCE_KEY: code})
+    if rewrites:
+        context.scratch[PENDING_REWRITES_KEY] = []
     module = parse_module(code)
     migrate = Migrate(context)
     tree = migrate.transform_module(module)
     new = code if tree is module else positions.code(tree, migrate.spans)
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
+    rewrites: Dict[tuple, Finding] = {}
+    for f in sorted(context.scratch.get(REWRITES_KEY, [])):
+        rewrites.setdefault((f.line, f.code), f)
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]
-    return MigrationResult(lay_out(code, new, style, black_config), findings)
+        rewrites = {}
+    return MigrationResult(lay_out(code, new, style, black_config), findings, sorted(rewrites.values()))

@@ -58,7 +58,7 @@ def test_console_script_installed():
     assert proc.returncode == 0 and proc.stdout.startswith("est2tpu ")
 
 
-def test_findings_are_printed_in_migrate_mode_and_exit_stays_0(tmp_path):
+def test_review_notes_are_printed_in_migrate_mode_and_exit_stays_0(tmp_path):
     write(tmp_path, {"m.py": CHIEF})
     result = run_cli("migrate", "m.py", cwd=tmp_path)
     assert result.code == 0
@@ -97,7 +97,7 @@ FINDING_ONLY_CANDIDATES = [
 
 
 def test_check_exits_1_on_a_finding_without_change(tmp_path):
-    from est2tpu.codemods.base import Options
+    from est2tpu.codemods.base import RULES, Options
     from est2tpu.codemods.migrate import migrate_code
 
     for source in FINDING_ONLY_CANDIDATES:
@@ -114,7 +114,14 @@ def test_check_exits_1_on_a_finding_without_change(tmp_path):
     assert run_cli("migrate", "--check", "--exit-zero", "run.py", cwd=tmp_path).code == 0
     assert run_cli("migrate", "--check", "--ignore", "E2T", "run.py", cwd=tmp_path).code == 0
     assert run_cli("migrate", "--diff", "run.py", cwd=tmp_path).code == 1
-    assert run_cli("migrate", "run.py", cwd=tmp_path).code == 0
+    # In place, a blocking finding that is left is exit 1 too (as `ruff check --fix`), and says so.
+    assert all(RULES[f.code].blocking for f in result_engine.findings)
+    in_place = run_cli("migrate", "run.py", cwd=tmp_path)
+    assert in_place.code == 1
+    assert in_place.err.endswith(f"1 unchanged, 0 failed, {len(result_engine.findings)} finding, "
+                                 f"{len(result_engine.findings)} blocking left to fix\n")
+    assert run_cli("migrate", "--exit-zero", "run.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--ignore", "E2T2", "run.py", cwd=tmp_path).code == 0
 
 
 def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
@@ -125,17 +132,20 @@ def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
     class Result:
         def __init__(self, code):
             self.code = code
-            self.findings = [Finding(2, 5, "E2T999", "something to review", "look at it")]
+            self.findings = [Finding(2, 5, reported, "something to review", "look at it")]
+            self.rewrites = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
     write(tmp_path, {"m.py": "# estimator\nx = 1\n"})
-    for mode, expected in (("--check", 1), ("--diff", 1), (None, 0)):
-        result = run_cli("migrate", *([mode] if mode else []), "m.py", cwd=tmp_path)
-        assert result.code == expected, mode
-        report = result.err if mode == "--diff" else result.stdout
-        assert "m.py:2:5: E2T999 something to review (hint: look at it)" in report
-        if mode == "--diff":
-            assert result.out == b""  # stdout stays an (empty) patch
+    # A review note fails only --check and --diff; a blocking finding fails a migration in place too.
+    for reported, in_place in (("E2T209", 0), ("E2T204", 1)):
+        for mode, expected in (("--check", 1), ("--diff", 1), (None, in_place)):
+            result = run_cli("migrate", *([mode] if mode else []), "m.py", cwd=tmp_path)
+            assert result.code == expected, (reported, mode)
+            report = result.err if mode == "--diff" else result.stdout
+            assert f"m.py:2:5: {reported} something to review (hint: look at it)" in report
+            if mode == "--diff":
+                assert result.out == b""  # stdout stays an (empty) patch
     assert (tmp_path / "m.py").read_text() == "# estimator\nx = 1\n"
 
 
@@ -207,12 +217,32 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("migrate", "--iterations-per-loop", "0", "x.py").code == 2
 
 
+def test_a_bad_flag_after_migrate_shows_migrates_usage(tmp_path):
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "m.py", "--bogus", cwd=tmp_path)
+    assert result.code == 2
+    assert result.err.startswith("usage: est2tpu migrate ") and "--output-format" in result.err
+    assert result.err.endswith("est2tpu migrate: error: unrecognized arguments: --bogus\n")
+    result = run_cli("rules", "--bogus")
+    assert result.code == 2 and "est2tpu rules: error: unrecognized arguments: --bogus" in result.err
+
+
+@pytest.mark.parametrize("abbreviated", ["--dif", "--che", "--output-f=json", "--exit"])
+def test_abbreviated_flags_are_not_accepted(tmp_path, abbreviated):
+    """``--dif`` must not silently mean --diff (nor --exit mean --exit-zero)."""
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", abbreviated, "m.py", cwd=tmp_path)
+    assert result.code == 2 and "unrecognized arguments" in result.err
+    assert (tmp_path / "m.py").read_text() == SPEC
+
+
 def test_help_documents_modes_and_exit_codes():
     result = run_cli("migrate", "--help")
     assert result.code == 0
     text = result.stdout
     for needle in ("--diff", "--check", "--exit-zero", "exit codes:", "  2  a file could not be processed",
-                   "--output-format", "--select", "--ignore", "--force-exclude", "--jobs", "--color"):
+                   "  1  in place: a blocking finding is left", "--output-format", "--output-file", "--report",
+                   "--statistics", "--select", "--ignore", "--force-exclude", "--jobs", "--color"):
         assert needle in text, needle
 
 
@@ -330,7 +360,7 @@ def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
     class Broken:
         def __init__(self, code):
             self.code = code.replace("EstimatorSpec(", "EstimatorSpec((")
-            self.findings = []
+            self.findings = self.rewrites = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Broken(code))
     write(tmp_path, {"m.py": SPEC, "n.py": CHIEF})
@@ -366,7 +396,7 @@ def test_latin1_file_whose_result_cannot_be_encoded_is_left_alone(tmp_path, monk
     class Result:
         def __init__(self, code):
             self.code = code + "# \u2603\n"
-            self.findings = []
+            self.findings = self.rewrites = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
     data = ("# -*- coding: latin-1 -*-\n# \xe9\n" + SPEC).encode("latin-1")
@@ -546,12 +576,12 @@ def test_black_formatted_file_stays_black_formatted(tmp_path):
     source = black.format_str(BLACK_LONG, mode=black.Mode())
     assert _is_black(source)
     write(tmp_path, {"m.py": source})
-    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--exit-zero", "m.py", cwd=tmp_path).code == 0
     out = (tmp_path / "m.py").read_text()
     assert "TPUEstimatorSpec" in out and _is_black(out)
     # With --format none the engine's text is written as is.
     write(tmp_path, {"n.py": source})
-    assert run_cli("migrate", "--format", "none", "n.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--exit-zero", "--format", "none", "n.py", cwd=tmp_path).code == 0
     assert (tmp_path / "n.py").read_text() == engine(source, style="none")
 
 
@@ -560,7 +590,7 @@ def test_black_file_whose_docstring_is_indented_by_two_stays_black(tmp_path):
 
     source = black.format_str('"""Usage:\n\n  python m.py\n"""\n\n' + BLACK_LONG, mode=black.Mode())
     write(tmp_path, {"m.py": source})
-    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--exit-zero", "m.py", cwd=tmp_path).code == 0
     out = (tmp_path / "m.py").read_text()
     assert "TPUEstimatorSpec" in out and _is_black(out)
 
@@ -616,7 +646,7 @@ def test_black_settings_from_pyproject(tmp_path):
     source = black.format_str(BLACK_LONG, mode=mode)
     assert source != black.format_str(source, mode=black.Mode())  # not black at 88 columns
     write(tmp_path, {"pyproject.toml": "[tool.black]\nline-length = 120\n", "m.py": source})
-    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--exit-zero", "m.py", cwd=tmp_path).code == 0
     out = (tmp_path / "m.py").read_text()
     assert black.format_str(out, mode=mode) == out
 
@@ -626,7 +656,7 @@ def test_crlf_black_file_stays_crlf_and_black(tmp_path):
 
     source = black.format_str(BLACK_LONG, mode=black.Mode()).replace("\n", "\r\n")
     write(tmp_path, {"m.py": source.encode()})
-    assert run_cli("migrate", "m.py", cwd=tmp_path).code == 0
+    assert run_cli("migrate", "--exit-zero", "m.py", cwd=tmp_path).code == 0
     out = (tmp_path / "m.py").read_bytes()
     assert b"\n" not in out.replace(b"\r\n", b"") and b"TPUEstimatorSpec" in out
     assert _is_black(out.decode().replace("\r\n", "\n"))
