@@ -15,7 +15,9 @@ from .syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"
-REWRITES_KEY = "est2tpu.rewrites"  # located Findings of the rewrites made (code E2T1xx, the rule's title)
+#: The rewrites made: (a Finding with the rule's title where the original code was, the
+#: 1-based (line, column) of the new code in the migrated module, or None).
+REWRITES_KEY = "est2tpu.rewrites"
 #: A list where the rewrites are recorded, when the caller wants them (locating them costs).
 PENDING_REWRITES_KEY = "est2tpu.pending-rewrites"
 OPTIONS_KEY = "est2tpu.options"
@@ -153,32 +155,34 @@ class MigrationCodemod(cst.CSTTransformer):
         """The code of the rewrite this concern makes of ``node``: its rewrite rule."""
         return next((rule.code for rule in self.RULES if rule.kind == "rewrite"), None)
 
-    def rewrote(self, node: cst.CSTNode) -> None:
-        """Record that this concern rewrote ``node`` (an original node of the module), if
-        rewrites are being recorded."""
+    def rewrote(self, node: cst.CSTNode, new: Any) -> None:
+        """Record that this concern rewrote ``node`` (an original node of the module) into
+        ``new`` (what the traversal put in its place), if rewrites are being recorded."""
         pending = self.context.scratch.get(PENDING_REWRITES_KEY)
         code = self.rewrite_code(node) if pending is not None else None
         if code is not None:
-            pending.append((node, code))
+            pending.append((node, code, getattr(new, "nodes", [new])[0] if new is not None else None))
 
-    def locate_findings(self) -> None:
-        """Turn the findings reported (and rewrites recorded) on this module into located
-        :class:`Finding` s."""
+    def locate_findings(self, new_module: Optional[cst.Module] = None) -> None:
+        """Turn the findings reported (and rewrites recorded, whose new code is placed in
+        ``new_module``) on this module into located :class:`Finding` s."""
         scratch = self.context.scratch
         pending, rewrites = scratch.pop(PENDING_KEY, []), scratch.pop(PENDING_REWRITES_KEY, None) or []
         if not pending and not rewrites:
             return
         index = (self._shared or self)._index  # its parents, if some concern built it
-        nodes = [node for node, *_ in pending] + [node for node, _ in rewrites]
+        nodes = [node for node, *_ in pending] + [node for node, *_ in rewrites]
         where = locate(self._module, nodes, self.spans, index and index.parent_of)
         findings = scratch.setdefault(FINDINGS_KEY, [])
         for node, code, message, hint in pending:
             line, col = where.get(node, (0, 0))
             findings.append(Finding(line, col, code, message, hint))
+        new_nodes = [new for *_, new in rewrites if isinstance(new, cst.CSTNode)]
+        placed = locate(new_module, new_nodes) if new_module is not None and new_nodes else {}
         made = scratch.setdefault(REWRITES_KEY, [])
-        for node, code in rewrites:
+        for node, code, new in rewrites:
             line, col = where.get(node, (0, 0))
-            made.append(Finding(line, col, code, RULES[code].title))
+            made.append((Finding(line, col, code, RULES[code].title), placed.get(new)))
 
     @property
     def index(self) -> EstimatorIndex:

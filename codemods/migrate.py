@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from typing import Dict, Iterable, List, Optional, Set, Type
+from typing import Dict, Iterable, List, Optional, Set, Tuple, Type
 
 import libcst as cst
 
@@ -51,8 +51,10 @@ PIPELINE: List[Type[MigrationCodemod]] = [
 class MigrationResult:
     code: str
     findings: List[Finding]
-    #: The rewrites made, one per code and line (positions in the original code).
+    #: The rewrites made, one per code and line, where they were in the original code...
     rewrites: List[Finding] = dataclasses.field(default_factory=list)
+    #: ...and the same rewrites where their new code is in ``code``.
+    rewritten: List[Finding] = dataclasses.field(default_factory=list)
 
 
 class Migrate(MigrationCodemod):
@@ -75,7 +77,7 @@ class Migrate(MigrationCodemod):
             self._dispatch(active)
             tree = self.fix_imports(tree.visit(self))
             self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
-        self.locate_findings()
+        self.locate_findings(tree)
         return tree
 
     def _dispatch(self, concerns: List[MigrationCodemod]) -> None:
@@ -105,13 +107,16 @@ class Migrate(MigrationCodemod):
 
     def on_leave(self, original_node, updated_node):
         name = type(original_node).__name__
+        rewrote = []
         for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
             new = method(original_node, updated_node)
             if new is not updated_node:
-                method.__self__.rewrote(original_node)
+                rewrote.append(method.__self__)
             updated_node = new
             if not isinstance(updated_node, cst.CSTNode):
                 break  # removed or replaced by several statements: nothing more to rewrite
+        for concern in rewrote:
+            concern.rewrote(original_node, updated_node)
         return updated_node
 
 
@@ -157,10 +162,26 @@ def migrate_code(code: str, options: Options = Options(), style: str = "auto", b
     tree = migrate.transform_module(module)
     new = code if tree is module else positions.code(tree, migrate.spans)
     findings = sorted(set(context.scratch.get(FINDINGS_KEY, [])))
-    rewrites: Dict[tuple, Finding] = {}
-    for f in sorted(context.scratch.get(REWRITES_KEY, [])):
-        rewrites.setdefault((f.line, f.code), f)
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]
-        rewrites = {}
-    return MigrationResult(lay_out(code, new, style, black_config), findings, sorted(rewrites.values()))
+    laid_out = lay_out(code, new, style, black_config)
+    if new == code or not rewrites:
+        return MigrationResult(laid_out, findings)
+    return MigrationResult(laid_out, findings, *_rewrites(context.scratch.get(REWRITES_KEY, []), code, new, laid_out))
+
+
+def _rewrites(recorded, code: str, new: str, laid_out: str) -> Tuple[List[Finding], List[Finding]]:
+    """The rewrites ``recorded`` (one per line and code): where they were in ``code``, and
+    where their new code is in ``laid_out`` (``new``, the migrated module, laid out); a
+    rewrite whose new node went away (a statement removed) is followed from ``code``."""
+    made: Dict[tuple, Tuple[Finding, Optional[Tuple[int, int]]]] = {}
+    for found, where in sorted(recorded, key=lambda item: item[0]):
+        made.setdefault((found.line, found.code), (found, where))
+    entries = list(made.values())
+    points = {True: iter(positions.follow([where for _, where in entries if where], new, laid_out)),
+              False: iter(positions.follow([(f.line, f.col) for f, where in entries if not where], code, laid_out))}
+    rewritten = []
+    for found, where in entries:
+        line, col = next(points[where is not None])
+        rewritten.append(dataclasses.replace(found, line=line, col=col))
+    return [found for found, _ in entries], rewritten

@@ -133,7 +133,7 @@ def test_finding_without_change_with_a_stub_engine(tmp_path, monkeypatch):
         def __init__(self, code):
             self.code = code
             self.findings = [Finding(2, 5, reported, "something to review", "look at it")]
-            self.rewrites = []
+            self.rewrites = self.rewritten = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
     write(tmp_path, {"m.py": "# estimator\nx = 1\n"})
@@ -360,7 +360,7 @@ def test_output_that_does_not_parse_is_an_internal_error(tmp_path, monkeypatch):
     class Broken:
         def __init__(self, code):
             self.code = code.replace("EstimatorSpec(", "EstimatorSpec((")
-            self.findings = self.rewrites = []
+            self.findings = self.rewrites = self.rewritten = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Broken(code))
     write(tmp_path, {"m.py": SPEC, "n.py": CHIEF})
@@ -396,7 +396,7 @@ def test_latin1_file_whose_result_cannot_be_encoded_is_left_alone(tmp_path, monk
     class Result:
         def __init__(self, code):
             self.code = code + "# \u2603\n"
-            self.findings = self.rewrites = []
+            self.findings = self.rewrites = self.rewritten = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
     data = ("# -*- coding: latin-1 -*-\n# \xe9\n" + SPEC).encode("latin-1")

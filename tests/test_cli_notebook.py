@@ -236,7 +236,7 @@ def test_lost_cell_boundary_is_an_internal_error(tmp_path, monkeypatch):
     class Result:
         def __init__(self, code):
             self.code = code.replace("_est2tpu_cell_boundary_0_\n", "").replace("EstimatorSpec", "TPUEstimatorSpec")
-            self.findings = self.rewrites = []
+            self.findings = self.rewrites = self.rewritten = []
 
     monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
     text = make_notebook()

@@ -489,8 +489,12 @@ def _run_engine(job: Job, code: str, flags: int = 0, *, style: str = "none",
             problem = _libcst_problem(job.display, e)
     if problem is not None:
         return Outcome(error=place(problem) if place else problem), None
+    # Rewrites in a file written in place: where the engine put the new code (in a notebook,
+    # positions are those of the cells as read).
+    after = job.in_place and locate is None
     outcome = Outcome(diagnostics=_filter(job, code, result.findings, ignores, locate),
-                      rewrites=_filter(job, code, result.rewrites, {}, locate))
+                      rewrites=_filter(job, *((result.code, result.rewritten) if after else (code, result.rewrites)),
+                                       {}, locate))
     if result.code == code:
         return outcome, None
     broken = _unparsable_output(job, result.code, flags)
@@ -514,10 +518,9 @@ def _migrate_python(job: Job) -> Outcome:
             f"internal error: the migrated code cannot be encoded as {job.encoding} ({e.reason}); "
             "file left untouched",
         ))
-    diagnostics, rewrites = (relocate(found, job.text, new) if job.in_place else found
-                             for found in (outcome.diagnostics, outcome.rewrites))
+    diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
     return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics,
-                   rewrites=rewrites)
+                   rewrites=outcome.rewrites)
 
 
 def _migrate_notebook(job: Job) -> Outcome:

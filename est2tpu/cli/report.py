@@ -162,8 +162,9 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
 
     An unchanged line moves with the lines around it.  A changed or moved line is found by
     its text (a statement moved into a new function), else by the token the finding
-    points at among the lines that replaced it (an API's dotted name: anywhere), else it
-    is the most similar of those lines.
+    points at among the lines that replaced it (an API's dotted name: anywhere), else by
+    the text before it (a rewritten call: ``return `` before it), else it is the most
+    similar of those lines.
     """
     from est2tpu.codemods.python_tree import NEWLINE  # the line ends the findings count
 
@@ -186,6 +187,8 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         found = [k for k in range(j1, j2) if token and token.group() in new[k]] or [
             k for k, line in enumerate(new) if token and "." in token.group() and token.group() in line]
         same = _same_occurrence(token.group(), old, new, (i1, i2), (j1, j2), (index, d.col - 1)) if token else None
+        prefix = text[:d.col - 1]  # a rewritten call keeps what precedes it: `return `, `est = `
+        kept = [k for k in range(j1, j2) if prefix.strip() and new[k].startswith(prefix)]
         if moved:
             line = min(moved, key=lambda k: abs(k - j1))
             col = d.col - 1 - _indent(text) + _indent(new[line])
@@ -194,6 +197,8 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         elif found:
             line = min(found, key=lambda k: abs(k - (j1 + index - i1)))
             col = new[line].index(token.group())
+        elif kept:
+            line, col = kept[0], d.col - 1
         else:  # the token itself was rewritten: the same place in the most similar line
             candidates = [k for k in range(j1, j2) if new[k].strip()] or [min(j1, len(new) - 1)]
             line = max(candidates, key=lambda k: difflib.SequenceMatcher(None, text.strip(), new[k].strip()).ratio())
