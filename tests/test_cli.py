@@ -819,6 +819,77 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     assert stream.getvalue() == ""
 
 
+def _screen(text: str) -> list:
+    """The lines a terminal shows for ``text``: ``\r`` returns to the line's start and
+    ``ESC[K`` erases from the cursor to its end."""
+    import re
+
+    lines, line, col = [], "", 0
+    for chunk in re.split(r"(\r|\n|\x1b\[K)", text):
+        if chunk == "\n":
+            lines.append(line)
+            line, col = "", 0
+        elif chunk == "\r":
+            col = 0
+        elif chunk == "\x1b[K":
+            line = line[:col]
+        elif chunk:
+            line = line[:col] + chunk + line[col + len(chunk):]
+            col += len(chunk)
+    return lines + ([line] if line else [])
+
+
+def test_progress_bar_never_shares_a_line_with_findings_or_the_diff(tmp_path, monkeypatch):
+    """On a terminal, findings (stdout) and the bar (stderr) go to one screen: the bar is
+    erased before anything else is printed, and drawn again after."""
+    import io
+
+    from est2tpu.cli import main as cli
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    write(tmp_path, {f"m{i}.py": CHIEF for i in range(4)})
+    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(tmp_path)
+    for mode in ("--check", "--diff"):
+        screen = Tty()
+        monkeypatch.setattr(sys, "stdout", screen)
+        monkeypatch.setattr(sys, "stderr", screen)
+        cli.main(["migrate", mode, "-j", "1", "."])
+        text = screen.getvalue()
+        assert "files" in text and "\r\x1b[K" in text  # the bar was drawn
+        lines = _screen(text)
+        findings = [line for line in lines if " E2T201 " in line]
+        assert len(findings) == 4 and all(line.startswith("m") for line in findings), lines
+        assert not any("est2tpu [" in line for line in lines), lines  # erased at the end
+        assert lines[-1].startswith("4 files would be migrated")
+
+
+def test_interrupt_says_which_files_were_already_migrated(tmp_path, monkeypatch):
+    from est2tpu.cli import main as cli
+
+    write(tmp_path, {"a.py": SPEC, "b.py": SPEC, "c.py": SPEC})
+    real, calls = cli.process, []
+
+    def interrupted_at_the_third(job):
+        calls.append(job.display)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(cli, "process", interrupted_at_the_third)
+    result = run_cli("migrate", "-j", "1", ".", cwd=tmp_path)
+    assert result.code == 130
+    assert result.err == "est2tpu: interrupted; 2 files already migrated in place\n  a.py\n  b.py\n"
+    assert "TPUEstimatorSpec" in (tmp_path / "b.py").read_text() and (tmp_path / "c.py").read_text() == SPEC
+    calls.clear()
+    result = run_cli("migrate", "--check", "-j", "1", ".", cwd=tmp_path)
+    assert result.code == 130 and result.err == "est2tpu: interrupted; 0 files already migrated in place\n"
+
+
 # --------------------------------------------------------------------------- diff property
 
 
