@@ -217,6 +217,14 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("migrate", "--iterations-per-loop", "0", "x.py").code == 2
 
 
+def test_readme_names_only_documents_in_the_repository():
+    """It sent readers to a TPU-FACTS.md that is not in the repository."""
+    import re
+
+    named = set(re.findall(r"`([\w./-]+\.md)`", (REPO / "README.md").read_text()))
+    assert [name for name in named if not (REPO / name).is_file()] == []
+
+
 def test_a_bad_flag_after_migrate_shows_migrates_usage(tmp_path):
     write(tmp_path, {"m.py": SPEC})
     result = run_cli("migrate", "m.py", "--bogus", cwd=tmp_path)
