@@ -104,7 +104,8 @@ def test_rules_json():
 
     doc = json.loads(run_cli("rules", "--output-format", "json").stdout)
     assert {r["code"] for r in doc} == set(RULES)
-    assert {"code", "title", "explanation", "before", "after"} <= set(doc[0])
+    assert {"code", "title", "explanation", "before", "after", "blocking", "kind"} <= set(doc[0])
+    assert {r["code"]: r["kind"] for r in doc}["E2T204"] == "blocking"
 
 
 # --------------------------------------------------------------------------- select / ignore / inline

@@ -4,10 +4,8 @@ migrated files that passed it before."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -117,7 +115,7 @@ def ruff():
         pytest.skip("ruff is not installed (it is in the test extra)")
 
 
-def _sources(root: Path) -> dict:
+def _sources() -> dict:
     files = {f"fixtures/{p.name}": p.read_text() for p in sorted(FIXTURES.glob("*.py"))}
     files.update({f"example/{p.relative_to(REPO / 'examples/project')}": p.read_text()
                   for p in sorted((REPO / "examples/project").rglob("*.py"))})
@@ -130,7 +128,7 @@ def _sources(root: Path) -> dict:
 
 
 def test_ruff_import_order_passes_after_migration_where_it_passed_before(tmp_path, ruff):
-    files = _sources(tmp_path)
+    files = _sources()
     write(tmp_path, files)
     # I001 only (isort's order and layout), at ruff's defaults, first-party being what is here.
     check = ["check", "--isolated", "--select", "I001", "--output-format", "json", "--extension", "ipynb:ipynb"]
