@@ -39,7 +39,7 @@ class Rule:
 
     @property
     def kind(self) -> str:
-        """"rewrite" (E2T1xx: what est2tpu changes), "blocking" or "review" (a finding)."""
+        """The rule's kind: "rewrite" (E2T1xx: what est2tpu changes), or a finding, "blocking" or "review"."""
         return "rewrite" if self.code.startswith("E2T1") else "blocking" if self.blocking else "review"
 
 

@@ -17,8 +17,8 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple, Type
 import libcst as cst
 
 from . import positions
-from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod,
-                   Options)
+from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context,
+                   Finding, MigrationCodemod, Options)
 from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from .cross_shard_optimizer import WrapOptimizerForTPU
 from .estimator_spec import EstimatorSpecToTPU
@@ -74,6 +74,7 @@ class Migrate(MigrationCodemod):
             concern.visit_Module(tree)
         active = [c for c in concerns if c.rewrites()]
         if active:
+            self.recording = PENDING_REWRITES_KEY in self.context.scratch
             self._dispatch(active)
             tree = self.fix_imports(tree.visit(self))
             self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
@@ -107,15 +108,15 @@ class Migrate(MigrationCodemod):
 
     def on_leave(self, original_node, updated_node):
         name = type(original_node).__name__
-        rewrote = []
+        rewrote = [] if self.recording else None  # the concerns that rewrote the node, if asked
         for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
             new = method(original_node, updated_node)
-            if new is not updated_node:
+            if rewrote is not None and new is not updated_node:
                 rewrote.append(method.__self__)
             updated_node = new
             if not isinstance(updated_node, cst.CSTNode):
                 break  # removed or replaced by several statements: nothing more to rewrite
-        for concern in rewrote:
+        for concern in rewrote or ():
             concern.rewrote(original_node, updated_node)
         return updated_node
 
