@@ -181,8 +181,8 @@ def _rewrites(recorded, code: str, new: str, laid_out: str) -> Tuple[List[Findin
     entries = list(made.values())
     points = {True: iter(positions.follow([where for _, where in entries if where], new, laid_out)),
               False: iter(positions.follow([(f.line, f.col) for f, where in entries if not where], code, laid_out))}
-    rewritten = []
+    rewritten: Dict[tuple, Finding] = {}  # statements moved to one place are one rewrite there
     for found, where in entries:
         line, col = next(points[where is not None])
-        rewritten.append(dataclasses.replace(found, line=line, col=col))
-    return [found for found, _ in entries], rewritten
+        rewritten.setdefault((line, found.code), dataclasses.replace(found, line=line, col=col))
+    return [found for found, _ in entries], sorted(rewritten.values())

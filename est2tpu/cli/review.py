@@ -28,8 +28,9 @@ def _where(d: Diagnostic) -> str:
 
 
 def _md(text: str) -> str:
-    """``text`` with the characters that Markdown would read as markup escaped."""
-    return re.sub(r"([\\`*<>|])", r"\\\1", text)
+    """``text`` with the characters that Markdown would read as markup escaped (not
+    backquotes: the explanations quote code with them)."""
+    return re.sub(r"([\\*<>|])", r"\\\1", text)
 
 
 def _explained(rule: Any) -> Dict[str, str]:
