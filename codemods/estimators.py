@@ -21,7 +21,8 @@ from .walk import Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 
-ESTIMATOR_APIS = {"tf.estimator.Estimator", "tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+ESTIMATOR_APIS = {"tf.estimator.Estimator", *TPU_ESTIMATOR_APIS}
 KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.

@@ -23,13 +23,10 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from .base import PENDING_KEY, RULES, Rule, register
-from .estimators import ESTIMATOR_APIS, KERAS_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
+from .estimators import ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
 from .names import ImportTable
 from .positions import Spans, locate
 from .syntax import parse_module
-
-TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
-
 
 @dataclasses.dataclass
 class Source:

@@ -74,6 +74,9 @@ RESERVED_PARAMS = Rule(
     "params may hold the reserved key batch_size",
     "params is not a dict literal here, so a 'batch_size' (or 'context') key could not be "
     "moved out. TPUEstimator rejects them: pass batch sizes as train_batch_size/... instead.",
+    before="est = tf.estimator.Estimator(model_fn, params=load_hparams())",
+    after="hparams = load_hparams()  # without a 'batch_size' key\n"
+          "est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, params=hparams, train_batch_size=32, ...)",
 )
 PARAMS_CALL = Rule(
     "E2T242",
@@ -93,6 +96,9 @@ NO_BATCH_SIZE = Rule(
     "batch size of an input_fn not found",
     "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
     "The input_fn's batch size could not be read here; set it by hand.",
+    before="est.train(input_fn=make_input_fn(files))",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(..., train_batch_size=32)\n"
+          "est.train(input_fn=make_input_fn(files))  # batching by params[\"batch_size\"]",
     blocking=True,
     obstacle=True,
 )
@@ -103,6 +109,9 @@ BATCH_CONFLICT = Rule(
     "that mode is given it as params['batch_size']. These input_fns batched by different "
     "sizes; the first was kept, which changes what the others train or evaluate on. Build one "
     "TPUEstimator per batch size (sharing model_dir), or use one size.",
+    before="est.train(lambda: train_ds.batch(64))\nest.train(lambda: extra_ds.batch(16))",
+    after="est.train(lambda params: train_ds.batch(params[\"batch_size\"]))  # train_batch_size=64\n"
+          "est_16.train(lambda params: extra_ds.batch(params[\"batch_size\"]))  # a second TPUEstimator",
     blocking=True,
     obstacle=True,
 )
@@ -111,6 +120,9 @@ CONFIG_UNKNOWN = Rule(
     "config is not a RunConfig built in this file",
     "TPUEstimator requires a tpu RunConfig ('`config` must be provided with type "
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
+    before="est = tf.estimator.Estimator(model_fn, config=load_config())",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(\n"
+          "    model_fn, config=tf.compat.v1.estimator.tpu.RunConfig(model_dir=load_config().model_dir, ...), ...)",
     blocking=True,
     obstacle=True,
 )
@@ -321,6 +333,9 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             return cst.Call(self.target("RunConfig", like), extra)
         call = keywordize(call, RUN_CONFIG_FIELDS, start=0)
         return add_args(call.with_changes(func=self.target("RunConfig", like)), extra)
+
+    def rewrite_code(self, node: cst.CSTNode) -> str:
+        return (TO_TPU_RUN_CONFIG if node in self.run_configs else TO_TPU_ESTIMATOR).code
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if original_node in self.sites:

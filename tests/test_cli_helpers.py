@@ -46,6 +46,9 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, training_chief_hooks=[])
 """ + TRAINED
 CHIEF_LINE = 7
+#: The rewrites of TRAINED below SPEC or CHIEF (both 7 lines long): the input_fn's def and
+#: batch, and the Estimator.
+TRAINED_REWRITES = [("E2T103", CHIEF_LINE + 3), ("E2T103", CHIEF_LINE + 4), ("E2T104", CHIEF_LINE + 7)]
 
 #: Builds and trains an Estimator: becomes a TPUEstimator with a TPUConfig(iterations_per_loop=...).
 ESTIMATOR = """\

@@ -146,7 +146,8 @@ def test_notebook_findings_point_into_the_cell_and_the_file(tmp_path):
     assert MODEL[5][col - 1:].startswith("training_chief_hooks")
 
     gh = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path).stdout
-    fields = dict(kv.split("=") for kv in gh.split("::")[1].split(" ", 1)[1].split(","))
+    (warning,) = [line for line in gh.splitlines() if line.startswith("::warning ")]
+    fields = dict(kv.split("=") for kv in warning.split("::")[1].split(" ", 1)[1].split(","))
     file_line = text.splitlines()[int(fields["line"]) - 1]
     assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
 
@@ -329,7 +330,8 @@ def test_colab_escapes_are_kept_in_changed_cells(tmp_path):
     write(tmp_path, {"nb.ipynb": text})
 
     check = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path)
-    fields = dict(kv.split("=") for kv in check.stdout.split("::")[1].split(" ", 1)[1].split(","))
+    annotation = next(line for line in check.stdout.splitlines() if "title=E2T201" in line)
+    fields = dict(kv.split("=") for kv in annotation.split("::")[1].split(" ", 1)[1].split(","))
     file_line = text.splitlines()[int(fields["line"]) - 1]
     assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
 

@@ -381,8 +381,8 @@ def test_5mb_file_using_estimator_api_is_over_the_size_limit(tmp_path):
     """Parsing it would take ~90 s and ~3.5 GB: it fails, untouched, and the run goes on."""
     big = "import tensorflow as tf\n\nESTIMATOR_CLASS = tf.estimator.Estimator\n\n\n" + _functions(5 * 1024 * 1024)
     assert_fails_and_run_goes_on(tmp_path, "big.py", big,
-                                 r"big\.py: error: too large to migrate: 5\d{3} KiB, over max-file-size "
-                                 r"\(1024 KiB\); file left untouched$")
+                                 r"big\.py: error: too large to migrate: 5,\d{3},\d{3} bytes, over max-file-size "
+                                 r"\(1024 KiB = 1,048,576 bytes\); file left untouched$")
 
 
 def test_max_file_size_is_configurable(tmp_path):
@@ -390,7 +390,10 @@ def test_max_file_size_is_configurable(tmp_path):
     write(tmp_path, {"m.py": source, "pyproject.toml": "[tool.est2tpu]\nmax-file-size = 1\n"})
     assert len(source) > 1024
     result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
-    assert result.code == 2 and "m.py: error: too large to migrate" in result.err
+    # Not "1 KiB, over max-file-size (1 KiB)": the size as it is.
+    size = len(source.encode())
+    assert result.code == 2 and (f"m.py: error: too large to migrate: {size:,} bytes, over max-file-size "
+                                 f"(1 KiB = 1,024 bytes)") in result.err
     assert run_cli("migrate", "--check", "--max-file-size", "64", "m.py", cwd=tmp_path).code == 1  # flags win
     write(tmp_path, {"pyproject.toml": "[tool.est2tpu]\nmax-file-size = 0\n"})
     result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)

@@ -27,12 +27,13 @@ from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Option
 from est2tpu import __version__
 from est2tpu.cli import verify as verify_cli
 from est2tpu.cli import workers
-from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
+from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver, selector
 from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
                                read_bytes)
 from est2tpu.cli.replace import NotReplaced, replace_file, sync_directories
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
-from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
+from est2tpu.cli.report import (Diagnostic, FileResult, Summary, colorize, relocate, render, token_length,
+                                unified_diff)
 
 #: More files than this that need parsing (and more than one job) use a process pool.
 POOL_THRESHOLD = 4
@@ -48,16 +49,22 @@ modes:
   est2tpu migrate --check PATH...  write nothing; fail if a file would change or has a finding
 
 exit codes:
-  0  every file was processed (migrate); nothing would change and no findings (--diff, --check)
-  1  --diff/--check only: a file would change or a finding was reported (0 with --exit-zero)
+  0  every file was processed, and nothing is left: no blocking finding (migrate in place);
+     nothing would change and no findings (--diff, --check)
+  1  in place: a blocking finding is left (code that still cannot run on a TPU), as
+     `ruff check --fix` exits 1 while something is left to fix; --diff/--check: a file
+     would change or a finding was reported; 0 with --exit-zero
   2  a file could not be processed (unreadable, undecodable, syntax error, internal error),
      or bad usage or configuration; the other files are still processed, and a file that
      failed is left byte-for-byte untouched
 
 Findings are printed as `path:line:col: CODE message` (stdout; stderr with --diff, whose
-stdout is the patch); errors as `path: error: ...` on stderr, and one summary line on
-stderr (-q drops it).  A Python file with no "estimator"/"Estimator" in its bytes is
-not decoded or parsed (so it cannot fail).
+stdout is the patch; --output-file PATH writes them there instead, in --output-format);
+errors as `path: error: ...` on stderr, and one summary line on stderr (-q drops it).
+--report PATH writes what was rewritten and found, per file, with each rule's explanation
+(Markdown, JSON if PATH ends in .json); --statistics prints counts per code on stderr.
+A Python file with no "estimator"/"Estimator" in its bytes is not decoded or parsed (so
+it cannot fail).
 
 Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
 target, select, ignore, exclude, extend-exclude, iterations-per-loop, max-file-size,
@@ -73,7 +80,10 @@ def _codes(value: str) -> List[str]:
     codes = [c.strip() for c in value.split(",") if c.strip()]
     if not codes:
         raise argparse.ArgumentTypeError("expected one or more comma-separated rule codes")
-    return codes
+    try:
+        return [selector(c) for c in codes]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _globs(value: str) -> List[str]:
@@ -100,15 +110,28 @@ def _jobs(value: str) -> int:
     return number
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that reports arguments it does not know with its own usage: as a
+    subcommand's parser too (argparse leaves them to the top-level parser, whose usage
+    says nothing about the subcommand's flags)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(extras))
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="est2tpu",
         description="Migrate TensorFlow Estimator code to TPUEstimator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=MODES_AND_EXIT_CODES,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"est2tpu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     m = sub.add_parser(
         "migrate",
@@ -116,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Migrate tf.estimator code in Python files and Jupyter notebooks to TPUEstimator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=MODES_AND_EXIT_CODES,
+        allow_abbrev=False,
     )
     m.add_argument("paths", nargs="+", metavar="PATH", help="files and directories (searched recursively)")
     mode = m.add_argument_group("mode")
@@ -123,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if a file would change or has a finding")
     mode.add_argument("--exit-zero", action="store_true",
-                      help="exit 0 even when --diff/--check find changes or findings (report-only use)")
+                      help="exit 0 even when changes or findings are left (report-only use)")
 
     mig = m.add_argument_group("migration")
     mig.add_argument("--target", choices=TARGETS, help="tf2: tf.compat.v1.estimator.tpu names (default); "
@@ -139,11 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     fnd = m.add_argument_group("findings")
     fnd.add_argument("--select", type=_codes, action="append", metavar="CODES",
-                     help="report only findings whose code starts with one of these (comma-separated)")
+                     help="report only findings whose code starts with one of these (comma-separated; "
+                          "ALL, rule codes or prefixes of them, any case)")
     fnd.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
                      help="do not report findings whose code starts with one of these (comma-separated)")
     fnd.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
-                     help="how findings are printed: text (default), json, sarif, github")
+                     help="how findings are printed: text (default), json, sarif, github; the last three "
+                          "also show each rewrite made")
+    fnd.add_argument("--output-file", metavar="PATH",
+                     help="write the findings (in --output-format) to PATH instead of stdout/stderr")
+    fnd.add_argument("--report", metavar="PATH",
+                     help="write a migration report to PATH: per file, each rewrite made and each finding "
+                          "with its explanation (Markdown; JSON if PATH ends in .json)")
+    fnd.add_argument("--statistics", action="store_true",
+                     help="print the number of rewrites and findings of each code on stderr")
 
     fls = m.add_argument_group("files")
     fls.add_argument("--config", metavar="PATH",
@@ -167,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_cli.add_parser(sub)
 
-    r = sub.add_parser("rules", help="list the finding codes, or explain one",
-                       description="List every finding code with its title, or explain CODE with an example.")
+    r = sub.add_parser("rules", help="list the finding codes, or explain one", allow_abbrev=False,
+                       description="List every code with its kind and title, or explain CODE with an example.")
     r.add_argument("code", nargs="?", metavar="CODE")
     r.add_argument("--output-format", choices=("text", "json"), default="text")
     return parser
@@ -282,9 +315,11 @@ class Progress:
         self.shown = True
 
     def close(self) -> None:
+        """Erase the bar (before other output, which the next :meth:`advance` draws it after)."""
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self.shown = False
 
 
 # --------------------------------------------------------------------------- inline directives
@@ -316,7 +351,7 @@ def directives(text: str) -> Tuple[bool, Dict[int, Optional[FrozenSet[str]]]]:
             if m.group(1) == "skip-file":
                 skip = True
                 continue
-            codes = frozenset(c.strip() for c in (m.group(2) or "").split(",") if c.strip())
+            codes = frozenset(c.strip().upper() for c in (m.group(2) or "").split(",") if c.strip())
             if not codes:
                 ignores[line] = None
             elif line not in ignores or ignores[line] is not None:
@@ -377,6 +412,8 @@ class Job:
     output_needed: bool = True
     #: The migrated file is written: findings are placed in it, not in the original.
     in_place: bool = False
+    #: Say which rewrites were made, and where (a report or machine output shows them).
+    rewrites: bool = False
     #: (import root, dotted name) pairs the module is importable as (see est2tpu.cli.program).
     names: Tuple[Tuple[str, str], ...] = ()
     is_package: bool = False
@@ -396,6 +433,7 @@ class Outcome:
     changed: bool = False
     new_data: Optional[bytes] = None  # the migrated file, when changed and the output is needed
     diagnostics: List[Diagnostic] = dataclasses.field(default_factory=list)
+    rewrites: List[Diagnostic] = dataclasses.field(default_factory=list)  # when Job.rewrites
     error: Optional[Problem] = None
     note: str = ""  # why nothing was done, for --verbose
 
@@ -454,16 +492,24 @@ def _consistent_newlines(original: str, new: str) -> str:
     return new
 
 
-def _filter(job: Job, findings, ignores, locate=None) -> List[Diagnostic]:
+def _filter(job: Job, code: str, findings, ignores, locate=None) -> List[Diagnostic]:
+    """The engine's findings (or rewrites) on ``code`` that ``job`` reports: selected, not
+    silenced by a comment (``ignores``; a rewrite is made whatever the comments say), and
+    placed in the file (``locate``: in a notebook's cells)."""
+    from est2tpu.codemods.base import RULES
+    from est2tpu.codemods.python_tree import NEWLINE
+
     out = []
+    lines = NEWLINE.split(code) if findings else []
     for f in findings:
         if not selected(f.code, job.select, job.ignore) or _suppressed(f.code, f.line, ignores):
             continue
+        length = token_length(lines[f.line - 1] if 0 < f.line <= len(lines) else "", f.col)
         if locate is None:
-            out.append(Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint,
-                                  None, f.line, f.col))
+            d = Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, f.line, f.col)
         else:
-            out.append(locate(f))
+            d = locate(f)
+        out.append(dataclasses.replace(d, kind=RULES[f.code].kind, length=length))
     return out
 
 
@@ -567,7 +613,12 @@ class _Member:
         if result.error is not None:
             problem = _libcst_problem(job.display, result.error)
             return Outcome(error=self.place(problem) if self.place else problem)
-        outcome = Outcome(diagnostics=_filter(job, result.findings, self.ignores, self.locate))
+        # Rewrites in a file written in place: where the engine put the new code (in a notebook,
+        # positions are those of the cells as read).
+        after = job.in_place and self.locate is None
+        outcome = Outcome(diagnostics=_filter(job, self.code, result.findings, self.ignores, self.locate),
+                          rewrites=_filter(job, *((result.code, result.rewritten) if after else (self.code, result.rewrites)),
+                                           {}, self.locate))
         if result.code == self.code:
             return outcome
         broken = _unparsable_output(job, result.code, self.flags)
@@ -587,7 +638,8 @@ class _Member:
                 "file left untouched",
             ))
         diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
-        return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
+        return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics,
+                       rewrites=outcome.rewrites)
 
     def _finish_notebook(self, outcome: Outcome, code: str) -> Outcome:
         from est2tpu.cli import notebook
@@ -601,10 +653,10 @@ class _Member:
         if new_text == job.text:
             return outcome
         return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
-                       diagnostics=outcome.diagnostics)
+                       diagnostics=outcome.diagnostics, rewrites=outcome.rewrites)
 
 
-def _migrate(job: ProgramJob) -> List[Outcome]:
+def _migrate_job(job: ProgramJob) -> List[Outcome]:
     """Run the engine on the files of a program job: an outcome per member that is written."""
     members = [_Member(m) for m in job.members]
     if not any(m.migrated for m in members):
@@ -617,7 +669,8 @@ def _migrate(job: ProgramJob) -> List[Outcome]:
     engine = [m for m in members if m.code is not None]
     first = job.members[0]
     results = migrate_program([m.source() for m in engine],
-                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop))
+                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop),
+                              rewrites=any(m.rewrites for m in job.members))
     by_member = dict(zip(map(id, engine), results))
     outcomes = []
     for member in members:
@@ -640,7 +693,7 @@ def process(job: ProgramJob) -> List[Outcome]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _migrate(job)
+        return _migrate_job(job)
     except RecursionError:
         return _failed(job, "internal error: code nested too deeply; file left untouched")
     except MemoryError:
@@ -680,10 +733,11 @@ class Record:
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
-             grouped: bool = False) -> Tuple[Record, Optional[Job]]:
+             grouped: bool = False, rewrites: bool = False) -> Tuple[Record, Optional[Job]]:
     """Read and pre-filter one file: its record, and the job to run when it must be parsed
     (``grouped``: it is part of a program of several files, and parsed even without an
-    Estimator API of its own)."""
+    Estimator API of its own; ``rewrites``: the rewrites made are reported too)."""
+
     record = Record(candidate)
     try:
         record.original = read_bytes(candidate.path)
@@ -704,12 +758,12 @@ def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
     s = candidate.settings
     if len(record.original) > s.max_file_size * 1024:
         record.outcome = Outcome(error=Problem(
-            candidate.display, f"too large to migrate: {len(record.original) // 1024} KiB, over "
-            f"max-file-size ({s.max_file_size} KiB); file left untouched"))
+            candidate.display, f"too large to migrate: {len(record.original):,} bytes, over max-file-size "
+            f"({s.max_file_size} KiB = {s.max_file_size * 1024:,} bytes); file left untouched"))
         return record, None
     return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
                        s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed,
-                       in_place, *_module(candidate.path, python))
+                       in_place, rewrites, *_module(candidate.path, python))
 
 
 def _module(path: str, python: bool) -> Tuple[Tuple[Tuple[str, str], ...], bool]:
@@ -728,7 +782,7 @@ def _context_job(path: str, display: str, like: Job) -> Optional[Job]:
         return None
     names, is_package = _module(path, True)
     return dataclasses.replace(like, display=display, kind="python", text=text, encoding=encoding,
-                               names=names, is_package=is_package, write=False, output_needed=False)
+                               names=names, is_package=is_package, write=False, output_needed=False, rewrites=False)
 
 
 def _no_estimator_api(record: Record) -> Tuple[Record, None]:
@@ -743,7 +797,7 @@ Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
 
 
 def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
-                     output_needed: bool, in_place: bool) -> Item:
+                     output_needed: bool, in_place: bool, rewrites: bool) -> Item:
     """Read the files of one program (see :mod:`est2tpu.cli.program`)."""
     grouped = len(program.written) + len(program.read) > 1
     records, members, receivers = [], [], []
@@ -751,7 +805,7 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
         if not grouped and path in known_plain:  # already read once: no Estimator API in it
             record, job = _no_estimator_api(Record(candidates[path]))
         else:
-            record, job = _prepare(candidates[path], output_needed, in_place, grouped)
+            record, job = _prepare(candidates[path], output_needed, in_place, grouped, rewrites)
         records.append(record)
         if job is not None:
             members.append(job)
@@ -860,7 +914,8 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return out
 
 
-def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool) -> Iterator[Item]:
+def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool,
+              rewrites: bool) -> Iterator[Item]:
     """The work of a run: its files grouped into programs (see :mod:`est2tpu.cli.program`),
     each read as its turn comes."""
     from est2tpu.cli.program import group, imports
@@ -883,7 +938,7 @@ def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_pla
 
     alone = [os.path.realpath(p) for p in paths if os.path.isfile(p)]
     for program in group([c.path for c in found.files], scan, alone):
-        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place)
+        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites)
 
 
 def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator[Record]:
@@ -913,10 +968,28 @@ def _write(record: Record, renamed: Set[str]) -> None:
                                                f"cannot write: {e.strerror or e}; file left untouched"))
 
 
+def _rules(results: Sequence[FileResult]) -> Dict[str, Any]:
+    """The registry of rules, when some result needs their documentation (the engine, and
+    so LibCST, is imported then already)."""
+    if not any(r.findings or r.rewrites for r in results):
+        return {}
+    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+
+    from est2tpu.codemods.base import RULES
+
+    return dict(RULES)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     cwd = os.getcwd()
-    write = not (args.diff or args.check)
+    # A json/sarif document on stderr (--diff, whose stdout is the patch) is all stderr holds:
+    # its errors and counts are in it.
+    document_on_stderr = args.output_format in ("json", "sarif") and args.diff and not args.output_file
+    if document_on_stderr and args.statistics:
+        _write_text(stderr, "est2tpu migrate: error: --statistics prints on stderr, where --diff puts the "
+                            f"{args.output_format} report: write the report with --output-file PATH\n")
+        return 2
     try:
         resolver = Resolver(_overrides(args), args.config, cwd)
         found = Finder(resolver, force_exclude=args.force_exclude,
@@ -924,66 +997,101 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _write_text(stderr, f"est2tpu: error: {e}\n")
         return 2
+    with contextlib.ExitStack() as files:
+        try:  # before any file is migrated: a path that cannot be written is a usage error
+            output = files.enter_context(open(args.output_file, "w", encoding="utf-8")) if args.output_file else None
+            report_file = files.enter_context(open(args.report, "w", encoding="utf-8")) if args.report else None
+        except OSError as e:
+            _write_text(stderr, f"est2tpu: error: cannot write {e.filename}: {e.strerror or e}\n")
+            return 2
+        return _migrate(args, found, cwd, output or (stderr if args.diff else stdout), report_file,
+                        notes_shown=not document_on_stderr)
 
+
+def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_file, notes_shown: bool) -> int:
+    """Migrate the files ``found``; findings go to ``findings_out``, the report (if asked
+    for) to ``report_file``, and unless not ``notes_shown`` errors and the summary to stderr."""
+    stdout, stderr = sys.stdout, sys.stderr
+    write = not (args.diff or args.check)
     # --check alone only asks whether a file changes: no layout, no re-parse of the output.
     output_needed = not (args.check and not args.diff)
     color = args.diff and _use_color(args.color, stdout)
-    report_stream = stderr if args.diff else stdout
-    # text and github findings are printed file by file; json and sarif need them all.
+    # text and github findings are printed file by file; json, sarif, the report and the
+    # statistics need them all.
     streamed = args.output_format in ("text", "github")
-    diagnostics: List[Diagnostic] = []
+    keep = not streamed or report_file is not None or args.statistics
+    rewrites = args.output_format != "text" or keep
+    results: List[FileResult] = []
     states: List[str] = []  # --verbose
     notices: List[str] = []
     renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
-        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write),
+        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write, rewrites),
                                          args.jobs or _cpu_count()), found.files):
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
                 _write(record, renamed)
                 outcome = record.outcome
+            display = record.candidate.display
             if outcome.error:
                 summary.problems.append(outcome.error)
+                if keep:
+                    results.append(FileResult(display, "failed", error=outcome.error))
                 continue
             if record.notice:
-                notices.append(f"{record.candidate.display}: note: {record.notice}")
-            found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
-            summary.findings += len(found_here)
-            if streamed:
-                _write_text(report_stream, render(args.output_format, found_here, [], summary, {}, cwd))
-            else:
-                diagnostics.extend(found_here)
+                notices.append(f"{display}: note: {record.notice}")
             if outcome.changed:
-                summary.changed.append(record.candidate.display)
-                if args.diff:
-                    diff = unified_diff(record.original, outcome.new_data, record.candidate.display)
-                    _write_bytes(stdout, colorize(diff) if color else diff)
+                summary.changed.append(display)
             else:
                 summary.unchanged += 1
+            found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
+            summary.findings += len(found_here)
+            summary.blocking += sum(d.blocking for d in found_here)
+            summary.rewrites += len(outcome.rewrites)
+            status = ("migrated" if write else "would be migrated") if outcome.changed else "unchanged"
+            result = FileResult(display, status, found_here, outcome.rewrites)
+            if keep and (found_here or outcome.changed):
+                results.append(result)
+            if streamed and (found_here or outcome.rewrites):
+                progress.close()
+                _write_text(findings_out, render(args.output_format, [result], [], summary, {}, cwd))
+            if outcome.changed and args.diff:
+                progress.close()
+                diff = unified_diff(record.original, outcome.new_data, display)
+                _write_bytes(stdout, colorize(diff) if color else diff)
             if args.verbose:
                 state = ("migrated" if record.written else "would migrate") if outcome.changed else "unchanged"
-                states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
+                states.append(f"{display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
+    except KeyboardInterrupt:
+        progress.close()
+        written = summary.changed if write else []
+        _write_text(stderr, f"est2tpu: interrupted; {len(written)} file{'' if len(written) == 1 else 's'} "
+                            "already migrated in place" + "".join(f"\n  {display}" for display in written) + "\n")
+        return 130
     finally:
         progress.close()
         sync_directories(renamed)
     summary.problems.sort(key=lambda p: p.display)
 
-    rules: Dict[str, Any] = {}
-    if diagnostics and args.output_format in ("json", "sarif"):
-        import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    rules = _rules(results)
+    # problems: in the json/sarif/github output; text prints them to stderr below.
+    _write_text(findings_out, render(args.output_format, [] if streamed else results, summary.problems,
+                                     summary, rules, cwd))
+    if report_file is not None:
+        from est2tpu.cli.review import report
 
-        from est2tpu.codemods.base import RULES
+        mode = "--diff" if args.diff else "--check" if args.check else "in place"
+        _write_text(report_file, report(args.report, results, summary, rules, mode))
 
-        rules = dict(RULES)
-    # problems: in the json/sarif/github report; text prints them to stderr below.
-    _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, summary.problems,
-                                      summary, rules, cwd))
+    notes: List[str] = [problem.format() for problem in summary.problems] if notes_shown else []
+    if args.statistics:
+        from est2tpu.cli.review import statistics
 
-    notes: List[str] = [problem.format() for problem in summary.problems]
-    if not args.quiet:
+        notes.extend(statistics(results, rules).splitlines())
+    if notes_shown and not args.quiet:
         notes.extend(notices)
         if args.check and not args.diff:
             notes.extend(f"would migrate {display}" for display in summary.changed)
@@ -995,12 +1103,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     if summary.problems:
         return 2
-    if not write and (summary.changed or summary.findings) and not args.exit_zero:
-        return 1
-    return 0
+    if args.exit_zero:
+        return 0
+    if write:
+        return 1 if summary.blocking else 0
+    return 1 if summary.changed or summary.findings else 0
 
 
 # --------------------------------------------------------------------------- rules
+
+
+#: What each kind of rule means, for `est2tpu rules CODE`.
+KIND_NOTES = {
+    "rewrite": "A rewrite: est2tpu makes this change.",
+    "review": "A review note: reported with the rewrite it is about; check it once.",
+    "blocking": "Blocking: the code still cannot run on a TPU. Reported until fixed or silenced with "
+                "`# est2tpu: ignore[CODE]`; `est2tpu migrate` exits 1 while one is left.",
+}
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -1020,12 +1139,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
             _write_text(sys.stderr, f"est2tpu: error: unknown rule {wanted!r}; `est2tpu rules` lists them\n")
             return 2
     if args.output_format == "json":
-        doc = [dataclasses.asdict(RULES[c]) for c in codes]
+        doc = [{**dataclasses.asdict(RULES[c]), "kind": RULES[c].kind} for c in codes]
         _write_text(sys.stdout, json.dumps(doc, indent=2) + "\n")
         return 0
     if args.code and len(codes) == 1:
         rule = RULES[codes[0]]
-        parts = [f"{rule.code}: {rule.title}\n", f"\n{rule.explanation}\n"]
+        parts = [f"{rule.code}: {rule.title}\n", f"\n{KIND_NOTES[rule.kind]}\n", f"\n{rule.explanation}\n"]
         if rule.before:
             parts.append("\nBefore:\n\n" + "".join(f"    {line}\n" for line in rule.before.splitlines()))
         if rule.after:
@@ -1033,7 +1152,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         _write_text(sys.stdout, "".join(parts))
         return 0
     width = max((len(c) for c in codes), default=0)
-    _write_text(sys.stdout, "".join(f"{c.ljust(width)}  {RULES[c].title}\n" for c in codes))
+    _write_text(sys.stdout, "".join(f"{c.ljust(width)}  {RULES[c].kind:8}  {RULES[c].title}\n" for c in codes))
     return 0
 
 

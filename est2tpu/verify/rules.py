@@ -51,6 +51,8 @@ DYNAMIC_OUTFEED = Rule(
     "Tensors sent to metric_fn or host_call, and predictions, leave the TPU through its "
     "outfeed, which needs shapes known when the graph is built. Compute them with ops of "
     "static shape (no tf.boolean_mask, tf.unique, tf.where with one argument).",
+    before="positive = tf.boolean_mask(logits, labels > 0)  # sent to metric_fn",
+    after="weights = tf.cast(labels > 0, tf.float32)  # sent with logits; metric_fn weighs by it",
     blocking=True,
 )
 NO_TPU_KERNEL = Rule(
@@ -66,6 +68,8 @@ TPU_DTYPE = Rule(
     "E2T307", "dtype not supported on a TPU",
     "TPUs have no strings (except in constants and assertions) and no complex128. Convert "
     "strings to ids in input_fn; use complex64.",
+    before="predictions = {'class': tf.gather(CLASS_NAMES, tf.argmax(logits, 1))}",
+    after="predictions = {'class_id': tf.argmax(logits, 1)}  # names looked up after predict",
     blocking=True,
 )
 SUMMARY_ON_TPU = Rule(
@@ -121,6 +125,9 @@ TPU_EXPORT = Rule(
     "graph for serving on a TPU, with predictions and export_outputs computed on it. That "
     "graph failed or holds what a TPU cannot run; pass export_to_tpu=False to TPUEstimator to "
     "serve on CPUs only.",
+    before="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, use_tpu=True, train_batch_size=64)",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, use_tpu=True, train_batch_size=64, "
+          "export_to_tpu=False)",
     blocking=True,
 )
 PREDICT_NOT_DATASET = Rule(
@@ -136,6 +143,8 @@ XLA_COMPILE = Rule(
     "One training step of model_fn, as the TPU runs it, was compiled with XLA on the CPU (the "
     "cross-core sum stood in for) and failed: the TPU compiler fails too. The message is "
     "XLA's; dynamic shapes and ops without an XLA kernel are the usual causes.",
+    before="ids, _ = tf.unique(tf.reshape(labels, [-1]))  # in model_fn: a shape known only when it runs",
+    after="onehot = tf.one_hot(labels, NUM_CLASSES)  # a shape known when the graph is built",
     blocking=True,
 )
 
