@@ -59,6 +59,7 @@ def _reported_codes():
 
 def test_every_reported_code_is_in_the_catalogue_with_an_explanation_and_an_example():
     import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    import est2tpu.verify.rules  # noqa: F401  and verify's
     from est2tpu.cli.config import CODES
     from est2tpu.codemods.base import RULES
 
@@ -66,7 +67,7 @@ def test_every_reported_code_is_in_the_catalogue_with_an_explanation_and_an_exam
     assert len({code for _, code in reported}) >= 30  # the scan sees the codemods' report calls
     for module, code in reported:
         assert code in RULES, f"{module} reports {code}, which `est2tpu rules` does not know"
-    for code, rule in RULES.items():
+    for code, rule in list(RULES.items()):
         assert rule.title and rule.explanation and rule.before and rule.after, code
         assert run_cli("rules", code.lower()).stdout.startswith(f"{code}: {rule.title}\n")
     # The stdlib-only list the CLI checks --select/--ignore against is the registry's.
