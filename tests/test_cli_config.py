@@ -113,7 +113,7 @@ def test_select_and_ignore_from_config(tmp_path):
 @pytest.mark.parametrize("table, needle", [
     ('select = ["E2T2O4"]', "select: unknown rule code or prefix 'E2T2O4' (did you mean E2T204?)"),
     ('ignore = ["E2T201", "XYZ"]', "ignore: unknown rule code or prefix 'XYZ'; `est2tpu rules` lists them"),
-    ('ignore = ["E2T3"]', "ignore: unknown rule code or prefix 'E2T3'"),
+    ('ignore = ["E2T4"]', "ignore: unknown rule code or prefix 'E2T4'"),
 ])
 def test_unknown_codes_in_config_are_an_error(tmp_path, table, needle):
     """A selector that matches no code would hide every finding (select) or none (ignore)."""

@@ -131,7 +131,7 @@ def test_selected(code, select, ignore, expected):
 @pytest.mark.parametrize("flag, value, needle", [
     ("--select", "E2T2O4", "unknown rule code or prefix 'E2T2O4' (did you mean E2T204?)"),
     ("--select", "XYZ", "unknown rule code or prefix 'XYZ'; `est2tpu rules` lists them"),
-    ("--ignore", "E2T201,E2T3", "unknown rule code or prefix 'E2T3'"),
+    ("--ignore", "E2T201,E2T4", "unknown rule code or prefix 'E2T4'"),
 ])
 def test_unknown_selectors_are_a_usage_error(tmp_path, flag, value, needle):
     """A selector that matches no code would hide every finding and exit 0."""

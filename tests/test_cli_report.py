@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from fixture_programs import FIXTURES, NAMES
-from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, run_cli, write
+from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, TRAINED_REWRITES, run_cli, write
 
 CANNED = "import tensorflow as tf\n\nest = tf.estimator.DNNClassifier(hidden_units=[3])\n"
 BROKEN = "import tensorflow as tf\n\ndef model_fn(:\n    tf.estimator\n"
@@ -183,7 +183,7 @@ def test_json_report(tree):
     (finding,) = files["m.py"]["findings"]
     assert finding["code"] == "E2T201" and finding["kind"] == "review"
     assert finding["explanation"] == RULES["E2T201"].explanation and finding["line"] == CHIEF_LINE
-    assert [r["code"] for r in files["m.py"]["rewrites"]] == ["E2T101"]
+    assert [r["code"] for r in files["m.py"]["rewrites"]] == ["E2T101", *(code for code, _ in TRAINED_REWRITES)]
     assert files["bad.py"]["status"] == "failed" and "syntax error" in files["bad.py"]["error"]["message"]
     assert (tree / "m.py").read_text() == CHIEF
 

@@ -102,7 +102,9 @@ def test_a_seeded_mistake_exits_1_located_in_text_and_sarif(tensorflow_installed
     _validate(doc)
     run = doc["runs"][0]
     assert [r["ruleId"] for r in run["results"]] == ["E2T312"]
-    assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 33, "startColumn": 12}
+    region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (33, 12)
+    assert run["results"][0]["level"] == "error"
     assert run["tool"]["driver"]["rules"][0]["shortDescription"]["text"].startswith("hook or scaffold holds")
 
 

@@ -579,13 +579,13 @@ def test_a_file_ending_lines_in_cr_alone_keeps_its_last_line_ending(tmp_path):
 def test_form_feeds_stay_on_their_lines(tmp_path):
     """Python does not count a form feed as indentation; LibCST took the first indented
     line's for every block's indentation, and dropped those before unchanged statements."""
-    source = SPEC.replace("    loss =", "\f    loss =").replace("import tensorflow as tf\n", "\fimport tensorflow as tf\n")
+    source = SPEC.replace("    loss =", "\f    loss =").replace("\nestimator.train(", "\n\festimator.train(")
     write(tmp_path, {"ff.py": source})
     assert run_cli("migrate", "ff.py", cwd=tmp_path).code == 0
     out = (tmp_path / "ff.py").read_text()
     assert "TPUEstimatorSpec" in out
-    assert [line for line in out.split("\n") if "\f" in line] == ["\fimport tensorflow as tf",
-                                                                    "\f    loss = tf.reduce_sum(features)"]
+    assert [line for line in out.split("\n") if "\f" in line] == ["\f    loss = tf.reduce_sum(features)",
+                                                                    "\festimator.train(input_fn, max_steps=10)"]
 
 
 def test_a_lone_surrogate_in_a_notebook_is_located_not_called_deep_nesting(tmp_path):

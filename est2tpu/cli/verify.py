@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from est2tpu.cli.files import Problem
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
-from est2tpu.cli.report import Diagnostic, Summary, render
+from est2tpu.cli.report import Diagnostic, FileResult, Summary, render
 from est2tpu.verify.settings import CORES_ENV, REPORT_ENV, STEPS_ENV, Settings
 
 BOOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "boot")
@@ -114,7 +114,8 @@ def _diagnostics(records: List[dict], cwd: str) -> List[Diagnostic]:
         codes = ignores[r["path"]].get(r["line"], frozenset())
         if codes is None or any(r["code"].startswith(c) for c in codes):
             continue
-        out.append(Diagnostic(_display(r["path"], cwd), r["line"], r["col"], r["code"], r["message"], r["hint"]))
+        out.append(Diagnostic(_display(r["path"], cwd), r["line"], r["col"], r["code"], r["message"], r["hint"],
+                              kind="blocking"))
     # (each once: several processes of the program may have found the same)
     return sorted(set(out), key=lambda d: (d.display, d.line, d.col, d.code, d.message))
 
@@ -190,8 +191,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         import est2tpu.verify.rules  # noqa: F401  registers verify's rules
 
         rules = dict(RULES)
-    summary = Summary(problems=problems, findings=len(diagnostics))
-    sys.stdout.write(render(args.output_format, diagnostics, problems, summary, rules, cwd))
+    summary = Summary(problems=problems, findings=len(diagnostics), blocking=len(diagnostics))
+    results = [FileResult(display, "unchanged", [d for d in diagnostics if d.display == display])
+               for display in dict.fromkeys(d.display for d in diagnostics)]
+    sys.stdout.write(render(args.output_format, results, problems, summary, rules, cwd))
     sys.stdout.flush()
     lines = [f"est2tpu verify: {r['kind']}: {r['message']}" for r in records if r["kind"] in ("note", "error")]
     if shown and status is not None:
