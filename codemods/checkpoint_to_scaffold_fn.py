@@ -30,7 +30,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimator_spec import ESTIMATOR_SPEC_FIELDS
 from .names import NameReads, assigned_names, fresh_name, names_in
-from .syntax import add_args, find_arg, kwarg, remove_kwarg
+from .syntax import add_args, find_arg, is_name, kwarg, remove_kwarg
 from .walk import Visitor
 
 SCAFFOLD_FN = Rule(
@@ -119,6 +119,7 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
         if bound & {n for later in rest for n in names_in(later)} or set(reads.reads) & assigned_names(rest):
             return None
         scaffolds = [find_arg(c, "scaffold") for c in calls.found]
+        scaffolds = [None if a is not None and is_name(a.value, "None") else a for a in scaffolds]  # no Scaffold
         kinds = {cst.Module([]).code_for_node(a.value) if a else None for a in scaffolds}
         if len(kinds) > 1:
             return None  # returns with different Scaffolds, or with and without one
@@ -150,8 +151,9 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
             return updated_node
         if original_node is plan.specs[0]:
             self.report(original_node, SCAFFOLD_FN.code, SCAFFOLD_FN.title, "check the checkpoint still loads")
-        if find_arg(updated_node, "scaffold") is not None:
-            updated_node = remove_kwarg(updated_node, "scaffold")
+        for name in ("scaffold", "scaffold_fn"):  # what it returns now (EstimatorSpecToTPU may have renamed it)
+            if find_arg(updated_node, name) is not None:
+                updated_node = remove_kwarg(updated_node, name)
         return add_args(updated_node, [kwarg("scaffold_fn", cst.Name(plan.name))])
 
 

@@ -8,7 +8,8 @@
 Matched by what the callee resolves to, so ``tf_estimator.EstimatorSpec``, a bare
 ``EstimatorSpec`` from ``from tensorflow.estimator import EstimatorSpec`` and
 ``tf.compat.v1.estimator.EstimatorSpec`` are all found.  Arguments past the fourth
-become keywords (the two signatures differ there).  ``eval_metric_ops`` is left to
+become keywords (the two signatures differ there).  ``scaffold=None`` becomes
+``scaffold_fn=None``: TPUEstimator refuses a scaffold_fn that returns None.  ``eval_metric_ops`` is left to
 :mod:`codemods.eval_metrics`, which runs first; a spec whose metrics it could not move
 stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is E2T225.
 """
@@ -17,7 +18,7 @@ import libcst as cst
 
 from .base import MigrationCodemod, Rule
 from .estimators import SPEC_APIS, OwnCalls
-from .syntax import add_args, find_arg, keywordize, kwarg, remove_kwarg, rename_kwarg
+from .syntax import add_args, find_arg, is_name, keywordize, kwarg, remove_kwarg, rename_kwarg
 
 ESTIMATOR_SPEC_FIELDS = (
     "mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs",
@@ -106,8 +107,9 @@ class EstimatorSpecToTPU(MigrationCodemod):
         return isinstance(helper, cst.FunctionDef) and helper in self.index.index_of_node(helper).spec_returners
 
     def _check_scaffold(self, arg: cst.Arg, scaffold: cst.BaseExpression) -> None:
-        """Report ``scaffold`` (given as ``arg``) unless scaffold_fn builds it: a call."""
-        if not isinstance(scaffold, cst.Call):
+        """Report ``scaffold`` (given as ``arg``) unless scaffold_fn builds it (a call) or there
+        is none."""
+        if not isinstance(scaffold, cst.Call) and not is_name(scaffold, "None"):
             self.report(arg, SCAFFOLD_BUILT_IN_MODEL_FN.code, SCAFFOLD_BUILT_IN_MODEL_FN.title,
                         "build the Scaffold in scaffold_fn")
 
@@ -125,8 +127,9 @@ class EstimatorSpecToTPU(MigrationCodemod):
         call = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         call = call.with_changes(func=self.target("TPUEstimatorSpec", like=original_node.func))
         scaffold = find_arg(call, "scaffold")
-        if scaffold is not None:
-            call = rename_kwarg(call, "scaffold", "scaffold_fn", cst.Lambda(cst.Parameters(), scaffold.value))
+        if scaffold is not None:  # no Scaffold: no scaffold_fn (one returning None is refused on a TPU)
+            value = scaffold.value if is_name(scaffold.value, "None") else cst.Lambda(cst.Parameters(), scaffold.value)
+            call = rename_kwarg(call, "scaffold", "scaffold_fn", value)
         chief = find_arg(call, "training_chief_hooks")
         if chief is not None:
             self.report(find_arg(original_node, "training_chief_hooks", 6) or original_node,

@@ -1,0 +1,115 @@
+"""Programs written for (or beside) TPUEstimator whose migration used to fail when run.
+
+Each program is migrated, then both versions run on the CPU (``use_tpu=False``) and must
+train to the same loss; what only a TPU run would hit is checked on the migrated
+model_fn's graph, built with ``params["use_tpu"]`` true.
+"""
+
+import math
+import textwrap
+
+import pytest
+
+from est2tpu.codemods.migrate import migrate_code
+from fixture_programs import load
+
+tf = pytest.importorskip("tensorflow")
+tpu_estimator = pytest.importorskip("tensorflow_estimator.python.estimator.tpu.tpu_estimator")
+
+
+@pytest.fixture(autouse=True)
+def _cpu_only(monkeypatch):
+    monkeypatch.delenv("TPU_NAME", raising=False)
+
+
+def migrated(source):
+    """The migrated text of a program (dedented), with no blocking finding left."""
+    result = migrate_code(textwrap.dedent(source))
+    assert not [f for f in result.findings if f.code == "E2T250"], result.findings
+    return result.code
+
+
+def module(code, tmp_path, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    return load(path, f"{name}_{id(tmp_path)}")
+
+
+def same_loss(source, tmp_path):
+    """Run a program before and after its migration: the same loss; the migrated module."""
+    before = module(textwrap.dedent(source), tmp_path, "before").run(str(tmp_path / "before"))
+    after_module = module(migrated(source), tmp_path, "after")
+    after = after_module.run(str(tmp_path / "after"))
+    assert math.isclose(before, after, rel_tol=1e-6), (before, after)
+    return after_module
+
+
+def tpu_spec(model_fn, features, labels, mode=tf.estimator.ModeKeys.TRAIN, **params):
+    """The TPUEstimatorSpec ``model_fn`` returns on a TPU (in the default graph)."""
+    tf.compat.v1.train.get_or_create_global_step()
+    return model_fn(tf.constant(features), tf.constant(labels), mode,
+                    params={"use_tpu": True, "batch_size": 4, **params})
+
+
+def tpu_scaffold(spec):
+    """What TPUEstimator's TPU path makes of ``spec.scaffold_fn`` (it raises on a bad one)."""
+    captured = tpu_estimator._CapturedObject()
+    captured.capture(spec.scaffold_fn)
+    return tpu_estimator._get_scaffold(captured)
+
+
+SCAFFOLD_NONE = '''
+    """ResNet-style trainer: one model_fn returns the same spec arguments in every mode."""
+    import tensorflow as tf
+
+    BATCH = 4
+
+
+    def model_fn(features, labels, mode, params):
+        logits = tf.compat.v1.layers.dense(
+            features, 3, kernel_initializer=tf.compat.v1.glorot_uniform_initializer(seed=7))
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        optimizer = tf.compat.v1.train.MomentumOptimizer(0.1, momentum=0.9)
+        train_op = optimizer.minimize(loss, tf.compat.v1.train.get_global_step())
+        return tf.estimator.EstimatorSpec(
+            mode=mode, loss=loss, train_op=train_op, scaffold=None)
+
+
+    def input_fn():
+        images = tf.random.stateless_normal([32, 5], seed=[1, 2])
+        classes = tf.random.stateless_uniform([32], seed=[3, 4], maxval=3, dtype=tf.int32)
+        return tf.data.Dataset.from_tensor_slices((images, classes)).repeat().batch(BATCH)
+
+
+    def run(model_dir):
+        classifier = tf.estimator.Estimator(model_fn, model_dir=model_dir)
+        classifier.train(input_fn, max_steps=6)
+        return float(classifier.evaluate(input_fn, steps=2)["loss"])
+'''
+
+SCAFFOLD_NONE_WARM = SCAFFOLD_NONE.replace(
+    "        optimizer = ", "        if params.get('init'):\n"
+    "            tf.compat.v1.train.init_from_checkpoint(params['init'], {'dense/': 'dense/'})\n"
+    "        optimizer = ")
+
+
+SCAFFOLD_WARM = SCAFFOLD_NONE_WARM.replace(
+    "scaffold=None", "scaffold=tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver(max_to_keep=3))")
+
+
+@pytest.mark.parametrize("source, scaffold", [(SCAFFOLD_NONE, None), (SCAFFOLD_NONE_WARM, 5), (SCAFFOLD_WARM, 3)],
+                         ids=["spec", "checkpoint", "checkpoint-and-scaffold"])
+def test_the_scaffold_given_is_the_one_a_tpu_gets(source, scaffold, tmp_path):
+    """``scaffold=None`` is no Scaffold: TPUEstimator refuses a scaffold_fn returning None
+    ('TPUEstimatorSpec.scaffold_fn returns None, which is not allowed'); with
+    init_from_checkpoint moved into a scaffold_fn, that function returns the spec's Scaffold
+    (a new one for None; the Saver's max_to_keep tells which)."""
+    after = same_loss(source, tmp_path)
+    with tf.Graph().as_default():
+        spec = tpu_spec(after.model_fn, [[1.0] * 5] * 4, [0, 1, 2, 0], init="")
+        made = tpu_scaffold(spec)
+        if scaffold is None:
+            assert made is None
+        else:
+            made.finalize()
+            assert made.saver._max_to_keep == scaffold
