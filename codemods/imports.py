@@ -138,7 +138,8 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
         return module
     body = list(module.body)
     if drop:  # a name that an added import binds again goes, used or not: the import order no longer decides
-        body = _drop(module, body, drop, {asname or obj for _, obj, asname in add if obj})
+        body, comments = _drop(module, body, drop, {asname or obj for _, obj, asname in add if obj})
+        module = module.with_changes(footer=[*comments, *module.footer])  # a dropped last statement's
     table = ImportTable(module.with_changes(body=body))
     missing = [r for r in add if not _present(table, r)]
     if missing:
@@ -177,28 +178,96 @@ def _present(table: ImportTable, request: Request) -> bool:
 
 
 def _drop(module: cst.Module, body, drop: List[Request], rebound: Set[str]):
+    """``body`` without the ``drop`` imports that nothing uses (and the comments of a dropped
+    last statement, which have no statement below them to go to)."""
     used = _Names()
     used.walk(module)
     out = []
-    blanks: List[cst.EmptyLine] = []  # above a dropped line: they still separate its group from the one above
-    for stmt in body:
-        if blanks and not _blank_before(stmt):
-            stmt = stmt.with_changes(leading_lines=[*blanks, *stmt.leading_lines])
-        blanks = []
+    carried: List[cst.EmptyLine] = []  # above a dropped line: its blank lines (they still separate its group from
+    for stmt in body:                  # the one above) and its comments, which go above the next statement
+        if carried:
+            keep = carried if not _blank_before(stmt) else [line for line in carried if line.comment is not None]
+            stmt = stmt.with_changes(leading_lines=[*keep, *stmt.leading_lines])
+        carried = []
         if _is_import_line(stmt) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.ImportFrom):
             imp = stmt.body[0]
             if not isinstance(imp.names, cst.ImportStar) and imp.module is not None:
                 mod = dotted(imp.module)
-                keep = [
-                    a for a in imp.names
-                    if not ((mod, a.name.value, a.asname.name.value if a.asname else None) in drop
-                            and (a.asname.name.value if a.asname else a.name.value) not in used.names - rebound)
-                ]
-                if not keep:
-                    blanks = [line for line in stmt.leading_lines if line.comment is None]
+                gone = [(mod, a.name.value, a.asname.name.value if a.asname else None) in drop
+                        and (a.asname.name.value if a.asname else a.name.value) not in used.names - rebound
+                        for a in imp.names]
+                if all(gone):
+                    carried = [*stmt.leading_lines, *_comment_lines(imp), *_comment_lines(stmt.trailing_whitespace)]
                     continue
-                if len(keep) != len(imp.names):
-                    keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                    stmt = stmt.with_changes(body=[imp.with_changes(names=keep)])
+                if any(gone):
+                    stmt = stmt.with_changes(body=[_without(imp, gone)])
         out.append(stmt)
-    return out
+    return out, [line for line in carried if line.comment is not None]
+
+
+def _comment_lines(node: cst.CSTNode) -> List[cst.EmptyLine]:
+    """Every comment in ``node``, each on a line of its own (at the statement's indentation)."""
+    found = _Comments()
+    node.visit(found)  # LibCST's visitor: the fast walk skips whitespace, where comments are
+    return [cst.EmptyLine(comment=comment) for comment in found.comments]
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.comments: List[cst.Comment] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.comments.append(node)
+
+
+def _without(imp: cst.ImportFrom, gone: List[bool]) -> cst.ImportFrom:
+    """``imp`` without the names marked ``gone`` (not all of them): their comments stay, on
+    lines of their own where the names were, and a list over several lines keeps its
+    trailing comma.
+
+    Whitespace is seen as separators: ``seps[0]`` before the first name (after the
+    parenthesis), ``seps[i + 1]`` after name ``i`` (after its comma; for a last name
+    without one, before the closing parenthesis).  A name goes with the separator after it,
+    merged into the one before."""
+    names, rpar = list(imp.names), imp.rpar
+    trailing = isinstance(names[-1].comma, cst.Comma)
+    seps = [imp.lpar.whitespace_after if imp.lpar else None]
+    seps += [a.comma.whitespace_after if isinstance(a.comma, cst.Comma) else rpar and rpar.whitespace_before
+             for a in names]
+    kept, kept_seps = [], seps[:1]
+    for alias, dropped, after in zip(names, gone, seps[1:]):
+        if dropped:
+            kept_seps[-1] = _merged(kept_seps[-1], after)
+        else:
+            kept.append(alias)
+            kept_seps.append(after)
+    if imp.lpar:
+        imp = imp.with_changes(lpar=imp.lpar.with_changes(whitespace_after=kept_seps[0]))
+    kept = [a.with_changes(comma=a.comma.with_changes(whitespace_after=ws)) for a, ws in zip(kept[:-1], kept_seps[1:])] \
+        + kept[-1:]
+    last, end = kept[-1], kept_seps[-1]
+    if isinstance(last.comma, cst.Comma) and (trailing or rpar and isinstance(end, cst.ParenthesizedWhitespace)):
+        last = last.with_changes(comma=last.comma.with_changes(whitespace_after=end))
+        if not trailing:  # the closing name had no comma: the line break before ")" is in `end` now
+            rpar = rpar.with_changes(whitespace_before=cst.SimpleWhitespace(""))
+    else:
+        last = last.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if rpar is not None and (isinstance(end, cst.ParenthesizedWhitespace) or not gone[-1]):
+            rpar = rpar.with_changes(whitespace_before=end)
+    return imp.with_changes(names=[*kept[:-1], last], rpar=rpar)
+
+
+def _merged(before, after):
+    """The separator ``before`` a name that goes and the one ``after`` it, as one: the
+    comment after the name (on its line) and those below it on lines of their own."""
+    if not isinstance(after, cst.ParenthesizedWhitespace):
+        return before
+    indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else after.last_line
+    comment = after.first_line.comment
+    lines = [cst.EmptyLine(whitespace=indent, comment=comment)] if comment else []
+    if isinstance(before, cst.ParenthesizedWhitespace):
+        return before.with_changes(empty_lines=[*before.empty_lines, *lines, *after.empty_lines],
+                                   last_line=after.last_line)
+    return after.with_changes(first_line=cst.TrailingWhitespace(newline=after.first_line.newline),
+                              empty_lines=[*lines, *after.empty_lines])

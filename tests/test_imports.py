@@ -4,6 +4,7 @@ migrated files that passed it before."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -74,6 +75,51 @@ def test_without_tensorflow_imported_at_the_top_the_import_opens_the_module():
     head = '"""Doc."""\ntry:\n    import tensorflow.compat.v1 as tf\nexcept ImportError:\n    import tensorflow as tf\n'
     out = engine(head + MODEL, style="none")
     assert out.startswith('"""Doc."""\nimport est2tpu\ntry:\n'), out
+
+
+COMMENTED_IMPORTS = '''"""Sentence classifier, in the style of a BERT fine-tuning script."""
+import tensorflow as tf
+# Everything the trainer needs from the Estimator API.
+from tensorflow.estimator import (  # TF 1.15 names
+    # the trainer and its configuration
+    Estimator,  # replaced by TPUEstimator on a TPU
+    ModeKeys,
+    # what model_fn returns
+    EstimatorSpec  # keep in sync with TPUEstimatorSpec
+)
+from tensorflow.estimator import RunConfig  # pylint: disable=g-importing-member
+
+
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = tf.compat.v1.assign_add(tf.compat.v1.train.get_global_step(), 1)
+    if mode == ModeKeys.PREDICT:
+        return EstimatorSpec(mode, predictions={"logits": logits})
+    return EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def input_fn():
+    return tf.data.Dataset.from_tensors(([[1.0]], [0])).repeat().batch(4)
+
+
+est = Estimator(model_fn, config=RunConfig(model_dir="out"))
+est.train(input_fn, max_steps=2)
+'''
+
+
+@pytest.mark.parametrize("style", ["none", "auto", "black"])
+def test_the_comments_of_a_rewritten_import_are_kept(style):
+    """Names dropped from ``from … import (…)`` leave their comments where they were, and a
+    line dropped whole leaves its comments above the next statement."""
+    out = engine(COMMENTED_IMPORTS, style=style)
+    imports = re.sub(r"#.*", "", out.split("def model_fn")[0])
+    assert "from tensorflow.estimator import" in imports and "ModeKeys" in imports, out
+    assert not re.search(r"\b(Estimator|EstimatorSpec|estimator import RunConfig)\b", imports), out
+    comments = [line.partition("#")[2] for line in COMMENTED_IMPORTS.splitlines() if "#" in line]
+    assert len(comments) == 7
+    assert [c for c in comments if "#" + c not in out] == [], out
+    compile(out, "migrated.py", "exec")
 
 
 def _notebook(*cells):
