@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Dict, Iterable, List, Optional
+from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional
 
 import libcst as cst
 
@@ -236,10 +236,15 @@ class MigrationCodemod(cst.CSTTransformer):
         return self.spelled(TARGETS[self.options.target][name], like)
 
     def spelled(self, qualified: str, like: Optional[cst.BaseExpression] = None) -> cst.BaseExpression:
-        code, request = self.imports.reference(qualified, like)
+        code, request = self.imports.reference(qualified, like, self.shadowed())
         if request:
             self.context.scratch.setdefault(ADD_KEY, []).append(request)
         return dotted_expr(code)
+
+    def shadowed(self) -> FrozenSet[str]:
+        """The import aliases that the defs around the code being rewritten bind to something
+        else (:attr:`ImportTable.locals`): new code there is not spelled with them."""
+        return self._shared.shadowed() if self._shared is not None else frozenset()
 
     def runtime(self, name: str) -> cst.BaseExpression:
         """``est2tpu.<name>``, importing est2tpu once."""

@@ -67,10 +67,12 @@ def _module_of(stmt: cst.SimpleStatementLine) -> str:
 
 def _key(stmt: cst.SimpleStatementLine):
     """isort's order within a group: ``import`` lines first, then by module, ignoring case,
-    numbers compared by value."""
-    name = _module_of(stmt).lower()
-    return (isinstance(stmt.body[0], cst.ImportFrom),
-            [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)])
+    numbers compared by value (``import a`` before ``import a as b``)."""
+    name, imp = _module_of(stmt).lower(), stmt.body[0]
+    asname = imp.names[0].asname if isinstance(imp, cst.Import) else None
+    return (isinstance(imp, cst.ImportFrom),
+            [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)],
+            asname is not None)
 
 
 #: Modules whose group is the third-party one (what an Estimator program imports).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
@@ -74,6 +74,7 @@ class Migrate(MigrationCodemod):
     def __init__(self, context, target: Optional[str] = None) -> None:
         super().__init__(context, target)
         context.scratch[OPTIONS_KEY] = self.options
+        self.scopes: List[cst.FunctionDef] = []  # the defs the rewrite is in, innermost last
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         source = Source(self.context.scratch.get(SOURCE_KEY) or tree.code)
@@ -150,9 +151,16 @@ class Migrate(MigrationCodemod):
             if generic:
                 self.leavers.setdefault("*", []).append(concern.on_leave)
 
+    def shadowed(self) -> FrozenSet[str]:
+        """The aliases the defs being rewritten bind (see :meth:`MigrationCodemod.shadowed`)."""
+        locals_ = self.imports.locals
+        return frozenset().union(*(locals_.get(fn, ()) for fn in self.scopes)) if locals_ else frozenset()
+
     def on_visit(self, node: cst.CSTNode) -> bool:
         if node in self.live:
             self.depth += 1
+        if isinstance(node, cst.FunctionDef):
+            self.scopes.append(node)
         if self.depth:
             for method in self.visitors.get(type(node).__name__, ()):
                 method(node)
@@ -173,6 +181,8 @@ class Migrate(MigrationCodemod):
                 concern.rewrote(original_node, updated_node)
         if original_node in self.live:
             self.depth -= 1
+        if isinstance(original_node, cst.FunctionDef):
+            self.scopes.pop()
         return updated_node
 
 

@@ -24,6 +24,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 import libcst as cst
 
+from .syntax import param_names
 from .walk import Visitor
 
 _CANONICAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
@@ -111,6 +112,13 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
         base = dotted(node.value)
         return f"{base}.{node.attr.value}" if base else None
     return None
+
+
+def _head_name(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``a`` of ``a.b.c``."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node
 
 
 def _import_statements(body, in_defs: bool = True) -> Iterator[cst.CSTNode]:
@@ -291,6 +299,61 @@ def assigned_names(statements: Sequence[cst.BaseStatement]) -> Set[str]:
     return found.names
 
 
+def own_bindings(fn: cst.FunctionDef, imports: bool = True) -> Set[str]:
+    """The names the statements of ``fn``'s own scope bind (not its parameters, nor names
+    declared global or nonlocal): assigned, deleted, looped over, caught, bound by ``with``,
+    defined by a nested def or class, and with ``imports``, imported.  Statements only: a
+    walrus target is not seen (comprehensions and lambdas are scopes of their own)."""
+    found, declared = _Assigned(), set()
+    for _, stmt in statements(fn.body):
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    found._bind(target.target)
+            elif isinstance(small, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+                found._bind(small.target)
+            elif isinstance(small, (cst.Global, cst.Nonlocal)):
+                declared.update(item.name.value for item in small.names)
+            elif isinstance(small, (cst.Import, cst.ImportFrom)) and imports:
+                found.names.update(name for name, _ in _bindings(small))
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            found.names.add(stmt.name.value)
+        elif isinstance(stmt, cst.For):
+            found._bind(stmt.target)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                if item.asname is not None:
+                    found._bind(item.asname.name)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            found.names.update(h.name.name.value for h in stmt.handlers
+                               if h.name is not None and isinstance(h.name.name, cst.Name))
+    return found.names - declared
+
+
+def _defs(body: Sequence[cst.BaseStatement]) -> Iterator[cst.FunctionDef]:
+    """Every def in a block of statements, at any depth (in classes and defs too)."""
+    for stmt in body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if isinstance(stmt, cst.FunctionDef):
+                yield stmt
+            if isinstance(stmt.body, cst.IndentedBlock):
+                yield from _defs(stmt.body.body)
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            for block in _blocks(stmt):
+                yield from _defs(block.body)
+
+
+class _NamesOf(Visitor):
+    """The Name nodes spelling one of some names (read or bound)."""
+
+    def __init__(self, names: FrozenSet[str]) -> None:
+        self.names, self.found = names, []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names:
+            self.found.append(node)
+
+
 class _BindingCount(_Assigned):
     """How often each of ``names`` is bound anywhere in some code: as :class:`_Assigned`
     finds them, and as a parameter, def, class, comprehension, import or match target."""
@@ -359,7 +422,8 @@ class ImportTable:
     for module-level aliases of imported names (``v1 = tf.compat.v1``) bound nowhere else.
 
     New code is spelled with the names module-level imports bind (:attr:`module_aliases`):
-    it may be written where a function's own imports are not seen."""
+    it may be written where a function's own imports are not seen.  A name that a def binds
+    otherwise (a parameter ``tf``) names no import there, nor in the defs nested in it."""
 
     def __init__(self, module: cst.Module, package: Optional[str] = None) -> None:
         """``package``: the package of the module (``trainer`` for ``trainer/task.py``), which
@@ -367,6 +431,7 @@ class ImportTable:
         self.aliases: Dict[str, str] = {}
         self.module_aliases: Dict[str, str] = {}
         self._bound: Dict[str, Set[str]] = {}  # each name with every module any import binds it to
+        self._shadowed: Set[cst.Name] = set()  # the Name nodes that spell a local of a def (below)
         for imp in _import_statements(module.body, in_defs=False):
             self.module_aliases.update(_bindings(imp, package))
         for imp in _import_statements(module.body):
@@ -389,11 +454,21 @@ class ImportTable:
                 full = self.qualified(value)
                 if full is not None and counts[name] == 1:
                     self.assigned[name] = full
+        #: The defs whose own scope binds an import alias otherwise than by an import (a
+        #: parameter ``tf``, ``for tf in TIMEFRAMES``) -> those names: there, and in the defs
+        #: nested in them, the names are not the modules.
+        self.locals: Dict[cst.FunctionDef, FrozenSet[str]] = {}
+        heads = set(self.aliases) | set(self.assigned)
+        for fn in _defs(module.body):
+            bound = heads & (set(param_names(fn)) | own_bindings(fn, imports=False))
+            if bound:
+                self.locals[fn] = frozenset(bound)
+                self._shadowed.update(_NamesOf(self.locals[fn]).walked(fn.body).found)
 
     def qualified(self, node: cst.BaseExpression) -> Optional[str]:
         """Fully qualified name of a Name/Attribute chain rooted in an import, else None."""
         path = dotted(node)
-        if path is None:
+        if path is None or self._shadowed and _head_name(node) in self._shadowed:
             return None
         rest = path.partition(".")[2]
         full = self._head(path)
@@ -413,35 +488,39 @@ class ImportTable:
         full = self.qualified(node)
         return canonical(full) if full else None
 
-    def alias_for(self, *modules: str) -> Optional[str]:
-        """A name a module-level import binds to one of ``modules`` (first match in argument order)."""
+    def alias_for(self, *modules: str, avoid: Iterable[str] = ()) -> Optional[str]:
+        """A name a module-level import binds to one of ``modules`` (first match in argument
+        order), other than the names in ``avoid``."""
         for module in modules:
             for local, full in self.module_aliases.items():
-                if full == module:
+                if full == module and local not in avoid:
                     return local
         return None
 
-    def reference(self, target: str, like: Optional[cst.BaseExpression] = None):
+    def reference(self, target: str, like: Optional[cst.BaseExpression] = None, shadowed: FrozenSet[str] = frozenset()):
         """How to spell the fully qualified ``target`` here.
 
         Returns ``(code, import_request)``: ``import_request`` is None when the file
         already imports what the spelling needs, else ``(module, obj, asname)`` for
         ``AddImportsVisitor``.  When ``like`` is a bare name (the user imports names
-        with ``from … import``), the target is imported the same way.
+        with ``from … import``), the target is imported the same way.  ``shadowed``: names
+        that are not the imports where the code goes (locals of the def it is written in,
+        :attr:`locals`).
         """
         module, _, obj = target.rpartition(".")
         if isinstance(like, cst.Name):
-            local = next((k for k, v in self.module_aliases.items() if v == target), None)
-            return (local or obj), (None if local else (module, obj, None))
+            local = next((k for k, v in self.module_aliases.items() if v == target and k not in shadowed), None)
+            if local or obj not in shadowed:
+                return (local or obj), (None if local else (module, obj, None))
         parts = target.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            local = self.alias_for(".".join(parts[:cut]))
+            local = self.alias_for(".".join(parts[:cut]), avoid=shadowed)
             if local:
                 return ".".join([local] + parts[cut:]), None
         if parts[0] == "tensorflow" and parts[1] not in ("compat", "contrib"):
-            local = self.alias_for("tensorflow.compat.v1", "tensorflow.compat.v2")
+            local = self.alias_for("tensorflow.compat.v1", "tensorflow.compat.v2", avoid=shadowed)
             if local:  # tf.reshape is tf.compat.v1.reshape
                 return ".".join([local] + parts[1:]), None
-        if self._bound.get("tf", {"tensorflow"}) == {"tensorflow"}:  # a new `import tensorflow as tf` clashes with no import
-            return "tf." + ".".join(parts[1:]), ("tensorflow", None, "tf")
+        if "tf" not in shadowed and self._bound.get("tf", {"tensorflow"}) == {"tensorflow"}:
+            return "tf." + ".".join(parts[1:]), ("tensorflow", None, "tf")  # a new `import tensorflow as tf` clashes with no import
         return target, ("tensorflow", None, None)

@@ -197,3 +197,15 @@ def test_the_check_above_can_fail(tmp_path, ruff):
                      "trainer/__init__.py": ""})
     result = _ruff("check", "--isolated", "--select", "I001", "--output-format", "json", "m.py", cwd=tmp_path)
     assert [entry["code"] for entry in json.loads(result.stdout)] == ["I001"]
+
+
+def test_a_plain_import_goes_before_the_same_module_imported_as_a_name():
+    """isort's order: ``import tensorflow`` before ``import tensorflow as tf`` (added where
+    a def binds ``tf`` itself, see test_migrated_code_runs.py)."""
+    import libcst as cst
+
+    from est2tpu.codemods.imports import update_imports
+
+    module = cst.parse_module("import os\n\nimport tensorflow as tf\nfrom tensorflow import estimator\n")
+    out = update_imports(module, [("tensorflow", None, None)], []).code
+    assert out == "import os\n\nimport tensorflow\nimport tensorflow as tf\nfrom tensorflow import estimator\n"

@@ -45,10 +45,12 @@ def same_loss(source, tmp_path):
 
 
 def tpu_spec(model_fn, features, labels, mode=tf.estimator.ModeKeys.TRAIN, **params):
-    """The TPUEstimatorSpec ``model_fn`` returns on a TPU (in the default graph)."""
+    """The TPUEstimatorSpec ``model_fn`` returns on a TPU (in the default graph); ``features``
+    a list or a dict of lists."""
     tf.compat.v1.train.get_or_create_global_step()
-    return model_fn(tf.constant(features), tf.constant(labels), mode,
-                    params={"use_tpu": True, "batch_size": 4, **params})
+    features = ({key: tf.constant(value) for key, value in features.items()} if isinstance(features, dict)
+                else tf.constant(features))
+    return model_fn(features, tf.constant(labels), mode, params={"use_tpu": True, "batch_size": 4, **params})
 
 
 def tpu_scaffold(spec):
@@ -113,3 +115,52 @@ def test_the_scaffold_given_is_the_one_a_tpu_gets(source, scaffold, tmp_path):
         else:
             made.finalize()
             assert made.saver._max_to_keep == scaffold
+
+
+TIMEFRAMES = '''
+    """Trend classifier: one tower per timeframe of a price series."""
+    import tensorflow as tf
+    from tensorflow import estimator as tf_estimator
+    from tensorflow.compat.v1 import layers, losses, train
+
+    TIMEFRAMES = ("1h", "4h", "1d")
+
+
+    def model_fn(features, labels, mode):
+        towers = []
+        for tf in TIMEFRAMES:  # a timeframe here, not TensorFlow
+            towers.append(layers.dense(features["close_" + tf], 4, name="tower_" + tf,
+                                       kernel_initializer=seeded()))
+        logits = layers.dense(sum(towers), 2, kernel_initializer=seeded())
+        loss = losses.sparse_softmax_cross_entropy(labels, logits)
+        optimizer = train.AdagradOptimizer(0.1)
+        train_op = optimizer.minimize(loss, train.get_global_step())
+        return tf_estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def seeded():
+        return tf.compat.v1.glorot_uniform_initializer(seed=3)
+
+
+    def input_fn():
+        closes = {"close_" + t: [[1.0, 2.0], [2.0, 1.0]] * 4 for t in TIMEFRAMES}
+        return tf.data.Dataset.from_tensor_slices((closes, [0, 1] * 4)).repeat().batch(4)
+
+
+    def run(model_dir):
+        est = tf_estimator.Estimator(model_fn, model_dir=model_dir)
+        est.train(input_fn, max_steps=3)
+        return float(est.evaluate(input_fn, steps=1)["loss"])
+'''
+
+
+def test_new_code_is_not_spelled_with_a_name_a_def_binds_itself(tmp_path):
+    """model_fn loops over timeframes with ``tf``: TPUEstimatorSpec and CrossShardOptimizer
+    written there as ``tf.compat.v1....`` read the timeframe ('str' object has no attribute
+    'compat')."""
+    after = same_loss(TIMEFRAMES, tmp_path)
+    features = {"close_" + t: [[1.0, 2.0]] * 4 for t in after.TIMEFRAMES}
+    with tf.Graph().as_default():
+        spec = tpu_spec(after.model_fn, features, [0, 1, 0, 1])
+        assert any(op.type == "CrossReplicaSum" for op in tf.compat.v1.get_default_graph().get_operations())
+    assert isinstance(spec, tf.compat.v1.estimator.tpu.TPUEstimatorSpec)

@@ -399,6 +399,40 @@ def test_an_alias_bound_twice_is_not_resolved(rebinding):
     assert migrate(source).code == program(textwrap.dedent(source))
 
 
+@pytest.mark.parametrize("binding, local", [
+    ("def spec(tf, mode):", True),
+    ("def spec(mode):\n    for tf in TIMEFRAMES:\n        pass", True),
+    ("def spec(mode):\n    with open(mode) as tf:\n        pass", True),
+    ("def spec(mode):\n    try:\n        pass\n    except OSError as tf:\n        pass", True),
+    ("def spec(mode):\n    tf = mode", True),
+    ("def outer(tf):\n    def spec(mode):", True),  # the enclosing def's local
+    ("def spec(mode):\n    import tensorflow.compat.v1 as tf", False),
+    ("def spec(mode):\n    global tf\n    tf = mode", False),
+])
+def test_a_name_a_def_binds_itself_is_not_the_import(binding, local):
+    """Inside (and below) a def that binds ``tf`` otherwise than by an import, ``tf.x`` is
+    not TensorFlow; outside it, it is."""
+    import libcst as cst
+
+    from est2tpu.codemods.names import ImportTable
+
+    indent = binding.splitlines()[-1].split("def")[0] + "    " if binding.rstrip().endswith(":") else "    "
+    source = f"import tensorflow as tf\n\n{binding}\n{indent}return tf.estimator.EstimatorSpec(mode)\n\n" \
+             "SPEC = tf.estimator.EstimatorSpec\n"
+    module = cst.parse_module(source)
+    table = ImportTable(module)
+    inside = [n for n in _walk(module) if isinstance(n, cst.Return)][0].value.func
+    outside = module.body[-1].body[0].value
+    assert table.api(outside) == "tf.estimator.EstimatorSpec"
+    assert table.api(inside) == (None if local else "tf.estimator.EstimatorSpec")
+
+
+def _walk(node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
 def test_from_import_is_replaced_when_unused():
     source = "from tensorflow.estimator import EstimatorSpec\n\ndef model_fn(features, labels, mode, params):\n    return EstimatorSpec(mode, loss=1)\n"
     code = migrate(source).code
