@@ -246,6 +246,11 @@ class MigrationCodemod(cst.CSTTransformer):
         else (:attr:`ImportTable.locals`): new code there is not spelled with them."""
         return self._shared.shadowed() if self._shared is not None else frozenset()
 
+    def params_name(self) -> str:
+        """The name new code reads TPUEstimator's params by where it is being written:
+        ``params``, or in a function that rebinds it, an alias (:mod:`codemods.params_alias`)."""
+        return self._shared.params_name() if self._shared is not None else "params"
+
     def runtime(self, name: str) -> cst.BaseExpression:
         """``est2tpu.<name>``, importing est2tpu once."""
         self.context.scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))

@@ -182,7 +182,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
         wrapper = self.target("CrossShardOptimizer")
         assign = cst.SimpleStatementLine([cst.Assign(
             [cst.AssignTarget(cst.Name(name))], cst.Call(wrapper, [cst.Arg(cst.Name(name))]))])
-        return cst.If(test=params_item("use_tpu"), body=cst.IndentedBlock([assign]))
+        return cst.If(test=params_item("use_tpu", self.params_name()), body=cst.IndentedBlock([assign]))
 
 
 def _already_wrapped(fn: cst.FunctionDef, name: str) -> bool:

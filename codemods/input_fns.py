@@ -241,10 +241,10 @@ class InputFnTakesParams(MigrationCodemod):
                 updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1],
                                            cst.Name("True"))
         if original_node in self.pass_params and not _passes_params(original_node):
-            updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
+            updated_node = add_args(updated_node, [kwarg("params", cst.Name(self.params_name()))])
         name = self.batch_kwargs.get(original_node)
         if name is not None:
-            updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size"))])
+            updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size", self.params_name()))])
         return updated_node
 
     def _find_get_next_returns(self, fn: cst.FunctionDef) -> None:
@@ -312,7 +312,7 @@ class InputFnTakesParams(MigrationCodemod):
     def on_leave(self, original_node, updated_node):
         updated_node = super().on_leave(original_node, updated_node)
         if original_node in self.to_param:
-            return params_item("batch_size")
+            return params_item("batch_size", self.params_name())
         return updated_node
 
 

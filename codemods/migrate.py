@@ -27,6 +27,7 @@ from .input_fns import InputFnTakesParams
 from .keras_model_to_estimator import KerasModelToTPUEstimator
 from .layout import lay_out
 from .model_fn_params import ModelFnTakesParams
+from .params_alias import alias_needed, bind_alias
 from .program import Program, Source, Unit, decide, inside
 from .summaries_to_host_call import SummariesToHostCall
 from .tpu_estimator import EstimatorToTPUEstimator
@@ -74,7 +75,8 @@ class Migrate(MigrationCodemod):
     def __init__(self, context, target: Optional[str] = None) -> None:
         super().__init__(context, target)
         context.scratch[OPTIONS_KEY] = self.options
-        self.scopes: List[cst.FunctionDef] = []  # the defs the rewrite is in, innermost last
+        self.scopes: List[cst.CSTNode] = []  # the defs and lambdas the rewrite is in, innermost last
+        self.params_aliases: Dict[cst.FunctionDef, str] = {}  # see codemods.params_alias
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         source = Source(self.context.scratch.get(SOURCE_KEY) or tree.code)
@@ -156,10 +158,21 @@ class Migrate(MigrationCodemod):
         locals_ = self.imports.locals
         return frozenset().union(*(locals_.get(fn, ()) for fn in self.scopes)) if locals_ else frozenset()
 
+    def params_name(self) -> str:
+        """The name new code reads TPUEstimator's params by where it is written (see
+        :mod:`codemods.params_alias`)."""
+        fn = self.scopes[-1] if self.scopes else None
+        if fn not in self.params_aliases:
+            alias = alias_needed(fn)
+            if alias is None:
+                return "params"
+            self.params_aliases[fn] = alias
+        return self.params_aliases[fn]
+
     def on_visit(self, node: cst.CSTNode) -> bool:
         if node in self.live:
             self.depth += 1
-        if isinstance(node, cst.FunctionDef):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
             self.scopes.append(node)
         if self.depth:
             for method in self.visitors.get(type(node).__name__, ()):
@@ -179,9 +192,12 @@ class Migrate(MigrationCodemod):
                     break  # removed or replaced by several statements: nothing more to rewrite
             for concern in rewrote or ():
                 concern.rewrote(original_node, updated_node)
+            alias = self.params_aliases.pop(original_node, None)
+            if alias is not None and isinstance(updated_node, cst.FunctionDef):
+                updated_node = bind_alias(updated_node, alias)
         if original_node in self.live:
             self.depth -= 1
-        if isinstance(original_node, cst.FunctionDef):
+        if isinstance(original_node, (cst.FunctionDef, cst.Lambda)):
             self.scopes.pop()
         return updated_node
 

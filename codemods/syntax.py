@@ -73,9 +73,9 @@ def fmt_left_off(lines: Sequence[cst.EmptyLine]) -> bool:
     return bool(switches) and not switches[-1]
 
 
-def params_item(key: str) -> cst.Subscript:
-    """``params["key"]``."""
-    return cst.Subscript(cst.Name("params"), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
+def params_item(key: str, params: str = "params") -> cst.Subscript:
+    """``params["key"]`` (``params``: the name of the dict)."""
+    return cst.Subscript(cst.Name(params), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
 
 
 def is_name(node, name: str) -> bool:

@@ -164,3 +164,58 @@ def test_new_code_is_not_spelled_with_a_name_a_def_binds_itself(tmp_path):
         spec = tpu_spec(after.model_fn, features, [0, 1, 0, 1])
         assert any(op.type == "CrossReplicaSum" for op in tf.compat.v1.get_default_graph().get_operations())
     assert isinstance(spec, tf.compat.v1.estimator.tpu.TPUEstimatorSpec)
+
+
+DELETED_PARAMS = '''
+    """CIFAR-style trainer written for TPUEstimator's calling convention: params unused."""
+    import numpy as np
+    import tensorflow as tf
+
+    TRAIN_BATCH = 8
+    ROWS = np.linspace(-1.0, 1.0, 64, dtype=np.float32).reshape(32, 2)
+
+
+    def model_fn(features, labels, mode, params):
+        del params  # unused: the batch size comes from the input_fn
+        logits = tf.compat.v1.layers.dense(
+            features, 2, kernel_initializer=tf.compat.v1.glorot_uniform_initializer(seed=11))
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        optimizer = tf.compat.v1.train.GradientDescentOptimizer(0.5)
+        train_op = optimizer.minimize(loss, tf.compat.v1.train.get_global_step())
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def make_dataset(rows, batch_size=4):
+        labels = (rows[:, 0] > 0).astype(np.int32)
+        return tf.data.Dataset.from_tensor_slices((rows, labels)).repeat().batch(batch_size)
+
+
+    def train_input_fn(params):
+        """Reads the training rows."""
+        del params
+        dataset = tf.data.Dataset.from_tensor_slices((ROWS, (ROWS[:, 1] > 0).astype(np.int32)))
+        return dataset.repeat().batch(TRAIN_BATCH)
+
+
+    def eval_input_fn(params):
+        del params
+        return make_dataset(ROWS)
+
+
+    def run(model_dir):
+        classifier = tf.estimator.Estimator(model_fn, model_dir=model_dir)
+        classifier.train(train_input_fn, max_steps=5)
+        return float(classifier.evaluate(eval_input_fn, steps=2)["loss"])
+'''
+
+
+def test_an_input_fn_or_model_fn_that_deletes_params_still_reads_tpu_params(tmp_path):
+    """``del params`` before the batch: params["batch_size"] raised UnboundLocalError, and so
+    did model_fn's ``if params["use_tpu"]:`` guard."""
+    after = same_loss(DELETED_PARAMS, tmp_path)
+    with tf.Graph().as_default():
+        tpu_spec(after.model_fn, [[1.0, 2.0]] * 4, [0, 1, 0, 1])
+        assert any(op.type == "CrossReplicaSum" for op in tf.compat.v1.get_default_graph().get_operations())
+    for input_fn, size in ((after.train_input_fn, 16), (after.eval_input_fn, 2)):
+        features, _ = tf.compat.v1.data.make_one_shot_iterator(input_fn(params={"batch_size": size})).get_next()
+        assert features.shape[0] == size
