@@ -225,6 +225,15 @@ class EstimatorIndex:
         return {node.value for node, parent in self.parent_of.items() if isinstance(node, cst.Name)
                 and not (isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and parent.name is node)}
 
+    @functools.cached_property
+    def name_nodes(self) -> Dict[str, List[cst.Name]]:
+        """Every Name node of the module (a read, a binding, an attribute's name...), by its value."""
+        found: Dict[str, List[cst.Name]] = {}
+        for node in self.parent_of:
+            if isinstance(node, cst.Name):
+                found.setdefault(node.value, []).append(node)
+        return found
+
     def _index_of(self, scope: Optional[cst.CSTNode]) -> "EstimatorIndex":
         """The index of the module that defines ``scope`` (a function; None: this module)."""
         if scope is None or scope in self.parents or self.program is None:

@@ -26,6 +26,7 @@ from .base import PENDING_KEY, RULES, Rule, register
 from .estimators import ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
 from .names import ImportTable
 from .positions import Spans, locate
+from .spec_helpers import called, gains_params, scope_of, uses
 from .syntax import parse_module
 
 @dataclasses.dataclass
@@ -224,6 +225,10 @@ class Program:
             node = parents.get(node)
         return found
 
+    def is_region(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is a region of some estimator (a model_fn, spec helper, ...)."""
+        return node in self._region_owner
+
     def live(self, unit: Unit) -> Set[cst.CSTNode]:
         """The regions of ``unit`` that the estimators converting run: only there it changes."""
         if id(unit) not in self._live:
@@ -312,8 +317,10 @@ class Program:
             value = index.argument(site, "model_fn", 0)
             for fn in index.resolve_functions(value, site.scope) if value is not None else ():
                 if fn is not None:
+                    helpers = list(self._spec_helpers(fn))
                     yield fn
-                    yield from self._spec_helpers(fn)
+                    yield from helpers
+                    yield from self._param_uses(index, [fn, *helpers])
             yield from filter(None, (index.run_config_of(site), index.params_dict_of(site)))
         for use in site.uses:
             yield use.call
@@ -332,6 +339,14 @@ class Program:
         for helper in index.spec_helpers(fn):
             yield helper
 
+    def _param_uses(self, index: EstimatorIndex, fns: List[Function]) -> Iterator[cst.CSTNode]:
+        """The uses, in the program, of those of ``fns`` that gain params: the calls (which
+        pass them on) and any other use (an obstacle), see :mod:`codemods.spec_helpers`."""
+        gaining = {fn for fn in fns if isinstance(fn, cst.FunctionDef) and gains_params(index, fn)}
+        for unit in self.units if gaining else ():
+            for node, _ in uses(unit.index, gaining):
+                yield called(unit.index, node) or node
+
     def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
         yield plan.takes_params
         for node in (*plan.batch_calls, *plan.to_batch_param, plan.pass_params, plan.forwards, *plan.batch_kwargs):
@@ -341,17 +356,9 @@ class Program:
             if unit is not None:
                 yield unit.index.enclosing_function(node) or node
             if isinstance(node, cst.Call) and unit is not None:  # the def it calls, which may gain params
-                callee = unit.index.resolve_function(node.func, _scope(unit.index, node))
+                callee = unit.index.resolve_function(node.func, scope_of(unit.index, node))
                 if callee is not None:
                     yield callee
-
-
-def _scope(index: EstimatorIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    """The innermost def holding ``node`` (a lambda's scope is the def around it)."""
-    fn = index.enclosing_function(node)
-    while isinstance(fn, cst.Lambda):
-        fn = index.enclosing_function(fn)
-    return fn
 
 
 def decide(program: Program) -> None:

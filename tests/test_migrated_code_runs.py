@@ -6,6 +6,7 @@ model_fn's graph, built with ``params["use_tpu"]`` true.
 """
 
 import math
+import pathlib
 import textwrap
 
 import pytest
@@ -219,3 +220,119 @@ def test_an_input_fn_or_model_fn_that_deletes_params_still_reads_tpu_params(tmp_
     for input_fn, size in ((after.train_input_fn, 16), (after.eval_input_fn, 2)):
         features, _ = tf.compat.v1.data.make_one_shot_iterator(input_fn(params={"batch_size": size})).get_next()
         assert features.shape[0] == size
+
+
+HELPERS_MODEL = '''
+    """Character model in the style of a TPU text notebook: model_fn hands each mode to a helper."""
+    import tensorflow as tf
+
+    VOCAB = 6
+
+
+    def train_fn(loss, learning_rate):
+        optimizer = tf.compat.v1.train.RMSPropOptimizer(learning_rate)
+        train_op = optimizer.minimize(loss, tf.compat.v1.train.get_global_step())
+        return tf.estimator.EstimatorSpec(tf.estimator.ModeKeys.TRAIN, loss=loss, train_op=train_op)
+
+
+    def eval_fn(loss):
+        return tf.estimator.EstimatorSpec(tf.estimator.ModeKeys.EVAL, loss=loss)
+
+
+    def spec_for(mode, loss):
+        if mode == tf.estimator.ModeKeys.TRAIN:
+            return train_fn(loss, learning_rate=0.05)
+        return tf.estimator.EstimatorSpec(mode, loss=loss)
+
+
+    def model_fn(features, labels, mode):
+        embedded = tf.compat.v1.layers.dense(
+            tf.one_hot(features, VOCAB), 8, kernel_initializer=tf.compat.v1.glorot_uniform_initializer(seed=2))
+        logits = tf.compat.v1.layers.dense(
+            embedded, VOCAB, kernel_initializer=tf.compat.v1.glorot_uniform_initializer(seed=3))
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        if mode == tf.estimator.ModeKeys.EVAL:
+            return eval_fn(loss)
+        return spec_for(mode, loss)
+'''
+
+HELPERS_TASK = '''
+    """Trains the character model."""
+    import tensorflow as tf
+
+    from {package} import model
+
+
+    def input_fn():
+        text = tf.constant([0, 1, 2, 3, 4, 5, 4, 3, 2, 1] * 4)
+        return tf.data.Dataset.from_tensor_slices((text[:-1], text[1:])).repeat().batch(8)
+
+
+    def run(model_dir):
+        estimator = tf.estimator.Estimator(model.model_fn, model_dir=model_dir)
+        estimator.train(input_fn, max_steps=4)
+        return float(estimator.evaluate(input_fn, steps=2)["loss"])
+'''
+
+
+def _package(root, package, modules):
+    """Write a package of ``modules`` (name -> source) under ``root``; the program's sources."""
+    from est2tpu.cli.program import module_names
+    from est2tpu.codemods.program import Source
+
+    (root / package).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    sources = []
+    for name, text in {"__init__": "", **modules}.items():
+        path = root / package / f"{name}.py"
+        path.write_text(textwrap.dedent(text).replace("{package}", package))
+        sources.append(Source(path.read_text(), module_names(str(path)), str(path), name == "__init__"))
+    return sources
+
+
+def _run_package(monkeypatch, root, package, model_dir):
+    import importlib
+
+    monkeypatch.syspath_prepend(str(root))
+    return importlib.import_module(f"{package}.task").run(str(model_dir))
+
+
+def test_spec_helpers_that_read_params_take_them_and_every_call_passes_them(tmp_path, monkeypatch):
+    """train_fn (which builds the optimizer) and spec_for (which calls it) take params, and their
+    calls pass them on; eval_fn, whose code reads none, is left as it was.  Before: train_fn gained
+    params, its callers did not pass them (TypeError: train_fn() missing ... 'params')."""
+    from est2tpu.codemods.migrate import migrate_program
+
+    modules = {"model": HELPERS_MODEL, "task": HELPERS_TASK}
+    _package(tmp_path / "before", "chars_before", modules)
+    before = _run_package(monkeypatch, tmp_path / "before", "chars_before", tmp_path / "m_before")
+    sources = _package(tmp_path / "after", "chars_after", modules)
+    results = migrate_program(sources)
+    assert not [f for r in results for f in r.findings if f.code in ("E2T250", "E2T256")]
+    for source, result in zip(sources, results):
+        pathlib.Path(source.display).write_text(result.code)
+    code = next(r.code for s, r in zip(sources, results) if s.display.endswith("model.py"))
+    assert "def train_fn(loss, learning_rate, params):" in code and "def spec_for(mode, loss, params):" in code
+    assert "train_fn(loss, learning_rate=0.05, params=params)" in code and "return spec_for(mode, loss, params=params)" in code
+    assert "def eval_fn(loss):" in code and "return eval_fn(loss)\n" in code
+    after = _run_package(monkeypatch, tmp_path / "after", "chars_after", tmp_path / "m_after")
+    assert math.isclose(before, after, rel_tol=1e-6), (before, after)
+
+
+@pytest.mark.parametrize("use, line", [
+    ("\n\n    def smoke_test():\n        return train_fn(tf.constant(1.0), 0.1)\n", "return train_fn(tf.constant(1.0), 0.1)"),
+    ("\n\n    TRAINERS = {\"rmsprop\": train_fn}\n", 'TRAINERS = {"rmsprop": train_fn}'),
+    ("\n\n    def train_twice(loss, *rates):\n        return train_fn(loss, *rates)\n", "return train_fn(loss, *rates)"),
+])
+def test_a_helper_that_now_takes_params_used_where_none_can_be_passed_is_an_obstacle(use, line, tmp_path):
+    """A call from code without TPUEstimator's params (a smoke test), the helper kept as a value,
+    or a call with *args: the estimator stays as it was (E2T250), the use is reported (E2T256)."""
+    from est2tpu.codemods.migrate import migrate_program
+
+    sources = _package(tmp_path, "chars_kept", {"model": HELPERS_MODEL + use, "task": HELPERS_TASK})
+    results = migrate_program(sources)
+    assert [r.code for r in results] == [s.code for s in sources]
+    model = next(s for s in sources if s.display.endswith("model.py"))
+    found = {(pathlib.Path(s.display).name, f.code, f.line) for s, r in zip(sources, results) for f in r.findings}
+    at = [text.strip() for text in model.code.splitlines()].index(line) + 1
+    assert ("model.py", "E2T256", at) in found and ("task.py", "E2T250", 14) in found, found
