@@ -25,6 +25,7 @@ from .base import MigrationCodemod, Rule
 from .estimators import BATCHING, TPU_ESTIMATOR_APIS, batching
 from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
 from .names import MethodCalls, names_in, statements
+from .params_alias import HIDDEN_PARAMS, outer_params_read
 from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
                              params_item, replace_arg)
 from .walk import Visitor
@@ -178,6 +179,10 @@ class InputFnTakesParams(MigrationCodemod):
                 self.batch_kwargs.pop(call, None)
                 self.pass_params.add(call)
         self.iterators = {fn for fn in self.iterators if owned(fn)}
+        for fn in filter(owned, self.takes_params):
+            hidden = outer_params_read(fn)
+            if hidden is not None:
+                self.report(hidden, HIDDEN_PARAMS.code, HIDDEN_PARAMS.title, "rename the outer params")
         self.drop_remainder: Set[cst.Call] = set()
         for call, used_in in modes.items():
             if not owned(call):

@@ -17,6 +17,7 @@ import libcst as cst
 
 from .base import MigrationCodemod, Rule
 from .estimators import returned_function
+from .params_alias import HIDDEN_PARAMS, outer_params_read
 from .spec_helpers import called, gains_params, scope_of, takes_params, uses
 from .syntax import add_args, add_param, find_arg, kwarg, param_names
 
@@ -93,6 +94,10 @@ class ModelFnTakesParams(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
         self.gaining = {fn for fn in index.model_fns if "params" not in param_names(fn) and takes_params(index, fn)}
+        for fn in self.gaining:
+            hidden = outer_params_read(fn)
+            if hidden is not None:
+                self.report(hidden, HIDDEN_PARAMS.code, HIDDEN_PARAMS.title, "rename the outer params")
         self.passing: Set[cst.Call] = set()  # calls that pass params on
         program = index.program
         callees = {fn for other in (program.indexes if program is not None else [index]) for fn in other.model_fns

@@ -13,6 +13,10 @@ name bound to params on the function's first line instead::
 
 :class:`codemods.migrate.Migrate` asks :func:`alias_needed` where new code reads params,
 and binds the alias with :func:`bind_alias` when it leaves the function.
+
+The other way round, a function that gains a ``params`` parameter while it reads a params
+of the code around it (``lambda: make_dataset(params["train_file"], 32)``) would read
+TPUEstimator's instead: :func:`outer_params_read` finds that read, an obstacle (E2T257).
 """
 
 from __future__ import annotations
@@ -21,7 +25,26 @@ from typing import Optional
 
 import libcst as cst
 
+from .base import Rule, register
+from .estimators import is_batch_size_param
 from .names import fresh_name, own_bindings
+from .syntax import param_names
+from .walk import Visitor
+
+HIDDEN_PARAMS = Rule(
+    "E2T257",
+    "the params parameter est2tpu adds would hide another params",
+    "TPUEstimator calls model_fn and input_fn with a parameter named params, so est2tpu gives "
+    "this function one; but the function already reads a params of the code around it (a dict "
+    "of hyperparameters, say), which that parameter would hide: it would read TPUEstimator's "
+    "params instead. The estimator was left as it was. Rename the outer params, or pass what "
+    "the function needs from it explicitly.",
+    before='params = {"train_file": path}\nest.train(lambda: make_dataset(params["train_file"], 32), max_steps=100)',
+    after='hparams = {"train_file": path}\nest.train(lambda: make_dataset(hparams["train_file"], 32), max_steps=100)',
+    blocking=True,
+    obstacle=True,
+)
+register(HIDDEN_PARAMS)
 
 COMMENT = "# TPUEstimator's params: the name is deleted or rebound below"
 
@@ -49,3 +72,39 @@ def bind_alias(fn: cst.FunctionDef, alias: str) -> cst.FunctionDef:
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
     return (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)
             and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+def outer_params_read(fn: cst.CSTNode) -> Optional[cst.Name]:
+    """The first read of a ``params`` of the code around ``fn`` (a def or lambda without a
+    params parameter that binds none itself), which a params parameter added to it would hide;
+    ``params["batch_size"]`` is not one (that batch size becomes TPUEstimator's)."""
+    if "params" in param_names(fn) or isinstance(fn, cst.FunctionDef) and "params" in own_bindings(fn):
+        return None
+    return _ParamsRead().walked(fn.body).found
+
+
+class _ParamsRead(Visitor):
+    def __init__(self) -> None:
+        self.found: Optional[cst.Name] = None
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == "params" and self.found is None:
+            self.found = node
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        return not is_batch_size_param(node)  # params["batch_size"]: the same, TPUEstimator's per shard
+
+    visit_Call = visit_Subscript
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return outer_params_read(node) is not None  # a def of its own params reads its own
+
+    visit_Lambda = visit_FunctionDef

@@ -336,3 +336,39 @@ def test_a_helper_that_now_takes_params_used_where_none_can_be_passed_is_an_obst
     found = {(pathlib.Path(s.display).name, f.code, f.line) for s, r in zip(sources, results) for f in r.findings}
     at = [text.strip() for text in model.code.splitlines()].index(line) + 1
     assert ("model.py", "E2T256", at) in found and ("task.py", "E2T250", 14) in found, found
+
+
+HYPERPARAMS = '''
+    """A trainer whose main() keeps its hyperparameters in a dict named params."""
+    import tensorflow as tf
+
+
+    def model_fn(features, labels, mode):
+        loss = tf.reduce_mean(tf.square(tf.compat.v1.layers.dense(features, 1) - labels))
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+            loss, tf.compat.v1.train.get_global_step())
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def make_dataset(rows, batch_size):
+        x = tf.reshape(tf.range(rows, dtype=tf.float32), [rows, 1])
+        return tf.data.Dataset.from_tensor_slices((x, 2.0 * x)).repeat().batch(batch_size)
+
+
+    def run(model_dir):
+        params = {"rows": 16, "steps": 2}
+        est = tf.estimator.Estimator(model_fn, model_dir=model_dir)
+        est.train(lambda: make_dataset(params["rows"], 4), max_steps=params["steps"])
+        return params["steps"]
+'''
+
+
+def test_an_input_fn_reading_another_params_is_not_given_tpu_params(tmp_path):
+    """``lambda: make_dataset(params["rows"], 4)`` became ``lambda params: ...``, which reads
+    TPUEstimator's params (KeyError: 'rows'): left as it was, E2T257 at the read."""
+    source = textwrap.dedent(HYPERPARAMS)
+    result = migrate_code(source)
+    assert result.code == source
+    line = source.splitlines().index('    est.train(lambda: make_dataset(params["rows"], 4), max_steps=params["steps"])') + 1
+    assert {("E2T257", line), ("E2T250", line - 1)} <= {(f.code, f.line) for f in result.findings}
+    assert module(source, tmp_path, "kept").run(str(tmp_path / "m")) == 2
