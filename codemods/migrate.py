@@ -94,7 +94,10 @@ class Migrate(MigrationCodemod):
         self.unit = unit
         self.prepare(unit.tree, unit=unit)
         code = self.context.scratch.get(SOURCE_KEY) or unit.tree.code
-        self.concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
+        # A module holding code of another module's estimator (an input_fn factory, a model_fn)
+        # may spell none of the names the concerns look for.
+        held = unit.index.program is not None and unit.index.program.holds_regions(unit)
+        self.concerns = [cls(self.context) for cls in PIPELINE if held or cls.should_run(code)]
         for concern in self.concerns:
             concern.prepare(unit.tree, shared=self)
             concern.visit_Module(unit.tree)
@@ -212,11 +215,12 @@ def migrate_program(sources: Sequence[Source], options: Options = Options(), sty
     program = Program(sources)
     try:
         migrations: Dict[int, Migrate] = {}
-        for unit in program.units:
+        for unit in program.units:  # every context first: one module's analysis reports on others
             unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
             if rewrites:
                 unit.context.scratch[PENDING_REWRITES_KEY] = []
             unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
+        for unit in program.units:
             unit.migration.analyse(unit)
         decide(program)
         results: List[Optional[MigrationResult]] = []

@@ -16,6 +16,7 @@ the importer's package.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
@@ -23,8 +24,9 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from .base import PENDING_KEY, RULES, Rule, register
-from .estimators import ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
-from .names import ImportTable
+from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function,
+                         InputFnPlan, renamed)
+from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .syntax import parse_module
 
@@ -224,6 +226,10 @@ class Program:
             node = parents.get(node)
         return found
 
+    def holds_regions(self, unit: Unit) -> bool:
+        """Whether some estimator's code is in ``unit``, defined there for another module's."""
+        return any(unit.index.owns(node) for node in self._region_owner)
+
     def live(self, unit: Unit) -> Set[cst.CSTNode]:
         """The regions of ``unit`` that the estimators converting run: only there it changes."""
         if id(unit) not in self._live:
@@ -257,6 +263,33 @@ class Program:
             if unit is not None and unit is not importer:
                 return unit.index, ".".join(parts[cut:])
         return None
+
+    def spelled_at(self, expr: cst.BaseExpression, index: EstimatorIndex) -> Optional[cst.BaseExpression]:
+        """``expr`` (an expression of some module of the program, a batch size say) as the module
+        of ``index`` can spell it: a module-level name of its own module is qualified by an
+        import of that module there (``BATCH`` of trainer/data.py is ``data.BATCH`` where
+        ``from . import data``), or read as is through an import of that very name; None when
+        the module of ``index`` cannot name it."""
+        owner = self.owner(expr)
+        if owner is None or owner.index is index:
+            return expr
+        here = self.unit_of(index)
+        modules = {name for _, name in owner.source.names}
+        alias = next((local for local, full in here.imports.module_aliases.items() if full in modules), None)
+        mapping: Dict[str, cst.BaseExpression] = {}
+        for name in names_in(expr):
+            if owner.index.lookup(name, None) is not None or owner.index.function_named(name, None) is not None:
+                if here.imports.module_aliases.get(name) in {f"{module}.{name}" for module in modules}:
+                    continue  # from trainer.data import BATCH
+                if alias is None:
+                    return None
+                mapping[name] = cst.Attribute(cst.Name(alias), cst.Name(name))
+            elif name in owner.imports.aliases:
+                if here.imports.module_aliases.get(name) != owner.imports.aliases[name]:
+                    return None
+            elif not hasattr(builtins, name):
+                return None
+        return renamed(expr, mapping) if mapping else expr
 
     def where(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[str]:
         """Where an imported name comes from, for a finding: ``the module trainer.model`` (in

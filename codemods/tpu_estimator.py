@@ -174,16 +174,20 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
                                "migrate it with the code that trains it")
             continue
         sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
-        size = sizes[0]
+        size, why = sizes[0], ""
+        if size is not None and codemod.program is not None:  # read in another module: as this one names it
+            size = codemod.program.spelled_at(size, codemod.index)
+            if size is None:
+                why = f": {_code(sizes[0])} is set in a module that the one building the estimator does not import"
         if size is not None and not codemod.index.available_at(size, site.scope):
-            size = None
+            size, why = None, f": {_code(size)} is not known where the estimator is built"
         spelled = [_code(s) for s in sizes]
         for use, other in zip(uses, spelled):
             if other is not None and other != spelled[0]:
                 codemod.report(use.arg, BATCH_CONFLICT.code, f"{BATCH_CONFLICT.title}: {other}, not {spelled[0]}",
                                "one TPUEstimator per batch size")
         if size is None:
-            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
                            f"pass {keyword}= where the estimator is built")
             continue
         args.append(kwarg(keyword, size))
