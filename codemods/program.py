@@ -24,6 +24,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from .base import PENDING_KEY, RULES, Rule, register
+from .eval_metrics import METRICS_NOT_REWRITTEN as METRICS_STAY
 from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function,
                          InputFnPlan, renamed)
 from .names import ImportTable, names_in
@@ -401,6 +402,7 @@ def decide(program: Program) -> None:
                 for component in program.holding(unit, node):
                     if (node, code) not in {(n, c) for n, c, _ in component.obstacles}:
                         component.obstacles.append((node, code, message))
+    _specs_that_stay(program)
     for unit in program.units:
         if unit.source.write:
             continue
@@ -434,6 +436,22 @@ def decide(program: Program) -> None:
             unit.context.scratch[PENDING_KEY] = [
                 item for item in dict.fromkeys(pending)
                 if RULES[item[1]].blocking or inside(item[0], live, unit.index.parent_of)]
+
+
+def _specs_that_stay(program: Program) -> None:
+    """The invariant behind every conversion: each spec an estimator's model_fns return becomes
+    a TPUEstimatorSpec.  A spec call in a converting estimator's code that stays an EstimatorSpec
+    (its eval_metric_ops could not move, however that came about) is an obstacle."""
+    for unit in program.units:
+        for call in unit.index.calls_to("tf.estimator.EstimatorSpec"):
+            if not unit.index.stays_estimator_spec(call):
+                continue
+            for component in program.holding(unit, call):
+                if component.converts and not any(node is call or inside(node, {call}, unit.index.parent_of)
+                                                  for node, _, _ in component.obstacles):
+                    component.obstacles.append((call, METRICS_STAY.code, METRICS_STAY.title))
+                    _report(program, call, METRICS_STAY, "the spec stays an EstimatorSpec: its eval_metric_ops "
+                            "were not moved into eval_metrics", "pass eval_metrics=(metric_fn, [tensors])")
 
 
 def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint: str) -> None:
