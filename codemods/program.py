@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -48,6 +48,9 @@ class Source:
     #: style the migration is given.
     style: Optional[str] = None
     black_config: Tuple = ()
+    #: How a line of ``code`` is named in findings about other modules (a notebook's
+    #: ``cell 3:12``); None: the line number.
+    where: Optional[Callable[[int], str]] = None
 
     @property
     def package(self) -> Optional[str]:
@@ -461,7 +464,8 @@ def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint:
 
 def _display(program: Program, node: cst.CSTNode) -> str:
     unit = program.owner(node)
-    return f"{unit.source.display}:{unit.line_of(node)}"
+    line = unit.line_of(node)
+    return f"{unit.source.display}:{unit.source.where(line) if unit.source.where else line}"
 
 
 def inside(node: cst.CSTNode, nodes: Set[cst.CSTNode], parents: Dict[cst.CSTNode, cst.CSTNode]) -> bool:

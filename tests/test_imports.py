@@ -151,3 +151,15 @@ def test_the_check_above_can_fail(tmp_path, ruff):
                      "trainer/__init__.py": ""})
     result = _ruff("check", "--isolated", "--select", "I001", "--output-format", "json", "m.py", cwd=tmp_path)
     assert [entry["code"] for entry in json.loads(result.stdout)] == ["I001"]
+
+
+def test_an_import_asked_for_but_used_by_no_rewrite_is_not_added():
+    """An analysis may ask for an import for code it then does not rewrite (an estimator that
+    stays): only what the module uses is imported."""
+    import libcst as cst
+
+    from est2tpu.codemods.imports import update_imports
+
+    module = cst.parse_module("import tensorflow as tf\n\nx = est2tpu.use_tpu()\n")
+    out = update_imports(module, [("est2tpu", None, None), ("numpy", None, "np")], []).code
+    assert out == "import est2tpu\nimport tensorflow as tf\n\nx = est2tpu.use_tpu()\n"

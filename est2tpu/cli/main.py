@@ -605,7 +605,14 @@ class _Member:
         job = self.job
         style = job.format_mode if job.kind == "python" else "none"
         return Source(self.code, job.names, job.display, job.is_package, write=self.migrated,
-                      style=style, black_config=job.black)
+                      style=style, black_config=job.black, where=self._where)
+
+    def _where(self, line: int) -> str:
+        """A line of the engine's code, as findings name it: in a notebook, ``cell N:L``."""
+        if self.joined is None:
+            return str(line)
+        cell, in_cell = self.joined.locate(line)
+        return f"cell {cell.index + 1}:{in_cell}" if cell else str(line)
 
     def finish(self, result) -> Outcome:
         """The outcome of the engine's result for this member."""
