@@ -26,6 +26,7 @@ from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Option
 
 from est2tpu import __version__
 from est2tpu.cli import verify as verify_cli
+from est2tpu.cli.cache import for_run
 from est2tpu.cli import workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver, selector
 from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
@@ -189,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="apply excludes and .gitignore to files named on the command line too")
     fls.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
                      help="do not skip files that .gitignore ignores")
+    fls.add_argument("--no-cache", dest="cache", action="store_false",
+                     help="migrate every file again, even those unchanged since a run found them clean "
+                          "(the cache is .est2tpu_cache/ at the project root)")
 
     out = m.add_argument_group("output")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -737,6 +741,9 @@ class Record:
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
     notice: Optional[str] = None  # how it was written, when the user should know
+    #: (cache key of its program, how many files it writes), when the run may record the
+    #: program as clean.
+    key: Optional[Tuple[str, int]] = None
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
@@ -804,8 +811,9 @@ Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
 
 
 def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
-                     output_needed: bool, in_place: bool, rewrites: bool) -> Item:
-    """Read the files of one program (see :mod:`est2tpu.cli.program`)."""
+                     output_needed: bool, in_place: bool, rewrites: bool, cache=None) -> Item:
+    """Read the files of one program (see :mod:`est2tpu.cli.program`); none of them is
+    migrated when ``cache`` holds the program as found clean by an earlier run."""
     grouped = len(program.written) + len(program.read) > 1
     records, members, receivers = [], [], []
     for path in program.written:
@@ -822,6 +830,16 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
             job = _context_job(path, display_path(path, cwd), members[0])
             if job is not None:
                 members.append(job)
+    if members and cache is not None and len(receivers) == len(records):
+        s = records[0].candidate.settings
+        key = cache.key((s.target, s.iterations_per_loop, s.max_file_size, s.select, s.ignore, s.format, s.black),
+                        members[0].kind, [(m.display, m.text.encode("utf-8", "surrogatepass")) for m in members])
+        if key in cache:
+            for record in receivers:
+                record.outcome = Outcome(note="unchanged and clean since an earlier run (cache)")
+            return records, None, []
+        for record in receivers:
+            record.key = (key, len(receivers))
     return records, (ProgramJob(members) if members else None), receivers
 
 
@@ -922,7 +940,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool,
-              rewrites: bool) -> Iterator[Item]:
+              rewrites: bool, cache=None) -> Iterator[Item]:
     """The work of a run: its files grouped into programs (see :mod:`est2tpu.cli.program`),
     each read as its turn comes."""
     from est2tpu.cli.program import group, imports
@@ -945,7 +963,7 @@ def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_pla
 
     alone = [os.path.realpath(p) for p in paths if os.path.isfile(p)]
     for program in group([c.path for c in found.files], scan, alone):
-        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites)
+        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites, cache)
 
 
 def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator[Record]:
@@ -1034,14 +1052,22 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
     renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
+    cache = for_run(cwd) if args.cache else None
+    clean: Dict[str, List[int]] = {}  # cache key -> [files of its program seen, how many of them clean]
     try:
-        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write, rewrites),
-                                         args.jobs or _cpu_count()), found.files):
+        programs = _programs(found, args.paths, cwd, output_needed, write, rewrites, cache)
+        for record in _in_order(run_jobs(programs, args.jobs or _cpu_count()), found.files):
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
                 _write(record, renamed)
                 outcome = record.outcome
+            if record.key is not None:  # a program whose files all come back unchanged, with nothing to say
+                seen = clean.setdefault(record.key[0], [0, 0])
+                seen[0] += 1
+                seen[1] += not (outcome.error or outcome.changed or outcome.diagnostics)
+                if seen[1] == record.key[1]:
+                    cache.add(record.key[0])
             display = record.candidate.display
             if outcome.error:
                 summary.problems.append(outcome.error)
