@@ -1,5 +1,6 @@
-"""The cache of programs found clean: a repeated run skips them, and trusts no entry once a
-file, a module it depends on, est2tpu or the settings changed."""
+"""The cache of programs a run left unchanged: a repeated run skips them (replaying what was
+reported about them), and trusts no entry once a file, a module it depends on, est2tpu or
+the settings changed."""
 
 import os
 import subprocess
@@ -8,7 +9,7 @@ import sys
 from test_cli_helpers import SPEC, run_cli, snapshot, write
 
 ON = {"EST2TPU_NO_CACHE": ""}  # the tests run with the cache off (conftest.py)
-CACHED = "(unchanged and clean since an earlier run (cache))"
+CACHED = "(unchanged since an earlier run (cache))"
 
 
 def _migrated_tree(tmp_path):
@@ -40,11 +41,14 @@ def test_a_file_that_changed_is_migrated_again(tmp_path):
     assert _cached(again) == ["a.py"]
 
 
-def test_a_program_with_findings_is_not_cached(tmp_path):
+def test_the_findings_of_a_program_left_unchanged_are_replayed(tmp_path):
     tree = _migrated_tree(tmp_path)
-    for _ in range(2):
-        result = run_cli("migrate", "--check", "-v", "pkg", cwd=tree, env=ON)
-        assert result.code == 1 and _cached(result) == []  # E2T250 and friends, every time
+    first = run_cli("migrate", "--check", "-v", "pkg", cwd=tree, env=ON)
+    again = run_cli("migrate", "--check", "-v", "pkg", cwd=tree, env=ON)
+    assert first.code == again.code == 1 and "E2T250" in first.stdout  # blocking: reported every time
+    assert again.stdout == first.stdout and _cached(again) == ["pkg/__init__.py", "pkg/inputs.py", "pkg/task.py"]
+    json_out = run_cli("migrate", "--check", "--output-format", "json", "pkg", cwd=tree, env=ON)
+    assert "E2T250" in {f["code"] for f in __import__("json").loads(json_out.stdout)["findings"]}
 
 
 def test_a_module_a_program_depends_on_invalidates_it(tmp_path):

@@ -1,14 +1,15 @@
-"""The cache of programs found clean, so that a repeated run (pre-commit, CI) skips them.
+"""The cache of programs a run left unchanged, so that a repeated run (pre-commit, CI) skips them.
 
-A program (the files analysed together, see :mod:`est2tpu.cli.program`) is *clean* when
-the run changed none of its files and reported nothing about them.  Its key is a digest of
-est2tpu's version, the settings its files were migrated with and the bytes of every file
-of the program, read ones included: a file, or any module it depends on, that changed
-since is migrated again.  An entry is an empty file named by its key in
+A program (the files analysed together, see :mod:`est2tpu.cli.program`) is cached when the
+run would change none of its files: the entry holds what the run reported about each (often
+nothing: the program is clean), which a later run replays instead of migrating it.  Its key
+is a digest of est2tpu (its version and sources), the settings its files were migrated with
+and the bytes of every file of the program, read ones included: a file, or any module it
+depends on, that changed since is migrated again.  Entries are files named by their key in
 ``.est2tpu_cache/`` at the project root (the directory of the nearest ``pyproject.toml``,
 ``setup.py``, ``setup.cfg`` or ``.git`` above the current directory, else the current
-directory), which ignores itself for git.  Entries are created atomically and never
-change, so concurrent runs can share the cache.
+directory), which ignores itself for git; they are written atomically and never change, so
+concurrent runs can share the cache.
 """
 
 from __future__ import annotations
@@ -41,18 +42,24 @@ class Cache:
             digest.update(data)
         return digest.hexdigest()
 
-    def __contains__(self, key: str) -> bool:
-        return os.path.exists(os.path.join(self.directory, key[:2], key))
+    def get(self, key: str) -> Optional[str]:
+        """The entry of a program, or None."""
+        try:
+            with open(os.path.join(self.directory, key[:2], key), encoding="utf-8") as f:
+                return f.read()
+        except (OSError, ValueError):
+            return None
 
-    def add(self, key: str) -> None:
-        """Record a clean program (an error creating the entry only loses the entry)."""
+    def add(self, key: str, entry: str) -> None:
+        """Record a program left unchanged (an error writing the entry only loses the entry)."""
         folder = os.path.join(self.directory, key[:2])
         try:
             if not os.path.isdir(folder):
                 _make(os.path.dirname(self.directory))
                 os.makedirs(folder, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            os.close(fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(entry)
             os.replace(temporary, os.path.join(folder, key))
         except OSError:
             pass
@@ -80,7 +87,7 @@ def _make(top: str) -> None:
     ignore = os.path.join(top, ".gitignore")
     if not os.path.exists(ignore):
         with open(ignore, "w", encoding="utf-8") as f:
-            f.write("# Created by est2tpu: its cache of files found clean (see `est2tpu migrate --no-cache`).\n*\n")
+            f.write("# Created by est2tpu: its cache of files left unchanged (see `est2tpu migrate --no-cache`).\n*\n")
 
 
 def for_run(cwd: str) -> Optional[Cache]:

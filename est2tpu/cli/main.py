@@ -834,13 +834,35 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
         s = records[0].candidate.settings
         key = cache.key((s.target, s.iterations_per_loop, s.max_file_size, s.select, s.ignore, s.format, s.black),
                         members[0].kind, [(m.display, m.text.encode("utf-8", "surrogatepass")) for m in members])
-        if key in cache:
+        entry = cache.get(key)
+        reported = _cached(entry, receivers) if entry is not None else None
+        if reported is not None:
             for record in receivers:
-                record.outcome = Outcome(note="unchanged and clean since an earlier run (cache)")
+                record.outcome = Outcome(diagnostics=reported[record.candidate.display], note=CACHED)
             return records, None, []
         for record in receivers:
             record.key = (key, len(receivers))
     return records, (ProgramJob(members) if members else None), receivers
+
+
+CACHED = "unchanged since an earlier run (cache)"
+
+
+def _cached(entry: str, records: List[Record]):
+    """display -> diagnostics of a cache entry that names exactly these files, else None."""
+    import json
+
+    try:
+        found = {display: [Diagnostic(**d) for d in ds] for display, ds in json.loads(entry).items()}
+    except (ValueError, TypeError):
+        return None
+    return found if set(found) == {r.candidate.display for r in records} else None
+
+
+def _cache_entry(records: List[Record]) -> str:
+    import json
+
+    return json.dumps({r.candidate.display: [dataclasses.asdict(d) for d in r.outcome.diagnostics] for r in records})
 
 
 def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
@@ -1053,7 +1075,7 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     cache = for_run(cwd) if args.cache else None
-    clean: Dict[str, List[int]] = {}  # cache key -> [files of its program seen, how many of them clean]
+    unchanged: Dict[str, Optional[List[Record]]] = {}  # cache key -> files of its program seen (None: one changed)
     try:
         programs = _programs(found, args.paths, cwd, output_needed, write, rewrites, cache)
         for record in _in_order(run_jobs(programs, args.jobs or _cpu_count()), found.files):
@@ -1062,12 +1084,14 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
             if write and outcome.new_data is not None and not outcome.error:
                 _write(record, renamed)
                 outcome = record.outcome
-            if record.key is not None:  # a program whose files all come back unchanged, with nothing to say
-                seen = clean.setdefault(record.key[0], [0, 0])
-                seen[0] += 1
-                seen[1] += not (outcome.error or outcome.changed or outcome.diagnostics)
-                if seen[1] == record.key[1]:
-                    cache.add(record.key[0])
+            if record.key is not None:  # a program whose files all come back unchanged: cached
+                seen = unchanged.setdefault(record.key[0], [])
+                if not (outcome.error or outcome.changed) and seen is not None:
+                    seen.append(record)
+                    if len(seen) == record.key[1]:
+                        cache.add(record.key[0], _cache_entry(seen))
+                else:
+                    unchanged[record.key[0]] = None
             display = record.candidate.display
             if outcome.error:
                 summary.problems.append(outcome.error)
