@@ -22,6 +22,7 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
+from est2tpu.cli.engine import load as load_engine
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
 from est2tpu.cli.files import (
     Candidate,
@@ -552,6 +553,7 @@ class _Member:
 
 def _migrate(job: ProgramJob) -> List[Outcome]:
     """Run the engine on the files of a program job: an outcome per member that is written."""
+    load_engine()
     from est2tpu.codemods.base import Options
     from est2tpu.codemods.migrate import migrate_program
 
@@ -599,7 +601,7 @@ def _failed(job: ProgramJob, message: str) -> List[Outcome]:
 
 
 def _warm_up() -> None:  # pragma: no cover - runs in worker processes
-    import est2tpu.codemods.migrate  # noqa: F401
+    load_engine()
 
 
 @dataclasses.dataclass
@@ -724,7 +726,7 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
     import concurrent.futures
     import multiprocessing
 
-    import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+    load_engine()  # imported once here, inherited by forked workers
 
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
 
@@ -903,8 +905,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     rules: Dict[str, Any] = {}
     if diagnostics and args.output_format in ("json", "sarif"):
-        import est2tpu.codemods.migrate  # noqa: F401  registers every rule
-
+        load_engine()  # registers every rule
         from est2tpu.codemods.base import RULES
 
         rules = dict(RULES)
@@ -935,8 +936,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
-    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
-
+    load_engine()  # registers every rule
     from est2tpu.codemods.base import RULES
 
     codes = sorted(RULES)
