@@ -8,11 +8,14 @@ is handed an ``exec`` that keeps that compiled code in a file beside this module
 bytecode, keyed by the exact text, like a ``.pyc`` for generated code: the same text
 compiles to the same code (flags as ``dataclasses``' own, so the classes are the same),
 and the file is written only where Python writes bytecode (not under
-PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.
+PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  The
+objects the imports made are then moved out of the garbage collector's sight
+(``gc.freeze``): they live as long as the process.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import marshal
 import os
@@ -91,4 +94,7 @@ def load() -> int:
         del dataclasses.exec
     if compiled and not sys.dont_write_bytecode:
         _write(path, used)  # what this version of LibCST and est2tpu needs, nothing stale
+    # What the imports made lives as long as the process: the cyclic collector need not
+    # walk it again, in each collection of the oldest generation and at exit.
+    gc.freeze()
     return compiled
