@@ -342,7 +342,7 @@ def _single_quoted_string(source: str, mode) -> bool:
     """Whether ``source`` has a string black would turn to double quotes (so it is not
     black-formatted): single quotes around no quote and no backslash.  Cheaper than
     asking black."""
-    if not mode.string_normalization or "fmt:" in source:
+    if not mode.string_normalization or "fmt:" in source or "'" not in source:
         return False
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
