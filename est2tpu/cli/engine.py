@@ -20,19 +20,25 @@ import importlib.util
 import marshal
 import os
 import sys
-from typing import Dict
+from typing import Dict, Optional
 
 #: Marks the file's format and the bytecode inside (the interpreter's own magic number).
 _HEADER = b"est2tpu-dataclasses-1\n" + importlib.util.MAGIC_NUMBER
 
 
-def cache_path() -> str:
-    """Where the compiled functions are kept: beside this module's ``.pyc``."""
-    compiled = importlib.util.cache_from_source(__file__)
+def cache_path() -> Optional[str]:
+    """Where the compiled functions are kept: beside this module's ``.pyc`` (None on an
+    interpreter that caches no bytecode)."""
+    try:
+        compiled = importlib.util.cache_from_source(__file__)
+    except NotImplementedError:
+        return None
     return compiled[: -len(".pyc")] + ".dataclasses"
 
 
-def _read(path: str) -> Dict[str, object]:
+def _read(path: Optional[str]) -> Dict[str, object]:
+    if path is None:
+        return {}
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -92,7 +98,7 @@ def load() -> int:
         import est2tpu.codemods.migrate  # noqa: F401
     finally:
         del dataclasses.exec
-    if compiled and not sys.dont_write_bytecode:
+    if compiled and path is not None and not sys.dont_write_bytecode:
         _write(path, used)  # what this version of LibCST and est2tpu needs, nothing stale
     # What the imports made lives as long as the process: the cyclic collector need not
     # walk it again, in each collection of the oldest generation and at exit.
