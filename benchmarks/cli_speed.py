@@ -60,16 +60,24 @@ with multiprocessing.get_context("fork").Pool(int(sys.argv[2])) as pool:
 """
 
 
-def best_interleaved(repeats: int, commands, before=lambda: None):
+def best_interleaved(repeats: int, commands, before=lambda: None, cpu=None):
     """Best time of each command, the commands taking turns: a machine whose speed drifts
-    then drifts for all of them alike."""
+    then drifts for all of them alike.  ``cpu``, a dict, receives the least CPU time
+    (user + system, all processes) of each: what a command costs, however busy the
+    machine (a parallel run costs more CPU than it takes time)."""
     times = {name: [] for name in commands}
+    used = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
             before()
-            start = time.perf_counter()
+            start, counted = time.perf_counter(), os.times()
             subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times[name].append(time.perf_counter() - start)
+            after = os.times()
+            used[name].append(after.children_user + after.children_system
+                              - counted.children_user - counted.children_system)
+    if cpu is not None:
+        cpu.update((name, min(t)) for name, t in used.items())
     return {name: min(t) for name, t in times.items()}
 
 
@@ -220,18 +228,21 @@ def dense(files: int, repeats: int) -> None:
                 shutil.rmtree(directory, ignore_errors=True)
             shutil.copytree(tree, work)
 
-        best = best_interleaved(repeats, commands, before=fresh)
+        cpu = {}
+        best = best_interleaved(repeats, commands, before=fresh, cpu=cpu)
         reference = best.pop("tf_upgrade_v2", None)
         floor = best.pop("floor")
         if reference is not None:
-            print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s")
+            print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s"
+                  f"{'':39}cpu {cpu['tf_upgrade_v2']:5.2f} s")
         for name, elapsed in best.items():
             ratio = f"   {reference / elapsed:4.1f}x tf_upgrade_v2" if reference is not None else ""
             print(f"  {'est2tpu migrate ' + name:44} {files / elapsed:7.1f} files/s{ratio}"
-                  f"   {floor / elapsed:4.2f}x the ceiling")
+                  f"   {floor / elapsed:4.2f}x the ceiling   cpu {cpu[name]:5.2f} s")
         ceiling = f"   {reference / floor:4.1f}x tf_upgrade_v2" if reference is not None else ""
         print(f"  {f'LibCST parse + codegen alone, -j{cores}':44} {files / floor:7.1f} files/s{ceiling}"
-              "   (the ceiling of a LibCST tool)")
+              f"   (the ceiling of a LibCST tool)   cpu {cpu['floor']:5.2f} s")
+        print("  (cpu: the least CPU time of all its processes, which the machine's load changes little)")
         if reference is None:
             print("  tf_upgrade_v2 not installed: pip install -e '.[tf]' to compare")
         else:
