@@ -2,7 +2,8 @@
 
 Importing this module is cheap and never imports TensorFlow, LibCST or black: the
 migration engine (LibCST) is imported only once a file is found that may contain an
-Estimator API, and black only for a migrated file that has to stay black-formatted.
+Estimator API (by :mod:`est2tpu.cli.engine`), and black only for a migrated file that has
+to stay black-formatted.
 """
 
 from __future__ import annotations
