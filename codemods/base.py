@@ -15,6 +15,11 @@ from .syntax import dotted_expr
 
 FINDINGS_KEY = "est2tpu.findings"
 PENDING_KEY = "est2tpu.pending-findings"
+#: The rewrites made: (a Finding with the rule's title where the original code was, the
+#: 1-based (line, column) of the new code in the migrated module, or None).
+REWRITES_KEY = "est2tpu.rewrites"
+#: A list where the rewrites are recorded, when the caller wants them (locating them costs).
+PENDING_REWRITES_KEY = "est2tpu.pending-rewrites"
 OPTIONS_KEY = "est2tpu.options"
 SOURCE_KEY = "est2tpu.source"  # the text the module was parsed from, when known
 
@@ -40,6 +45,11 @@ class Rule:
     def __post_init__(self) -> None:
         if self.obstacle and not self.blocking:
             raise ValueError(f"{self.code}: an obstacle is blocking")
+
+    @property
+    def kind(self) -> str:
+        """The rule's kind: "rewrite" (E2T1xx: what est2tpu changes), or a finding, "blocking" or "review"."""
+        return "rewrite" if self.code.startswith("E2T1") else "blocking" if self.blocking else "review"
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -164,17 +174,38 @@ class MigrationCodemod(cst.CSTTransformer):
             scratch = owner.context.scratch if owner is not None else scratch
         scratch.setdefault(PENDING_KEY, []).append((node, code, message, hint))
 
-    def locate_findings(self) -> None:
-        """Turn the findings reported on this module into located :class:`Finding` s."""
-        pending = self.context.scratch.pop(PENDING_KEY, [])
-        if not pending:
+    def rewrite_code(self, node: cst.CSTNode) -> Optional[str]:
+        """The code of the rewrite this concern makes of ``node``: its rewrite rule."""
+        return next((rule.code for rule in self.RULES if rule.kind == "rewrite"), None)
+
+    def rewrote(self, node: cst.CSTNode, new: Any) -> None:
+        """Record that this concern rewrote ``node`` (an original node of the module) into
+        ``new`` (what the traversal put in its place), if rewrites are being recorded."""
+        pending = self.context.scratch.get(PENDING_REWRITES_KEY)
+        code = self.rewrite_code(node) if pending is not None else None
+        if code is not None:
+            pending.append((node, code, getattr(new, "nodes", [new])[0] if new is not None else None))
+
+    def locate_findings(self, new_module: Optional[cst.Module] = None) -> None:
+        """Turn the findings reported (and rewrites recorded, whose new code is placed in
+        ``new_module``) on this module into located :class:`Finding` s."""
+        scratch = self.context.scratch
+        pending, rewrites = scratch.pop(PENDING_KEY, []), scratch.pop(PENDING_REWRITES_KEY, None) or []
+        if not pending and not rewrites:
             return
         index = (self._shared or self)._index  # its parents, if some concern built it
-        where = locate(self._module, [node for node, *_ in pending], self.spans, index and index.parent_of)
-        findings = self.context.scratch.setdefault(FINDINGS_KEY, [])
+        nodes = [node for node, *_ in pending] + [node for node, *_ in rewrites]
+        where = locate(self._module, nodes, self.spans, index and index.parent_of)
+        findings = scratch.setdefault(FINDINGS_KEY, [])
         for node, code, message, hint in pending:
             line, col = where.get(node, (0, 0))
             findings.append(Finding(line, col, code, message, hint))
+        new_nodes = [new for *_, new in rewrites if isinstance(new, cst.CSTNode)]
+        placed = locate(new_module, new_nodes) if new_module is not None and new_nodes else {}
+        made = scratch.setdefault(REWRITES_KEY, [])
+        for node, code, new in rewrites:
+            line, col = where.get(node, (0, 0))
+            made.append((Finding(line, col, code, RULES[code].title), placed.get(new)))
 
     @property
     def index(self) -> EstimatorIndex:

@@ -11,6 +11,7 @@ this module: ``libcst.codemod`` costs half a second of start-up.
 
 from __future__ import annotations
 
+import abc
 import argparse
 from typing import ClassVar, Optional, Type
 
@@ -21,8 +22,9 @@ from . import migrate
 from .base import FINDINGS_KEY, MigrationCodemod
 
 
-class _Command(CodemodCommand):
-    """Runs one est2tpu codemod inside LibCST's codemod runner."""
+class _Command(CodemodCommand, abc.ABC):
+    """Runs one est2tpu codemod inside LibCST's codemod runner.  A direct subclass of ABC,
+    so that LibCST's ``list`` leaves it out (it lists only the commands made from it)."""
 
     CONCERN: ClassVar[Type[MigrationCodemod]]
 

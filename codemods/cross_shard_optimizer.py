@@ -38,6 +38,10 @@ OPTIMIZER_NOT_WRAPPED = Rule(
     "line of several statements). On a TPU, gradients "
     "must be averaged across shards: use a tf.compat.v1.train optimizer wrapped in "
     "tf.compat.v1.tpu.CrossShardOptimizer when params['use_tpu'].",
+    before='optimizer = tf.keras.optimizers.Adam(1e-3)  # in model_fn',
+    after="optimizer = tf.compat.v1.train.AdamOptimizer(1e-3)\n"
+          "if params[\"use_tpu\"]:\n"
+          "    optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)",
     blocking=True,
     obstacle=True,
 )
@@ -48,6 +52,8 @@ CLIPPED_PER_SHARD = Rule(
     "compute_gradients and apply_gradients has seen them. A clip there bounds each shard's "
     "gradient (of its own batch, scaled by 1/shards), not the global one; the threshold may "
     "need tuning again. (BERT's TPU code clips this way.)",
+    before="grads = [tf.clip_by_norm(g, 1.0) for g in grads]  # clips the global gradient",
+    after="grads = [tf.clip_by_norm(g, 1.0) for g in grads]  # on a TPU: each shard's gradient; retune 1.0",
 )
 SUMMED_GRADIENTS = Rule(
     "E2T227",

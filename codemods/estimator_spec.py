@@ -16,6 +16,7 @@ stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
+from .estimators import SPEC_APIS, OwnCalls
 from .syntax import add_args, find_arg, keywordize, kwarg, remove_kwarg, rename_kwarg
 
 ESTIMATOR_SPEC_FIELDS = (
@@ -54,11 +55,25 @@ CHIEF_HOOKS = Rule(
 )
 
 
+UNKNOWN_RETURN = Rule(
+    "E2T245",
+    "model_fn returns something not seen to be a spec",
+    "TPUEstimator needs every spec its model_fn returns to be a TPUEstimatorSpec. est2tpu follows "
+    "returns of EstimatorSpec(...) calls, of names bound to them and of functions returning them; "
+    "this return is something else (a value built elsewhere, a call it cannot follow), so it could "
+    "not be converted, and the estimator was left as it was. Return the spec from model_fn itself.",
+    before="spec = make_spec(mode, loss)  # make_spec is not a function of the program\nreturn spec",
+    after="return tf.estimator.EstimatorSpec(mode, loss=loss)",
+    blocking=True,
+    obstacle=True,
+)
+
+
 class EstimatorSpecToTPU(MigrationCodemod):
     """Rewrite every EstimatorSpec(...) call into a TPUEstimatorSpec(...) call."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [SPEC_TO_TPU, SCAFFOLD_BUILT_IN_MODEL_FN, CHIEF_HOOKS]
+    RULES = [SPEC_TO_TPU, SCAFFOLD_BUILT_IN_MODEL_FN, CHIEF_HOOKS, UNKNOWN_RETURN]
     TRIGGERS = ("EstimatorSpec",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -71,6 +86,24 @@ class EstimatorSpecToTPU(MigrationCodemod):
             arg = find_arg(call, "scaffold_fn")
             if arg is not None and isinstance(arg.value, cst.Lambda):
                 self._check_scaffold(arg, arg.value.body)
+        for fn in self.index.estimator_model_fns:
+            for ret in OwnCalls().walked(fn).returns:
+                if ret.value is not None and not self._is_spec(ret.value, fn):
+                    self.report(ret.value, UNKNOWN_RETURN.code, UNKNOWN_RETURN.title, "return the spec from model_fn")
+
+    def _is_spec(self, value: cst.BaseExpression, fn: cst.FunctionDef, depth: int = 0) -> bool:
+        """Whether ``value``, returned by ``fn``, is a spec est2tpu converts (or a TPUEstimatorSpec)."""
+        if isinstance(value, cst.IfExp):
+            return self._is_spec(value.body, fn, depth) and self._is_spec(value.orelse, fn, depth)
+        if isinstance(value, cst.Name) and depth < 3:
+            bound = self.index.lookup(value.value, fn)
+            return bound is not None and self._is_spec(bound, fn, depth + 1)
+        if not isinstance(value, cst.Call):
+            return False
+        if self.api(value.func) in SPEC_APIS:
+            return True
+        helper = self.index.resolve_function(value.func, fn)
+        return isinstance(helper, cst.FunctionDef) and helper in self.index.index_of_node(helper).spec_returners
 
     def _check_scaffold(self, arg: cst.Arg, scaffold: cst.BaseExpression) -> None:
         """Report ``scaffold`` (given as ``arg``) unless scaffold_fn builds it: a call."""
@@ -111,3 +144,4 @@ class EstimatorSpecToTPU(MigrationCodemod):
                 call = rename_kwarg(call, "training_hooks", "training_hooks", merged)
         self.drop_import_of(original_node.func)
         return call
+

@@ -21,7 +21,8 @@ from .walk import Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 
-ESTIMATOR_APIS = {"tf.estimator.Estimator", "tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
+ESTIMATOR_APIS = {"tf.estimator.Estimator", *TPU_ESTIMATOR_APIS}
 KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.
@@ -111,6 +112,7 @@ class _Collector(Visitor):
         self.functions: List[Tuple[cst.FunctionDef, Optional[cst.FunctionDef]]] = []
         self.assigned: Dict[Tuple[Optional[cst.FunctionDef], str], cst.BaseExpression] = {}
         self.unpacked: Set[Tuple[Optional[cst.FunctionDef], str]] = set()  # bound, value unknown
+        self.iterated: Dict[Tuple[Optional[cst.FunctionDef], str], cst.BaseExpression] = {}  # for-loop targets
         self.estimators: List[EstimatorSite] = []
         self.use_calls: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
         #: functions returning an EstimatorSpec or TPUEstimatorSpec -> the spec APIs they return
@@ -133,6 +135,10 @@ class _Collector(Visitor):
                 self.assigned[(None, self_attribute(target.target))] = node.value
             elif isinstance(target.target, (cst.Tuple, cst.List)):  # FLAGS, _ = parse_known_args()
                 self.unpacked.update((self.scope, name) for name in names_in(target.target))
+
+    def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name):  # for est in estimators: what it iterates over
+            self.iterated[(self.scope, node.target.value)] = node.iter
 
     def visit_Return(self, node: cst.Return) -> None:
         api = self.imports.api(node.value.func) if self.stack and isinstance(node.value, cst.Call) else None
@@ -178,6 +184,7 @@ class EstimatorIndex:
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
+        self.spec_returners = collector.spec_returners
         self.functions_by_name: Dict[str, List[cst.FunctionDef]] = {}
         #: The classes with methods, by name (a method's parent is the class body's).
         self.classes: Dict[str, cst.ClassDef] = {}
@@ -211,6 +218,12 @@ class EstimatorIndex:
                         if isinstance(fn, cst.FunctionDef):
                             self._index_of(fn).model_fns.add(fn)
                             self._index_of(fn).estimator_model_fns[fn] = None
+
+    @functools.cached_property
+    def names_used(self) -> Set[str]:
+        """Every name the module spells other than as the name of a def or class it defines."""
+        return {node.value for node, parent in self.parent_of.items() if isinstance(node, cst.Name)
+                and not (isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and parent.name is node)}
 
     def _index_of(self, scope: Optional[cst.CSTNode]) -> "EstimatorIndex":
         """The index of the module that defines ``scope`` (a function; None: this module)."""
@@ -383,11 +396,19 @@ class EstimatorIndex:
         return factory, returned_function(factory, self._index_of(factory))
 
     def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
-        """The Estimators a receiver expression may be: one, or each built in a branch of
-        ``a if c else b``."""
+        """The Estimators a receiver expression may be: one, each built in a branch of
+        ``a if c else b``, or each of a list a for loop goes through (``for est in ests``)."""
         value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
         if isinstance(value, cst.IfExp):
             return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
+        if value is None and isinstance(receiver, cst.Name):
+            each = next((self._c.iterated[(owner, receiver.value)] for owner in self.scopes(scope)
+                         if (owner, receiver.value) in self._c.iterated), None)
+            listed = self.value_of(each, scope) if isinstance(each, cst.Name) else each
+            if isinstance(listed, (cst.List, cst.Tuple)):
+                return [site for e in listed.elements for site in self.sites_for(e.value, scope)]
+            if isinstance(listed, cst.ListComp):
+                return self.sites_for(listed.elt, scope)
         site = self.site_for(receiver, scope, guess=False)
         return [site] if site is not None else []
 
@@ -630,7 +651,7 @@ class EstimatorIndex:
 
     def _batching_call(self, fn: cst.FunctionDef) -> Optional[cst.Call]:
         """The first call in ``fn`` (not in nested defs) to a def of this module that batches."""
-        for call in _Calls().walked(fn).calls:
+        for call in OwnCalls().walked(fn).calls:
             helper = self.resolve_function(call.func, fn)
             if isinstance(helper, cst.FunctionDef) and helper is not fn and next(batch_calls(helper), None):
                 return call
@@ -691,11 +712,14 @@ class EstimatorIndex:
             return value
         return None
 
-    def params_dict_of(self, site: EstimatorSite) -> Optional[cst.Dict]:
-        """The dict literal the site's ``params=`` is (directly or through one name)."""
+    def params_dict_of(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
+        """The ``{...}`` or builtin ``dict(...)`` the site's ``params=`` is (directly or through
+        one name)."""
         given = self.argument(site, "params", 3)
         value = self.lookup(given.value, site.scope) if isinstance(given, cst.Name) else given
-        return value if isinstance(value, cst.Dict) else None
+        if isinstance(value, cst.Dict) or (isinstance(value, cst.Call) and self.dict_items(value, site.scope) is not None):
+            return value
+        return None
 
     def exports_of(self, site: EstimatorSite) -> List[cst.Call]:
         """The ``export_saved_model`` calls of this module on the site's estimator."""
@@ -710,17 +734,17 @@ class EstimatorIndex:
         while todo:
             caller = todo.pop()
             scope = caller if isinstance(caller, cst.FunctionDef) else self.enclosing_function(caller)
-            for call in _Calls().walked(caller).calls:
+            for call in OwnCalls().walked(caller).calls:
                 callee = self.resolve_function(call.func, scope)
                 if isinstance(callee, cst.FunctionDef) and callee is not fn and callee not in found \
-                        and callee in self._index_of(callee)._c.spec_returners:
+                        and callee in self._index_of(callee).spec_returners:
                     found.append(callee)
                     todo.append(callee)
         return found
 
     def spec_returning(self, apis) -> List[cst.FunctionDef]:
         """The functions of this module that return a spec made by one of ``apis``."""
-        return [fn for fn, returned in self._c.spec_returners.items() if returned & set(apis)]
+        return [fn for fn, returned in self.spec_returners.items() if returned & set(apis)]
 
     def enclosing_function(self, node: cst.CSTNode) -> Optional[Function]:
         """The innermost def or lambda of this module that holds ``node`` (None: module level)."""
@@ -783,11 +807,12 @@ class _Touched(Visitor):
             self.names.add(node.value.value)
 
 
-class _Calls(Visitor):
-    """The calls in a function, not in the defs nested in it."""
+class OwnCalls(Visitor):
+    """The calls and return statements in a function, not in the defs nested in it."""
 
     def __init__(self) -> None:
         self.calls: List[cst.Call] = []
+        self.returns: List[cst.Return] = []
         self.depth = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -800,8 +825,11 @@ class _Calls(Visitor):
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
 
+    def visit_Return(self, node: cst.Return) -> None:
+        self.returns.append(node)
 
-class _BatchCalls(_Calls):
+
+class _BatchCalls(OwnCalls):
     """The batching calls in a function, in the order they run (see :func:`batch_calls`)."""
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -838,6 +866,11 @@ def _at_call(expr: cst.BaseExpression, fn: Function, call: cst.Call) -> Optional
         if value is None:
             return None
         mapping[name] = value
+    return renamed(expr, mapping)
+
+
+def renamed(expr: cst.BaseExpression, mapping: Dict[str, cst.BaseExpression]) -> cst.BaseExpression:
+    """``expr`` with the names it reads (not attribute names or keywords) in ``mapping`` replaced."""
     return expr.visit(_Rename(mapping)) if mapping else expr
 
 

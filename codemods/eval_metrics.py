@@ -64,6 +64,12 @@ METRICS_NOT_REWRITTEN = Rule(
     "The metric dict is built in a way est2tpu cannot follow (in a loop or branch, or outside "
     "model_fn). Write a metric_fn taking the tensors it needs and pass "
     "eval_metrics=(metric_fn, [tensors]).",
+    before="metrics = {}\nfor k in (1, 5):\n"
+           "    metrics[f\"top_{k}\"] = tf.compat.v1.metrics.mean(tf.nn.in_top_k(logits, labels, k))",
+    after="def metric_fn(logits, labels):\n"
+          "    return {f\"top_{k}\": tf.compat.v1.metrics.mean(tf.nn.in_top_k(logits, labels, k)) for k in (1, 5)}\n"
+          "\n"
+          "spec = tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, eval_metrics=(metric_fn, [logits, labels]))",
     blocking=True,
     obstacle=True,
 )

@@ -2,12 +2,22 @@
 
 LibCST's ``AddImportsVisitor``/``RemoveImportsVisitor`` are general and cost about a
 full transform each; the migration only ever adds ``import x``/``import x as y``/
-``from m import n`` after the imports that open the file, and drops ``from m import n``
-names it made unused.
+``from m import n``, and drops ``from m import n`` names it made unused.
+
+An added import goes where isort (and ruff's ``I`` rules, at their defaults) would put
+it, so that a file whose imports were sorted stays sorted: into the group of imports
+(lines without a blank line between them) that imports TensorFlow, the third-party
+group, in order: ``import x`` lines before ``from`` lines, each sorted by module name,
+case-insensitively, numbers by value.  In a notebook, whose cells are joined into one
+module, that is the cell that imports TensorFlow, after its magics.  A file that imports
+no TensorFlow at its top level gets it in its first group of imports, or after its
+docstring.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -47,6 +57,65 @@ def _is_import_line(stmt) -> bool:
     )
 
 
+def _module_of(stmt: cst.SimpleStatementLine) -> str:
+    """The module a one-import line imports (the first, for ``import a, b``)."""
+    imp = stmt.body[0]
+    if isinstance(imp, cst.Import):
+        return dotted(imp.names[0].name)
+    return "." * len(imp.relative) + (dotted(imp.module) if imp.module is not None else "")
+
+
+def _key(stmt: cst.SimpleStatementLine):
+    """isort's order within a group: ``import`` lines first, then by module, ignoring case,
+    numbers compared by value."""
+    name = _module_of(stmt).lower()
+    return (isinstance(stmt.body[0], cst.ImportFrom),
+            [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)])
+
+
+#: Modules whose group is the third-party one (what an Estimator program imports).
+_TENSORFLOW = ("tensorflow", "tensorflow_estimator")
+_STDLIB = getattr(sys, "stdlib_module_names", frozenset())
+
+
+def _third_party(stmt: cst.SimpleStatementLine) -> bool:
+    root = _module_of(stmt).split(".")[0]
+    return bool(root) and root != "__future__" and root not in _STDLIB
+
+
+def _blank_before(stmt: cst.SimpleStatementLine) -> bool:
+    return any(line.comment is None for line in stmt.leading_lines)
+
+
+def _place(body: List[cst.BaseStatement], lines: List[cst.SimpleStatementLine]) -> None:
+    """Insert the import ``lines`` into ``body`` where isort would (see the module's doc)."""
+    imports = [i for i, stmt in enumerate(body) if _is_import_line(stmt)]
+    anchor = next((i for i in imports if _module_of(body[i]).split(".")[0] in _TENSORFLOW), None)
+    if anchor is None and not imports:
+        at = _insert_at(body)
+        body[at:at] = lines
+        return
+    first = anchor if anchor is not None else imports[0]
+    while first > 0 and _is_import_line(body[first - 1]) and not _blank_before(body[first]):
+        first -= 1
+    last = first + 1
+    while last < len(body) and _is_import_line(body[last]) and not _blank_before(body[last]):
+        last += 1
+    for line in lines:
+        peers = [i for i in range(first, last) if _third_party(body[i])] or list(range(first, last))
+        before = [i for i in peers if _key(body[i]) <= _key(line)]
+        at = before[-1] + 1 if before else peers[0]
+        if at == first:  # the group's blank lines above it go with its new first line; comments stay
+            lead = body[first].leading_lines
+            cut = max((n + 1 for n, empty in enumerate(lead) if empty.comment is None), default=0)
+            line = line.with_changes(leading_lines=lead[:cut])
+            # isort puts a blank line above the comments of an import that is not the first
+            comments = [cst.EmptyLine(), *lead[cut:]] if lead[cut:] else []
+            body[first] = body[first].with_changes(leading_lines=comments)
+        body.insert(at, line)
+        last += 1
+
+
 def _insert_at(body) -> int:
     """Index after the imports that open the module (after its docstring): an import put
     after later code would come too late for that code, which may use what it imports."""
@@ -68,12 +137,14 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
     if not add and not drop:
         return module
     body = list(module.body)
-    if drop:
-        body = _drop(module, body, drop)
+    if drop:  # a name that an added import binds again goes, used or not: the import order no longer decides
+        body = _drop(module, body, drop, {asname or obj for _, obj, asname in add if obj})
     table = ImportTable(module.with_changes(body=body))
     missing = [r for r in add if not _present(table, r)]
+    if missing:  # what the rewrites made uses (an analysis may ask for more than was rewritten)
+        used = _Names().walked(module.with_changes(body=body)).names
+        missing = [r for r in missing if _binds(r) in used]
     if missing:
-        at = _insert_at(body)
         froms = {}
         new: List[cst.SimpleStatementLine] = []
         for mod, obj, asname in missing:
@@ -88,11 +159,23 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
         lines = []
         for item in new:
             if isinstance(item, str):
-                names = [cst.ImportAlias(cst.Name(o)) for o in sorted(froms[item])]
+                names = [cst.ImportAlias(cst.Name(o)) for o in sorted(froms[item], key=_member_key)]
                 item = cst.SimpleStatementLine([cst.ImportFrom(module=dotted_expr(item), names=names)])
             lines.append(item)
-        body[at:at] = lines
+        _place(body, lines)
     return module.with_changes(body=body)
+
+
+def _member_key(name: str):
+    """isort's order of the names of a ``from`` import: CONSTANTS, Classes, then the rest."""
+    kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
+    return kind, name.lower(), name
+
+
+def _binds(request: Request) -> str:
+    """The name an import request binds."""
+    mod, obj, asname = request
+    return asname or (obj if obj is not None else mod.split(".")[0])
 
 
 def _present(table: ImportTable, request: Request) -> bool:
@@ -102,11 +185,15 @@ def _present(table: ImportTable, request: Request) -> bool:
     return table.module_aliases.get(asname or obj) == f"{mod}.{obj}"
 
 
-def _drop(module: cst.Module, body, drop: List[Request]):
+def _drop(module: cst.Module, body, drop: List[Request], rebound: Set[str]):
     used = _Names()
     used.walk(module)
     out = []
+    blanks: List[cst.EmptyLine] = []  # above a dropped line: they still separate its group from the one above
     for stmt in body:
+        if blanks and not _blank_before(stmt):
+            stmt = stmt.with_changes(leading_lines=[*blanks, *stmt.leading_lines])
+        blanks = []
         if _is_import_line(stmt) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.ImportFrom):
             imp = stmt.body[0]
             if not isinstance(imp.names, cst.ImportStar) and imp.module is not None:
@@ -114,9 +201,10 @@ def _drop(module: cst.Module, body, drop: List[Request]):
                 keep = [
                     a for a in imp.names
                     if not ((mod, a.name.value, a.asname.name.value if a.asname else None) in drop
-                            and (a.asname.name.value if a.asname else a.name.value) not in used.names)
+                            and (a.asname.name.value if a.asname else a.name.value) not in used.names - rebound)
                 ]
                 if not keep:
+                    blanks = [line for line in stmt.leading_lines if line.comment is None]
                     continue
                 if len(keep) != len(imp.names):
                     keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimators import BATCHING, batching
+from .estimators import BATCHING, TPU_ESTIMATOR_APIS, batching
 from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
 from .names import MethodCalls, names_in, statements
 from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
@@ -54,6 +54,10 @@ SHARED_PREDICT_INPUT = Rule(
     "drop_remainder=True was not added because the same input_fn also feeds predict, "
     "which must see every example. Give train/eval their own batching with "
     "drop_remainder=True before running on a TPU: their batches must have a static shape.",
+    before="def input_fn(params):  # passed to train() and to predict()\n"
+           "    return dataset.batch(params[\"batch_size\"])",
+    after="def input_fn(params, training=True):\n"
+          "    return dataset.batch(params[\"batch_size\"], drop_remainder=training)",
     blocking=True,
 )
 EVAL_REMAINDER = Rule(
@@ -63,6 +67,8 @@ EVAL_REMAINDER = Rule(
     "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
     "padding out (an is_real_example weight). Not reported when the eval data repeats "
     "without end (`.repeat()` before the batch): its batches are all whole.",
+    before="est.evaluate(lambda: eval_ds.batch(32))",
+    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=True))',
 )
 
 DYNAMIC_PADDING = Rule(
@@ -137,7 +143,7 @@ class InputFnTakesParams(MigrationCodemod):
             elif use.plan is not None and use.site is None and "params" not in param_names(use.plan.takes_params):
                 self.report(use.arg, ELSEWHERE.code, ELSEWHERE.title,
                             "give it `params` and batch by params['batch_size']")
-            elif use.problem == "unresolved":
+            elif use.problem == "unresolved" and not (use.site and use.site.api in TPU_ESTIMATOR_APIS):
                 message, _ = unresolved("input_fn", index, use.arg.value)
                 self.report(use.arg, UNRESOLVED_MODEL_FN.code, message,
                             "give it `params` and batch by params['batch_size'] where it is defined")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Type
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
 from . import positions
-from .base import FINDINGS_KEY, OPTIONS_KEY, RULES, SOURCE_KEY, Context, Finding, MigrationCodemod, Options
+from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context,
+                   Finding, MigrationCodemod, Options)
 from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from .cross_shard_optimizer import WrapOptimizerForTPU
 from .estimator_spec import EstimatorSpecToTPU
@@ -50,6 +51,10 @@ PIPELINE: List[Type[MigrationCodemod]] = [
 class MigrationResult:
     code: str
     findings: List[Finding]
+    #: The rewrites made, one per code and line, where they were in the original code...
+    rewrites: List[Finding] = dataclasses.field(default_factory=list)
+    #: ...and the same rewrites where their new code is in ``code``.
+    rewritten: List[Finding] = dataclasses.field(default_factory=list)
     #: The module did not parse (LibCST's error); ``code`` is then the original.
     error: Optional[cst.ParserSyntaxError] = None
 
@@ -77,8 +82,11 @@ class Migrate(MigrationCodemod):
         unit.context, unit.migration = self.context, self
         self.analyse(unit)
         decide(program)
-        tree = self.rewrite(program.live(unit))
-        self.locate_findings()
+        try:
+            tree = self.rewrite(program.live(unit))
+            self.locate_findings(tree)
+        finally:
+            program.close()
         return tree
 
     def analyse(self, unit: Unit) -> None:
@@ -86,10 +94,17 @@ class Migrate(MigrationCodemod):
         self.unit = unit
         self.prepare(unit.tree, unit=unit)
         code = self.context.scratch.get(SOURCE_KEY) or unit.tree.code
-        self.concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
+        # A module holding code of another module's estimator (an input_fn factory, a model_fn)
+        # may spell none of the names the concerns look for.
+        held = unit.index.program is not None and unit.index.program.holds_regions(unit)
+        self.concerns = [cls(self.context) for cls in PIPELINE if held or cls.should_run(code)]
         for concern in self.concerns:
             concern.prepare(unit.tree, shared=self)
             concern.visit_Module(unit.tree)
+
+    def close(self) -> None:
+        """Drop the concerns (which refer back here) and the unit."""
+        self.concerns, self.unit = [], None
 
     def targets_inside(self, regions: Set[cst.CSTNode]) -> List[cst.CSTNode]:
         """The nodes the concerns would rewrite inside ``regions`` (of any module)."""
@@ -110,6 +125,7 @@ class Migrate(MigrationCodemod):
         active = [c for c in self.concerns if c.rewrites()] if live else []
         if active:
             self.live, self.depth = live, 0
+            self.recording = PENDING_REWRITES_KEY in self.context.scratch
             self._dispatch(active)
             tree = self.fix_imports(tree.visit(self))
             self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
@@ -148,10 +164,16 @@ class Migrate(MigrationCodemod):
     def on_leave(self, original_node, updated_node):
         if self.depth:
             name = type(original_node).__name__
+            rewrote = [] if self.recording else None  # the concerns that rewrote the node, if asked
             for method in (*self.leavers.get(name, ()), *self.leavers.get("*", ())):
-                updated_node = method(original_node, updated_node)
+                new = method(original_node, updated_node)
+                if rewrote is not None and new is not updated_node:
+                    rewrote.append(method.__self__)
+                updated_node = new
                 if not isinstance(updated_node, cst.CSTNode):
                     break  # removed or replaced by several statements: nothing more to rewrite
+            for concern in rewrote or ():
+                concern.rewrote(original_node, updated_node)
         if original_node in self.live:
             self.depth -= 1
         return updated_node
@@ -187,34 +209,40 @@ def _handlers(cls: Type[MigrationCodemod]):
 
 
 def migrate_program(sources: Sequence[Source], options: Options = Options(), style: str = "auto",
-                    black_config=()) -> List[Optional[MigrationResult]]:
+                    black_config=(), rewrites: bool = False) -> List[Optional[MigrationResult]]:
     """Migrate the modules of one program, each laid out (see :mod:`codemods.layout`): the
     results in the order of ``sources``, None for a source that is only read (``write``
     false).  A module LibCST cannot parse gets a result with its ``error``; the program is
-    analysed without it."""
+    analysed without it.  ``rewrites``: also say which rewrites were made, and where."""
     program = Program(sources)
-    migrations: Dict[int, Migrate] = {}
-    for unit in program.units:
-        unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
-        unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
-        unit.migration.analyse(unit)
-    decide(program)
-    results: List[Optional[MigrationResult]] = []
-    for source in sources:
-        migration = migrations.get(id(source))
-        if not source.write:
-            results.append(None)
-        elif migration is None:
-            results.append(MigrationResult(source.code, [], program.errors[id(source)]))
-        else:
-            results.append(_result(migration, program, style, black_config))
-    return results
+    try:
+        migrations: Dict[int, Migrate] = {}
+        for unit in program.units:  # every context first: one module's analysis reports on others
+            unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
+            if rewrites:
+                unit.context.scratch[PENDING_REWRITES_KEY] = []
+            unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
+        for unit in program.units:
+            unit.migration.analyse(unit)
+        decide(program)
+        results: List[Optional[MigrationResult]] = []
+        for source in sources:
+            migration = migrations.get(id(source))
+            if not source.write:
+                results.append(None)
+            elif migration is None:
+                results.append(MigrationResult(source.code, [], error=program.errors[id(source)]))
+            else:
+                results.append(_result(migration, program, style, black_config, rewrites))
+        return results
+    finally:
+        program.close()
 
 
-def _result(migration: Migrate, program: Program, style: str, black_config) -> MigrationResult:
+def _result(migration: Migrate, program: Program, style: str, black_config, rewrites: bool) -> MigrationResult:
     unit = migration.unit
     tree = migration.rewrite(program.live(unit))
-    migration.locate_findings()
+    migration.locate_findings(tree)
     code = unit.source.code
     new = code if tree is unit.tree else positions.code(tree, migration.spans)
     findings = sorted(set(unit.context.scratch.get(FINDINGS_KEY, [])))
@@ -223,15 +251,36 @@ def _result(migration: Migrate, program: Program, style: str, black_config) -> M
     source = unit.source
     if source.style is not None:
         style, black_config = source.style, source.black_config
-    return MigrationResult(lay_out(code, new, style, black_config), findings)
+    laid_out = lay_out(code, new, style, black_config)
+    if new == code or not rewrites:
+        return MigrationResult(laid_out, findings)
+    return MigrationResult(laid_out, findings, *_rewrites(unit.context.scratch.get(REWRITES_KEY, []), code, new, laid_out))
 
 
-def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=()) -> MigrationResult:
+def migrate_code(code: str, options: Options = Options(), style: str = "auto", black_config=(),
+                 rewrites: bool = False) -> MigrationResult:
     """Migrate one module's source text, as a program of its own (see :func:`migrate_program`).
 
     Raises ``libcst.ParserSyntaxError`` if the code does not parse.
     """
-    result = migrate_program([Source(code)], options, style, black_config)[0]
+    result = migrate_program([Source(code)], options, style, black_config, rewrites)[0]
     if result.error is not None:
         raise result.error
     return result
+
+
+def _rewrites(recorded, code: str, new: str, laid_out: str) -> Tuple[List[Finding], List[Finding]]:
+    """The rewrites ``recorded`` (one per line and code): where they were in ``code``, and
+    where their new code is in ``laid_out`` (``new``, the migrated module, laid out); a
+    rewrite whose new node went away (a statement removed) is followed from ``code``."""
+    made: Dict[tuple, Tuple[Finding, Optional[Tuple[int, int]]]] = {}
+    for found, where in sorted(recorded, key=lambda item: item[0]):
+        made.setdefault((found.line, found.code), (found, where))
+    entries = list(made.values())
+    points = {True: iter(positions.follow([where for _, where in entries if where], new, laid_out)),
+              False: iter(positions.follow([(f.line, f.col) for f, where in entries if not where], code, laid_out))}
+    rewritten: Dict[tuple, Finding] = {}  # statements moved to one place are one rewrite there
+    for found, where in entries:
+        line, col = next(points[where is not None])
+        rewritten.setdefault((line, found.code), dataclasses.replace(found, line=line, col=col))
+    return [found for found, _ in entries], sorted(rewritten.values())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import difflib
 import itertools
 from typing import Collection, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -124,6 +125,43 @@ def locate(module: cst.Module, nodes: Iterable[cst.CSTNode], spans: Optional["Sp
         else:
             out[node] = (code.count("\n", 0, offset) + 1, offset - code.rfind("\n", 0, offset))
     return out
+
+
+def follow(points: Sequence[Tuple[int, int]], before: str, after: str) -> List[Tuple[int, int]]:
+    """1-based (line, column) ``points`` of ``before`` where the same code is in ``after``
+    (``before`` laid out, or migrated).  A line that did not change moves with its
+    neighbours; in lines that changed, a point keeps its place among the characters that
+    are not blanks (what a layout keeps), else goes to the code that follows them."""
+    if not points:
+        return []
+    old, new = NEWLINE.split(before), NEWLINE.split(after)
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    out = []
+    for line, col in points:
+        i = line - 1
+        tag, i1, i2, j1, j2 = next((op for op in opcodes if op[1] <= i < op[2]), ("equal", i, i + 1, i, i + 1))
+        if tag == "equal":
+            out.append((j1 + i - i1 + 1, col))
+            continue
+        a, a_at = _characters(old[i1:i2])
+        b, b_at = _characters(new[j1:j2])
+        k = next((n for n, (li, ci) in enumerate(a_at) if (li, ci) >= (i - i1, col - 1)), len(a))
+        found = next(((bj + k - ai) for ai, bj, size in difflib.SequenceMatcher(None, a, b, autojunk=False)
+                      .get_matching_blocks() if ai <= k < ai + size), None)
+        if found is not None:
+            li, ci = b_at[found]
+            out.append((j1 + li + 1, ci + 1))
+            continue
+        # Gone (a statement removed): the code that now follows where it was.
+        n = next((n for n in range(j1, len(new)) if new[n].strip()), min(j1, len(new) - 1))
+        out.append((n + 1, len(new[n]) - len(new[n].lstrip()) + 1))
+    return out
+
+
+def _characters(lines: Sequence[str]) -> Tuple[str, List[Tuple[int, int]]]:
+    """The characters of ``lines`` that are not blanks, and the (line, column) of each (0-based)."""
+    at = [(n, c) for n, line in enumerate(lines) for c, char in enumerate(line) if not char.isspace()]
+    return "".join(lines[n][c] for n, c in at), at
 
 
 def _holding(module: cst.Module, nodes: List[cst.CSTNode],
@@ -236,7 +274,7 @@ class Spans:
         text = self._code[self._starts[start]:self._starts[end]]
         newline = next((n for n in ("\r\n", "\n", "\r") if text.endswith(n)), "")
         line = self._line(first)
-        indent = line[: len(line) - len(line.lstrip(" \t\f"))]
+        indent = line[: len(line) - len(line.lstrip(" \t\f"))].replace("\f", "")  # a form feed is no indentation
         return _Verbatim(stmt, indent, text[: len(text) - len(newline)], newline)
 
     def copied(self, node: cst.CSTNode, keep: Collection[cst.CSTNode] = (),

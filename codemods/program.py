@@ -16,20 +16,20 @@ the importer's package.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from .base import PENDING_KEY, RULES, Rule, register
-from .estimators import ESTIMATOR_APIS, KERAS_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
-from .names import ImportTable
+from .eval_metrics import METRICS_NOT_REWRITTEN as METRICS_STAY
+from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function,
+                         InputFnPlan, renamed)
+from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .syntax import parse_module
-
-TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
-
 
 @dataclasses.dataclass
 class Source:
@@ -48,6 +48,9 @@ class Source:
     #: style the migration is given.
     style: Optional[str] = None
     black_config: Tuple = ()
+    #: How a line of ``code`` is named in findings about other modules (a notebook's
+    #: ``cell 3:12``); None: the line number.
+    where: Optional[Callable[[int], str]] = None
 
     @property
     def package(self) -> Optional[str]:
@@ -178,6 +181,21 @@ class Program:
         self.components = self._components()
         self._live: Dict[int, Set[cst.CSTNode]] = {}
 
+    def close(self) -> None:
+        """Break the references between the program, its units, their indexes and migrations,
+        so that reference counting frees the trees (no cycle outlives the program)."""
+        for unit in self.units:
+            unit.index.program = None
+            if unit.migration is not None:
+                unit.migration.close()
+            unit.migration = unit.context = None
+        self.units, self.components = [], []
+        self._index_of.clear()
+        self._by_name.clear()
+        self._unit_of_index.clear()
+        self._region_owner.clear()
+        self._live.clear()
+
     @property
     def indexes(self) -> List[EstimatorIndex]:
         return [unit.index for unit in self.units]
@@ -193,6 +211,16 @@ class Program:
         """The unit whose module ``node`` is a node of."""
         return next((unit for unit in self.units if unit.index.owns(node)), None)
 
+    def referenced(self, unit: Unit, fn: cst.FunctionDef) -> bool:
+        """Whether the program names ``fn`` anywhere but in its def: read in its module, or
+        imported by another (then some estimator may run it that est2tpu cannot follow)."""
+        name = fn.name.value
+        if name in unit.index.names_used:
+            return True
+        module = {n for _, n in unit.source.names}
+        return any(full.rpartition(".")[0] in module and full.endswith("." + name)
+                   for other in self.units if other is not unit for full in other.imports.aliases.values())
+
     def holding(self, unit: Unit, node: cst.CSTNode) -> Set[Component]:
         """The components with a region that holds ``node`` (a node of ``unit``)."""
         found = set()
@@ -201,6 +229,10 @@ class Program:
             found.update(self._region_owner.get(node, ()))
             node = parents.get(node)
         return found
+
+    def holds_regions(self, unit: Unit) -> bool:
+        """Whether some estimator's code is in ``unit``, defined there for another module's."""
+        return any(unit.index.owns(node) for node in self._region_owner)
 
     def live(self, unit: Unit) -> Set[cst.CSTNode]:
         """The regions of ``unit`` that the estimators converting run: only there it changes."""
@@ -235,6 +267,33 @@ class Program:
             if unit is not None and unit is not importer:
                 return unit.index, ".".join(parts[cut:])
         return None
+
+    def spelled_at(self, expr: cst.BaseExpression, index: EstimatorIndex) -> Optional[cst.BaseExpression]:
+        """``expr`` (an expression of some module of the program, a batch size say) as the module
+        of ``index`` can spell it: a module-level name of its own module is qualified by an
+        import of that module there (``BATCH`` of trainer/data.py is ``data.BATCH`` where
+        ``from . import data``), or read as is through an import of that very name; None when
+        the module of ``index`` cannot name it."""
+        owner = self.owner(expr)
+        if owner is None or owner.index is index:
+            return expr
+        here = self.unit_of(index)
+        modules = {name for _, name in owner.source.names}
+        alias = next((local for local, full in here.imports.module_aliases.items() if full in modules), None)
+        mapping: Dict[str, cst.BaseExpression] = {}
+        for name in names_in(expr):
+            if owner.index.lookup(name, None) is not None or owner.index.function_named(name, None) is not None:
+                if here.imports.module_aliases.get(name) in {f"{module}.{name}" for module in modules}:
+                    continue  # from trainer.data import BATCH
+                if alias is None:
+                    return None
+                mapping[name] = cst.Attribute(cst.Name(alias), cst.Name(name))
+            elif name in owner.imports.aliases:
+                if here.imports.module_aliases.get(name) != owner.imports.aliases[name]:
+                    return None
+            elif not hasattr(builtins, name):
+                return None
+        return renamed(expr, mapping) if mapping else expr
 
     def where(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[str]:
         """Where an imported name comes from, for a finding: ``the module trainer.model`` (in
@@ -346,6 +405,7 @@ def decide(program: Program) -> None:
                 for component in program.holding(unit, node):
                     if (node, code) not in {(n, c) for n, c, _ in component.obstacles}:
                         component.obstacles.append((node, code, message))
+    _specs_that_stay(program)
     for unit in program.units:
         if unit.source.write:
             continue
@@ -369,7 +429,7 @@ def decide(program: Program) -> None:
     in_regions = {node for component in program.components for node in component.regions}
     for unit in program.units:
         for fn in unit.index.model_fns - in_regions:
-            if fn in unit.index.spec_returning(("tf.estimator.EstimatorSpec",)):
+            if fn in unit.index.spec_returning(("tf.estimator.EstimatorSpec",)) and not program.referenced(unit, fn):
                 _report(program, fn.name, NO_ESTIMATOR, f"{NO_ESTIMATOR.title}: {fn.name.value}",
                         "migrate it with the code that builds its Estimator")
     for unit in program.units:
@@ -381,6 +441,22 @@ def decide(program: Program) -> None:
                 if RULES[item[1]].blocking or inside(item[0], live, unit.index.parent_of)]
 
 
+def _specs_that_stay(program: Program) -> None:
+    """The invariant behind every conversion: each spec an estimator's model_fns return becomes
+    a TPUEstimatorSpec.  A spec call in a converting estimator's code that stays an EstimatorSpec
+    (its eval_metric_ops could not move, however that came about) is an obstacle."""
+    for unit in program.units:
+        for call in unit.index.calls_to("tf.estimator.EstimatorSpec"):
+            if not unit.index.stays_estimator_spec(call):
+                continue
+            for component in program.holding(unit, call):
+                if component.converts and not any(node is call or inside(node, {call}, unit.index.parent_of)
+                                                  for node, _, _ in component.obstacles):
+                    component.obstacles.append((call, METRICS_STAY.code, METRICS_STAY.title))
+                    _report(program, call, METRICS_STAY, "the spec stays an EstimatorSpec: its eval_metric_ops "
+                            "were not moved into eval_metrics", "pass eval_metrics=(metric_fn, [tensors])")
+
+
 def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint: str) -> None:
     unit = program.owner(node)
     unit.context.scratch.setdefault(PENDING_KEY, []).append((node, rule.code, message, hint))
@@ -388,7 +464,8 @@ def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint:
 
 def _display(program: Program, node: cst.CSTNode) -> str:
     unit = program.owner(node)
-    return f"{unit.source.display}:{unit.line_of(node)}"
+    line = unit.line_of(node)
+    return f"{unit.source.display}:{unit.source.where(line) if unit.source.where else line}"
 
 
 def inside(node: cst.CSTNode, nodes: Set[cst.CSTNode], parents: Dict[cst.CSTNode, cst.CSTNode]) -> bool:

@@ -58,6 +58,8 @@ SUMMARY = Rule(
     "Summaries inside model_fn are dropped on a TPU. Write scalars from a host_call "
     "(TPUEstimatorSpec(host_call=(host_fn, tensors))) with the v2 summary API; image and "
     "histogram summaries have no TPU equivalent.",
+    before='tf.compat.v1.summary.image("inputs", features["image"])  # in model_fn',
+    after="# removed: log a few images from the input_fn or an evaluation script instead",
 )
 
 MODES = {"train": "TRAIN", "eval": "EVAL", "infer": "PREDICT"}  # ModeKeys values -> names

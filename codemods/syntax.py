@@ -19,13 +19,31 @@ def parse_module(code: str) -> cst.Module:
     check = node_class.__post_init__
     node_class.__post_init__ = _unchecked
     try:
-        return cst.parse_module(code)
+        return _as_written(cst.parse_module(code), code)
     finally:
         node_class.__post_init__ = check
 
 
 def _unchecked(node: cst.CSTNode) -> None:
     pass
+
+
+def _as_written(module: cst.Module, code: str) -> cst.Module:
+    """``module`` with two things LibCST's parser gets wrong about ``code`` put right: a
+    file whose lines end in "\\r" alone keeps its last one, and a form feed (which Python
+    does not count as indentation) is not made part of the indentation of every block."""
+    if code.endswith("\r") and not module.has_trailing_newline:
+        module = module.with_changes(has_trailing_newline=True)
+    if "\f" in code:
+        module = module.with_changes(default_indent=module.default_indent.replace("\f", "")).visit(_FormFeeds())
+    return module
+
+
+class _FormFeeds(cst.CSTTransformer):
+    def leave_IndentedBlock(self, original_node, updated_node):
+        if updated_node.indent and "\f" in updated_node.indent:
+            return updated_node.with_changes(indent=updated_node.indent.replace("\f", ""))
+        return updated_node
 
 
 def dotted_expr(path: str):

@@ -23,7 +23,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param
 from .names import dotted
-from .syntax import add_args, find_arg, is_name, keywordize, kwarg, replace_arg
+from .syntax import add_args, find_arg, is_name, keywordize, kwarg, remove_kwarg, replace_arg
 from .walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
@@ -74,6 +74,9 @@ RESERVED_PARAMS = Rule(
     "params may hold the reserved key batch_size",
     "params is not a dict literal here, so a 'batch_size' (or 'context') key could not be "
     "moved out. TPUEstimator rejects them: pass batch sizes as train_batch_size/... instead.",
+    before="est = tf.estimator.Estimator(model_fn, params=load_hparams())",
+    after="hparams = load_hparams()  # without a 'batch_size' key\n"
+          "est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, params=hparams, train_batch_size=32, ...)",
 )
 PARAMS_CALL = Rule(
     "E2T242",
@@ -93,6 +96,9 @@ NO_BATCH_SIZE = Rule(
     "batch size of an input_fn not found",
     "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
     "The input_fn's batch size could not be read here; set it by hand.",
+    before="est.train(input_fn=make_input_fn(files))",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(..., train_batch_size=32)\n"
+          "est.train(input_fn=make_input_fn(files))  # batching by params[\"batch_size\"]",
     blocking=True,
     obstacle=True,
 )
@@ -103,6 +109,9 @@ BATCH_CONFLICT = Rule(
     "that mode is given it as params['batch_size']. These input_fns batched by different "
     "sizes; the first was kept, which changes what the others train or evaluate on. Build one "
     "TPUEstimator per batch size (sharing model_dir), or use one size.",
+    before="est.train(lambda: train_ds.batch(64))\nest.train(lambda: extra_ds.batch(16))",
+    after="est.train(lambda params: train_ds.batch(params[\"batch_size\"]))  # train_batch_size=64\n"
+          "est_16.train(lambda params: extra_ds.batch(params[\"batch_size\"]))  # a second TPUEstimator",
     blocking=True,
     obstacle=True,
 )
@@ -111,6 +120,9 @@ CONFIG_UNKNOWN = Rule(
     "config is not a RunConfig built in this file",
     "TPUEstimator requires a tpu RunConfig ('`config` must be provided with type "
     "`tpu_config.RunConfig`'). Build it with tf.compat.v1.estimator.tpu.RunConfig(...).",
+    before="est = tf.estimator.Estimator(model_fn, config=load_config())",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(\n"
+          "    model_fn, config=tf.compat.v1.estimator.tpu.RunConfig(model_dir=load_config().model_dir, ...), ...)",
     blocking=True,
     obstacle=True,
 )
@@ -124,6 +136,18 @@ CHECKPOINTS_PER_LOOP = Rule(
     before="tf.estimator.RunConfig(save_checkpoints_steps=10)",
     after="tf.compat.v1.estimator.tpu.RunConfig(save_checkpoints_steps=100, "
           "tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100))",
+)
+TPU_CORES = 8  # the smallest TPU (v2-8, v3-8): every slice's core count is a multiple of it
+NOT_PER_CORE = Rule(
+    "E2T249",
+    "batch size not a multiple of the TPU's cores",
+    "TPUEstimator splits each global batch (train_batch_size, eval_batch_size, "
+    "predict_batch_size) evenly across the TPU cores, 8 on the smallest TPU: 'train batch size "
+    "20 must be divisible by number of replicas 8'. The CPU run is unchanged; on a TPU use a "
+    "multiple of the core count (and keep the learning rate right for the new batch).",
+    before="dataset.batch(20)",
+    after="dataset.batch(24)",
+    blocking=True,
 )
 UNKNOWN_KEYWORDS = Rule(
     "E2T231",
@@ -143,31 +167,53 @@ UNKNOWN_KEYWORDS = Rule(
 def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=None) -> List[cst.Arg]:
     """``train_batch_size=…`` etc.: the batch sizes the site's input_fns used, where known there.
 
-    An Estimator used nowhere in this file (returned, stored) with ``params["batch_size"]``
-    gets it for every mode: its input_fns, wherever they are, read it in every mode.
+    An Estimator used nowhere in the program (returned, stored) with ``params["batch_size"]``
+    gets it for every mode: its input_fns, wherever they are, read it in every mode; one
+    trained nowhere gets it as its train batch size (TPUEstimator needs one), and without it
+    has none to be given (E2T218).
     """
     args = []
     for mode, keyword in BATCH_KEYWORDS.items():
         uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
         if not uses:
-            if not site.uses and from_params is not None and codemod.index.available_at(from_params, site.scope):
+            unused = not any(u.mode == mode for u in site.uses)
+            if (not site.uses or mode == "train" and unused) and from_params is not None \
+                    and codemod.index.available_at(from_params, site.scope):
                 args.append(kwarg(keyword, from_params))
+            elif mode == "train" and unused:
+                codemod.report(site.call, NO_BATCH_SIZE.code,
+                               f"{NO_BATCH_SIZE.title} ({keyword}): the estimator is trained nowhere in the program",
+                               "migrate it with the code that trains it")
             continue
         sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
-        size = sizes[0]
+        size, why = sizes[0], ""
+        if size is not None and codemod.program is not None:  # read in another module: as this one names it
+            size = codemod.program.spelled_at(size, codemod.index)
+            if size is None:
+                why = f": {_code(sizes[0])} is set in a module that the one building the estimator does not import"
         if size is not None and not codemod.index.available_at(size, site.scope):
-            size = None
+            size, why = None, f": {_code(size)} is not known where the estimator is built"
         spelled = [_code(s) for s in sizes]
         for use, other in zip(uses, spelled):
             if other is not None and other != spelled[0]:
                 codemod.report(use.arg, BATCH_CONFLICT.code, f"{BATCH_CONFLICT.title}: {other}, not {spelled[0]}",
                                "one TPUEstimator per batch size")
         if size is None:
-            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
                            f"pass {keyword}= where the estimator is built")
             continue
         args.append(kwarg(keyword, size))
+        _check_cores(codemod, site, keyword, size)
     return args
+
+
+def _check_cores(codemod: MigrationCodemod, site: EstimatorSite, keyword: str, size: cst.BaseExpression) -> None:
+    """E2T249 for a batch size, known here as a number, that the TPU's cores cannot share."""
+    value = codemod.index.value_of(size, site.scope) if isinstance(size, cst.Name) else size
+    if isinstance(value, cst.Integer) and int(value.evaluated_value) % TPU_CORES:
+        codemod.report(site.call, NOT_PER_CORE.code,
+                       f"{NOT_PER_CORE.title}: {keyword}={value.evaluated_value}, not a multiple of {TPU_CORES}",
+                       f"make it a multiple of {TPU_CORES}")
 
 
 def _code(expr: Optional[cst.BaseExpression]) -> Optional[str]:
@@ -180,12 +226,13 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
              RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS,
-             CHECKPOINTS_PER_LOOP]
+             CHECKPOINTS_PER_LOOP, NOT_PER_CORE]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites: Dict[cst.Call, EstimatorSite] = {}
-        self.batch_key_dicts: Dict[cst.Dict, cst.DictElement] = {}
+        #: params dicts ({...} or dict(...)) -> their batch_size entry, which leaves them
+        self.batch_key_dicts: Dict[cst.BaseExpression, cst.CSTNode] = {}
         self.params_copies: Dict[cst.BaseExpression, cst.BaseExpression] = {}  # params=d: a copy of d without batch_size
         self.none_configs: Set[cst.Call] = set()  # config=None: a TPU RunConfig instead
         self.run_configs = set(self.index.calls_to("tf.estimator.RunConfig"))
@@ -259,18 +306,18 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         given = self.index.argument(site, "params", 3)
         if given is None:
             return None
-        value = self.index.lookup(given.value, site.scope) if isinstance(given, cst.Name) else given  # one variable
-        if isinstance(value, cst.Dict):
-            from_params = None
-            for element in value.elements:
-                if isinstance(element, cst.DictElement) and is_batch_size_key(element.key):
-                    from_params = element.value
-                    if isinstance(given, cst.Name) and _reads_batch_size(self._module, given.value):
-                        # the dict is also read for its batch_size: keep it, pass a copy without it
-                        self.params_copies[given] = _without_batch_size(given)
-                    else:
-                        self.batch_key_dicts[value] = element
-            return from_params
+        value = self.index.params_dict_of(site)  # {...} or dict(...), given directly or through one name
+        if value is not None:
+            entry = find_arg(value, "batch_size") if isinstance(value, cst.Call) else next(
+                (e for e in value.elements if isinstance(e, cst.DictElement) and is_batch_size_key(e.key)), None)
+            if entry is None:
+                return None
+            if isinstance(given, cst.Name) and _reads_batch_size(self._module, given.value):
+                # the dict is also read for its batch_size: keep it, pass a copy without it
+                self.params_copies[given] = _without_batch_size(given)
+            else:
+                self.batch_key_dicts[value] = entry
+            return entry.value
         read = self._batch_size_read(given, site)
         if read is not None:
             self.params_copies[given] = _without_batch_size(given)
@@ -313,6 +360,9 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         call = keywordize(call, RUN_CONFIG_FIELDS, start=0)
         return add_args(call.with_changes(func=self.target("RunConfig", like)), extra)
 
+    def rewrite_code(self, node: cst.CSTNode) -> str:
+        return (TO_TPU_RUN_CONFIG if node in self.run_configs else TO_TPU_ESTIMATOR).code
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if original_node in self.sites:
             call = keywordize(updated_node, ESTIMATOR_FIELDS, start=4)
@@ -324,6 +374,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         if original_node in self.run_configs:
             self.drop_import_of(original_node.func)
             return self._tpu_run_config(updated_node, like=original_node.func)
+        if original_node in self.batch_key_dicts:  # params=dict(..., batch_size=B, ...)
+            return remove_kwarg(updated_node, "batch_size")
         return updated_node
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:

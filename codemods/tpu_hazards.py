@@ -26,6 +26,8 @@ GLOBAL_BATCH = Rule(
     "train_batch_size is the global batch size; params['batch_size'] is per shard. Learning-rate "
     "schedules, decay_steps and steps-per-epoch derived from the batch size change meaning on a "
     "multi-core TPU: check them.",
+    before='steps_per_epoch = NUM_EXAMPLES // params["batch_size"]  # in model_fn',
+    after="steps_per_epoch = NUM_EXAMPLES // TRAIN_BATCH_SIZE  # the global batch size",
 )
 NOT_ON_TPU = Rule(
     "E2T206", "op does not compile for the TPU",
@@ -41,17 +43,24 @@ HOOK = Rule(
     "Hooks that read tensors of the model_fn (LoggingTensorHook, SummarySaverHook, NanTensorHook) "
     "cannot see tensors inside the TPU computation ('Operation ... has been marked as not "
     "fetchable'). Log through host_call or drop the hook.",
+    before='hook = tf.compat.v1.train.LoggingTensorHook({"loss": loss}, every_n_iter=100)',
+    after="host_call = (host_fn, [tf.reshape(loss, [1])])  # host_fn writes or logs the loss",
     blocking=True,
 )
 EXPORT = Rule(
     "E2T210", "export defaults to a TPU SavedModel",
     "TPUEstimator(export_to_tpu=True) by default exports a TPU graph; for CPU serving pass "
     "export_to_tpu=False to TPUEstimator.",
+    before="est.export_saved_model(export_dir, serving_input_fn)",
+    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(..., export_to_tpu=False)\n"
+          "est.export_saved_model(export_dir, serving_input_fn)",
 )
 MULTI_GPU = Rule(
     "E2T211", "multi-GPU code",
     "MirroredStrategy, replicate_model_fn, TowerOptimizer and RunConfig(train_distribute=...) "
     "do not apply to TPUEstimator, which shards across TPU cores itself. Remove them.",
+    before="config = tf.estimator.RunConfig(train_distribute=tf.distribute.MirroredStrategy())",
+    after="config = tf.estimator.RunConfig()",
     blocking=True,
     obstacle=True,
 )

@@ -11,6 +11,19 @@ _RUNTIME = {
     "use_tpu": "est2tpu.runtime.tpu",
     "tpu_cluster_resolver": "est2tpu.runtime.tpu",
     "model_to_estimator": "est2tpu.runtime.keras_estimator",
+    "numpy_input_fn": "est2tpu.runtime.inputs",
+    "pandas_input_fn": "est2tpu.runtime.inputs",
+    **{
+        name: "est2tpu.runtime.canned"
+        for name in (
+            "DNNClassifier",
+            "DNNRegressor",
+            "LinearClassifier",
+            "LinearRegressor",
+            "DNNLinearCombinedClassifier",
+            "DNNLinearCombinedRegressor",
+        )
+    },
 }
 
 __all__ = sorted(_RUNTIME)

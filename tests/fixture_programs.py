@@ -5,7 +5,11 @@ import importlib.util
 import pathlib
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
-NAMES = sorted(p.stem for p in FIXTURES.glob("*.py"))
+# Fixtures whose migration is not written by est2tpu yet: canned_premade is migrated by
+# hand (tests/canned_premade_migrated.py, run by tests/test_canned_runtime.py) until
+# the canned-estimator codemod writes its golden canned_premade.py.out.
+PENDING = {"canned_premade"}
+NAMES = sorted(p.stem for p in FIXTURES.glob("*.py") if p.stem not in PENDING)
 
 
 def load(path: pathlib.Path, name: str):
@@ -14,3 +18,17 @@ def load(path: pathlib.Path, name: str):
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def migrate_in_package(path: pathlib.Path, source=None, **layout):
+    """The engine's result for one module (its text, or ``source``) migrated with the other
+    modules of its package directory, all of them written, as one program (fixtures are
+    programs of one file)."""
+    from est2tpu.cli.program import module_names
+    from est2tpu.codemods.migrate import migrate_program
+    from est2tpu.codemods.program import Source
+
+    paths = [path] if path.parent == FIXTURES else sorted(path.parent.glob("*.py"))
+    sources = [Source(source if p == path and source is not None else p.read_text(), module_names(str(p)), str(p),
+                      p.name == "__init__.py") for p in paths]
+    return migrate_program(sources, **layout)[paths.index(path)]

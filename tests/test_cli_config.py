@@ -87,7 +87,7 @@ def test_every_documented_key_is_accepted(tmp_path):
         "[tool.est2tpu]\n"
         'target = "tf2"\n'
         'select = ["E2T"]\n'
-        'ignore = ["E2T9"]\n'
+        'ignore = ["e2t24"]\n'  # codes are case-insensitive
         'exclude = ["build"]\n'
         'extend-exclude = ["gen/"]\n'
         "iterations-per-loop = 50\n"
@@ -95,7 +95,7 @@ def test_every_documented_key_is_accepted(tmp_path):
     )})
     settings = Resolver({}, None, cwd=str(tmp_path)).for_dir(str(tmp_path))
     assert settings.target == "tf2" and settings.iterations_per_loop == 50
-    assert settings.select == ("E2T",) and settings.ignore == ("E2T9",)
+    assert settings.select == ("E2T",) and settings.ignore == ("E2T24",)
     assert [p for p, _ in settings.excludes] == ["build", "gen/"]
     assert settings.format == "none"
     assert settings.source == str(tmp_path / "pyproject.toml")
@@ -106,8 +106,21 @@ def test_select_and_ignore_from_config(tmp_path):
     result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
     assert "E2T201" not in result.stdout
     # The flag overrides the file's list.
-    result = run_cli("migrate", "--check", "--ignore", "E2T9", "m.py", cwd=tmp_path)
+    result = run_cli("migrate", "--check", "--ignore", "E2T24", "m.py", cwd=tmp_path)
     assert "E2T201" in result.stdout
+
+
+@pytest.mark.parametrize("table, needle", [
+    ('select = ["E2T2O4"]', "select: unknown rule code or prefix 'E2T2O4' (did you mean E2T204?)"),
+    ('ignore = ["E2T201", "XYZ"]', "ignore: unknown rule code or prefix 'XYZ'; `est2tpu rules` lists them"),
+    ('ignore = ["E2T4"]', "ignore: unknown rule code or prefix 'E2T4'"),
+])
+def test_unknown_codes_in_config_are_an_error(tmp_path, table, needle):
+    """A selector that matches no code would hide every finding (select) or none (ignore)."""
+    write(tmp_path, {"pyproject.toml": f"[tool.est2tpu]\n{table}\n", "m.py": CHIEF})
+    result = run_cli("migrate", "m.py", cwd=tmp_path)
+    assert result.code == 2 and needle in result.err and "pyproject.toml" in result.err
+    assert (tmp_path / "m.py").read_text() == CHIEF  # nothing was migrated
 
 
 def test_format_from_config(tmp_path):

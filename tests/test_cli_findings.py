@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from est2tpu.cli.main import directives, selected
-from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, run_cli, write
+from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, TRAINED_REWRITES, run_cli, write
 
 # --------------------------------------------------------------------------- rules
 
 
-def test_rules_lists_codes_and_titles():
+def test_rules_lists_codes_kinds_and_titles():
     from est2tpu.codemods.base import RULES
 
     result = run_cli("rules")
@@ -24,6 +24,62 @@ def test_rules_lists_codes_and_titles():
     assert [line.split()[0] for line in lines] == sorted(RULES)
     spec = next(line for line in lines if line.startswith("E2T101"))
     assert RULES["E2T101"].title in spec
+    kinds = {line.split()[0]: line.split()[1] for line in lines}
+    assert kinds["E2T101"] == "rewrite" and kinds["E2T204"] == "blocking" and kinds["E2T201"] == "review"
+    assert {code for code, kind in kinds.items() if kind == "blocking"} == {
+        code for code, rule in RULES.items() if rule.blocking}
+
+
+def _reported_codes():
+    """(module, code) of every ``….report(node, CODE, …)`` call in the codemods' source, the
+    code written as ``RULE.code`` (a Rule of the module) or as a string."""
+    import ast
+    import importlib
+
+    from est2tpu.codemods.base import Rule
+
+    out = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "codemods").glob("*.py")):
+        module = importlib.import_module(f"est2tpu.codemods.{path.stem}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "report"
+                    and len(node.args) >= 2):
+                continue
+            code = node.args[1]
+            if isinstance(code, ast.Constant):
+                out.append((path.stem, code.value))
+            else:
+                assert isinstance(code, ast.Attribute) and code.attr == "code" and isinstance(code.value, ast.Name), (
+                    f"{path.name}:{node.lineno}: a code this test cannot read")
+                rule = getattr(module, code.value.id)
+                assert isinstance(rule, Rule), f"{path.name}:{node.lineno}"
+                out.append((path.stem, rule.code))
+    return out
+
+
+def test_every_reported_code_is_in_the_catalogue_with_an_explanation_and_an_example():
+    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    import est2tpu.verify.rules  # noqa: F401  and verify's
+    from est2tpu.cli.config import CODES
+    from est2tpu.codemods.base import RULES
+
+    reported = _reported_codes()
+    assert len({code for _, code in reported}) >= 30  # the scan sees the codemods' report calls
+    for module, code in reported:
+        assert code in RULES, f"{module} reports {code}, which `est2tpu rules` does not know"
+    for code, rule in list(RULES.items()):
+        assert rule.title and rule.explanation and rule.before and rule.after, code
+        assert run_cli("rules", code.lower()).stdout.startswith(f"{code}: {rule.title}\n")
+    # The stdlib-only list the CLI checks --select/--ignore against is the registry's.
+    assert sorted(CODES) == sorted(RULES)
+
+
+def test_rules_explains_a_checkpoint_finding():
+    """E2T233 is reported (save_checkpoints_steps not a multiple of iterations_per_loop)."""
+    result = run_cli("rules", "E2T233")
+    assert result.code == 0 and result.stdout.startswith("E2T233: checkpoints are saved between loops")
+    assert "A review note" in result.stdout and "Before:" in result.stdout
+    assert "Blocking: " in run_cli("rules", "E2T204").stdout
 
 
 def test_rules_explains_one_with_example():
@@ -49,7 +105,8 @@ def test_rules_json():
 
     doc = json.loads(run_cli("rules", "--output-format", "json").stdout)
     assert {r["code"] for r in doc} == set(RULES)
-    assert {"code", "title", "explanation", "before", "after"} <= set(doc[0])
+    assert {"code", "title", "explanation", "before", "after", "blocking", "kind"} <= set(doc[0])
+    assert {r["code"]: r["kind"] for r in doc}["E2T204"] == "blocking"
 
 
 # --------------------------------------------------------------------------- select / ignore / inline
@@ -71,6 +128,27 @@ def test_selected(code, select, ignore, expected):
     assert selected(code, select, ignore) is expected
 
 
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--select", "E2T2O4", "unknown rule code or prefix 'E2T2O4' (did you mean E2T204?)"),
+    ("--select", "XYZ", "unknown rule code or prefix 'XYZ'; `est2tpu rules` lists them"),
+    ("--ignore", "E2T201,E2T4", "unknown rule code or prefix 'E2T4'"),
+])
+def test_unknown_selectors_are_a_usage_error(tmp_path, flag, value, needle):
+    """A selector that matches no code would hide every finding and exit 0."""
+    write(tmp_path, {"m.py": CHIEF})
+    result = run_cli("migrate", flag, value, "m.py", cwd=tmp_path)
+    assert result.code == 2 and needle in result.err
+    assert "usage: est2tpu migrate" in result.err
+    assert (tmp_path / "m.py").read_text() == CHIEF
+
+
+def test_selectors_are_case_insensitive(tmp_path):
+    write(tmp_path, {"m.py": CHIEF})
+    assert "E2T201" in run_cli("migrate", "--check", "--select", "e2t201", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" not in run_cli("migrate", "--check", "--ignore", "e2t2", "m.py", cwd=tmp_path).stdout
+    assert "E2T201" in run_cli("migrate", "--check", "--select", "all", "m.py", cwd=tmp_path).stdout
+
+
 def test_select_and_ignore_flags(tmp_path):
     write(tmp_path, {"m.py": CHIEF})
     assert "E2T201" in run_cli("migrate", "--check", "m.py", cwd=tmp_path).stdout
@@ -83,7 +161,7 @@ def test_select_and_ignore_flags(tmp_path):
 
 def test_directives_parsing():
     text = (
-        "x = 1  # est2tpu: ignore[E2T201, E2T1]\n"
+        "x = 1  # est2tpu: ignore[e2t201, E2T1]\n"  # codes are case-insensitive
         "y = 2  # est2tpu: ignore\n"
         "z = '# est2tpu: skip-file'  # a string is not a comment\n"
         "w = 3  # noqa  # est2tpu: ignore[E2T9]\n"
@@ -167,17 +245,29 @@ def test_json_format(findings_tree):
     assert finding["title"] and finding["message"] and finding["col"] >= 1
     assert doc["errors"] == [{"path": "pkg/bad.py", "line": 3, "col": 14, "cell": None,
                               "message": "syntax error: invalid syntax"}]
-    assert doc["summary"] == {"migrated": 3, "unchanged": 0, "failed": 1, "findings": 2}
+    assert doc["summary"] == {"migrated": 3, "unchanged": 0, "failed": 1, "findings": 2, "blocking": 0,
+                              "rewrites": 3 * (1 + len(TRAINED_REWRITES))}
     assert doc["changed"] == ["pkg/a, b.py", "pkg/m.py", "pkg/ok.py"]
+    assert finding["blocking"] is False
+    # Each rewrite made, at the statement it changed: the spec each file returns, and what trains it.
+    assert [(r["path"], r["code"], r["line"]) for r in doc["rewrites"]] == [
+        (path, code, line) for path in ("pkg/a, b.py", "pkg/m.py", "pkg/ok.py")
+        for code, line in [("E2T101", CHIEF_LINE), *TRAINED_REWRITES]]
+    assert doc["rewrites"][0]["title"] == "EstimatorSpec becomes TPUEstimatorSpec"
 
 
 def test_github_format(findings_tree):
     result = run_cli("migrate", "--check", "--output-format", "github", "pkg", cwd=findings_tree)
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"::warning file=pkg/a%2C b.py,line={CHIEF_LINE},col=")
-    assert lines[1].startswith(f"::warning file=pkg/m.py,line={CHIEF_LINE},col=")
-    assert ",title=E2T201::training_chief_hooks" in lines[1]
-    assert lines[2] == "::error file=pkg/bad.py,line=3,col=14,title=est2tpu::syntax error: invalid syntax"
+    lines = [out for out in result.stdout.splitlines()  # but the rewrites of what trains the model_fns
+             if not any(f"line={at},col=" in out and f"title={code}::" in out for code, at in TRAINED_REWRITES)]
+    assert lines[0] == f"::notice file=pkg/a%2C b.py,line={CHIEF_LINE},col=12,title=E2T101::EstimatorSpec becomes " \
+                       "TPUEstimatorSpec"
+    assert lines[1].startswith(f"::warning file=pkg/a%2C b.py,line={CHIEF_LINE},col=")
+    assert lines[3].startswith(f"::warning file=pkg/m.py,line={CHIEF_LINE},col=")
+    assert ",title=E2T201::training_chief_hooks" in lines[3]
+    assert lines[4].startswith("::notice file=pkg/ok.py,line=7,col=12,title=E2T101::")
+    assert lines[5] == "::error file=pkg/bad.py,line=3,col=14,title=est2tpu::syntax error: invalid syntax"
+    assert len(lines) == 6 and len(result.stdout.splitlines()) == 6 + 3 * len(TRAINED_REWRITES)
 
 
 def _sarif(root, *args):
@@ -194,37 +284,89 @@ def test_sarif_structure_for_github_code_scanning(findings_tree):
     (run,) = doc["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "est2tpu" and driver["version"]
-    assert [r["id"] for r in driver["rules"]] == ["E2T201"]
-    rule = driver["rules"][0]
+    assert [r["id"] for r in driver["rules"]] == ["E2T101", "E2T103", "E2T104", "E2T201"]
+    rewrite, _, _, rule = driver["rules"]
+    assert rule["name"] == "TrainingChiefHooksMovedToTrainingHooks"
     assert rule["shortDescription"]["text"] == RULES["E2T201"].title
     assert rule["fullDescription"]["text"] == RULES["E2T201"].explanation
-    assert RULES["E2T201"].before in rule["help"]["text"]
+    assert RULES["E2T201"].before in rule["help"]["text"] and RULES["E2T201"].after in rule["help"]["markdown"]
+    assert rule["defaultConfiguration"]["level"] == "warning" and rewrite["defaultConfiguration"]["level"] == "note"
     assert run["columnKind"] == "unicodeCodePoints"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file:///")
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].endswith("/")
-    results = run["results"]
-    assert len(results) == 2
+    results = [r for r in run["results"] if r["ruleId"] in ("E2T101", "E2T201")]  # the specs' (the rest trains them)
+    assert [(r["ruleId"], r["ruleIndex"], r["level"]) for r in results] == [
+        ("E2T101", 0, "note"), ("E2T201", 3, "warning"), ("E2T101", 0, "note"), ("E2T201", 3, "warning"),
+        ("E2T101", 0, "note")]
+    lines = CHIEF.splitlines()
     for r in results:
-        assert r["ruleId"] == "E2T201" and r["ruleIndex"] == 0 and r["level"] == "warning"
         assert r["message"]["text"]
         loc = r["locations"][0]["physicalLocation"]
         assert loc["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
-        assert loc["region"]["startLine"] == CHIEF_LINE and loc["region"]["startColumn"] >= 1
+        region = loc["region"]
+        assert region["startLine"] == region["endLine"] == CHIEF_LINE
+        # The region is the name the result is about, end exclusive.
+        named = lines[CHIEF_LINE - 1][region["startColumn"] - 1:region["endColumn"] - 1]
+        assert named == ("tf.estimator.EstimatorSpec" if r["ruleId"] == "E2T101" else "training_chief_hooks")
     assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results] == [
-        "pkg/a%2C%20b.py", "pkg/m.py"]
+        "pkg/a%2C%20b.py", "pkg/a%2C%20b.py", "pkg/m.py", "pkg/m.py", "pkg/ok.py"]
     invocation = run["invocations"][0]
     assert invocation["executionSuccessful"] is False
     (note,) = invocation["toolExecutionNotifications"]
     assert note["level"] == "error" and "syntax error" in note["message"]["text"]
 
 
-def test_sarif_without_findings_is_still_valid(tmp_path):
-    write(tmp_path, {"m.py": SPEC})
+def test_sarif_levels_follow_the_rules_kinds(tmp_path):
+    """A blocking finding is an error, a review note a warning, a rewrite made a note; a
+    rewrite that a finding of the same code already shows (E2T109/E2T110) is not repeated."""
+    write(tmp_path, {"m.py": CHIEF + "\nest = tf.estimator.DNNClassifier(hidden_units=[3])\n"})
     result, doc = _sarif(tmp_path, "m.py")
     assert result.code == 1
+    levels = {(r["ruleId"], r["level"]) for r in doc["runs"][0]["results"]}
+    assert levels == {("E2T101", "note"), ("E2T103", "note"), ("E2T104", "note"), ("E2T201", "warning"),
+                      ("E2T204", "error")}
+    rules = {r["id"]: r["defaultConfiguration"]["level"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules == {"E2T101": "note", "E2T103": "note", "E2T104": "note", "E2T201": "warning", "E2T204": "error"}
+    _validate(doc)
+
+    from est2tpu.cli.report import Diagnostic, FileResult, sarif_report
+
+    noted = FileResult("s.py", "migrated", [Diagnostic("s.py", 3, 5, "E2T109", "moved", kind="review")],
+                       [Diagnostic("s.py", 3, 5, "E2T109", "moved", kind="rewrite"),
+                        Diagnostic("s.py", 4, 5, "E2T109", "moved", kind="rewrite")])
+    shown = json.loads(sarif_report([noted], [], {}, str(tmp_path)))["runs"][0]["results"]
+    assert [(r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in shown] == [
+        ("warning", 3), ("note", 4)]
+
+
+def test_sarif_help_uri_comes_from_the_package_metadata(tmp_path, monkeypatch):
+    """Each rule links to its documentation when est2tpu's metadata names a documentation URL."""
+    from importlib import metadata
+
+    class Meta:
+        def get_all(self, key):
+            return ["Homepage, https://example.invalid/est2tpu", "Documentation, https://example.invalid/docs"]
+
+    monkeypatch.setattr(metadata, "metadata", lambda name: Meta())
+    write(tmp_path, {"m.py": CHIEF})
+    _, doc = _sarif(tmp_path, "m.py")
+    uris = [r["helpUri"] for r in doc["runs"][0]["tool"]["driver"]["rules"]]
+    assert uris == [f"https://example.invalid/docs#{code}" for code in ("e2t101", "e2t103", "e2t104", "e2t201")]
+    _validate(doc)
+
+
+def test_sarif_without_findings_is_still_valid(tmp_path):
+    write(tmp_path, {"m.py": SPEC, "n.py": "import tensorflow as tf  # no Estimator API in use\n"})
+    result, doc = _sarif(tmp_path, "n.py")
+    assert result.code == 0
     run = doc["runs"][0]
     assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
     assert run["invocations"][0]["executionSuccessful"] is True
+    _validate(doc)
+    result, doc = _sarif(tmp_path, "m.py")  # a rewrite, no finding
+    assert result.code == 1
+    assert [(r["ruleId"], r["level"]) for r in doc["runs"][0]["results"]] == [
+        ("E2T101", "note"), *((code, "note") for code, _ in TRAINED_REWRITES)]
     _validate(doc)
 
 

@@ -46,13 +46,18 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, training_chief_hooks=[])
 """ + TRAINED
 CHIEF_LINE = 7
+#: The rewrites of TRAINED below SPEC or CHIEF (both 7 lines long): the input_fn's def and
+#: batch, and the Estimator.
+TRAINED_REWRITES = [("E2T103", CHIEF_LINE + 3), ("E2T103", CHIEF_LINE + 4), ("E2T104", CHIEF_LINE + 7)]
 
-#: Builds an Estimator: becomes a TPUEstimator with a TPUConfig(iterations_per_loop=...).
+#: Builds and trains an Estimator: becomes a TPUEstimator with a TPUConfig(iterations_per_loop=...).
 ESTIMATOR = """\
 import tensorflow as tf
 
-est = tf.estimator.Estimator(model_fn=model_fn)
-"""
+
+def model_fn(features, labels, mode, params):
+    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features))
+""" + TRAINED
 
 #: Not touched by the migration.
 PLAIN = "import os\n\nprint(os.getcwd())\n"
@@ -137,3 +142,14 @@ def engine(code: str, style: str = "auto", **options) -> str:
     from est2tpu.codemods.migrate import migrate_code
 
     return migrate_code(code, Options(**options), style=style).code
+
+
+def stub_engine(monkeypatch, result_of) -> None:
+    """Replace the engine: ``result_of(code)`` is the (code, findings) of each module it writes
+    (or raises, as a broken engine would)."""
+    import est2tpu.codemods.migrate as engine
+
+    def migrate_program(sources, options=None, **layout):
+        return [engine.MigrationResult(*result_of(s.code)) if s.write else None for s in sources]
+
+    monkeypatch.setattr(engine, "migrate_program", migrate_program)

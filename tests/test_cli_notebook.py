@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from est2tpu.cli import notebook
-from test_cli_helpers import CHIEF, SPEC, engine, run_cli, snapshot, write
+from test_cli_helpers import CHIEF, SPEC, engine, run_cli, snapshot, stub_engine, write
 
 MAGICS = ["%matplotlib inline\n", "!pip install -q numpy\n", "import tensorflow as tf"]
 MODEL = [
@@ -20,6 +20,14 @@ MODEL = [
     "             % 2)\n",  # a continuation line starting with %: not a magic
     "    train_op = tf.compat.v1.train.get_global_step()\n",
     "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, training_chief_hooks=[])",
+]
+#: The cell that trains MODEL's model_fn.
+TRAIN = [
+    "def input_fn():\n",
+    "    return tf.data.Dataset.from_tensors(([1.0], [1.0])).repeat().batch(8)\n",
+    "\n",
+    "estimator = tf.estimator.Estimator(model_fn)\n",
+    "estimator.train(input_fn, max_steps=10)",
 ]
 
 
@@ -40,6 +48,7 @@ def make_notebook(indent=1, ensure_ascii=False, trailing_newline=True, extra_cel
              "source": ["%%bash\n", "echo tf.estimator.EstimatorSpec\n"]},
             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
              "source": ["files = !ls\n", "tf.estimator.EstimatorSpec?\n", "print(files)"]},
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": TRAIN},
             *extra_cells,
         ],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": language, "name": "python3"}},
@@ -73,7 +82,9 @@ def test_round_trip_changes_only_the_migrated_lines(tmp_path, indent, ensure_asc
     assert result.code == 0, result.err
     after = (tmp_path / "nb.ipynb").read_text(encoding="utf-8")
     removed, added = changed_lines(text, after)
-    assert len(removed) == 1 and "tf.estimator.EstimatorSpec(mode, loss=loss" in removed[0]
+    # the model cell's spec, and the train cell's input_fn, batch and Estimator
+    assert len(removed) == 4 and "tf.estimator.EstimatorSpec(mode, loss=loss" in removed[0]
+    assert all(line.strip() in {json.dumps(t) + "," for t in TRAIN} for line in removed[1:]), removed
     # Only items of that cell's source list were added, in the file's indentation.
     assert added and all(a.startswith(" " * (indent * 4) + '"') for a in added), added
     assert any("TPUEstimatorSpec" in a for a in added)
@@ -82,7 +93,9 @@ def test_round_trip_changes_only_the_migrated_lines(tmp_path, indent, ensure_asc
     assert after.startswith(text[:200])
     data, new = json.loads(text), json.loads(after)
     for i, (old_cell, new_cell) in enumerate(zip(data["cells"], new["cells"])):
-        if i != 2:
+        if i == 1:  # the cell that imports gains `import est2tpu`
+            assert [line for line in new_cell["source"] if line != "import est2tpu\n"] == old_cell["source"]
+        elif i not in (2, 5):
             assert old_cell == new_cell
         else:
             assert {k: v for k, v in old_cell.items() if k != "source"} == {
@@ -93,7 +106,7 @@ def test_round_trip_changes_only_the_migrated_lines(tmp_path, indent, ensure_asc
     assert "    ratio = (loss\n             % 2)\n" in model
     assert "training_hooks=[]" in model
     assert all(line.endswith("\n") for line in new["cells"][2]["source"][:-1])
-    assert new["cells"][1]["source"] == MAGICS
+    assert [line for line in new["cells"][1]["source"] if line != "import est2tpu\n"] == MAGICS
 
 
 def test_notebook_is_idempotent_and_check_passes_after(tmp_path):
@@ -133,7 +146,8 @@ def test_notebook_findings_point_into_the_cell_and_the_file(tmp_path):
     assert MODEL[5][col - 1:].startswith("training_chief_hooks")
 
     gh = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path).stdout
-    fields = dict(kv.split("=") for kv in gh.split("::")[1].split(" ", 1)[1].split(","))
+    (warning,) = [line for line in gh.splitlines() if line.startswith("::warning ")]
+    fields = dict(kv.split("=") for kv in warning.split("::")[1].split(" ", 1)[1].split(","))
     file_line = text.splitlines()[int(fields["line"]) - 1]
     assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
 
@@ -147,7 +161,7 @@ def test_notebook_diff_applies(tmp_path):
     write(tmp_path / "t", {"nb.ipynb": make_notebook(2, True, False)})
     diff = run_cli("migrate", "--diff", ".", cwd=tmp_path / "t")
     assert diff.code == 1
-    assert diff.out.count(b"\n-") == 1  # one removed line
+    assert diff.out.count(b"\n-") == 4  # the spec's line, and the train cell's three
     shutil.copytree(tmp_path / "t", tmp_path / "m")
     run_cli("migrate", ".", cwd=tmp_path / "m")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path / "t", check=True)
@@ -170,7 +184,7 @@ def test_invalid_notebooks_fail_alone(tmp_path):
     assert result.code == 2
     assert "broken_json.ipynb: error: invalid notebook JSON" in result.err
     assert "not_nb.ipynb: error: not a Jupyter notebook" in result.err
-    assert "syntax.ipynb:cell 6:1:12: error: syntax error" in result.err
+    assert "syntax.ipynb:cell 7:1:12: error: syntax error" in result.err
     assert (tmp_path / "syntax.ipynb").read_text() == bad_cell
     assert "TPUEstimatorSpec" in (tmp_path / "a.ipynb").read_text()
 
@@ -230,14 +244,8 @@ def test_unmask_detects_lost_placeholders():
 
 
 def test_lost_cell_boundary_is_an_internal_error(tmp_path, monkeypatch):
-    import est2tpu.codemods.migrate as engine_module
-
-    class Result:
-        def __init__(self, code):
-            self.code = code.replace("_est2tpu_cell_boundary_0_\n", "").replace("EstimatorSpec", "TPUEstimatorSpec")
-            self.findings = []
-
-    monkeypatch.setattr(engine_module, "migrate_code", lambda code, options=None, **layout: Result(code))
+    stub_engine(monkeypatch, lambda code: (
+        code.replace("_est2tpu_cell_boundary_0_\n", "").replace("EstimatorSpec", "TPUEstimatorSpec"), []))
     text = make_notebook()
     write(tmp_path, {"nb.ipynb": text})
     result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
@@ -249,3 +257,89 @@ def test_chief_in_plain_python_still_works_next_to_notebooks(tmp_path):
     write(tmp_path, {"nb.ipynb": make_notebook(), "m.py": CHIEF})
     result = run_cli("migrate", ".", cwd=tmp_path)
     assert result.code == 0 and "2 files migrated" in result.err
+
+
+# --------------------------------------------------------------------------- what IPython runs
+
+
+def _code_cell(*lines: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": list(lines)}
+
+
+def _notebook_of(*cells: dict) -> str:
+    nb = {"cells": list(cells), "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb, indent=1) + "\n"
+
+
+def _migrated_cells(tmp_path, text: str):
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    return [cell["source"] for cell in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]]
+
+
+def test_a_future_import_at_the_top_of_a_later_cell(tmp_path):
+    """IPython takes `from __future__` at the top of any cell; Python only at the top of a module."""
+    future = ["# settings\n", "from __future__ import (absolute_import,\n", "                        division)\n"]
+    cells = _migrated_cells(tmp_path, _notebook_of(
+        _code_cell("from __future__ import print_function\n", "import tensorflow as tf\n"),
+        _code_cell(*future, *MODEL), _code_cell(*TRAIN)))
+    assert cells[1][:3] == future
+    assert "TPUEstimatorSpec" in "".join(cells[1])
+
+
+def test_a_future_import_below_other_code_is_still_a_syntax_error(tmp_path):
+    text = _notebook_of(_code_cell("import tensorflow as tf\n"),
+                        _code_cell("x = 1\n", "from __future__ import division\n", *MODEL), _code_cell(*TRAIN))
+    write(tmp_path, {"nb.ipynb": text})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 2
+    assert "nb.ipynb:cell 2:2:" in result.err and "from __future__ imports must occur" in result.err
+
+
+def test_a_shell_command_continued_by_backslashes(tmp_path):
+    command = ["!pip install -q tensorflow \\\n", "    tensorflow-datasets \\\n", "  numpy\n"]
+    nested = ["if True:\n", "    !echo a \\\n", "  b\n"]  # continued less indented than it starts
+    cells = _migrated_cells(tmp_path, _notebook_of(_code_cell(*command, *nested, "import tensorflow as tf\n"),
+                                                   _code_cell(*MODEL), _code_cell(*TRAIN)))
+    assert [line for line in cells[0] if line != "import est2tpu\n"] == [*command, *nested, "import tensorflow as tf\n"]
+    assert "TPUEstimatorSpec" in "".join(cells[1])
+
+
+def test_masking_a_continued_magic_round_trip():
+    source = "x = 1\n%time y = \\\n  x \\\nz = 2\n"  # IPython joins the three lines
+    masked = notebook.mask(source, [0])
+    import ast
+
+    assert [type(s).__name__ for s in ast.parse(masked.code).body] == ["Assign", "Expr", "Expr", "Expr"]
+    assert notebook.unmask(masked.code, masked.originals) == source
+
+
+def _colab(text: str) -> str:
+    """JSON as Colab writes it: <, > and & escaped."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def test_colab_escapes_are_kept_in_changed_cells(tmp_path):
+    model = [*MODEL[:-1], "    small = loss < 1 and loss > 0 & 1\n",
+             "    return tf.estimator.EstimatorSpec(mode, loss=loss if small else loss, training_chief_hooks=[])"]
+    markdown = {"cell_type": "markdown", "metadata": {}, "source": ["<a href=\"x\">Open</a> & run\n"]}
+    text = _colab(_notebook_of(markdown, _code_cell("import tensorflow as tf\n"), _code_cell(*model),
+                               _code_cell(*TRAIN)))
+    write(tmp_path, {"nb.ipynb": text})
+
+    check = run_cli("migrate", "--check", "--output-format", "github", "nb.ipynb", cwd=tmp_path)
+    annotation = next(line for line in check.stdout.splitlines() if "title=E2T201" in line)
+    fields = dict(kv.split("=") for kv in annotation.split("::")[1].split(" ", 1)[1].split(","))
+    file_line = text.splitlines()[int(fields["line"]) - 1]
+    assert file_line[int(fields["col"]) - 1:].startswith("training_chief_hooks")
+
+    assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
+    new = (tmp_path / "nb.ipynb").read_text()
+    assert "TPUEstimatorSpec" in new and "\\u003c" in new
+    assert not set("<>&") & set(new)  # the changed cell's lines are all written again
+    removed, _ = changed_lines(text, new)
+    spec = [line for line in removed if "EstimatorSpec(" in line]
+    others = {json.dumps(line) + "," for line in TRAIN} | {json.dumps("import tensorflow as tf\n")}
+    assert len(spec) == 1 and all(line.strip() in others for line in removed if line not in spec), removed

@@ -3,7 +3,7 @@
 import textwrap
 
 from est2tpu.codemods.migrate import migrate_code
-from test_rules import HEADER, codes, migrate
+from test_rules import DEFINED, HEADER, codes, migrate
 
 
 def test_a_match_statement_is_walked_like_other_compound_statements():
@@ -43,7 +43,9 @@ def test_a_config_in_a_known_keyword_mapping_is_not_passed_twice():
 kw = dict(model_fn=model_fn, config=tf.estimator.RunConfig(tf_random_seed=1))
 est = tf.estimator.Estimator(**kw)
 late = tf.estimator.Estimator(**{"model_fn": model_fn}, config=tf.estimator.RunConfig())
-''')
+est.train(input_fn, steps=1)
+late.train(input_fn, steps=1)
+''' + DEFINED)
     assert _keywords(result.code, "TPUEstimator").count("config") == 0  # kw holds it
     assert "kw = dict(\n    model_fn=model_fn,\n    config=tf.compat.v1.estimator.tpu.RunConfig(" in result.code
     assert "**{\"model_fn\": model_fn},\n    config=tf.compat.v1.estimator.tpu.RunConfig(" in result.code
@@ -61,7 +63,7 @@ other = tf.estimator.Estimator(**kw)
     assert ("E2T231", 8) in codes(result) and ("E2T231", 11) in codes(result)
     assert "tf.estimator.Estimator(**make_kwargs())" in result.code
     assert "tf.estimator.Estimator(**kw)" in result.code
-    assert [code for code, _ in codes(migrate(result.code))] == ["E2T231", "E2T231"]  # on every run
+    assert sorted(code for code, _ in codes(migrate(result.code))) == ["E2T231", "E2T231", "E2T250", "E2T250"]  # every run
 
 
 def test_a_batch_size_in_params_of_a_keyword_mapping_is_lifted():
@@ -117,7 +119,8 @@ other.evaluate(eval_input_fn, steps=2)
     assert 'params={k: v for k, v in self.hparams.items() if k != "batch_size"}, config=' in result.code
     assert 'train_batch_size=self.hparams["batch_size"], eval_batch_size=self.hparams["batch_size"])' in result.code
     assert 'params={k: v for k, v in hp.items() if k != "batch_size"}, config=' in result.code
-    assert 'use_tpu=est2tpu.use_tpu(), eval_batch_size=hp["batch_size"])' in result.code
+    # trained nowhere: TPUEstimator still needs a train batch size, the one of its params
+    assert 'use_tpu=est2tpu.use_tpu(), train_batch_size=hp["batch_size"], eval_batch_size=hp["batch_size"])' in result.code
     assert not {"E2T213", "E2T218"} & {code for code, _ in codes(result)}
 
 
@@ -132,6 +135,11 @@ def test_new_code_is_spelled_with_names_bound_at_module_level():
     def main():
         from tensorflow import estimator as tfe
         est = tfe.Estimator(model_fn, config=tfe.RunConfig(tf_random_seed=1))
+        est.train(input_fn, steps=1)
+        other().train(input_fn, steps=1)
+
+    def input_fn():
+        return make_dataset().batch(2)
 
     def other():
         import tensorflow as tf
@@ -139,7 +147,10 @@ def test_new_code_is_spelled_with_names_bound_at_module_level():
     '''), style="none")
     assert "\nimport tensorflow\n" in result.code  # `tf` means two modules here: spelled in full
     assert "est = tensorflow.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=tensorflow.compat.v1" in result.code
-    only_tf2 = migrate_code("def main():\n    import tensorflow as tf\n    tf.estimator.Estimator(f)\n", style="none")
+    only_tf2 = migrate_code("def main():\n    import tensorflow as tf\n    tf.estimator.Estimator(f).train(input_fn, steps=1)\n\n"
+                            "def f(features, labels, mode, params):\n    import tensorflow as tf\n"
+                            "    return tf.estimator.EstimatorSpec(mode, loss=1)\n\n"
+                            "def input_fn():\n    return make_dataset().batch(2)\n", style="none")
     assert "import tensorflow as tf\n" in only_tf2.code.split("def main")[0]
 
 

@@ -9,16 +9,8 @@ from pathlib import Path
 import pytest
 
 from est2tpu.cli.config import Resolver
-from est2tpu.cli.files import (
-    ChangedOnDisk,
-    DecodeError,
-    Finder,
-    PatternSet,
-    compile_pattern,
-    decode_notebook,
-    decode_python,
-    write_atomic,
-)
+from est2tpu.cli.files import DecodeError, Finder, PatternSet, compile_pattern, decode_notebook, decode_python
+from est2tpu.cli.replace import ChangedOnDisk, replace_file
 from test_cli_helpers import PLAIN, SPEC, run_cli, snapshot, write
 
 
@@ -340,35 +332,42 @@ def test_decode_notebook():
 # --------------------------------------------------------------------------- writing
 
 
-def test_write_atomic_keeps_mode_and_leaves_no_temp(tmp_path):
+def test_replace_file_keeps_mode_and_leaves_no_temp(tmp_path):
     path = tmp_path / "f.py"
     path.write_bytes(b"old")
     os.chmod(path, 0o640)
-    write_atomic(str(path), b"new", expected=b"old")
+    replace_file(str(path), b"new", expected=b"old")
     assert path.read_bytes() == b"new"
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert os.listdir(tmp_path) == ["f.py"]
 
 
-def test_write_atomic_refuses_when_changed_on_disk(tmp_path):
+def test_replace_file_refuses_when_changed_on_disk(tmp_path):
     path = tmp_path / "f.py"
     path.write_bytes(b"edited meanwhile")
     with pytest.raises(ChangedOnDisk):
-        write_atomic(str(path), b"new", expected=b"old")
+        replace_file(str(path), b"new", expected=b"old")
     assert path.read_bytes() == b"edited meanwhile"
     assert os.listdir(tmp_path) == ["f.py"]
 
 
-def test_write_failure_leaves_file_untouched(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", ["fsync", "rename"])
+def test_write_failure_leaves_file_untouched(tmp_path, monkeypatch, failing):
+    from est2tpu.cli import replace
+
     path = tmp_path / "f.py"
     path.write_bytes(b"old")
 
-    def boom(src, dst):
-        raise OSError(28, "No space left on device")
+    def boom(*args):
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(os, "replace", boom)
+    if failing == "fsync":
+        monkeypatch.setattr(os, "fsync", boom)
+    else:
+        monkeypatch.setattr(os, "replace", boom)
+        monkeypatch.setattr(replace, "_exchange", boom)
     with pytest.raises(OSError):
-        write_atomic(str(path), b"new")
+        replace_file(str(path), b"new")
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.py"]
 
@@ -376,10 +375,10 @@ def test_write_failure_leaves_file_untouched(tmp_path, monkeypatch):
 def test_cli_reports_write_failures(tmp_path, monkeypatch):
     import est2tpu.cli.main as cli
 
-    def boom(path, data, expected=None):
+    def boom(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "write_atomic", boom)
+    monkeypatch.setattr(cli, "replace_file", boom)
     write(tmp_path, {"m.py": SPEC})
     result = run_cli("migrate", "m.py", cwd=tmp_path)
     assert result.code == 2

@@ -47,11 +47,11 @@ def test_no_cycle_holds_a_migrated_module(path):
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_process_leaves_the_collector_as_it_found_it(enabled):
-    job = cli.Job("m.py", "python", FIXTURES[0].read_text(), "utf-8", "tf2", 100, (), (), "none", ())
+    job = cli.ProgramJob([cli.Job("m.py", "python", FIXTURES[0].read_text(), "utf-8", "tf2", 100, (), (), "none", ())])
     was = gc.isenabled()
     try:
         (gc.enable if enabled else gc.disable)()
-        assert cli.process(job).changed
+        assert cli.process(job)[0].changed
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()

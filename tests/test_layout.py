@@ -10,10 +10,11 @@ import black
 import pytest
 
 from est2tpu.codemods import layout
-from est2tpu.codemods.migrate import migrate_code
+from fixture_programs import FIXTURES, NAMES, migrate_in_package
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROGRAMS = [p for p in sorted(ROOT.glob("fixtures/*.py")) + sorted((ROOT / "examples").rglob("*.py")) if p.stat().st_size]
+PROGRAMS = [p for p in [FIXTURES / f"{name}.py" for name in NAMES] + sorted((ROOT / "examples").rglob("*.py"))
+            if p.stat().st_size]
 MODE = black.Mode()
 LONG = "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, eval_metrics=(metric_fn, [labels, logits]))"
 
@@ -31,15 +32,15 @@ def whole_file(before: str, after: str) -> str:
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_black_formatted_program_stays_black_formatted(path):
     source = black.format_str(path.read_text(), mode=MODE)
-    out = migrate_code(source).code
+    out = migrate_in_package(path, source=source).code
     assert out != source
-    assert out == black.format_str(migrate_code(source, style="none").code, mode=MODE)
+    assert out == black.format_str(migrate_in_package(path, source=source, style="none").code, mode=MODE)
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_program_in_its_own_style_gets_what_black_gives_on_the_changed_lines(path):
     source = path.read_text()
-    after = migrate_code(source, style="none").code
+    after = migrate_in_package(path, style="none").code
     assert layout.lay_out(source, after) == whole_file(source, after)
 
 

@@ -20,3 +20,6 @@ def test_migrate_through_libcst_tool(tmp_path):
     assert "TPUEstimatorSpec" in out and "def model_fn(features, labels, mode, params):" in out
     listed = subprocess.run([sys.executable, "-m", "libcst.tool", "list"], cwd=tmp_path, capture_output=True, text=True)
     assert "commands.EstimatorSpecToTPU" in listed.stdout and "commands.Migrate" in listed.stdout
+    # Only the commands, each with its description (not their shared base class).
+    assert "_Command" not in listed.stdout and "No description" not in listed.stdout
+    assert all(" - " in line and line.split(" - ", 1)[1] for line in listed.stdout.splitlines())

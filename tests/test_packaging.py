@@ -16,6 +16,7 @@ def test_installed_codemods_do_not_clash_with_a_projects_own(tmp_path):
         capture_output=True, text=True, cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     assert (target / "est2tpu" / "codemods" / "migrate.py").is_file()
+    assert (target / "est2tpu" / "verify" / "boot" / "sitecustomize.py").is_file()  # what verify's child loads
     assert not (target / "codemods").exists()  # nothing installed under the top-level name
 
     project = tmp_path / "project"

@@ -1,10 +1,12 @@
-"""``syntax.parse_module`` skips LibCST's per-node checks: the tree must be LibCST's own,
-and the checks must be back for every node built afterwards."""
+"""``syntax.parse_module`` skips LibCST's per-node checks: the tree must be LibCST's own
+(with the two corrections of ``syntax._as_written``: line ends in "\\r" alone and form
+feeds, tested in test_robustness.py), and the checks must be back for every node built
+afterwards."""
 
 import libcst as cst
 import pytest
 
-from est2tpu.codemods.syntax import parse_module
+from est2tpu.codemods.syntax import _as_written, parse_module
 from fixture_programs import FIXTURES
 from test_positions import CASES, _stdlib_sample
 
@@ -17,7 +19,7 @@ SOURCES.update({path.name: path.read_text("utf-8", "replace") for path in _stdli
 def test_the_tree_is_libcsts(name):
     source = SOURCES[name]
     try:
-        expected = cst.parse_module(source)
+        expected = _as_written(cst.parse_module(source), source)
     except cst.ParserSyntaxError:
         with pytest.raises(cst.ParserSyntaxError):
             parse_module(source)

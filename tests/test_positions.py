@@ -13,9 +13,10 @@ from est2tpu.codemods.base import SOURCE_KEY, Context
 from est2tpu.codemods.migrate import Migrate
 from est2tpu.codemods.positions import Spans, _Verbatim, code, locate
 from est2tpu.codemods.walk import Visitor
+import fixture_programs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURES = sorted((ROOT / "fixtures").glob("*.py"))
+FIXTURES = [fixture_programs.FIXTURES / f"{name}.py" for name in fixture_programs.NAMES]
 
 CASES = {
     "decorators": "x = 0\n# a\n@a\n# between\n@b(\n  1)\n\n# c\n@c\ndef f(x):\n    return x\n",

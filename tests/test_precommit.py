@@ -134,3 +134,40 @@ def test_hooks_with_try_repo(hook_repo, tmp_path, env):
     # Not a Python file, and an excluded one: both left alone.
     assert (project / "readme.txt").read_text() == files["readme.txt"]
     assert (project / "legacy/old.py").read_text() == legacy
+
+
+def test_a_commit_that_leaves_a_blocking_finding_fails(hook_repo, tmp_path, env):
+    """The `est2tpu` hook (in place), installed with `pre-commit install` in a real git
+    repository: a commit of a canned estimator, which est2tpu cannot migrate, fails and
+    shows the finding (it used to pass, its output hidden); silenced, it commits."""
+    project = _project(tmp_path / "project", {"README.md": "a trainer\n"}, env)
+    rev = _git("rev-parse", "HEAD", cwd=hook_repo, env=env).strip()
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {hook_repo}\n  rev: {rev}\n  hooks:\n  - id: est2tpu\n")
+    installed = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=project, env=env,
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    canned = "import tensorflow as tf\n\nest = tf.estimator.DNNClassifier(hidden_units=[8], feature_columns=[])\n"
+    files = {"canned.py": canned, "model.py": SPEC}
+    write(project, files)
+    _git("add", "-A", cwd=project, env=env)
+    head = _git("rev-parse", "HEAD", cwd=project, env=env)
+
+    commit = subprocess.run(["git", "commit", "-m", "trainer"], cwd=project, env=env, capture_output=True,
+                            text=True, timeout=900)
+    out = commit.stdout + commit.stderr
+    assert commit.returncode == 1, out
+    assert "est2tpu (migrate Estimator code to TPUEstimator)" in out and "Failed" in out
+    assert "canned.py:3:7: E2T204 canned estimator has no TPU version" in out
+    assert "1 blocking left to fix" in out
+    assert _git("rev-parse", "HEAD", cwd=project, env=env) == head  # nothing was committed
+    assert "TPUEstimatorSpec" in (project / "model.py").read_text()  # the rest was migrated
+
+    # Silenced on its line (and the migrated model.py staged), the same commit passes.
+    (project / "canned.py").write_text(canned.replace("[])\n", "[])  # est2tpu: ignore[E2T204]\n"))
+    _git("add", "-A", cwd=project, env=env)
+    commit = subprocess.run(["git", "commit", "-m", "trainer"], cwd=project, env=env, capture_output=True,
+                            text=True, timeout=900)
+    out = commit.stdout + commit.stderr
+    assert commit.returncode == 0, out
+    assert "Passed" in out and _git("rev-parse", "HEAD", cwd=project, env=env) != head

@@ -1,6 +1,6 @@
 """Defects found in review: each test fails without its fix."""
 
-from test_rules import HEADER, migrate
+from test_rules import DEFINED, HEADER, migrate
 
 METRICS_FN = HEADER + '''
 def model_fn(features, labels, mode, params):
@@ -11,7 +11,8 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
 
 est = tf.estimator.Estimator(model_fn)
-'''
+est.train(input_fn, steps=1)
+''' + DEFINED
 
 
 def test_comment_above_moved_metrics_moves_with_them():
@@ -51,7 +52,8 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 est = tf.estimator.Estimator(model_fn)
-''').code
+est.train(input_fn, steps=1)
+''' + DEFINED).code
     assert '''            # the loss curve
             tf.compat.v2.summary.scalar("loss2", loss2[0], step=global_step[0])
             # doubled
@@ -71,7 +73,9 @@ class Model:
 
 
 ests = [tf.estimator.Estimator(model_fn=Model(units=u)) for u in (4, 6)]
-''')
+for est in ests:
+    est.train(input_fn, steps=1)
+''' + DEFINED)
     assert "E2T212" not in codes_of(result)
     assert "def __call__(self, features, labels, mode, params):" in result.code
 
@@ -90,7 +94,9 @@ class Zoo:
 
 a = Zoo.build()
 b = tf.estimator.Estimator(Zoo.linear_fn)
-''')
+a.train(input_fn, steps=1)
+b.train(input_fn, steps=1)
+''' + DEFINED)
     assert "E2T212" not in codes_of(result)
     assert "def linear_fn(features, labels, mode, params):" in result.code
 
@@ -106,7 +112,9 @@ def fn2(features, labels, mode):
 
 
 ests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]
-''')
+for est in ests:
+    est.train(input_fn, steps=1)
+''' + DEFINED)
     assert "E2T212" not in codes_of(result)
     assert result.code.count("(features, labels, mode, params):") == 2
 
@@ -130,7 +138,8 @@ def {name}(features, labels, mode):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 '''
     result = migrate(HEADER + fn.format(name="fn1") + fn.format(name="fn2")
-                     + "\nests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]\n")
+                     + "\nests = [tf.estimator.Estimator(model_fn=f) for f in (fn1, fn2)]\n"
+                     "for est in ests:\n    est.train(input_fn, steps=1)\n" + DEFINED)
     assert result.code.count("def host_call(") == 2 and "E2T207" not in codes_of(result)
 
 
@@ -157,7 +166,8 @@ def model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 est = tf.estimator.Estimator(model_fn)
-''')
+est.train(input_fn, steps=1)
+''' + DEFINED)
     assert "E2T214" not in codes_of(result)
     assert '''    optimizer_2 = tf.compat.v1.train.GradientDescentOptimizer(0.1)
     if params["use_tpu"]:

@@ -381,8 +381,8 @@ def test_5mb_file_using_estimator_api_is_over_the_size_limit(tmp_path):
     """Parsing it would take ~90 s and ~3.5 GB: it fails, untouched, and the run goes on."""
     big = "import tensorflow as tf\n\nESTIMATOR_CLASS = tf.estimator.Estimator\n\n\n" + _functions(5 * 1024 * 1024)
     assert_fails_and_run_goes_on(tmp_path, "big.py", big,
-                                 r"big\.py: error: too large to migrate: 5\d{3} KiB, over max-file-size "
-                                 r"\(1024 KiB\); file left untouched$")
+                                 r"big\.py: error: too large to migrate: 5,\d{3},\d{3} bytes, over max-file-size "
+                                 r"\(1024 KiB = 1,048,576 bytes\); file left untouched$")
 
 
 def test_max_file_size_is_configurable(tmp_path):
@@ -390,7 +390,10 @@ def test_max_file_size_is_configurable(tmp_path):
     write(tmp_path, {"m.py": source, "pyproject.toml": "[tool.est2tpu]\nmax-file-size = 1\n"})
     assert len(source) > 1024
     result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
-    assert result.code == 2 and "m.py: error: too large to migrate" in result.err
+    # Not "1 KiB, over max-file-size (1 KiB)": the size as it is.
+    size = len(source.encode())
+    assert result.code == 2 and (f"m.py: error: too large to migrate: {size:,} bytes, over max-file-size "
+                                 f"(1 KiB = 1,024 bytes)") in result.err
     assert run_cli("migrate", "--check", "--max-file-size", "64", "m.py", cwd=tmp_path).code == 1  # flags win
     write(tmp_path, {"pyproject.toml": "[tool.est2tpu]\nmax-file-size = 0\n"})
     result = run_cli("migrate", "--check", "m.py", cwd=tmp_path)
@@ -561,3 +564,54 @@ def test_file_in_unsearchable_directory_is_an_error(tmp_path, restore_modes):
     assert (tmp_path / GOOD).read_text() == migrated_spec()
     os.chmod(locked, 0o755)
     assert (locked / "m.py").read_text() == SPEC
+
+
+# --------------------------------------------------------------------------- line ends, form feeds, odd text
+
+
+def test_a_file_ending_lines_in_cr_alone_keeps_its_last_line_ending(tmp_path):
+    write(tmp_path, {"cr.py": SPEC.replace("\n", "\r")})
+    assert run_cli("migrate", "cr.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "cr.py").read_bytes()
+    assert b"TPUEstimatorSpec" in out and out.endswith(b")\r") and b"\n" not in out
+
+
+def test_form_feeds_stay_on_their_lines(tmp_path):
+    """Python does not count a form feed as indentation; LibCST took the first indented
+    line's for every block's indentation, and dropped those before unchanged statements."""
+    source = SPEC.replace("    loss =", "\f    loss =").replace("\nestimator.train(", "\n\festimator.train(")
+    write(tmp_path, {"ff.py": source})
+    assert run_cli("migrate", "ff.py", cwd=tmp_path).code == 0
+    out = (tmp_path / "ff.py").read_text()
+    assert "TPUEstimatorSpec" in out
+    assert [line for line in out.split("\n") if "\f" in line] == ["\f    loss = tf.reduce_sum(features)",
+                                                                    "\festimator.train(input_fn, max_steps=10)"]
+
+
+def test_a_lone_surrogate_in_a_notebook_is_located_not_called_deep_nesting(tmp_path):
+    import json
+
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": ["import tensorflow as tf\n", "x = '\ud800'\n", "est = tf.estimator.Estimator(model_fn)\n"]}
+    text = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})  # \ud800 escaped
+    assert_fails_and_run_goes_on(tmp_path, "nb.ipynb", text,
+                                 r"nb\.ipynb:cell 1:2:6: error: not valid text: a lone surrogate, U\+D800$")
+
+
+def test_out_of_memory_is_not_called_deep_nesting(tmp_path, monkeypatch):
+    from est2tpu.cli import main as cli
+    from est2tpu.codemods import python_tree
+
+    def exhausted(source):
+        raise MemoryError
+
+    monkeypatch.setattr(python_tree, "python_ast", exhausted)
+    assert cli.python_rejects("m.py", SPEC).message == \
+        "cannot compile: out of memory (or nested too deeply for Python's parser)"
+    monkeypatch.undo()
+
+    monkeypatch.setattr(cli, "directives", exhausted)  # read while the file is migrated
+    write(tmp_path, {"m.py": SPEC})
+    result = run_cli("migrate", "m.py", cwd=tmp_path)
+    assert result.code == 2
+    assert error_lines(result.err) == ["m.py: error: out of memory while migrating it; file left untouched"]

@@ -57,8 +57,28 @@ _KEYS = {
 }
 
 
+#: Every rule code (``est2tpu rules`` explains each).  The registry itself is in the codemods,
+#: whose import costs LibCST's; tests/test_cli_findings.py keeps the two equal.
+CODES: Tuple[str, ...] = tuple(f"E2T{n}" for n in (*range(101, 111), *range(201, 234), *range(240, 246), 249, 250, 251,
+                                                  *range(301, 316)))
+
+
 class ConfigError(Exception):
     """A configuration file or value that cannot be used (exit code 2)."""
+
+
+def selector(value: str) -> str:
+    """A ``select``/``ignore`` entry upper-cased (codes are case-insensitive): ``ALL``, a
+    rule code or a prefix of one.  Anything else would silently match nothing: a
+    ValueError naming it and the closest code."""
+    code = value.strip().upper()
+    if code == "ALL" or any(known.startswith(code) for known in CODES):
+        return code
+    # A mistyped character (O for 0) first; difflib alone prefers codes sharing more digits.
+    typos = [known for known in CODES if len(known) == len(code) and sum(a != b for a, b in zip(known, code)) == 1]
+    close = typos or difflib.get_close_matches(code, CODES, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ValueError(f"unknown rule code or prefix {value.strip()!r}{hint}; `est2tpu rules` lists them")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +150,11 @@ def validate(table: Mapping[str, Any], path: str) -> Dict[str, Any]:
                 raise ConfigError(f"{path}: [tool.est2tpu] {key} must be {_KEYS[key]}, got {value!r}")
         else:
             value = _str_list(path, key, value)
+            if key in ("select", "ignore"):
+                try:
+                    value = tuple(selector(v) for v in value)
+                except ValueError as e:
+                    raise ConfigError(f"{path}: [tool.est2tpu] {key}: {e}") from None
         out[key.replace("-", "_")] = value
     return out
 

@@ -20,17 +20,15 @@ Patterns
     depth.  The last pattern that matches decides; a deeper ``.gitignore`` wins over
     a shallower one; nothing inside an excluded directory is re-included.
 
-Reading and writing
+Reading
     Python files are decoded the way Python does (PEP 263 coding cookie, UTF-8 BOM,
     else UTF-8) and encoded back the same way; line endings are never translated.
-    Writes are atomic (a temporary file in the same directory, then
-    :func:`os.replace`) and keep the file's permission bits.
+    Writing is :mod:`est2tpu.cli.replace`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import io
 import os
 import re
@@ -542,46 +540,3 @@ def decode_notebook(data: bytes) -> Tuple[str, str]:
 def read_bytes(path: str) -> bytes:
     with open(path, "rb", buffering=0) as f:  # read whole: a buffer would only be in the way
         return f.read()
-
-
-# --------------------------------------------------------------------------- writing
-
-
-class ChangedOnDisk(Exception):
-    """The file changed between reading and writing; it was left alone."""
-
-
-def write_atomic(path: str, data: bytes, expected: Optional[bytes] = None) -> None:
-    """Replace ``path``'s contents with ``data`` atomically, keeping its mode.
-
-    A file the user may not write is not replaced (PermissionError), as opening it for
-    writing would fail.  With ``expected``, the file must still hold exactly those bytes,
-    or nothing is written and :class:`ChangedOnDisk` is raised.
-    """
-    import tempfile  # only writes need it
-
-    if not os.access(path, os.W_OK):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
-    st = os.stat(path)
-    directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".est2tpu-tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if hasattr(os, "chown"):
-            tmp_st = os.stat(tmp)
-            if (tmp_st.st_uid, tmp_st.st_gid) != (st.st_uid, st.st_gid):
-                try:
-                    os.chown(tmp, st.st_uid, st.st_gid)
-                except OSError:
-                    pass
-        if expected is not None and read_bytes(path) != expected:
-            raise ChangedOnDisk("the file changed while it was being migrated; left untouched")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

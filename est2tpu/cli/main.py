@@ -1,4 +1,5 @@
-"""The ``est2tpu`` command line: ``est2tpu migrate PATH...`` and ``est2tpu rules [CODE]``.
+"""The ``est2tpu`` command line: ``est2tpu migrate PATH...``, ``est2tpu verify -- COMMAND...``
+(in :mod:`est2tpu.cli.verify`) and ``est2tpu rules [CODE]``.
 
 Importing this module is cheap and never imports TensorFlow, LibCST or black: the
 migration engine (LibCST) is imported only once a file is found that may contain an
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
+import errno
 import gc
 import io
 import itertools
@@ -24,21 +27,15 @@ from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Option
 
 from est2tpu import __version__
 from est2tpu.cli.engine import load as load_engine
-from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver
-from est2tpu.cli.files import (
-    Candidate,
-    ChangedOnDisk,
-    DecodeError,
-    Finder,
-    Problem,
-    decode_notebook,
-    decode_python,
-    display_path,
-    read_bytes,
-    write_atomic,
-)
+from est2tpu.cli import verify as verify_cli
+from est2tpu.cli import workers
+from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver, selector
+from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
+                               read_bytes)
+from est2tpu.cli.replace import NotReplaced, replace_file, sync_directories
 from est2tpu.cli.report import FORMATS as OUTPUT_FORMATS
-from est2tpu.cli.report import Diagnostic, Summary, colorize, relocate, render, unified_diff
+from est2tpu.cli.report import (Diagnostic, FileResult, Summary, colorize, relocate, render, token_length,
+                                unified_diff)
 
 #: More files than this that need parsing (and more than one job) use a process pool.
 POOL_THRESHOLD = 4
@@ -54,16 +51,22 @@ modes:
   est2tpu migrate --check PATH...  write nothing; fail if a file would change or has a finding
 
 exit codes:
-  0  every file was processed (migrate); nothing would change and no findings (--diff, --check)
-  1  --diff/--check only: a file would change or a finding was reported (0 with --exit-zero)
+  0  every file was processed, and nothing is left: no blocking finding (migrate in place);
+     nothing would change and no findings (--diff, --check)
+  1  in place: a blocking finding is left (code that still cannot run on a TPU), as
+     `ruff check --fix` exits 1 while something is left to fix; --diff/--check: a file
+     would change or a finding was reported; 0 with --exit-zero
   2  a file could not be processed (unreadable, undecodable, syntax error, internal error),
      or bad usage or configuration; the other files are still processed, and a file that
      failed is left byte-for-byte untouched
 
 Findings are printed as `path:line:col: CODE message` (stdout; stderr with --diff, whose
-stdout is the patch); errors as `path: error: ...` on stderr, and one summary line on
-stderr (-q drops it).  A Python file with no "estimator"/"Estimator" in its bytes is
-not decoded or parsed (so it cannot fail).
+stdout is the patch; --output-file PATH writes them there instead, in --output-format);
+errors as `path: error: ...` on stderr, and one summary line on stderr (-q drops it).
+--report PATH writes what was rewritten and found, per file, with each rule's explanation
+(Markdown, JSON if PATH ends in .json); --statistics prints counts per code on stderr.
+A Python file with no "estimator"/"Estimator" in its bytes is not decoded or parsed (so
+it cannot fail).
 
 Configuration: [tool.est2tpu] in the nearest pyproject.toml above each path (keys:
 target, select, ignore, exclude, extend-exclude, iterations-per-loop, max-file-size,
@@ -79,7 +82,10 @@ def _codes(value: str) -> List[str]:
     codes = [c.strip() for c in value.split(",") if c.strip()]
     if not codes:
         raise argparse.ArgumentTypeError("expected one or more comma-separated rule codes")
-    return codes
+    try:
+        return [selector(c) for c in codes]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _globs(value: str) -> List[str]:
@@ -106,15 +112,28 @@ def _jobs(value: str) -> int:
     return number
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that reports arguments it does not know with its own usage: as a
+    subcommand's parser too (argparse leaves them to the top-level parser, whose usage
+    says nothing about the subcommand's flags)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(extras))
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="est2tpu",
         description="Migrate TensorFlow Estimator code to TPUEstimator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=MODES_AND_EXIT_CODES,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"est2tpu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     m = sub.add_parser(
         "migrate",
@@ -122,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Migrate tf.estimator code in Python files and Jupyter notebooks to TPUEstimator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=MODES_AND_EXIT_CODES,
+        allow_abbrev=False,
     )
     m.add_argument("paths", nargs="+", metavar="PATH", help="files and directories (searched recursively)")
     mode = m.add_argument_group("mode")
@@ -129,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if a file would change or has a finding")
     mode.add_argument("--exit-zero", action="store_true",
-                      help="exit 0 even when --diff/--check find changes or findings (report-only use)")
+                      help="exit 0 even when changes or findings are left (report-only use)")
 
     mig = m.add_argument_group("migration")
     mig.add_argument("--target", choices=TARGETS, help="tf2: tf.compat.v1.estimator.tpu names (default); "
@@ -145,11 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     fnd = m.add_argument_group("findings")
     fnd.add_argument("--select", type=_codes, action="append", metavar="CODES",
-                     help="report only findings whose code starts with one of these (comma-separated)")
+                     help="report only findings whose code starts with one of these (comma-separated; "
+                          "ALL, rule codes or prefixes of them, any case)")
     fnd.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
                      help="do not report findings whose code starts with one of these (comma-separated)")
     fnd.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
-                     help="how findings are printed: text (default), json, sarif, github")
+                     help="how findings are printed: text (default), json, sarif, github; the last three "
+                          "also show each rewrite made")
+    fnd.add_argument("--output-file", metavar="PATH",
+                     help="write the findings (in --output-format) to PATH instead of stdout/stderr")
+    fnd.add_argument("--report", metavar="PATH",
+                     help="write a migration report to PATH: per file, each rewrite made and each finding "
+                          "with its explanation (Markdown; JSON if PATH ends in .json)")
+    fnd.add_argument("--statistics", action="store_true",
+                     help="print the number of rewrites and findings of each code on stderr")
 
     fls = m.add_argument_group("files")
     fls.add_argument("--config", metavar="PATH",
@@ -171,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
                      help="parallel processes (default 0: one per CPU)")
 
-    r = sub.add_parser("rules", help="list the finding codes, or explain one",
-                       description="List every finding code with its title, or explain CODE with an example.")
+    verify_cli.add_parser(sub)
+
+    r = sub.add_parser("rules", help="list the finding codes, or explain one", allow_abbrev=False,
+                       description="List every code with its kind and title, or explain CODE with an example.")
     r.add_argument("code", nargs="?", metavar="CODE")
     r.add_argument("--output-format", choices=("text", "json"), default="text")
     return parser
@@ -181,8 +212,29 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- small helpers
 
 
+class OutputError(Exception):
+    """The output could not be written (a full disk, a closed stream): the run stops."""
+
+
+@contextlib.contextmanager
+def _output() -> Iterator[None]:
+    """A write to the output: its OSError (but a closed pipe's) becomes OutputError."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.strerror or str(e)) from None
+
+
 def _write_text(stream, text: str) -> None:
-    if text:
+    if not text:
+        return
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and not hasattr(buffer, "raw"):  # unbuffered (python -u, PYTHONUNBUFFERED): the
+        _write_bytes(stream, text.encode(stream.encoding, stream.errors))  # text layer drops a short write
+        return
+    with _output():
         stream.write(text)
         stream.flush()
 
@@ -190,13 +242,29 @@ def _write_text(stream, text: str) -> None:
 def _write_bytes(stream, data: bytes) -> None:
     if not data:
         return
-    stream.flush()
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
+    with _output():
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode("utf-8", "replace"))
+            return
+        view = memoryview(data)
+        while view:
+            written = buffer.write(view)  # an unbuffered stream's file may take part of it (a full disk)
+            if not written:
+                raise OSError(errno.EAGAIN, "the output takes no more")
+            view = view[written:]
         buffer.flush()
-    else:
-        stream.write(data.decode("utf-8", "replace"))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for it is not written
+    (and not reported once more) when the interpreter exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _use_color(choice: str, stream) -> bool:
@@ -249,9 +317,11 @@ class Progress:
         self.shown = True
 
     def close(self) -> None:
+        """Erase the bar (before other output, which the next :meth:`advance` draws it after)."""
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self.shown = False
 
 
 # --------------------------------------------------------------------------- inline directives
@@ -283,7 +353,7 @@ def directives(text: str) -> Tuple[bool, Dict[int, Optional[FrozenSet[str]]]]:
             if m.group(1) == "skip-file":
                 skip = True
                 continue
-            codes = frozenset(c.strip() for c in (m.group(2) or "").split(",") if c.strip())
+            codes = frozenset(c.strip().upper() for c in (m.group(2) or "").split(",") if c.strip())
             if not codes:
                 ignores[line] = None
             elif line not in ignores or ignores[line] is not None:
@@ -344,6 +414,8 @@ class Job:
     output_needed: bool = True
     #: The migrated file is written: findings are placed in it, not in the original.
     in_place: bool = False
+    #: Say which rewrites were made, and where (a report or machine output shows them).
+    rewrites: bool = False
     #: (import root, dotted name) pairs the module is importable as (see est2tpu.cli.program).
     names: Tuple[Tuple[str, str], ...] = ()
     is_package: bool = False
@@ -363,6 +435,7 @@ class Outcome:
     changed: bool = False
     new_data: Optional[bytes] = None  # the migrated file, when changed and the output is needed
     diagnostics: List[Diagnostic] = dataclasses.field(default_factory=list)
+    rewrites: List[Diagnostic] = dataclasses.field(default_factory=list)  # when Job.rewrites
     error: Optional[Problem] = None
     note: str = ""  # why nothing was done, for --verbose
 
@@ -388,9 +461,21 @@ def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]
             return Problem(display, "syntax error: null byte", text.count("\n", 0, at) + 1,
                            at - text.rfind("\n", 0, at))
         return Problem(display, f"syntax error: {e.msg}", e.lineno, (e.offset or 1) if e.lineno else None)
-    except (ValueError, MemoryError, RecursionError):
+    except RecursionError:
         return Problem(display, "syntax error: nested too deeply for Python to compile")
+    except MemoryError:  # Python 3.11's parser says so for code nested thousands deep, too
+        return Problem(display, "cannot compile: out of memory (or nested too deeply for Python's parser)")
+    except UnicodeError:  # a notebook's JSON can hold half a surrogate pair, which is no text
+        at = _SURROGATE.search(text)
+        if at is None:
+            raise
+        offset = at.start()
+        return Problem(display, f"not valid text: a lone surrogate, U+{ord(text[offset]):04X}",
+                       text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
     return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _libcst_problem(display: str, error) -> Problem:
@@ -409,16 +494,24 @@ def _consistent_newlines(original: str, new: str) -> str:
     return new
 
 
-def _filter(job: Job, findings, ignores, locate=None) -> List[Diagnostic]:
+def _filter(job: Job, code: str, findings, ignores, locate=None) -> List[Diagnostic]:
+    """The engine's findings (or rewrites) on ``code`` that ``job`` reports: selected, not
+    silenced by a comment (``ignores``; a rewrite is made whatever the comments say), and
+    placed in the file (``locate``: in a notebook's cells)."""
+    from est2tpu.codemods.base import RULES
+    from est2tpu.codemods.python_tree import NEWLINE
+
     out = []
+    lines = NEWLINE.split(code) if findings else []
     for f in findings:
         if not selected(f.code, job.select, job.ignore) or _suppressed(f.code, f.line, ignores):
             continue
+        length = token_length(lines[f.line - 1] if 0 < f.line <= len(lines) else "", f.col)
         if locate is None:
-            out.append(Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint,
-                                  None, f.line, f.col))
+            d = Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, f.line, f.col)
         else:
-            out.append(locate(f))
+            d = locate(f)
+        out.append(dataclasses.replace(d, kind=RULES[f.code].kind, length=length))
     return out
 
 
@@ -454,13 +547,20 @@ class _Member:
 
     def _read(self, code: str) -> None:
         self.skip, self.ignores = directives(code)
-        if self.skip:  # not migrated, but read: its program must know it
+        if self.skip:  # not migrated; read (see include) only when its program migrates another file
             self.outcome = Outcome(note="skip-file comment")
+            return
         problem = python_rejects(self.job.display, code, self.flags)
         if problem is None:
             self.code = code
-        elif not self.skip:
+        else:
             self.outcome = Outcome(error=self.place(problem) if self.place else problem)
+
+    def include(self) -> None:
+        """A skip-file member, read for the analysis of its program when Python compiles it."""
+        text = self.joined.code if self.joined is not None else self.job.text
+        if self.skip and python_rejects(self.job.display, text, self.flags) is None:
+            self.code = text
 
     def _read_notebook(self) -> None:
         import ast
@@ -507,7 +607,14 @@ class _Member:
         job = self.job
         style = job.format_mode if job.kind == "python" else "none"
         return Source(self.code, job.names, job.display, job.is_package, write=self.migrated,
-                      style=style, black_config=job.black)
+                      style=style, black_config=job.black, where=self._where)
+
+    def _where(self, line: int) -> str:
+        """A line of the engine's code, as findings name it: in a notebook, ``cell N:L``."""
+        if self.joined is None:
+            return str(line)
+        cell, in_cell = self.joined.locate(line)
+        return f"cell {cell.index + 1}:{in_cell}" if cell else str(line)
 
     def finish(self, result) -> Outcome:
         """The outcome of the engine's result for this member."""
@@ -515,7 +622,12 @@ class _Member:
         if result.error is not None:
             problem = _libcst_problem(job.display, result.error)
             return Outcome(error=self.place(problem) if self.place else problem)
-        outcome = Outcome(diagnostics=_filter(job, result.findings, self.ignores, self.locate))
+        # Rewrites in a file written in place: where the engine put the new code (in a notebook,
+        # positions are those of the cells as read).
+        after = job.in_place and self.locate is None
+        outcome = Outcome(diagnostics=_filter(job, self.code, result.findings, self.ignores, self.locate),
+                          rewrites=_filter(job, *((result.code, result.rewritten) if after else (self.code, result.rewrites)),
+                                           {}, self.locate))
         if result.code == self.code:
             return outcome
         broken = _unparsable_output(job, result.code, self.flags)
@@ -535,7 +647,8 @@ class _Member:
                 "file left untouched",
             ))
         diagnostics = relocate(outcome.diagnostics, job.text, new) if job.in_place else outcome.diagnostics
-        return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics)
+        return Outcome(changed=True, new_data=data if job.output_needed else None, diagnostics=diagnostics,
+                       rewrites=outcome.rewrites)
 
     def _finish_notebook(self, outcome: Outcome, code: str) -> Outcome:
         from est2tpu.cli import notebook
@@ -549,21 +662,25 @@ class _Member:
         if new_text == job.text:
             return outcome
         return Outcome(changed=True, new_data=new_text.encode(job.encoding) if job.output_needed else None,
-                       diagnostics=outcome.diagnostics)
+                       diagnostics=outcome.diagnostics, rewrites=outcome.rewrites)
 
 
-def _migrate(job: ProgramJob) -> List[Outcome]:
+def _migrate_job(job: ProgramJob) -> List[Outcome]:
     """Run the engine on the files of a program job: an outcome per member that is written."""
+    members = [_Member(m) for m in job.members]
+    if not any(m.migrated for m in members):
+        return [m.outcome for m in members if m.job.write]
     load_engine()
     from est2tpu.codemods.base import Options
     from est2tpu.codemods.migrate import migrate_program
 
-    members = [_Member(m) for m in job.members]
+    for member in members:
+        member.include()
     engine = [m for m in members if m.code is not None]
     first = job.members[0]
     results = migrate_program([m.source() for m in engine],
-                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop)) \
-        if any(m.migrated for m in engine) else [None] * len(engine)
+                              Options(target=first.target, iterations_per_loop=first.iterations_per_loop),
+                              rewrites=any(m.rewrites for m in job.members))
     by_member = dict(zip(map(id, engine), results))
     outcomes = []
     for member in members:
@@ -586,9 +703,11 @@ def process(job: ProgramJob) -> List[Outcome]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _migrate(job)
+        return _migrate_job(job)
     except RecursionError:
         return _failed(job, "internal error: code nested too deeply; file left untouched")
+    except MemoryError:
+        return _failed(job, "out of memory while migrating it; file left untouched")
     except Exception as e:  # a bug in a codemod must not stop the other files
         return _failed(job, f"internal error: {type(e).__name__}: {e}; file left untouched")
     finally:
@@ -601,8 +720,17 @@ def _failed(job: ProgramJob, message: str) -> List[Outcome]:
     return [Outcome(error=Problem(m.display, message)) for m in job.members if m.write]
 
 
-def _warm_up() -> None:  # pragma: no cover - runs in worker processes
+def _start_worker(parent: int) -> None:  # pragma: no cover - runs in worker processes
+    workers.exit_with_parent(parent)
     load_engine()
+
+
+def _guarded(isolated: workers.Isolated, job: ProgramJob) -> List[Outcome]:
+    """``job`` run by ``isolated``: a crash of its process fails only the files of this job."""
+    try:
+        return isolated(job)
+    except workers.Crashed as e:
+        return _failed(job, f"internal error: the process migrating this file {e}; file left untouched")
 
 
 @dataclasses.dataclass
@@ -611,13 +739,15 @@ class Record:
     original: bytes = b""
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
+    notice: Optional[str] = None  # how it was written, when the user should know
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
-             grouped: bool = False) -> Tuple[Record, Optional[Job]]:
+             grouped: bool = False, rewrites: bool = False) -> Tuple[Record, Optional[Job]]:
     """Read and pre-filter one file: its record, and the job to run when it must be parsed
     (``grouped``: it is part of a program of several files, and parsed even without an
-    Estimator API of its own)."""
+    Estimator API of its own; ``rewrites``: the rewrites made are reported too)."""
+
     record = Record(candidate)
     try:
         record.original = read_bytes(candidate.path)
@@ -638,12 +768,12 @@ def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
     s = candidate.settings
     if len(record.original) > s.max_file_size * 1024:
         record.outcome = Outcome(error=Problem(
-            candidate.display, f"too large to migrate: {len(record.original) // 1024} KiB, over "
-            f"max-file-size ({s.max_file_size} KiB); file left untouched"))
+            candidate.display, f"too large to migrate: {len(record.original):,} bytes, over max-file-size "
+            f"({s.max_file_size} KiB = {s.max_file_size * 1024:,} bytes); file left untouched"))
         return record, None
     return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
                        s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed,
-                       in_place, *_module(candidate.path, python))
+                       in_place, rewrites, *_module(candidate.path, python))
 
 
 def _module(path: str, python: bool) -> Tuple[Tuple[Tuple[str, str], ...], bool]:
@@ -662,7 +792,7 @@ def _context_job(path: str, display: str, like: Job) -> Optional[Job]:
         return None
     names, is_package = _module(path, True)
     return dataclasses.replace(like, display=display, kind="python", text=text, encoding=encoding,
-                               names=names, is_package=is_package, write=False, output_needed=False)
+                               names=names, is_package=is_package, write=False, output_needed=False, rewrites=False)
 
 
 def _no_estimator_api(record: Record) -> Tuple[Record, None]:
@@ -677,7 +807,7 @@ Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
 
 
 def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
-                     output_needed: bool, in_place: bool) -> Item:
+                     output_needed: bool, in_place: bool, rewrites: bool) -> Item:
     """Read the files of one program (see :mod:`est2tpu.cli.program`)."""
     grouped = len(program.written) + len(program.read) > 1
     records, members, receivers = [], [], []
@@ -685,7 +815,7 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
         if not grouped and path in known_plain:  # already read once: no Estimator API in it
             record, job = _no_estimator_api(Record(candidates[path]))
         else:
-            record, job = _prepare(candidates[path], output_needed, in_place, grouped)
+            record, job = _prepare(candidates[path], output_needed, in_place, grouped, rewrites)
         records.append(record)
         if job is not None:
             members.append(job)
@@ -701,9 +831,10 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
 def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
     """The records of ``pending`` in order, each with its job's outcome.
 
-    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing.  Files
-    are read as they are needed and at most a few jobs per worker are in flight, so memory
-    stays flat however large the tree.
+    Jobs run in a process pool once more than POOL_THRESHOLD files need parsing, else one
+    at a time in a child process (:class:`workers.Isolated`); a job whose process dies
+    fails alone.  Files are read as they are needed and at most a few jobs per worker are
+    in flight, so memory stays flat however large the tree.
     """
     pending = iter(pending)
     head: List[Item] = []
@@ -717,22 +848,24 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
         else:
             n_jobs = 1
     items = itertools.chain(head, pending)
+    isolated = workers.Isolated(process)
     if n_jobs == 1:
-        for records, job, receivers in items:
-            if job is not None:
-                _receive(receivers, process(job))
-            yield from records
+        try:
+            for records, job, receivers in items:
+                if job is not None:
+                    _receive(receivers, _guarded(isolated, job))
+                yield from records
+        finally:
+            isolated.close()
         return
 
     import concurrent.futures
-    import multiprocessing
 
     load_engine()  # imported once here, inherited by forked workers
 
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-
-    def new_pool(workers: int):
-        return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+    def new_pool(size: int):
+        return concurrent.futures.ProcessPoolExecutor(size, mp_context=workers.context(),
+                                                      initializer=_start_worker, initargs=(os.getpid(),))
 
     def submit(job: ProgramJob):
         nonlocal pool
@@ -742,15 +875,6 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
             pool.shutdown(wait=False)
             pool = new_pool(n_jobs)
             return pool.submit(process, job)
-
-    def alone(job: ProgramJob) -> List[Outcome]:
-        """A job whose pool broke, run again in a pool of its own: only the files of the job
-        that kills its worker fail."""
-        with new_pool(1) as own:
-            try:
-                return own.submit(process, job).result()
-            except concurrent.futures.BrokenExecutor:
-                return _failed(job, "internal error: the worker process crashed on this file; file left untouched")
 
     limit = IN_FLIGHT_PER_WORKER * n_jobs
     window: Deque[Tuple[Item, Any]] = collections.deque()
@@ -767,11 +891,12 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
                     in_flight -= 1
                     try:
                         _receive(receivers, future.result())
-                    except concurrent.futures.BrokenExecutor:
-                        _receive(receivers, alone(job))
+                    except concurrent.futures.BrokenExecutor:  # run again alone: only the culprit fails
+                        _receive(receivers, _guarded(isolated, job))
                 yield from records
     finally:
         pool.shutdown()
+        isolated.close()
 
 
 def _receive(records: List[Record], outcomes: List[Outcome]) -> None:
@@ -799,7 +924,8 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return out
 
 
-def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool) -> Iterator[Item]:
+def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool,
+              rewrites: bool) -> Iterator[Item]:
     """The work of a run: its files grouped into programs (see :mod:`est2tpu.cli.program`),
     each read as its turn comes."""
     from est2tpu.cli.program import group, imports
@@ -822,7 +948,7 @@ def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_pla
 
     alone = [os.path.realpath(p) for p in paths if os.path.isfile(p)]
     for program in group([c.path for c in found.files], scan, alone):
-        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place)
+        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites)
 
 
 def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator[Record]:
@@ -839,22 +965,40 @@ def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator
     yield from (waiting[i] for i in sorted(waiting))
 
 
-def _write(record: Record) -> None:
-    """Write a migrated file; a failure becomes the record's error."""
+def _write(record: Record, renamed: Set[str]) -> None:
+    """Write a migrated file (``renamed`` collects its directory); a failure becomes the
+    record's error."""
     try:
-        write_atomic(record.candidate.path, record.outcome.new_data, expected=record.original)
+        record.notice = replace_file(record.candidate.path, record.outcome.new_data, record.original, renamed)
         record.written = True
-    except ChangedOnDisk as e:
+    except NotReplaced as e:
         record.outcome = Outcome(error=Problem(record.candidate.display, str(e)))
     except OSError as e:
         record.outcome = Outcome(error=Problem(record.candidate.display,
                                                f"cannot write: {e.strerror or e}; file left untouched"))
 
 
+def _rules(results: Sequence[FileResult]) -> Dict[str, Any]:
+    """The registry of rules, when some result needs their documentation (the engine, and
+    so LibCST, is imported then already)."""
+    if not any(r.findings or r.rewrites for r in results):
+        return {}
+    load_engine()  # registers every rule
+    from est2tpu.codemods.base import RULES
+
+    return dict(RULES)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     cwd = os.getcwd()
-    write = not (args.diff or args.check)
+    # A json/sarif document on stderr (--diff, whose stdout is the patch) is all stderr holds:
+    # its errors and counts are in it.
+    document_on_stderr = args.output_format in ("json", "sarif") and args.diff and not args.output_file
+    if document_on_stderr and args.statistics:
+        _write_text(stderr, "est2tpu migrate: error: --statistics prints on stderr, where --diff puts the "
+                            f"{args.output_format} report: write the report with --output-file PATH\n")
+        return 2
     try:
         resolver = Resolver(_overrides(args), args.config, cwd)
         found = Finder(resolver, force_exclude=args.force_exclude,
@@ -862,60 +1006,102 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _write_text(stderr, f"est2tpu: error: {e}\n")
         return 2
+    with contextlib.ExitStack() as files:
+        try:  # before any file is migrated: a path that cannot be written is a usage error
+            output = files.enter_context(open(args.output_file, "w", encoding="utf-8")) if args.output_file else None
+            report_file = files.enter_context(open(args.report, "w", encoding="utf-8")) if args.report else None
+        except OSError as e:
+            _write_text(stderr, f"est2tpu: error: cannot write {e.filename}: {e.strerror or e}\n")
+            return 2
+        return _migrate(args, found, cwd, output or (stderr if args.diff else stdout), report_file,
+                        notes_shown=not document_on_stderr)
 
+
+def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_file, notes_shown: bool) -> int:
+    """Migrate the files ``found``; findings go to ``findings_out``, the report (if asked
+    for) to ``report_file``, and unless not ``notes_shown`` errors and the summary to stderr."""
+    stdout, stderr = sys.stdout, sys.stderr
+    write = not (args.diff or args.check)
     # --check alone only asks whether a file changes: no layout, no re-parse of the output.
     output_needed = not (args.check and not args.diff)
     color = args.diff and _use_color(args.color, stdout)
-    report_stream = stderr if args.diff else stdout
-    # text and github findings are printed file by file; json and sarif need them all.
+    # text and github findings are printed file by file; json, sarif, the report and the
+    # statistics need them all.
     streamed = args.output_format in ("text", "github")
-    diagnostics: List[Diagnostic] = []
+    keep = not streamed or report_file is not None or args.statistics
+    rewrites = args.output_format != "text" or keep
+    results: List[FileResult] = []
     states: List[str] = []  # --verbose
+    notices: List[str] = []
+    renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
     try:
-        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write),
+        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write, rewrites),
                                          args.jobs or _cpu_count()), found.files):
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
-                _write(record)
+                _write(record, renamed)
                 outcome = record.outcome
+            display = record.candidate.display
             if outcome.error:
                 summary.problems.append(outcome.error)
+                if keep:
+                    results.append(FileResult(display, "failed", error=outcome.error))
                 continue
-            found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
-            summary.findings += len(found_here)
-            if streamed:
-                _write_text(report_stream, render(args.output_format, found_here, [], summary, {}, cwd))
-            else:
-                diagnostics.extend(found_here)
+            if record.notice:
+                notices.append(f"{display}: note: {record.notice}")
             if outcome.changed:
-                summary.changed.append(record.candidate.display)
-                if args.diff:
-                    diff = unified_diff(record.original, outcome.new_data, record.candidate.display)
-                    _write_bytes(stdout, colorize(diff) if color else diff)
+                summary.changed.append(display)
             else:
                 summary.unchanged += 1
+            found_here = sorted(outcome.diagnostics, key=lambda d: (d.cell or 0, d.line, d.col, d.code))
+            summary.findings += len(found_here)
+            summary.blocking += sum(d.blocking for d in found_here)
+            summary.rewrites += len(outcome.rewrites)
+            status = ("migrated" if write else "would be migrated") if outcome.changed else "unchanged"
+            result = FileResult(display, status, found_here, outcome.rewrites)
+            if keep and (found_here or outcome.changed):
+                results.append(result)
+            if streamed and (found_here or outcome.rewrites):
+                progress.close()
+                _write_text(findings_out, render(args.output_format, [result], [], summary, {}, cwd))
+            if outcome.changed and args.diff:
+                progress.close()
+                diff = unified_diff(record.original, outcome.new_data, display)
+                _write_bytes(stdout, colorize(diff) if color else diff)
             if args.verbose:
                 state = ("migrated" if record.written else "would migrate") if outcome.changed else "unchanged"
-                states.append(f"{record.candidate.display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
+                states.append(f"{display}: {state}" + (f" ({outcome.note})" if outcome.note else ""))
+    except KeyboardInterrupt:
+        progress.close()
+        written = summary.changed if write else []
+        _write_text(stderr, f"est2tpu: interrupted; {len(written)} file{'' if len(written) == 1 else 's'} "
+                            "already migrated in place" + "".join(f"\n  {display}" for display in written) + "\n")
+        return 130
     finally:
         progress.close()
+        sync_directories(renamed)
     summary.problems.sort(key=lambda p: p.display)
 
-    rules: Dict[str, Any] = {}
-    if diagnostics and args.output_format in ("json", "sarif"):
-        load_engine()  # registers every rule
-        from est2tpu.codemods.base import RULES
+    rules = _rules(results)
+    # problems: in the json/sarif/github output; text prints them to stderr below.
+    _write_text(findings_out, render(args.output_format, [] if streamed else results, summary.problems,
+                                     summary, rules, cwd))
+    if report_file is not None:
+        from est2tpu.cli.review import report
 
-        rules = dict(RULES)
-    # problems: in the json/sarif/github report; text prints them to stderr below.
-    _write_text(report_stream, render(args.output_format, [] if streamed else diagnostics, summary.problems,
-                                      summary, rules, cwd))
+        mode = "--diff" if args.diff else "--check" if args.check else "in place"
+        _write_text(report_file, report(args.report, results, summary, rules, mode))
 
-    notes: List[str] = [problem.format() for problem in summary.problems]
-    if not args.quiet:
+    notes: List[str] = [problem.format() for problem in summary.problems] if notes_shown else []
+    if args.statistics:
+        from est2tpu.cli.review import statistics
+
+        notes.extend(statistics(results, rules).splitlines())
+    if notes_shown and not args.quiet:
+        notes.extend(notices)
         if args.check and not args.diff:
             notes.extend(f"would migrate {display}" for display in summary.changed)
         if args.verbose:
@@ -926,18 +1112,31 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     if summary.problems:
         return 2
-    if not write and (summary.changed or summary.findings) and not args.exit_zero:
-        return 1
-    return 0
+    if args.exit_zero:
+        return 0
+    if write:
+        return 1 if summary.blocking else 0
+    return 1 if summary.changed or summary.findings else 0
 
 
 # --------------------------------------------------------------------------- rules
+
+
+#: What each kind of rule means, for `est2tpu rules CODE`.
+KIND_NOTES = {
+    "rewrite": "A rewrite: est2tpu makes this change.",
+    "review": "A review note: reported with the rewrite it is about; check it once.",
+    "blocking": "Blocking: the code still cannot run on a TPU. Reported until fixed or silenced with "
+                "`# est2tpu: ignore[CODE]`; `est2tpu migrate` exits 1 while one is left.",
+}
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
     load_engine()  # registers every rule
+    import est2tpu.verify.rules  # noqa: F401  and verify's (no TensorFlow)
+
     from est2tpu.codemods.base import RULES
 
     codes = sorted(RULES)
@@ -949,12 +1148,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
             _write_text(sys.stderr, f"est2tpu: error: unknown rule {wanted!r}; `est2tpu rules` lists them\n")
             return 2
     if args.output_format == "json":
-        doc = [dataclasses.asdict(RULES[c]) for c in codes]
+        doc = [{**dataclasses.asdict(RULES[c]), "kind": RULES[c].kind} for c in codes]
         _write_text(sys.stdout, json.dumps(doc, indent=2) + "\n")
         return 0
     if args.code and len(codes) == 1:
         rule = RULES[codes[0]]
-        parts = [f"{rule.code}: {rule.title}\n", f"\n{rule.explanation}\n"]
+        parts = [f"{rule.code}: {rule.title}\n", f"\n{KIND_NOTES[rule.kind]}\n", f"\n{rule.explanation}\n"]
         if rule.before:
             parts.append("\nBefore:\n\n" + "".join(f"    {line}\n" for line in rule.before.splitlines()))
         if rule.after:
@@ -962,7 +1161,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         _write_text(sys.stdout, "".join(parts))
         return 0
     width = max((len(c) for c in codes), default=0)
-    _write_text(sys.stdout, "".join(f"{c.ljust(width)}  {RULES[c].title}\n" for c in codes))
+    _write_text(sys.stdout, "".join(f"{c.ljust(width)}  {RULES[c].kind:8}  {RULES[c].title}\n" for c in codes))
     return 0
 
 
@@ -984,15 +1183,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "verify":
+            return verify_cli.cmd_verify(args)
         return cmd_migrate(args)
     except KeyboardInterrupt:
         sys.stderr.write("est2tpu: interrupted\n")
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `est2tpu migrate --diff . | head`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        _discard_stdout()
         return 1
+    except OutputError as e:  # e.g. a full disk: what was written is incomplete
+        _discard_stdout()
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"est2tpu: error: cannot write the output: {e}; stopped, the output is incomplete\n")
+        return 2

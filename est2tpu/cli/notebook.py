@@ -3,15 +3,17 @@
 The notebook's code cells are joined into one module (so an ``import tensorflow
 as tf`` in the first cell is known in the others), separated by marker
 statements, and migrated at once.  IPython syntax that is not Python -- line
-magics (``%time``), shell escapes (``!pip``), help (``obj?``), ``x = !ls`` -- is
-replaced by a placeholder name before and put back after; a cell whose first
+magics (``%time``), shell escapes (``!pip``, continued by backslashes or not),
+help (``obj?``), ``x = !ls`` -- is replaced by a placeholder name before and put
+back after, and so is a later cell's ``from __future__`` import; a cell whose first
 line is a cell magic runs under another interpreter (``%%bash``) and is left
 alone, except for the magics that run their body as Python (``%%time`` and a few
 more).
 
 The file is never re-serialized as a whole: only the JSON value of each changed
 cell's ``source`` is replaced, written in the layout the original used (a list
-of lines or one string, the same indentation, the same ``ensure_ascii`` choice),
+of lines or one string, the same indentation, the same ``ensure_ascii`` choice,
+the same escapes of ASCII characters, like Colab's ``\\u003c``),
 so indentation, key order, other cells, outputs and the trailing newline are
 kept byte for byte and a diff shows only the changed lines.
 """
@@ -28,7 +30,11 @@ from typing import Any, Dict, List, Optional, Tuple
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
 
 _WS = re.compile(r"[ \t\n\r]*")
-_MAGIC_PLACEHOLDER = re.compile(r"^([ \t]*)_est2tpu_magic_(\d+)_[ \t]*$")
+#: A placeholder line: (indentation, "magic"/"line", its number) or (indentation, None, None, a future's number).
+_PLACEHOLDER = re.compile(r"^([ \t]*)(?:_est2tpu_(magic|line)_(\d+)_[ \t]*$|from _est2tpu_future_(\d+)_ import\b)")
+#: A printable ASCII character written as an escape, but the quote and backslash JSON escapes anyway.
+_ASCII_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u00((?!22|5[cC])[2-7][0-9a-fA-F])")
+_FUTURE = re.compile(r"from[ \t]+__future__[ \t]+import\b")
 _BOUNDARY = "_est2tpu_cell_boundary_{}_"
 _BOUNDARY_RE = re.compile(r"^_est2tpu_cell_boundary_(\d+)_[ \t]*$")
 _ASSIGN_MAGIC = re.compile(r"^[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
@@ -138,9 +144,18 @@ class Notebook:
     cells: List[Cell]
     python: bool  # False when the kernel's language is known and is not Python
     ensure_ascii: bool
+    #: ASCII characters the file writes as \u escapes (Colab: <, > and &), and how.
+    escapes: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def code_cells(self) -> List[Cell]:
         return [c for c in self.cells if c.cell_type == "code"]
+
+    def dump(self, value: str) -> str:
+        """``value`` as a JSON string, escaped the way this file escapes."""
+        out = json.dumps(value, ensure_ascii=self.ensure_ascii)
+        for char, escape in self.escapes.items():
+            out = out.replace(char, escape)
+        return out
 
 
 def parse(text: str) -> Notebook:
@@ -180,7 +195,10 @@ def parse(text: str) -> Notebook:
         ensure_ascii = False  # Jupyter's own choice, and the file shows it
     else:
         ensure_ascii = bool(re.search(r"\\u(?!00[0-7])[0-9a-fA-F]{4}", text))
-    return Notebook(text, cells, python, ensure_ascii)
+    escapes = {}
+    for m in _ASCII_ESCAPE.finditer(text):
+        escapes.setdefault(chr(int(m.group(1), 16)), m.group(0)[-6:])
+    return Notebook(text, cells, python, ensure_ascii, escapes)
 
 
 def _lines(source: str) -> List[str]:
@@ -193,9 +211,7 @@ def _lines(source: str) -> List[str]:
 
 
 def _render(nb: Notebook, cell: Cell, source: str) -> str:
-    def dump(s: str) -> str:
-        return json.dumps(s, ensure_ascii=nb.ensure_ascii)
-
+    dump = nb.dump
     if cell.items is None:
         return dump(source)
     lines = _lines(source)
@@ -243,7 +259,7 @@ def file_position(nb: Notebook, cell: Cell, line: int, col: int) -> Tuple[int, i
         return text.count("\n", 0, cell.span[0]) + 1, 1
     for n, (start, chunk) in enumerate(chunks):
         if offset < len(chunk) or n == len(chunks) - 1:
-            escaped = json.dumps(chunk[:offset], ensure_ascii=nb.ensure_ascii)[1:-1]
+            escaped = nb.dump(chunk[:offset])[1:-1]
             line_start = text.rfind("\n", 0, start) + 1
             # +1 for 1-based, +1 for the opening quote
             return text.count("\n", 0, start) + 1, start - line_start + 2 + len(escaped)
@@ -265,18 +281,34 @@ def _looks_magic(line: str) -> bool:
     return bool(_ASSIGN_MAGIC.match(s))
 
 
-def _magic_lines(lines: List[str]) -> List[bool]:
-    """Which lines are IPython syntax: only lines that start a logical line count,
-    so ``%`` continuing an expression or a ``!`` inside a string is left alone."""
-    out: List[bool] = []
+def _ipython_lines(lines: List[str], futures: bool) -> List[Optional[str]]:
+    """What each line is: "magic" for IPython syntax, "continued" for the lines a magic
+    continues onto (its line ends with a backslash), "future" for a ``from __future__``
+    import at the top of the cell when ``futures`` (the cell is not the first: IPython
+    takes them at the top of any cell, Python only at the top of the module), else
+    None.  Only lines that start a logical line count, so ``%`` continuing an expression
+    or a ``!`` inside a string is left alone."""
+    out: List[Optional[str]] = []
     depth = 0
     quote: Optional[str] = None  # an open triple-quoted string
     continued = False
+    magic_continues = False
+    top = futures  # no statement but __future__ imports yet
     for line in lines:
-        if depth == 0 and quote is None and not continued and _looks_magic(line):
-            out.append(True)
+        if magic_continues:
+            out.append("continued")
+            magic_continues = line.endswith("\\")
             continue
-        out.append(False)
+        kind = None
+        if depth == 0 and quote is None and not continued and line.strip()[:1] not in ("", "#"):
+            if _looks_magic(line):
+                out.append("magic")
+                magic_continues = line.endswith("\\")
+                top = False
+                continue
+            top = top and bool(_FUTURE.match(line.lstrip(" \t")))
+            kind = "future" if top else None  # scanned on: `from __future__ import (a,` goes on
+        out.append(kind)
         continued = False
         i, n = 0, len(line)
         while i < n:
@@ -315,12 +347,18 @@ def _magic_lines(lines: List[str]) -> List[bool]:
 @dataclasses.dataclass
 class Masked:
     code: str  # the cell as Python
-    originals: Dict[int, str]  # placeholder number -> original line (without indentation)
+    originals: Dict[int, str]  # placeholder number -> the line (without its indentation, but a continued line)
     had_newline: bool
 
 
-def mask(source: str, counter: List[int]) -> Optional[Masked]:
-    """The cell as Python with IPython lines replaced, or None for a non-Python cell magic."""
+def mask(source: str, counter: List[int], later: bool = False) -> Optional[Masked]:
+    """The cell as Python with IPython lines replaced, or None for a non-Python cell magic.
+    ``later``: the cell comes after the first one joined.
+
+    A magic line becomes ``_est2tpu_magic_N_``; each line a backslash continues it onto
+    becomes ``_est2tpu_line_N_``, indented as the magic (the line is put back whole); a
+    ``from __future__`` import of a later cell imports from ``_est2tpu_future_N_``.
+    """
     lines = source.split("\n")
     originals: Dict[int, str] = {}
     start = 0
@@ -330,15 +368,24 @@ def mask(source: str, counter: List[int]) -> Optional[Masked]:
         if name not in PYTHON_CELL_MAGICS:
             return None
         start = 1
-    flags = [False] * start + _magic_lines(lines[start:])
-    for i, is_magic in enumerate(flags):
-        if is_magic or i < start:
-            line = lines[i]
-            indent = line[: len(line) - len(line.lstrip(" \t"))]
-            number = counter[0]
-            counter[0] += 1
-            originals[number] = line[len(indent):]
+    kinds = ["magic"] * start + _ipython_lines(lines[start:], later)
+    indent = ""
+    for i, kind in enumerate(kinds):
+        if kind is None:
+            continue
+        line = lines[i]
+        number = counter[0]
+        counter[0] += 1
+        if kind == "continued":
+            originals[number] = line
+            lines[i] = f"{indent}_est2tpu_line_{number}_"
+            continue
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        originals[number] = line[len(indent):]
+        if kind == "magic":
             lines[i] = f"{indent}_est2tpu_magic_{number}_"
+        else:
+            lines[i] = indent + _FUTURE.sub(f"from _est2tpu_future_{number}_ import", line[len(indent):], 1)
     code = "\n".join(lines)
     had_newline = code.endswith("\n")
     return Masked(code, originals, had_newline)
@@ -348,13 +395,13 @@ def unmask(code: str, originals: Dict[int, str]) -> str:
     lines = code.split("\n")
     found = set()
     for i, line in enumerate(lines):
-        m = _MAGIC_PLACEHOLDER.match(line)
+        m = _PLACEHOLDER.match(line)
         if m:
-            number = int(m.group(2))
+            number = int(m.group(3) or m.group(4))
             if number not in originals or number in found:
                 raise NotebookError("an IPython line could not be put back after migration")
             found.add(number)
-            lines[i] = m.group(1) + originals[number]
+            lines[i] = originals[number] if m.group(2) == "line" else m.group(1) + originals[number]
     if found != set(originals):
         raise NotebookError("an IPython line was lost in migration")
     return "\n".join(lines)
@@ -392,7 +439,7 @@ def join(nb: Notebook) -> Joined:
     for cell in nb.code_cells():
         if not cell.source.strip():
             continue
-        masked = mask(cell.source, counter)
+        masked = mask(cell.source, counter, later=bool(cells))
         if masked is None:
             continue
         code = masked.code if masked.had_newline else masked.code + "\n"

@@ -7,17 +7,21 @@ Formats of findings (``--output-format``):
     ``path:cell N:line:col: ...`` with the line counted in cell N (the N-th cell).
 ``json``
     One object: ``changed`` (paths migrated, or that would be with --diff/--check),
-    ``findings`` (path, line, col, cell, code, title, message, hint),
+    ``findings`` (path, line, col, cell, code, title, message, hint, blocking),
+    ``rewrites`` (path, line, col, cell, code, title: the rewrites made),
     ``errors`` (path, line, col, cell, message) and ``summary`` counts.
 ``sarif``
     SARIF 2.1.0 for GitHub code scanning: one run, the rules that were reported
     with their documentation, results located relative to ``%SRCROOT%`` (the
     current directory), columns in Unicode code points, and files that could not
-    be processed as tool execution notifications.
+    be processed as tool execution notifications.  Blocking findings are errors,
+    review notes warnings, and each rewrite made (E2T1xx) a note at the statement
+    it changed.
 ``github``
     GitHub Actions workflow commands:
-    ``::warning file=...,line=...,col=...,title=CODE::message``, and ``::error``
-    for files that could not be processed.
+    ``::warning file=...,line=...,col=...,title=CODE::message`` (``::error`` for a
+    blocking finding, ``::notice`` for a rewrite), and ``::error`` for files that
+    could not be processed.
 
 Positions in a notebook are cell-relative in ``text`` and ``json``, and
 positions in the ``.ipynb`` file itself in ``sarif`` and ``github`` (those are
@@ -41,7 +45,7 @@ FORMATS = ("text", "json", "sarif", "github")
 
 @dataclasses.dataclass(frozen=True)
 class Diagnostic:
-    """A finding placed in a file (and, in a notebook, a cell)."""
+    """A finding, or a rewrite made, placed in a file (and, in a notebook, a cell)."""
 
     display: str
     line: int
@@ -52,6 +56,14 @@ class Diagnostic:
     cell: Optional[int] = None  # 1-based cell number in a notebook
     file_line: int = 0  # position in the file itself (differs from line/col in notebooks)
     file_col: int = 0
+    #: The rule's kind: "rewrite" (E2T1xx), "blocking" or "review" (see codemods.base.Rule).
+    kind: str = "review"
+    #: Characters of the name or token the position points at (where SARIF's region ends).
+    length: int = 1
+
+    @property
+    def blocking(self) -> bool:
+        return self.kind == "blocking"
 
     def where(self) -> str:
         cell = f":cell {self.cell}" if self.cell is not None else ""
@@ -66,14 +78,27 @@ class Diagnostic:
 
 
 @dataclasses.dataclass
+class FileResult:
+    """What happened to one file, for the json/sarif documents, ``--report`` and ``--statistics``."""
+
+    display: str
+    status: str  # "migrated", "would be migrated", "unchanged" or "failed"
+    findings: List[Diagnostic] = dataclasses.field(default_factory=list)
+    rewrites: List[Diagnostic] = dataclasses.field(default_factory=list)
+    error: Optional[Problem] = None
+
+
+@dataclasses.dataclass
 class Summary:
     """What a run did: the files migrated (or that would be) and those that failed, in full;
-    the others and the findings, counted."""
+    the others, the findings (and how many of them block a TPU run) and rewrites, counted."""
 
     changed: List[str] = dataclasses.field(default_factory=list)
     problems: List[Problem] = dataclasses.field(default_factory=list)
     unchanged: int = 0
     findings: int = 0
+    blocking: int = 0
+    rewrites: int = 0
 
     @property
     def migrated(self) -> int:
@@ -85,15 +110,18 @@ class Summary:
 
     def counts(self) -> Dict[str, int]:
         return {"migrated": self.migrated, "unchanged": self.unchanged, "failed": self.failed,
-                "findings": self.findings}
+                "findings": self.findings, "blocking": self.blocking, "rewrites": self.rewrites}
 
     def line(self, would: bool) -> str:
         def n(count: int, word: str) -> str:
             return f"{count} {word}{'' if count == 1 else 's'}"
 
         verb = "would be migrated" if would else "migrated"
+        blocking = ""
+        if self.blocking:  # in place, what is left for a person: why the exit code is 1
+            blocking = f", {self.blocking} blocking" + ("" if would else " left to fix")
         return (f"{n(self.migrated, 'file')} {verb}, {self.unchanged} unchanged, "
-                f"{self.failed} failed, {n(self.findings, 'finding')}")
+                f"{self.failed} failed, {n(self.findings, 'finding')}{blocking}")
 
 
 # --------------------------------------------------------------------------- diffs
@@ -134,11 +162,14 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
 
     An unchanged line moves with the lines around it.  A changed or moved line is found by
     its text (a statement moved into a new function), else by the token the finding
-    points at among the lines that replaced it (an API's dotted name: anywhere), else it
-    is the most similar of those lines.
+    points at among the lines that replaced it (an API's dotted name: anywhere), else by
+    the text before it (a rewritten call: ``return `` before it), else it is the most
+    similar of those lines.
     """
     from est2tpu.codemods.python_tree import NEWLINE  # the line ends the findings count
 
+    if not diagnostics:
+        return []
     old, new = NEWLINE.split(before), NEWLINE.split(after)
     opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     stripped = [line.strip() for line in new]
@@ -156,6 +187,8 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         found = [k for k in range(j1, j2) if token and token.group() in new[k]] or [
             k for k, line in enumerate(new) if token and "." in token.group() and token.group() in line]
         same = _same_occurrence(token.group(), old, new, (i1, i2), (j1, j2), (index, d.col - 1)) if token else None
+        prefix = text[:d.col - 1]  # a rewritten call keeps what precedes it: `return `, `est = `
+        kept = [k for k in range(j1, j2) if prefix.strip() and new[k].startswith(prefix)]
         if moved:
             line = min(moved, key=lambda k: abs(k - j1))
             col = d.col - 1 - _indent(text) + _indent(new[line])
@@ -164,12 +197,20 @@ def relocate(diagnostics: Sequence[Diagnostic], before: str, after: str) -> List
         elif found:
             line = min(found, key=lambda k: abs(k - (j1 + index - i1)))
             col = new[line].index(token.group())
+        elif kept:
+            line, col = kept[0], d.col - 1
         else:  # the token itself was rewritten: the same place in the most similar line
             candidates = [k for k in range(j1, j2) if new[k].strip()] or [min(j1, len(new) - 1)]
             line = max(candidates, key=lambda k: difflib.SequenceMatcher(None, text.strip(), new[k].strip()).ratio())
             col = _same_place(text, new[line], d.col - 1)
         out.append(dataclasses.replace(d, line=line + 1, col=col + 1, file_line=line + 1, file_col=col + 1))
     return out
+
+
+def token_length(line: str, col: int) -> int:
+    """Characters of the name (dotted) or other token at 1-based column ``col`` of ``line``."""
+    token = _TOKEN.match(line, col - 1) if col >= 1 else None
+    return len(token.group()) if token else 1
 
 
 def _same_occurrence(token: str, old, new, old_lines, new_lines, at) -> Optional[Tuple[int, int]]:
@@ -250,22 +291,17 @@ def text_report(diagnostics: Sequence[Diagnostic]) -> str:
     return "".join(d.format() + "\n" for d in diagnostics)
 
 
-def json_report(diagnostics: Sequence[Diagnostic], summary: Summary, rules: Mapping[str, Any]) -> str:
+def _entry(d: Diagnostic, rules: Mapping[str, Any]) -> Dict[str, Any]:
+    return {"path": d.display, "line": d.line, "col": d.col, "cell": d.cell, "code": d.code,
+            "title": getattr(rules.get(d.code), "title", None)}
+
+
+def json_report(results: Sequence[FileResult], summary: Summary, rules: Mapping[str, Any]) -> str:
     doc = {
         "changed": list(summary.changed),
-        "findings": [
-            {
-                "path": d.display,
-                "line": d.line,
-                "col": d.col,
-                "cell": d.cell,
-                "code": d.code,
-                "title": getattr(rules.get(d.code), "title", None),
-                "message": d.message,
-                "hint": d.hint or None,
-            }
-            for d in diagnostics
-        ],
+        "findings": [{**_entry(d, rules), "message": d.message, "hint": d.hint or None, "blocking": d.blocking}
+                     for r in results for d in r.findings],
+        "rewrites": [_entry(d, rules) for r in results for d in r.rewrites],
         "errors": [
             {"path": p.display, "line": p.line, "col": p.col, "cell": p.cell, "message": p.message}
             for p in summary.problems
@@ -275,6 +311,14 @@ def json_report(diagnostics: Sequence[Diagnostic], summary: Summary, rules: Mapp
     import json
 
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _shown(result: FileResult) -> List[Diagnostic]:
+    """A file's findings and the rewrites that no finding of the same code on the same line
+    already shows (E2T109 and E2T110 are review notes too), in the order of the file."""
+    noted = {(d.code, d.line) for d in result.findings}
+    rewrites = [d for d in result.rewrites if (d.code, d.line) not in noted]
+    return sorted((*result.findings, *rewrites), key=lambda d: (d.file_line or d.line, d.file_col or d.col, d.code))
 
 
 def _uri(path: str) -> str:
@@ -290,49 +334,72 @@ def _artifact(display: str) -> Dict[str, str]:
     return {"uri": _uri(display), "uriBaseId": "%SRCROOT%"}
 
 
-def _location(display: str, line: Optional[int], col: Optional[int]) -> Dict[str, Any]:
+def _location(display: str, line: Optional[int], col: Optional[int], length: int = 0) -> Dict[str, Any]:
     physical: Dict[str, Any] = {"artifactLocation": _artifact(display)}
     if line and line >= 1:
         region: Dict[str, Any] = {"startLine": line}
         if col and col >= 1:
             region["startColumn"] = col
+            if length:
+                region.update(endLine=line, endColumn=col + length)
         physical["region"] = region
     return {"physicalLocation": physical}
 
 
-def _rule_entry(code: str, rule: Any) -> Dict[str, Any]:
+#: SARIF level of each kind of rule.
+LEVELS = {"blocking": "error", "review": "warning", "rewrite": "note"}
+
+
+def documentation_url() -> Optional[str]:
+    """The documentation URL est2tpu's package metadata declares (``[project.urls]``), if any."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("est2tpu").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    by_label = {label.strip().lower(): url.strip() for label, _, url in (u.partition(",") for u in urls)}
+    return next((by_label[k] for k in ("documentation", "homepage", "repository") if k in by_label), None)
+
+
+def _rule_entry(code: str, rule: Any, docs: Optional[str]) -> Dict[str, Any]:
     title = getattr(rule, "title", "") or code
     explanation = getattr(rule, "explanation", "") or title
     before, after = getattr(rule, "before", ""), getattr(rule, "after", "")
     help_text = explanation
     help_md = explanation
     if before or after:
-        help_text += f"\n\nBefore:\n    {before}\n\nAfter:\n    {after}"
+        indent = lambda code: "\n".join("    " + line for line in code.splitlines())  # noqa: E731
+        help_text += f"\n\nBefore:\n{indent(before)}\n\nAfter:\n{indent(after)}"
         help_md += f"\n\nBefore:\n\n```python\n{before}\n```\n\nAfter:\n\n```python\n{after}\n```"
-    return {
+    help_text += f"\n\n`est2tpu rules {code}` prints this text."
+    entry = {
         "id": code,
-        "name": "".join(w.capitalize() for w in "".join(c if c.isalnum() else " " for c in title).split()) or code,
+        "name": "".join(w[0].upper() + w[1:] for w in "".join(c if c.isalnum() else " " for c in title).split()) or code,
         "shortDescription": {"text": title},
         "fullDescription": {"text": explanation},
         "help": {"text": help_text, "markdown": help_md},
-        "defaultConfiguration": {"level": "warning"},
-        "properties": {"tags": ["tensorflow", "tpu", "migration"]},
+        "defaultConfiguration": {"level": LEVELS[getattr(rule, "kind", "review")]},
+        "properties": {"tags": ["tensorflow", "tpu", "migration", getattr(rule, "kind", "review")]},
     }
+    if docs:
+        entry["helpUri"] = f"{docs}#{code.lower()}"
+    return entry
 
 
-def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
+def sarif_report(results: Sequence[FileResult], problems: Sequence[Problem],
                  rules: Mapping[str, Any], cwd: str) -> str:
-    codes = sorted({d.code for d in diagnostics})
+    shown = [d for r in results for d in _shown(r)]
+    codes = sorted({d.code for d in shown})
     index = {code: i for i, code in enumerate(codes)}
-    results = []
-    for d in diagnostics:
-        message = d.full_message()
-        results.append({
+    out = []
+    for d in shown:
+        out.append({
             "ruleId": d.code,
             "ruleIndex": index[d.code],
-            "level": "warning",
-            "message": {"text": message},
-            "locations": [_location(d.display, d.file_line or d.line, d.file_col or d.col)],
+            "level": LEVELS[d.kind],
+            "message": {"text": d.full_message()},
+            "locations": [_location(d.display, d.file_line or d.line, d.file_col or d.col, d.length)],
         })
     notifications = []
     for p in problems:
@@ -341,13 +408,14 @@ def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
                                                p.col if p.cell is None else None)]
         notifications.append(notification)
     root = cwd.replace(os.sep, "/").rstrip("/") + "/"
+    docs = documentation_url() if codes else None
     run = {
         "tool": {
             "driver": {
                 "name": "est2tpu",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "rules": [_rule_entry(code, rules.get(code)) for code in codes],
+                "rules": [_rule_entry(code, rules.get(code), docs) for code in codes],
             }
         },
         "invocations": [{
@@ -356,7 +424,7 @@ def sarif_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
         }],
         "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + _uri(root if root.startswith("/") else "/" + root)}},
         "columnKind": "unicodeCodePoints",
-        "results": results,
+        "results": out,
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     import json
@@ -372,14 +440,17 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]) -> str:
+_GH_COMMANDS = {"blocking": "error", "review": "warning", "rewrite": "notice"}
+
+
+def github_report(results: Sequence[FileResult], problems: Sequence[Problem]) -> str:
     out = []
-    for d in diagnostics:
-        message = d.full_message()
-        out.append(
-            f"::warning file={_gh_property(d.display)},line={d.file_line or d.line},"
-            f"col={d.file_col or d.col},title={_gh_property(d.code)}::{_gh_data(message)}\n"
-        )
+    for r in results:
+        for d in _shown(r):
+            out.append(
+                f"::{_GH_COMMANDS[d.kind]} file={_gh_property(d.display)},line={d.file_line or d.line},"
+                f"col={d.file_col or d.col},title={_gh_property(d.code)}::{_gh_data(d.full_message())}\n"
+            )
     for p in problems:
         where = f"file={_gh_property(p.display)}"
         if p.line and p.cell is None:
@@ -390,12 +461,12 @@ def github_report(diagnostics: Sequence[Diagnostic], problems: Sequence[Problem]
     return "".join(out)
 
 
-def render(fmt: str, diagnostics: Sequence[Diagnostic], problems: Sequence[Problem],
+def render(fmt: str, results: Sequence[FileResult], problems: Sequence[Problem],
            summary: Summary, rules: Mapping[str, Any], cwd: str) -> str:
     if fmt == "json":
-        return json_report(diagnostics, summary, rules)
+        return json_report(results, summary, rules)
     if fmt == "sarif":
-        return sarif_report(diagnostics, problems, rules, cwd)
+        return sarif_report(results, problems, rules, cwd)
     if fmt == "github":
-        return github_report(diagnostics, problems)
-    return text_report(diagnostics)
+        return github_report(results, problems)
+    return text_report([d for r in results for d in r.findings])

@@ -24,31 +24,20 @@ import re
 import tensorflow as tf
 from keras.src.engine import training_utils_v1
 from tensorflow.python.checkpoint import checkpoint as checkpoint_lib
-from tensorflow_estimator.python.estimator.estimator import (
-    maybe_overwrite_model_dir_and_session_config,
-)
 
 from est2tpu.runtime import tpu
+from est2tpu.runtime.tpu_estimator import (
+    check_train_batch_size,
+    cross_shard_aggregator,
+    tpu_estimator,
+    tpu_run_config,
+)
 
 _TPU = tf.compat.v1.estimator.tpu
 _MODE = tf.estimator.ModeKeys
 _MEAN_REDUCTIONS = (
     tf.keras.losses.Reduction.AUTO,
     tf.keras.losses.Reduction.SUM_OVER_BATCH_SIZE,
-)
-# RunConfig settings carried over when a plain RunConfig becomes a TPU RunConfig.
-_RUN_CONFIG_KEYS = (
-    "model_dir",
-    "tf_random_seed",
-    "save_summary_steps",
-    "save_checkpoints_steps",
-    "save_checkpoints_secs",
-    "session_config",
-    "keep_checkpoint_max",
-    "keep_checkpoint_every_n_hours",
-    "log_step_count_steps",
-    "session_creation_timeout_secs",
-    "checkpoint_save_graph_def",
 )
 
 
@@ -94,13 +83,8 @@ def model_to_estimator(
         )
     if use_tpu is None:
         use_tpu = tpu.use_tpu()
-    if use_tpu and train_batch_size is None:
-        raise ValueError(
-            "`train_batch_size` is required on a TPU: it is the global batch size "
-            "TPUEstimator passes (divided by the number of shards) to input_fn as "
-            "params['batch_size']."
-        )
-    config = _tpu_run_config(config, model_dir, use_tpu, iterations_per_loop)
+    check_train_batch_size(use_tpu, train_batch_size)
+    config = tpu_run_config(config, model_dir, use_tpu, iterations_per_loop)
     if keras_model is None:
         keras_model = tf.keras.models.load_model(
             keras_model_path, custom_objects=custom_objects
@@ -113,7 +97,7 @@ def model_to_estimator(
         export_outputs=export_outputs,
     )
     warm_start = model_fn.save_first_checkpoint(config) if config.is_chief else None
-    estimator = _TPU.TPUEstimator(
+    return tpu_estimator(
         model_fn=model_fn,
         config=config,
         use_tpu=use_tpu,
@@ -123,12 +107,6 @@ def model_to_estimator(
         export_to_tpu=use_tpu,
         warm_start_from=warm_start,
     )
-    if not use_tpu and estimator._log_every_n_steps is not None:
-        # TPUEstimator logs steps/s every log_step_count_steps / iterations_per_loop
-        # session runs, as a TPU run is iterations_per_loop steps.  A CPU run is
-        # one step: it would log, and write two summaries, at every step.
-        estimator._log_every_n_steps = config.log_step_count_steps
-    return estimator
 
 
 class KerasModelFn:
@@ -383,26 +361,6 @@ def _subclasses(cls):
     return found
 
 
-def _tpu_run_config(config, model_dir, use_tpu, iterations_per_loop):
-    """A TPU RunConfig from None, a RunConfig or a TPU RunConfig."""
-    if config is None:
-        config = tf.estimator.RunConfig()
-    if not isinstance(config, tf.estimator.RunConfig):
-        raise TypeError(f"`config` must be a tf.estimator.RunConfig, got {config!r}.")
-    if not isinstance(config, _TPU.RunConfig):
-        if config.train_distribute or config.eval_distribute:
-            raise ValueError(
-                "RunConfig(train_distribute/eval_distribute) cannot be converted: "
-                "TPUEstimator distributes over TPU shards itself."
-            )
-        config = _TPU.RunConfig(
-            tpu_config=_TPU.TPUConfig(iterations_per_loop=iterations_per_loop),
-            cluster=tpu.tpu_cluster_resolver() if use_tpu else None,
-            **{key: getattr(config, key) for key in _RUN_CONFIG_KEYS},
-        )
-    return maybe_overwrite_model_dir_and_session_config(config, model_dir)
-
-
 def _check_model(model):
     if not getattr(model, "optimizer", None):
         raise ValueError(
@@ -534,15 +492,9 @@ def _averaged_across_shards(optimizer, num_replicas, on_tpu):
         yield
         return
     averaged = []
-
-    def cross_shard_mean(grads_and_vars):
-        averaged.extend(var for _, var in grads_and_vars)
-        return [
-            (tf.compat.v1.tpu.cross_replica_sum(grad) / num_replicas, var)
-            for grad, var in grads_and_vars
-        ]
-
-    optimizer.gradient_aggregator = cross_shard_mean
+    optimizer.gradient_aggregator = cross_shard_aggregator(
+        num_replicas, aggregated=averaged
+    )
     yield
     if not averaged:
         raise ValueError(
