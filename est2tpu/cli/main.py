@@ -3,7 +3,8 @@
 
 Importing this module is cheap and never imports TensorFlow, LibCST or black: the
 migration engine (LibCST) is imported only once a file is found that may contain an
-Estimator API, and black only for a migrated file that has to stay black-formatted.
+Estimator API (by :mod:`est2tpu.cli.engine`), and black only for a migrated file that has
+to stay black-formatted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
+from est2tpu.cli.engine import load as load_engine
 from est2tpu.cli import verify as verify_cli
 from est2tpu.cli.cache import for_run
 from est2tpu.cli import workers
@@ -672,6 +674,7 @@ def _migrate_job(job: ProgramJob) -> List[Outcome]:
     members = [_Member(m) for m in job.members]
     if not any(m.migrated for m in members):
         return [m.outcome for m in members if m.job.write]
+    load_engine()
     from est2tpu.codemods.base import Options
     from est2tpu.codemods.migrate import migrate_program
 
@@ -723,7 +726,7 @@ def _failed(job: ProgramJob, message: str) -> List[Outcome]:
 
 def _start_worker(parent: int) -> None:  # pragma: no cover - runs in worker processes
     workers.exit_with_parent(parent)
-    import est2tpu.codemods.migrate  # noqa: F401
+    load_engine()
 
 
 def _guarded(isolated: workers.Isolated, job: ProgramJob) -> List[Outcome]:
@@ -898,7 +901,7 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
 
     import concurrent.futures
 
-    import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+    load_engine()  # imported once here, inherited by forked workers
 
     def new_pool(size: int):
         return concurrent.futures.ProcessPoolExecutor(size, mp_context=workers.context(),
@@ -1020,8 +1023,7 @@ def _rules(results: Sequence[FileResult]) -> Dict[str, Any]:
     so LibCST, is imported then already)."""
     if not any(r.findings or r.rewrites for r in results):
         return {}
-    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
-
+    load_engine()  # registers every rule
     from est2tpu.codemods.base import RULES
 
     return dict(RULES)
@@ -1182,7 +1184,7 @@ KIND_NOTES = {
 def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
-    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    load_engine()  # registers every rule
     import est2tpu.verify.rules  # noqa: F401  and verify's (no TensorFlow)
 
     from est2tpu.codemods.base import RULES
