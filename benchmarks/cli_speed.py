@@ -10,8 +10,8 @@ Prints, for each figure, what it is compared with and the ratio:
 * sparse tree (the CPython standard library): ``est2tpu migrate --check`` against a
   minimal script that reads every file and searches it for "estimator" (interpreter
   start-up included in both);
-* dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check`` and of
-  ``est2tpu migrate`` in place, with one job and all cores, against
+* dense tree (the fixtures replicated): files/s of ``est2tpu migrate --check``,
+  ``--diff`` and in place, with one job and all cores, against
   ``tf_upgrade_v2 --intree`` (when installed) and against a command that only parses
   and regenerates every file with LibCST on all cores (the ceiling of any LibCST tool);
   the engine against LibCST parse + code generation alone (the floor); name
@@ -60,16 +60,24 @@ with multiprocessing.get_context("fork").Pool(int(sys.argv[2])) as pool:
 """
 
 
-def best_interleaved(repeats: int, commands, before=lambda: None):
+def best_interleaved(repeats: int, commands, before=lambda: None, cpu=None):
     """Best time of each command, the commands taking turns: a machine whose speed drifts
-    then drifts for all of them alike."""
+    then drifts for all of them alike.  ``cpu``, a dict, receives the least CPU time
+    (user + system, all processes) of each: what a command costs, however busy the
+    machine (a parallel run costs more CPU than it takes time)."""
     times = {name: [] for name in commands}
+    used = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
             before()
-            start = time.perf_counter()
+            start, counted = time.perf_counter(), os.times()
             subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times[name].append(time.perf_counter() - start)
+            after = os.times()
+            used[name].append(after.children_user + after.children_system
+                              - counted.children_user - counted.children_system)
+    if cpu is not None:
+        cpu.update((name, min(t)) for name, t in used.items())
     return {name: min(t) for name, t in times.items()}
 
 
@@ -187,9 +195,10 @@ def floor_and_names(paths, repeats: int) -> None:
 
 
 def dense(files: int, repeats: int) -> None:
-    """--check (reads only) and migrate in place (writes, black lays out the changed
-    statements; ``--format none`` writes the engine's text) on fresh copies of the tree,
-    against ``tf_upgrade_v2 --intree``, which writes a migrated copy of it."""
+    """--check (reads only), --diff (prints the patch) and migrate in place (writes; both
+    lay the changed statements out with black, ``--format none`` writes the engine's
+    text) on fresh copies of the tree, against ``tf_upgrade_v2 --intree``, which writes
+    a migrated copy of it."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = dense_tree(pathlib.Path(tmp) / "tree", files)
         work, out = pathlib.Path(tmp) / "work", pathlib.Path(tmp) / "out"
@@ -200,6 +209,8 @@ def dense(files: int, repeats: int) -> None:
         commands = {
             "--check -j1": [*est2tpu, "--check", "-j", "1", str(tree)],
             f"--check -j{cores}": [*est2tpu, "--check", "-j", str(cores), str(tree)],
+            "--diff -j1": [*est2tpu, "--diff", "-j", "1", str(tree)],
+            f"--diff -j{cores}": [*est2tpu, "--diff", "-j", str(cores), str(tree)],
             "in place -j1": [*est2tpu, "-j", "1", str(work)],
             f"in place -j{cores}": [*est2tpu, "-j", str(cores), str(work)],
             f"in place, --format none -j{cores}": [*est2tpu, "--format", "none", "-j", str(cores), str(work)],
@@ -217,21 +228,26 @@ def dense(files: int, repeats: int) -> None:
                 shutil.rmtree(directory, ignore_errors=True)
             shutil.copytree(tree, work)
 
-        best = best_interleaved(repeats, commands, before=fresh)
+        cpu = {}
+        best = best_interleaved(repeats, commands, before=fresh, cpu=cpu)
         reference = best.pop("tf_upgrade_v2", None)
         floor = best.pop("floor")
         if reference is not None:
-            print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s")
+            print(f"  {'tf_upgrade_v2 --intree':44} {files / reference:7.1f} files/s"
+                  f"{'':39}cpu {cpu['tf_upgrade_v2']:5.2f} s")
         for name, elapsed in best.items():
             ratio = f"   {reference / elapsed:4.1f}x tf_upgrade_v2" if reference is not None else ""
-            print(f"  {'est2tpu migrate ' + name:44} {files / elapsed:7.1f} files/s{ratio}")
+            print(f"  {'est2tpu migrate ' + name:44} {files / elapsed:7.1f} files/s{ratio}"
+                  f"   {floor / elapsed:4.2f}x the ceiling   cpu {cpu[name]:5.2f} s")
         ceiling = f"   {reference / floor:4.1f}x tf_upgrade_v2" if reference is not None else ""
         print(f"  {f'LibCST parse + codegen alone, -j{cores}':44} {files / floor:7.1f} files/s{ceiling}"
-              "   (the ceiling of a LibCST tool)")
+              f"   (the ceiling of a LibCST tool)   cpu {cpu['floor']:5.2f} s")
+        print("  (cpu: the least CPU time of all its processes, which the machine's load changes little)")
         if reference is None:
             print("  tf_upgrade_v2 not installed: pip install -e '.[tf]' to compare")
         else:
-            print("  (target: >= 5x tf_upgrade_v2)")
+            print(f"  (targets: --check -j{cores} >= 0.8x the ceiling; --diff and in place -j{cores} "
+                  ">= 3x tf_upgrade_v2)")
         floor_and_names(paths, repeats)
 
 
@@ -253,6 +269,10 @@ def main() -> None:
     # an editable checkout under PYTHONDONTWRITEBYTECODE would recompile every run).
     compileall.compile_dir(str(ROOT / "est2tpu"), quiet=1)
     compileall.compile_dir(str(ROOT / "codemods"), quiet=1)
+    # ... and the functions dataclasses compiles for LibCST kept, as est2tpu's first run
+    # leaves them (est2tpu.cli.engine; like bytecode, not under PYTHONDONTWRITEBYTECODE).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", "from est2tpu.cli.engine import load; load()"], env=env, check=True)
     startup(repeats)
     sparse(repeats)
     dense(60 if args.quick else 300, repeats)

@@ -875,6 +875,11 @@ def _at_call(expr: cst.BaseExpression, fn: Function, call: cst.Call) -> Optional
         if value is None:
             return None
         mapping[name] = value
+    return renamed(expr, mapping)
+
+
+def renamed(expr: cst.BaseExpression, mapping: Dict[str, cst.BaseExpression]) -> cst.BaseExpression:
+    """``expr`` with the names it reads (not attribute names or keywords) in ``mapping`` replaced."""
     return expr.visit(_Rename(mapping)) if mapping else expr
 
 

@@ -144,6 +144,9 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
         module = module.with_changes(footer=[*comments, *module.footer])  # a dropped last statement's
     table = ImportTable(module.with_changes(body=body))
     missing = [r for r in add if not _present(table, r)]
+    if missing:  # what the rewrites made uses (an analysis may ask for more than was rewritten)
+        used = _Names().walked(module.with_changes(body=body)).names
+        missing = [r for r in missing if _binds(r) in used]
     if missing:
         froms = {}
         new: List[cst.SimpleStatementLine] = []
@@ -170,6 +173,12 @@ def _member_key(name: str):
     """isort's order of the names of a ``from`` import: CONSTANTS, Classes, then the rest."""
     kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
     return kind, name.lower(), name
+
+
+def _binds(request: Request) -> str:
+    """The name an import request binds."""
+    mod, obj, asname = request
+    return asname or (obj if obj is not None else mod.split(".")[0])
 
 
 def _present(table: ImportTable, request: Request) -> bool:

@@ -134,10 +134,60 @@ def _extent(node: ast.stmt) -> Tuple[int, int]:
 
 def is_black_formatted(source: str, mode=None) -> bool:
     """Whether black (``mode``, by default black's own) leaves ``source`` as it is."""
+    mode = mode or black_mode()
+    if _surely_reformatted(source, mode):
+        return False
     try:
-        return _black(source, mode or black_mode()) == source
+        return _black(source, mode) == source
     except Exception:  # black cannot parse some valid code; treat it as "not black"
         return False
+
+
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def _surely_reformatted(source: str, mode) -> bool:
+    """Whether ``source`` has a line black never leaves as it is, found without black
+    (a black pass costs as much as the migration of the file): a line with trailing
+    blanks, or a bracket closed after other code on a later line than it opened
+    (``f(a,`` / ``  b)``: black joins a statement's lines and splits them again, and
+    its every split puts such a bracket first on its line).  Code black keeps as
+    written (``fmt:``/``yapf:`` comments, backslash continuations, strings over several
+    lines) and black's preview styles are left to black itself."""
+    if mode.preview or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None) \
+            or "fmt:" in source or "yapf:" in source or "\\\n" in source:
+        return False
+    if any(line.endswith((" \n", "\t\n")) for line in _lines(source)) and not _multiline_tokens(source):
+        return True
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    opened: List[Tuple[str, int]] = []
+    found = False
+    line_of_last = 0  # the row of the last token that is code
+    for token in tokens:
+        if token.start[0] != token.end[0] and token.type not in (tokenize.NL, tokenize.NEWLINE):
+            return False  # a string over several lines: black keeps its lines
+        if token.type == tokenize.OP:
+            if token.string in "([{":
+                opened.append((token.string, token.start[0]))
+            elif token.string in _CLOSING and opened:
+                _, row = opened.pop()
+                if row < token.start[0] and line_of_last == token.start[0]:
+                    found = True
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT,
+                              tokenize.DEDENT, tokenize.ENDMARKER):
+            line_of_last = token.end[0]
+    return found
+
+
+def _multiline_tokens(source: str) -> bool:
+    try:
+        return any(t.start[0] != t.end[0] and t.type not in (tokenize.NL, tokenize.NEWLINE)
+                   for t in tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return True
 
 
 @dataclasses.dataclass
@@ -292,7 +342,7 @@ def _single_quoted_string(source: str, mode) -> bool:
     """Whether ``source`` has a string black would turn to double quotes (so it is not
     black-formatted): single quotes around no quote and no backslash.  Cheaper than
     asking black."""
-    if not mode.string_normalization or "fmt:" in source:
+    if not mode.string_normalization or "fmt:" in source or "'" not in source:
         return False
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -355,5 +405,7 @@ def _black_formatted_at(before: str, ranges: List[Tuple[int, int]], mode) -> boo
     if found is None:
         return is_black_formatted(before, mode)
     lines = _lines(before)
-    texts = (snippet.text(lines) for snippet in found)
+    texts = [snippet.text(lines) for snippet in found]
+    if any(_surely_reformatted(text, mode) for text in texts):  # before any black pass
+        return False
     return all(is_black_formatted(text, _file_versions(mode, before, text)) for text in texts)

@@ -97,7 +97,10 @@ class Migrate(MigrationCodemod):
         self.unit = unit
         self.prepare(unit.tree, unit=unit)
         code = self.context.scratch.get(SOURCE_KEY) or unit.tree.code
-        self.concerns = [cls(self.context) for cls in PIPELINE if cls.should_run(code)]
+        # A module holding code of another module's estimator (an input_fn factory, a model_fn)
+        # may spell none of the names the concerns look for.
+        held = unit.index.program is not None and unit.index.program.holds_regions(unit)
+        self.concerns = [cls(self.context) for cls in PIPELINE if held or cls.should_run(code)]
         for concern in self.concerns:
             concern.prepare(unit.tree, shared=self)
             concern.visit_Module(unit.tree)
@@ -220,12 +223,14 @@ def _handlers(cls: Type[MigrationCodemod]):
     A concern that overrides ``on_leave`` sees every node through it instead.
     """
     generic = cls.on_leave is not MigrationCodemod.on_leave
-    own = lambda name: name in vars(cls) or any(  # noqa: E731
-        name in vars(base) for base in cls.__mro__[1:] if issubclass(base, MigrationCodemod))
-    types = {name.partition("_")[2] for name in dir(cls) if name.startswith(("visit_", "leave_")) and own(name)}
+    # The names the est2tpu classes define (LibCST's stubs for every node type are not
+    # looked at: a few hundred names, each once per class in the MRO, were most of the
+    # first file's work).
+    own = set().union(*(vars(base) for base in cls.__mro__ if issubclass(base, MigrationCodemod)))
+    types = {name.partition("_")[2] for name in own if name.startswith(("visit_", "leave_"))}
     types = {t for t in types if t and t != "Module" and "_" not in t}
-    visits = tuple(t for t in sorted(types) if own("visit_" + t))
-    leaves = () if generic else tuple(t for t in sorted(types) if own("leave_" + t))
+    visits = tuple(t for t in sorted(types) if "visit_" + t in own)
+    leaves = () if generic else tuple(t for t in sorted(types) if "leave_" + t in own)
     return visits, leaves, generic
 
 
@@ -238,11 +243,12 @@ def migrate_program(sources: Sequence[Source], options: Options = Options(), sty
     program = Program(sources)
     try:
         migrations: Dict[int, Migrate] = {}
-        for unit in program.units:
+        for unit in program.units:  # every context first: one module's analysis reports on others
             unit.context = Context({OPTIONS_KEY: options, SOURCE_KEY: unit.source.code})
             if rewrites:
                 unit.context.scratch[PENDING_REWRITES_KEY] = []
             unit.migration = migrations[id(unit.source)] = Migrate(unit.context)
+        for unit in program.units:
             unit.migration.analyse(unit)
         decide(program)
         results: List[Optional[MigrationResult]] = []

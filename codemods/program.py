@@ -16,15 +16,18 @@ the importer's package.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from .base import PENDING_KEY, RULES, Rule, register
-from .estimators import ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function, InputFnPlan
-from .names import ImportTable
+from .eval_metrics import METRICS_NOT_REWRITTEN as METRICS_STAY
+from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function,
+                         InputFnPlan, renamed)
+from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, scope_of, uses
 from .syntax import parse_module
@@ -46,6 +49,9 @@ class Source:
     #: style the migration is given.
     style: Optional[str] = None
     black_config: Tuple = ()
+    #: How a line of ``code`` is named in findings about other modules (a notebook's
+    #: ``cell 3:12``); None: the line number.
+    where: Optional[Callable[[int], str]] = None
 
     @property
     def package(self) -> Optional[str]:
@@ -229,6 +235,10 @@ class Program:
         """Whether ``node`` is a region of some estimator (a model_fn, spec helper, ...)."""
         return node in self._region_owner
 
+    def holds_regions(self, unit: Unit) -> bool:
+        """Whether some estimator's code is in ``unit``, defined there for another module's."""
+        return any(unit.index.owns(node) for node in self._region_owner)
+
     def live(self, unit: Unit) -> Set[cst.CSTNode]:
         """The regions of ``unit`` that the estimators converting run: only there it changes."""
         if id(unit) not in self._live:
@@ -262,6 +272,33 @@ class Program:
             if unit is not None and unit is not importer:
                 return unit.index, ".".join(parts[cut:])
         return None
+
+    def spelled_at(self, expr: cst.BaseExpression, index: EstimatorIndex) -> Optional[cst.BaseExpression]:
+        """``expr`` (an expression of some module of the program, a batch size say) as the module
+        of ``index`` can spell it: a module-level name of its own module is qualified by an
+        import of that module there (``BATCH`` of trainer/data.py is ``data.BATCH`` where
+        ``from . import data``), or read as is through an import of that very name; None when
+        the module of ``index`` cannot name it."""
+        owner = self.owner(expr)
+        if owner is None or owner.index is index:
+            return expr
+        here = self.unit_of(index)
+        modules = {name for _, name in owner.source.names}
+        alias = next((local for local, full in here.imports.module_aliases.items() if full in modules), None)
+        mapping: Dict[str, cst.BaseExpression] = {}
+        for name in names_in(expr):
+            if owner.index.lookup(name, None) is not None or owner.index.function_named(name, None) is not None:
+                if here.imports.module_aliases.get(name) in {f"{module}.{name}" for module in modules}:
+                    continue  # from trainer.data import BATCH
+                if alias is None:
+                    return None
+                mapping[name] = cst.Attribute(cst.Name(alias), cst.Name(name))
+            elif name in owner.imports.aliases:
+                if here.imports.module_aliases.get(name) != owner.imports.aliases[name]:
+                    return None
+            elif not hasattr(builtins, name):
+                return None
+        return renamed(expr, mapping) if mapping else expr
 
     def where(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[str]:
         """Where an imported name comes from, for a finding: ``the module trainer.model`` (in
@@ -375,6 +412,7 @@ def decide(program: Program) -> None:
                 for component in program.holding(unit, node):
                     if (node, code) not in {(n, c) for n, c, _ in component.obstacles}:
                         component.obstacles.append((node, code, message))
+    _specs_that_stay(program)
     for unit in program.units:
         if unit.source.write:
             continue
@@ -410,6 +448,22 @@ def decide(program: Program) -> None:
                 if RULES[item[1]].blocking or inside(item[0], live, unit.index.parent_of)]
 
 
+def _specs_that_stay(program: Program) -> None:
+    """The invariant behind every conversion: each spec an estimator's model_fns return becomes
+    a TPUEstimatorSpec.  A spec call in a converting estimator's code that stays an EstimatorSpec
+    (its eval_metric_ops could not move, however that came about) is an obstacle."""
+    for unit in program.units:
+        for call in unit.index.calls_to("tf.estimator.EstimatorSpec"):
+            if not unit.index.stays_estimator_spec(call):
+                continue
+            for component in program.holding(unit, call):
+                if component.converts and not any(node is call or inside(node, {call}, unit.index.parent_of)
+                                                  for node, _, _ in component.obstacles):
+                    component.obstacles.append((call, METRICS_STAY.code, METRICS_STAY.title))
+                    _report(program, call, METRICS_STAY, "the spec stays an EstimatorSpec: its eval_metric_ops "
+                            "were not moved into eval_metrics", "pass eval_metrics=(metric_fn, [tensors])")
+
+
 def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint: str) -> None:
     unit = program.owner(node)
     unit.context.scratch.setdefault(PENDING_KEY, []).append((node, rule.code, message, hint))
@@ -417,7 +471,8 @@ def _report(program: Program, node: cst.CSTNode, rule: Rule, message: str, hint:
 
 def _display(program: Program, node: cst.CSTNode) -> str:
     unit = program.owner(node)
-    return f"{unit.source.display}:{unit.line_of(node)}"
+    line = unit.line_of(node)
+    return f"{unit.source.display}:{unit.source.where(line) if unit.source.where else line}"
 
 
 def inside(node: cst.CSTNode, nodes: Set[cst.CSTNode], parents: Dict[cst.CSTNode, cst.CSTNode]) -> bool:

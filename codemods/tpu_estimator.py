@@ -137,6 +137,18 @@ CHECKPOINTS_PER_LOOP = Rule(
     after="tf.compat.v1.estimator.tpu.RunConfig(save_checkpoints_steps=100, "
           "tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100))",
 )
+TPU_CORES = 8  # the smallest TPU (v2-8, v3-8): every slice's core count is a multiple of it
+NOT_PER_CORE = Rule(
+    "E2T249",
+    "batch size not a multiple of the TPU's cores",
+    "TPUEstimator splits each global batch (train_batch_size, eval_batch_size, "
+    "predict_batch_size) evenly across the TPU cores, 8 on the smallest TPU: 'train batch size "
+    "20 must be divisible by number of replicas 8'. The CPU run is unchanged; on a TPU use a "
+    "multiple of the core count (and keep the learning rate right for the new batch).",
+    before="dataset.batch(20)",
+    after="dataset.batch(24)",
+    blocking=True,
+)
 UNKNOWN_KEYWORDS = Rule(
     "E2T231",
     "Estimator(**mapping) whose keys are not known here",
@@ -174,20 +186,34 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
                                "migrate it with the code that trains it")
             continue
         sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
-        size = sizes[0]
+        size, why = sizes[0], ""
+        if size is not None and codemod.program is not None:  # read in another module: as this one names it
+            size = codemod.program.spelled_at(size, codemod.index)
+            if size is None:
+                why = f": {_code(sizes[0])} is set in a module that the one building the estimator does not import"
         if size is not None and not codemod.index.available_at(size, site.scope):
-            size = None
+            size, why = None, f": {_code(size)} is not known where the estimator is built"
         spelled = [_code(s) for s in sizes]
         for use, other in zip(uses, spelled):
             if other is not None and other != spelled[0]:
                 codemod.report(use.arg, BATCH_CONFLICT.code, f"{BATCH_CONFLICT.title}: {other}, not {spelled[0]}",
                                "one TPUEstimator per batch size")
         if size is None:
-            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
+            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
                            f"pass {keyword}= where the estimator is built")
             continue
         args.append(kwarg(keyword, size))
+        _check_cores(codemod, site, keyword, size)
     return args
+
+
+def _check_cores(codemod: MigrationCodemod, site: EstimatorSite, keyword: str, size: cst.BaseExpression) -> None:
+    """E2T249 for a batch size, known here as a number, that the TPU's cores cannot share."""
+    value = codemod.index.value_of(size, site.scope) if isinstance(size, cst.Name) else size
+    if isinstance(value, cst.Integer) and int(value.evaluated_value) % TPU_CORES:
+        codemod.report(site.call, NOT_PER_CORE.code,
+                       f"{NOT_PER_CORE.title}: {keyword}={value.evaluated_value}, not a multiple of {TPU_CORES}",
+                       f"make it a multiple of {TPU_CORES}")
 
 
 def _code(expr: Optional[cst.BaseExpression]) -> Optional[str]:
@@ -200,7 +226,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
              RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS,
-             CHECKPOINTS_PER_LOOP]
+             CHECKPOINTS_PER_LOOP, NOT_PER_CORE]
     TRIGGERS = ("Estimator", "RunConfig")
 
     def visit_Module(self, node: cst.Module) -> None:

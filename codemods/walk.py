@@ -11,6 +11,7 @@ punctuation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from typing import Callable, Dict, Optional, Tuple, TypeVar
 
@@ -44,9 +45,13 @@ def _node_types(hint) -> list:
 
 def _may_hold_names(hint) -> bool:
     """Whether a field so annotated may hold a node other than whitespace and punctuation."""
-    return any(
-        sub not in TRIVIA for t in _node_types(hint) for sub in (t, *_subclasses(t))
-        if not getattr(sub, "__abstractmethods__", ()))
+    return any(map(_holds_names, _node_types(hint)))
+
+
+@functools.lru_cache(maxsize=None)
+def _holds_names(cls: type) -> bool:
+    """Whether ``cls`` or a concrete subclass is a node other than whitespace and punctuation."""
+    return any(sub not in TRIVIA and not getattr(sub, "__abstractmethods__", ()) for sub in (cls, *_subclasses(cls)))
 
 
 class _FieldOrder(cst.CSTVisitor):

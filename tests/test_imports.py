@@ -206,6 +206,18 @@ def test_a_plain_import_goes_before_the_same_module_imported_as_a_name():
 
     from est2tpu.codemods.imports import update_imports
 
-    module = cst.parse_module("import os\n\nimport tensorflow as tf\nfrom tensorflow import estimator\n")
+    module = cst.parse_module("import os\n\nimport tensorflow as tf\nfrom tensorflow import estimator\n\nx = tensorflow.a\n")
     out = update_imports(module, [("tensorflow", None, None)], []).code
-    assert out == "import os\n\nimport tensorflow\nimport tensorflow as tf\nfrom tensorflow import estimator\n"
+    assert out.startswith("import os\n\nimport tensorflow\nimport tensorflow as tf\nfrom tensorflow import estimator\n")
+
+
+def test_an_import_asked_for_but_used_by_no_rewrite_is_not_added():
+    """An analysis may ask for an import for code it then does not rewrite (an estimator that
+    stays): only what the module uses is imported."""
+    import libcst as cst
+
+    from est2tpu.codemods.imports import update_imports
+
+    module = cst.parse_module("import tensorflow as tf\n\nx = est2tpu.use_tpu()\n")
+    out = update_imports(module, [("est2tpu", None, None), ("numpy", None, "np")], []).code
+    assert out == "import est2tpu\nimport tensorflow as tf\n\nx = est2tpu.use_tpu()\n"

@@ -198,3 +198,38 @@ def test_a_form_feed_line_does_not_shift_the_lines_laid_out(black_file):
     out = layout.lay_out(with_feed, with_feed.replace(old, new))
     assert out == expected.replace("import tensorflow as tf\n", "import tensorflow as tf\n\x0c\n", 1)
     assert "TPUEstimatorSpec(\n" in out
+
+
+#: Real programs from public repositories, beside the project as CI lays it out.
+REALWORLD = next((sorted(p.rglob("*.py")) for p in (ROOT.parent / "shared" / "realworld",
+                                                     ROOT.parent.parent / "shared" / "realworld") if p.is_dir()), [])
+
+
+@pytest.mark.parametrize("mode", [MODE, dataclasses.replace(MODE, line_length=79, string_normalization=False),
+                                  dataclasses.replace(MODE, line_length=100)], ids=["88", "79", "100"])
+def test_what_black_writes_is_never_judged_reformatted_without_black(mode):
+    """The check that spares a black pass (``_surely_reformatted``) must never claim black
+    changes code that black leaves as it is: black's own output, for many programs."""
+    checked = 0
+    for path in PROGRAMS + REALWORLD:
+        try:
+            out = black.format_str(path.read_text(), mode=mode)
+        except Exception:  # black cannot parse it
+            continue
+        assert not layout._surely_reformatted(out, mode), path
+        checked += 1
+    assert checked >= len(PROGRAMS)
+
+
+@pytest.mark.parametrize("code, reformatted", [
+    ("x = f(a,\n      b)\n", True),  # closed after code on a later line
+    ("x = f(\n    a, b)\n", True),
+    ("x = f(\n    a, b\n)\n", False),
+    ("x = f(a, b)  \n", True),  # trailing blanks
+    ('x = f("""a\n""")\n', False),  # a string over two lines: left to black
+    ("x = f(a,  # fmt: skip\n      b)\n", False),
+])
+def test_code_black_surely_changes(code, reformatted):
+    assert layout._surely_reformatted(code, MODE) is reformatted
+    if reformatted:
+        assert black.format_str(code, mode=MODE) != code

@@ -3,7 +3,8 @@
 
 Importing this module is cheap and never imports TensorFlow, LibCST or black: the
 migration engine (LibCST) is imported only once a file is found that may contain an
-Estimator API, and black only for a migrated file that has to stay black-formatted.
+Estimator API (by :mod:`est2tpu.cli.engine`), and black only for a migrated file that has
+to stay black-formatted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import warnings
 from typing import Any, Deque, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from est2tpu import __version__
+from est2tpu.cli.engine import load as load_engine
 from est2tpu.cli import verify as verify_cli
+from est2tpu.cli.cache import for_run
 from est2tpu.cli import workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver, selector
 from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
@@ -189,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="apply excludes and .gitignore to files named on the command line too")
     fls.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
                      help="do not skip files that .gitignore ignores")
+    fls.add_argument("--no-cache", dest="cache", action="store_false",
+                     help="migrate every file again, even those unchanged since a run found them clean "
+                          "(the cache is .est2tpu_cache/ at the project root)")
 
     out = m.add_argument_group("output")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -605,7 +611,14 @@ class _Member:
         job = self.job
         style = job.format_mode if job.kind == "python" else "none"
         return Source(self.code, job.names, job.display, job.is_package, write=self.migrated,
-                      style=style, black_config=job.black)
+                      style=style, black_config=job.black, where=self._where)
+
+    def _where(self, line: int) -> str:
+        """A line of the engine's code, as findings name it: in a notebook, ``cell N:L``."""
+        if self.joined is None:
+            return str(line)
+        cell, in_cell = self.joined.locate(line)
+        return f"cell {cell.index + 1}:{in_cell}" if cell else str(line)
 
     def finish(self, result) -> Outcome:
         """The outcome of the engine's result for this member."""
@@ -661,6 +674,7 @@ def _migrate_job(job: ProgramJob) -> List[Outcome]:
     members = [_Member(m) for m in job.members]
     if not any(m.migrated for m in members):
         return [m.outcome for m in members if m.job.write]
+    load_engine()
     from est2tpu.codemods.base import Options
     from est2tpu.codemods.migrate import migrate_program
 
@@ -712,7 +726,7 @@ def _failed(job: ProgramJob, message: str) -> List[Outcome]:
 
 def _start_worker(parent: int) -> None:  # pragma: no cover - runs in worker processes
     workers.exit_with_parent(parent)
-    import est2tpu.codemods.migrate  # noqa: F401
+    load_engine()
 
 
 def _guarded(isolated: workers.Isolated, job: ProgramJob) -> List[Outcome]:
@@ -730,6 +744,9 @@ class Record:
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     written: bool = False
     notice: Optional[str] = None  # how it was written, when the user should know
+    #: (cache key of its program, how many files it writes), when the run may record the
+    #: program as clean.
+    key: Optional[Tuple[str, int]] = None
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
@@ -797,8 +814,9 @@ Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
 
 
 def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
-                     output_needed: bool, in_place: bool, rewrites: bool) -> Item:
-    """Read the files of one program (see :mod:`est2tpu.cli.program`)."""
+                     output_needed: bool, in_place: bool, rewrites: bool, cache=None) -> Item:
+    """Read the files of one program (see :mod:`est2tpu.cli.program`); none of them is
+    migrated when ``cache`` holds the program as found clean by an earlier run."""
     grouped = len(program.written) + len(program.read) > 1
     records, members, receivers = [], [], []
     for path in program.written:
@@ -815,7 +833,39 @@ def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set
             job = _context_job(path, display_path(path, cwd), members[0])
             if job is not None:
                 members.append(job)
+    if members and cache is not None and len(receivers) == len(records):
+        s = records[0].candidate.settings
+        key = cache.key((s.target, s.iterations_per_loop, s.max_file_size, s.select, s.ignore, s.format, s.black),
+                        members[0].kind, [(m.display, m.text.encode("utf-8", "surrogatepass")) for m in members])
+        entry = cache.get(key)
+        reported = _cached(entry, receivers) if entry is not None else None
+        if reported is not None:
+            for record in receivers:
+                record.outcome = Outcome(diagnostics=reported[record.candidate.display], note=CACHED)
+            return records, None, []
+        for record in receivers:
+            record.key = (key, len(receivers))
     return records, (ProgramJob(members) if members else None), receivers
+
+
+CACHED = "unchanged since an earlier run (cache)"
+
+
+def _cached(entry: str, records: List[Record]):
+    """display -> diagnostics of a cache entry that names exactly these files, else None."""
+    import json
+
+    try:
+        found = {display: [Diagnostic(**d) for d in ds] for display, ds in json.loads(entry).items()}
+    except (ValueError, TypeError):
+        return None
+    return found if set(found) == {r.candidate.display for r in records} else None
+
+
+def _cache_entry(records: List[Record]) -> str:
+    import json
+
+    return json.dumps({r.candidate.display: [dataclasses.asdict(d) for d in r.outcome.diagnostics] for r in records})
 
 
 def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
@@ -851,7 +901,7 @@ def run_jobs(pending: Iterable[Item], n_jobs: int) -> Iterator[Record]:
 
     import concurrent.futures
 
-    import est2tpu.codemods.migrate  # noqa: F401  imported once here, inherited by forked workers
+    load_engine()  # imported once here, inherited by forked workers
 
     def new_pool(size: int):
         return concurrent.futures.ProcessPoolExecutor(size, mp_context=workers.context(),
@@ -915,7 +965,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_place: bool,
-              rewrites: bool) -> Iterator[Item]:
+              rewrites: bool, cache=None) -> Iterator[Item]:
     """The work of a run: its files grouped into programs (see :mod:`est2tpu.cli.program`),
     each read as its turn comes."""
     from est2tpu.cli.program import group, imports
@@ -938,7 +988,7 @@ def _programs(found, paths: Sequence[str], cwd: str, output_needed: bool, in_pla
 
     alone = [os.path.realpath(p) for p in paths if os.path.isfile(p)]
     for program in group([c.path for c in found.files], scan, alone):
-        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites)
+        yield _prepare_program(program, candidates, plain, cwd, output_needed, in_place, rewrites, cache)
 
 
 def _in_order(records: Iterable[Record], files: Sequence[Candidate]) -> Iterator[Record]:
@@ -973,8 +1023,7 @@ def _rules(results: Sequence[FileResult]) -> Dict[str, Any]:
     so LibCST, is imported then already)."""
     if not any(r.findings or r.rewrites for r in results):
         return {}
-    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
-
+    load_engine()  # registers every rule
     from est2tpu.codemods.base import RULES
 
     return dict(RULES)
@@ -1027,14 +1076,24 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
     renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
+    cache = for_run(cwd) if args.cache else None
+    unchanged: Dict[str, Optional[List[Record]]] = {}  # cache key -> files of its program seen (None: one changed)
     try:
-        for record in _in_order(run_jobs(_programs(found, args.paths, cwd, output_needed, write, rewrites),
-                                         args.jobs or _cpu_count()), found.files):
+        programs = _programs(found, args.paths, cwd, output_needed, write, rewrites, cache)
+        for record in _in_order(run_jobs(programs, args.jobs or _cpu_count()), found.files):
             progress.advance()
             outcome = record.outcome
             if write and outcome.new_data is not None and not outcome.error:
                 _write(record, renamed)
                 outcome = record.outcome
+            if record.key is not None:  # a program whose files all come back unchanged: cached
+                seen = unchanged.setdefault(record.key[0], [])
+                if not (outcome.error or outcome.changed) and seen is not None:
+                    seen.append(record)
+                    if len(seen) == record.key[1]:
+                        cache.add(record.key[0], _cache_entry(seen))
+                else:
+                    unchanged[record.key[0]] = None
             display = record.candidate.display
             if outcome.error:
                 summary.problems.append(outcome.error)
@@ -1125,7 +1184,7 @@ KIND_NOTES = {
 def cmd_rules(args: argparse.Namespace) -> int:
     import json
 
-    import est2tpu.codemods.migrate  # noqa: F401  registers every rule
+    load_engine()  # registers every rule
     import est2tpu.verify.rules  # noqa: F401  and verify's (no TensorFlow)
 
     from est2tpu.codemods.base import RULES

@@ -155,7 +155,7 @@ register(*ALL)
 
 #: The migrate findings that report the same problem in the source.
 MIGRATE_CODES: Dict[str, Tuple[str, ...]] = {
-    BATCH_NOT_DIVISIBLE.code: ("E2T230",),
+    BATCH_NOT_DIVISIBLE.code: ("E2T230", "E2T249"),
     BATCH_IGNORED.code: ("E2T216", "E2T218", "E2T240", "E2T242"),
     DYNAMIC_INFEED.code: ("E2T217", "E2T224", "E2T240"),
     DYNAMIC_OUTFEED.code: ("E2T206",),

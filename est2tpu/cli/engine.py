@@ -1,0 +1,106 @@
+"""The CLI's import of the migration engine (:mod:`est2tpu.codemods.migrate`, and LibCST).
+
+Importing LibCST defines some two hundred dataclasses, and :mod:`dataclasses` writes
+their methods (``__init__``, ``__eq__``, ``__repr__``...) as source text and compiles it
+at every start-up: over half of what a one-file run spends on imports (556 M of the
+984 M instructions of ``import libcst``).  While the engine is imported, ``dataclasses``
+is handed an ``exec`` that keeps that compiled code in a file beside this module's
+bytecode, keyed by the exact text, like a ``.pyc`` for generated code: the same text
+compiles to the same code (flags as ``dataclasses``' own, so the classes are the same),
+and the file is written only where Python writes bytecode (not under
+PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  The
+objects the imports made are then moved out of the garbage collector's sight
+(``gc.freeze``): they live as long as the process.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import marshal
+import os
+import sys
+from typing import Dict, Optional
+
+#: Marks the file's format and the bytecode inside (the interpreter's own magic number).
+_HEADER = b"est2tpu-dataclasses-1\n" + importlib.util.MAGIC_NUMBER
+
+
+def cache_path() -> Optional[str]:
+    """Where the compiled functions are kept: beside this module's ``.pyc`` (None on an
+    interpreter that caches no bytecode)."""
+    try:
+        compiled = importlib.util.cache_from_source(__file__)
+    except NotImplementedError:
+        return None
+    return compiled[: -len(".pyc")] + ".dataclasses"
+
+
+def _read(path: Optional[str]) -> Dict[str, object]:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.startswith(_HEADER):
+            codes = marshal.loads(data[len(_HEADER):])
+            if isinstance(codes, dict):
+                return codes
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    return {}
+
+
+def _write(path: str, codes: Dict[str, object]) -> None:
+    temporary = f"{path}.{os.getpid()}"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask decides, as for a .pyc
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_HEADER + marshal.dumps(codes))
+            os.replace(temporary, path)  # concurrent runs: each file written whole, the last one stays
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass  # a read-only installation: compiled again next time
+
+
+def load() -> int:
+    """Import the engine (once per process): how many functions had to be compiled."""
+    if "est2tpu.codemods.migrate" in sys.modules:
+        return 0
+    if "libcst" in sys.modules:  # imported by someone else already: little left to gain
+        import est2tpu.codemods.migrate  # noqa: F401
+        return 0
+    import dataclasses
+
+    path = cache_path()
+    known = _read(path)
+    used: Dict[str, object] = {}
+    compiled = 0
+
+    def exec_cached(source, globals=None, locals=None, /):
+        nonlocal compiled
+        if type(source) is str:
+            code = used.get(source) or known.get(source)
+            if code is None:
+                # as builtins.exec compiles text for dataclasses, whose module has no __future__ imports
+                code = compile(source, "<string>", "exec", dont_inherit=True)
+                compiled += 1
+            used[source] = code
+            source = code
+        return exec(source, globals, locals)
+
+    dataclasses.exec = exec_cached  # a module global, found before the builtin
+    try:
+        import est2tpu.codemods.migrate  # noqa: F401
+    finally:
+        del dataclasses.exec
+    if compiled and path is not None and not sys.dont_write_bytecode:
+        _write(path, used)  # what this version of LibCST and est2tpu needs, nothing stale
+    # What the imports made lives as long as the process: the cyclic collector need not
+    # walk it again, in each collection of the oldest generation and at exit.
+    gc.freeze()
+    return compiled

@@ -1,0 +1,61 @@
+"""The CLI's import of the engine keeps the functions dataclasses compiles (est2tpu.cli.engine)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from test_cli_helpers import REPO
+
+LOAD = ("import sys\nfrom est2tpu.cli import engine\ncompiled = engine.load()\n"
+        "import libcst\nsource = open(sys.argv[1]).read()\nassert libcst.parse_module(source).code == source\n"
+        "print(compiled, engine.cache_path())\n")
+
+
+def _env(prefix, write=True):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _load(prefix, write=True):
+    proc = subprocess.run([sys.executable, "-c", LOAD, str(REPO / "fixtures" / "basic_custom.py")],
+                          env=_env(prefix, write), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    compiled, path = proc.stdout.split()
+    return int(compiled), path
+
+
+def test_a_second_start_compiles_nothing(tmp_path):
+    compiled, path = _load(tmp_path)
+    assert compiled > 100 and path.startswith(str(tmp_path)) and os.path.isfile(path)
+    assert _load(tmp_path) == (0, path)
+
+
+def test_nothing_is_written_where_python_writes_no_bytecode(tmp_path):
+    compiled, path = _load(tmp_path, write=False)
+    assert compiled > 100 and not os.path.exists(path)
+
+
+def test_a_damaged_cache_is_compiled_again_and_replaced(tmp_path):
+    _, path = _load(tmp_path)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    assert _load(tmp_path)[0] > 100
+    assert _load(tmp_path)[0] == 0
+
+
+def test_the_migration_is_the_same_with_the_cache(tmp_path):
+    source = REPO / "fixtures" / "summaries_hooks.py"
+    outputs = []
+    for _ in range(2):  # the first run writes the cache, the second reads it
+        proc = subprocess.run([sys.executable, "-m", "est2tpu", "migrate", "--diff", str(source)],
+                              env=_env(tmp_path / "cache"), capture_output=True)
+        assert proc.returncode == 1, proc.stderr
+        outputs.append((proc.stdout, proc.stderr))
+    assert outputs[0] == outputs[1]
+    assert b"TPUEstimatorSpec" in outputs[0][0]
+    assert _load(tmp_path / "cache")[0] == 0

@@ -1,0 +1,113 @@
+"""Trainer packages migrated as one program: ``fixtures/packages/NAME/`` is the original tree,
+``NAME.out/`` the golden migrated tree and ``NAME.txt`` the findings of ``est2tpu migrate .``
+(``EST2TPU_REGEN=1`` rewrites them for review).  The original and the migrated package
+train, evaluate and predict on the CPU to the same numbers."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_cli_helpers import REPO, run_cli, snapshot
+
+PACKAGES = REPO / "fixtures" / "packages"
+NAMES = sorted(p.name for p in PACKAGES.iterdir() if p.is_dir() and not p.name.endswith(".out"))
+#: How each package runs (from its root, MODEL_DIR replaced); it prints its numbers as JSON.
+RUN = {
+    "factory_inputs": ["-m", "trainer.task", "--model-dir", "MODEL_DIR"],
+    "relative_imports": ["-m", "trainer.task", "MODEL_DIR"],
+}
+REGEN = bool(os.environ.get("EST2TPU_REGEN"))
+
+
+def _copy(name, to: Path) -> Path:
+    shutil.copytree(PACKAGES / name, to, ignore=shutil.ignore_patterns("__pycache__"))
+    return to
+
+
+def _migrated(name, tmp_path) -> Path:
+    tree = _copy(name, tmp_path / name)
+    result = run_cli("migrate", ".", cwd=tree)
+    assert result.code in (0, 1), result.err  # 1: a blocking finding is left
+    findings = result.stdout
+    golden, listed = PACKAGES / f"{name}.out", PACKAGES / f"{name}.txt"
+    if REGEN:
+        shutil.rmtree(golden, ignore_errors=True)
+        _copy(name, golden)
+        for path in tree.rglob("*.py"):
+            shutil.copy(path, golden / path.relative_to(tree))
+        listed.write_text(findings)
+    assert snapshot(tree) == snapshot(golden)
+    assert findings == listed.read_text()
+    return tree
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_package_migrates_as_one_program_and_a_second_run_changes_nothing(name, tmp_path):
+    tree = _migrated(name, tmp_path)
+    again = run_cli("migrate", "--check", ".", cwd=tree)
+    assert "would migrate" not in again.err, again.err
+    assert snapshot(tree) == snapshot(PACKAGES / f"{name}.out")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_files_given_one_by_one_are_one_program_too(name, tmp_path):
+    """As pre-commit passes the changed files: given all, they migrate as the directory does."""
+    tree = _copy(name, tmp_path / name)
+    files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.py"))
+    assert run_cli("migrate", *files, cwd=tree).code in (0, 1)
+    assert snapshot(tree) == snapshot(PACKAGES / f"{name}.out")
+
+
+def test_a_file_given_alone_reads_its_package_and_changes_nothing_half(tmp_path):
+    """task.py alone: its package is read (the estimator's model_fn and input_fns are found in
+    trainer/model.py and trainer/inputs.py), but those are not written, so task.py is not
+    migrated alone either: one blocking finding says why, pointing into the other files."""
+    tree = _copy("factory_inputs", tmp_path / "factory_inputs")
+    before = snapshot(tree)
+    result = run_cli("migrate", "trainer/task.py", cwd=tree)
+    assert result.code == 1
+    assert snapshot(tree) == before
+    (line,) = [line for line in result.stdout.splitlines() if " E2T250 " in line]
+    assert line.startswith("trainer/task.py:19:17: E2T250 estimator left as it was: E2T244 at trainer/inputs.py:")
+    assert "E2T244 at trainer/model.py:" in line
+    assert "E2T212" not in result.stdout  # the model_fn is found, in the module the run read
+
+
+def test_a_batch_size_the_estimators_module_cannot_name_keeps_it_as_it_was(tmp_path):
+    """The Estimator is built in model.py, the batch size is set in data.py, which model.py does
+    not import: TPUEstimator could not be given it, so nothing of the program changes."""
+    tree = _copy("relative_imports", tmp_path / "pkg")
+    model = tree / "trainer" / "model.py"
+    model.write_text(model.read_text() + "\n\ndef build_estimator(model_dir):\n"
+                     "    return tf.estimator.Estimator(model_fn, config=run_config(model_dir))\n")
+    task = tree / "trainer" / "task.py"
+    task.write_text(task.read_text().replace("tf.estimator.Estimator(model.model_fn, config=model.run_config(model_dir))",
+                                             "model.build_estimator(model_dir)"))
+    before = snapshot(tree)
+    result = run_cli("migrate", ".", cwd=tree)
+    assert result.code == 1 and snapshot(tree) == before
+    assert ("trainer/task.py:13:21: E2T218 batch size of an input_fn not found (train_batch_size): BATCH is set in a "
+            "module that the one building the estimator does not import") in result.stdout
+    assert "trainer/model.py:25:12: E2T250 estimator left as it was: E2T218 at trainer/task.py:13;" in result.stdout
+
+
+def _run(tree: Path, name: str, model_dir: Path) -> dict:
+    args = [str(model_dir) if a == "MODEL_DIR" else a for a in RUN[name]]
+    proc = subprocess.run([sys.executable, *args], cwd=tree, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_migrated_package_trains_to_the_same_numbers(name, tmp_path):
+    original = _run(_copy(name, tmp_path / "original"), name, tmp_path / "m1")
+    migrated = _run(_copy(f"{name}.out", tmp_path / "migrated"), name, tmp_path / "m2")
+    assert migrated.keys() == original.keys()
+    for key, value in original.items():
+        assert migrated[key] == pytest.approx(value, rel=1e-6), key

@@ -1,0 +1,99 @@
+"""The whole-program rules: what already runs on a TPU is left alone, TensorFlow's internal
+Estimator modules are read like the public names, a RunConfig changes only with an estimator
+that converts, and a function outside the program is named with where it comes from."""
+
+import textwrap
+
+from est2tpu.codemods.migrate import migrate_code, migrate_program
+from est2tpu.codemods.program import Source
+
+TPU_OR_NOT = textwrap.dedent('''\
+    import tensorflow as tf
+    from tensorflow.python.estimator.estimator import Estimator
+
+    FLAGS = tf.compat.v1.flags.FLAGS
+
+
+    def model_fn(features, labels, mode, params):
+        loss = tf.reduce_sum(features)
+        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+        if FLAGS.use_tpu:
+            return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op)
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def input_fn(params):
+        return tf.data.Dataset.range(8).batch(params["batch_size"], drop_remainder=True)
+
+
+    def main():
+        if FLAGS.use_tpu:
+            config = tf.compat.v1.estimator.tpu.RunConfig(cluster=tf.distribute.cluster_resolver.TPUClusterResolver())
+            est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=config, train_batch_size=64)
+        else:
+            est = Estimator(model_fn=model_fn, params={"batch_size": 8})
+        est.train(input_fn, max_steps=10)
+    ''')
+
+
+def test_a_program_that_chooses_between_tpu_and_estimator_is_left_as_it_is():
+    """BERT-style: the CPU path is the program's own fallback; converting its spec (or its
+    Estimator, imported from tensorflow.python.estimator) would break that path."""
+    result = migrate_code(TPU_OR_NOT)
+    assert result.code == TPU_OR_NOT
+    assert "E2T250" not in {f.code for f in result.findings}
+
+
+def test_internal_estimator_modules_are_read_like_the_public_names():
+    source = textwrap.dedent('''\
+        import tensorflow as tf
+        from tensorflow.python.estimator import estimator as estimator_lib
+        from tensorflow_estimator.python.estimator import model_fn as model_fn_lib
+
+
+        def model_fn(features, labels, mode):
+            return model_fn_lib.EstimatorSpec(mode, loss=tf.reduce_sum(features))
+
+
+        def input_fn():
+            return tf.data.Dataset.range(8).batch(4)
+
+
+        est = estimator_lib.Estimator(model_fn)
+        est.train(input_fn, max_steps=2)
+        ''')
+    code = migrate_code(source, style="none").code
+    assert "return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=tf.reduce_sum(features))" in code
+    assert "est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, config=" in code and "train_batch_size=4" in code
+
+
+def test_a_run_config_only_estimators_that_stay_use_is_left_alone():
+    source = textwrap.dedent('''\
+        import tensorflow as tf
+
+        config = tf.estimator.RunConfig(model_dir="/tmp/baseline", save_checkpoints_steps=10)
+        est = tf.estimator.BaselineClassifier(n_classes=3, config=config)
+        est.train(lambda: tf.data.Dataset.range(8).batch(4), max_steps=2)
+        ''')
+    result = migrate_code(source)
+    assert result.code == source
+    assert "E2T233" not in {f.code for f in result.findings}  # advice for a TPU RunConfig not written
+
+
+def test_a_function_outside_the_program_is_named_with_where_it_comes_from():
+    source = textwrap.dedent('''\
+        import tensorflow as tf
+        from official.mnist import model as mnist
+        from trainer import inputs
+
+
+        est = tf.estimator.Estimator(mnist.model_fn)
+        est.train(inputs.train_input_fn, max_steps=2)
+        ''')
+    program = [Source(source, (("/p", "trainer.task"),), "/p/trainer/task.py"),
+               Source("BATCH = 8\n", (("/p", "trainer.inputs"),), "/p/trainer/inputs.py", write=False)]
+    result = migrate_program(program)[0]
+    unresolved = {f.line: f.message for f in result.findings if f.code == "E2T212"}
+    assert unresolved == {
+        6: "model_fn official.mnist.model.model_fn, from outside the files given",
+        7: "input_fn trainer.inputs.train_input_fn (in /p/trainer/inputs.py, where it is not a function)"}
