@@ -274,12 +274,16 @@ class EstimatorToTPUEstimator(MigrationCodemod):
 
     def _report_missing_batch_sizes(self, site: EstimatorSite) -> None:
         """A TPUEstimator (migrated, or written by hand) used in a mode without that mode's
-        batch size: blocking, so it is reported on every run until fixed."""
+        batch size, or with one its cores cannot share: blocking, so reported on every run
+        until fixed."""
         if self.index.star_keywords(site.call, site.scope) is None or any(arg.star == "*" for arg in site.call.args):
             return
         for mode, keyword in BATCH_KEYWORDS.items():
+            given = self.index.argument(site, keyword, None)
+            if given is not None:
+                _check_cores(self, site, keyword, given)
             use = next((u for u in site.uses if u.mode == mode), None)
-            if use is not None and self.index.argument(site, keyword, None) is None:
+            if use is not None and given is None:
                 self.report(use.arg or use.call, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword})",
                             f"pass {keyword}= where the estimator is built")
 

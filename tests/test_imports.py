@@ -21,7 +21,7 @@ def model_fn(features, labels, mode, params):
 
 
 est = tf.estimator.Estimator(model_fn)
-est.train(lambda: tf.data.Dataset.range(8).batch(4), max_steps=2)
+est.train(lambda: tf.data.Dataset.range(8).batch(8), max_steps=2)
 '''
 
 #: Import blocks as isort (ruff's defaults) sorts them, and where est2tpu's import goes.

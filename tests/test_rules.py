@@ -28,7 +28,7 @@ import tensorflow as tf_trainer
 
 
 def input_fn():
-    return tf_trainer.data.Dataset.from_tensors(({"x": [[1.0]]}, [0])).repeat().batch(4)
+    return tf_trainer.data.Dataset.from_tensors(({"x": [[1.0]]}, [0])).repeat().batch(8)
 
 
 estimator = tf_trainer.estimator.Estimator(model_fn)
@@ -40,7 +40,7 @@ estimator.train(input_fn, max_steps=1)
 DEFINED = '''
 
 def input_fn():
-    return tf.data.Dataset.range(8).batch(2)
+    return tf.data.Dataset.range(8).batch(8)
 '''
 
 

@@ -7,8 +7,8 @@ is a digest of est2tpu (its version and sources), the settings its files were mi
 and the bytes of every file of the program, read ones included: a file, or any module it
 depends on, that changed since is migrated again.  Entries are files named by their key in
 ``.est2tpu_cache/`` at the project root (the directory of the nearest ``pyproject.toml``,
-``setup.py``, ``setup.cfg`` or ``.git`` above the current directory, else the current
-directory), which ignores itself for git; they are written atomically and never change, so
+``setup.py``, ``setup.cfg`` or ``.git`` above the first path migrated, else above the current
+directory, else the current directory), which ignores itself for git; they are written atomically and never change, so
 concurrent runs can share the cache.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 from typing import Iterable, Optional, Tuple
 
 from est2tpu import __version__
@@ -52,6 +51,8 @@ class Cache:
 
     def add(self, key: str, entry: str) -> None:
         """Record a program left unchanged (an error writing the entry only loses the entry)."""
+        import tempfile
+
         folder = os.path.join(self.directory, key[:2])
         try:
             if not os.path.isdir(folder):
@@ -90,10 +91,13 @@ def _make(top: str) -> None:
             f.write("# Created by est2tpu: its cache of files left unchanged (see `est2tpu migrate --no-cache`).\n*\n")
 
 
-def for_run(cwd: str) -> Optional[Cache]:
-    """The cache of a run from ``cwd`` (None when ``EST2TPU_NO_CACHE`` is set)."""
+def for_run(paths, cwd: str) -> Optional[Cache]:
+    """The cache of a run over ``paths`` from ``cwd``: at the project root of the first path
+    (else of ``cwd``, else ``cwd``); None when ``EST2TPU_NO_CACHE`` is set."""
     from est2tpu.cli.program import project_root
 
     if os.environ.get("EST2TPU_NO_CACHE"):
         return None
-    return Cache(project_root(os.path.abspath(cwd)) or os.path.abspath(cwd))
+    first = os.path.abspath(os.path.join(cwd, paths[0])) if paths else cwd
+    start = first if os.path.isdir(first) else os.path.dirname(first)
+    return Cache(project_root(start) or project_root(os.path.abspath(cwd)) or os.path.abspath(cwd))

@@ -750,14 +750,14 @@ class Record:
 
 
 def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
-             grouped: bool = False, rewrites: bool = False) -> Tuple[Record, Optional[Job]]:
-    """Read and pre-filter one file: its record, and the job to run when it must be parsed
-    (``grouped``: it is part of a program of several files, and parsed even without an
-    Estimator API of its own; ``rewrites``: the rewrites made are reported too)."""
-
+             grouped: bool = False, rewrites: bool = False, data: Optional[bytes] = None) -> Tuple[Record, Optional[Job]]:
+    """Read (unless its bytes are given) and pre-filter one file: its record, and the job to
+    run when it must be parsed (``grouped``: it is part of a program of several files, and
+    parsed even without an Estimator API of its own; ``rewrites``: the rewrites made are
+    reported too)."""
     record = Record(candidate)
     try:
-        record.original = read_bytes(candidate.path)
+        record.original = data if data is not None else read_bytes(candidate.path)
     except OSError as e:
         record.outcome = Outcome(error=Problem(candidate.display, f"cannot read: {e.strerror or e}"))
         return record, None
@@ -790,12 +790,13 @@ def _module(path: str, python: bool) -> Tuple[Tuple[Tuple[str, str], ...], bool]
     return (module_names(path), os.path.basename(path) == "__init__.py") if python else ((), False)
 
 
-def _context_job(path: str, display: str, like: Job) -> Optional[Job]:
+def _context_job(path: str, display: str, like: Job, data: Optional[bytes]) -> Optional[Job]:
     """The job of a module read only for the analysis of its program (None if unreadable)."""
+    if data is None:
+        return None
     try:
-        data = read_bytes(path)
         text, encoding = decode_python(data)
-    except (OSError, DecodeError):
+    except DecodeError:
         return None
     names, is_package = _module(path, True)
     return dataclasses.replace(like, display=display, kind="python", text=text, encoding=encoding,
@@ -816,36 +817,54 @@ Item = Tuple[List[Record], Optional[ProgramJob], List[Record]]
 def _prepare_program(program, candidates: Dict[str, Candidate], known_plain: Set[str], cwd: str,
                      output_needed: bool, in_place: bool, rewrites: bool, cache=None) -> Item:
     """Read the files of one program (see :mod:`est2tpu.cli.program`); none of them is
-    migrated when ``cache`` holds the program as found clean by an earlier run."""
+    migrated when ``cache`` holds the program as left unchanged by an earlier run."""
     grouped = len(program.written) + len(program.read) > 1
+    if not grouped and program.written[0] in known_plain:  # already read once: no Estimator API in it
+        record, _ = _no_estimator_api(Record(candidates[program.written[0]]))
+        return [record], None, []
+    data = {path: _read_or_none(path) for path in (*program.written, *program.read)}
+    key = _cache_key(cache, program, candidates, data) if cache is not None else None
+    if key is not None:
+        records = [Record(candidates[path]) for path in program.written]
+        entry = cache.get(key)
+        reported = _cached(entry, records) if entry is not None else None
+        if reported is not None:
+            for record in records:
+                record.outcome = Outcome(diagnostics=reported[record.candidate.display], note=CACHED)
+            return records, None, []
     records, members, receivers = [], [], []
     for path in program.written:
-        if not grouped and path in known_plain:  # already read once: no Estimator API in it
-            record, job = _no_estimator_api(Record(candidates[path]))
-        else:
-            record, job = _prepare(candidates[path], output_needed, in_place, grouped, rewrites)
+        record, job = _prepare(candidates[path], output_needed, in_place, grouped, rewrites, data[path])
         records.append(record)
         if job is not None:
             members.append(job)
             receivers.append(record)
     if members:
         for path in program.read:
-            job = _context_job(path, display_path(path, cwd), members[0])
+            job = _context_job(path, display_path(path, cwd), members[0], data[path])
             if job is not None:
                 members.append(job)
-    if members and cache is not None and len(receivers) == len(records):
-        s = records[0].candidate.settings
-        key = cache.key((s.target, s.iterations_per_loop, s.max_file_size, s.select, s.ignore, s.format, s.black),
-                        members[0].kind, [(m.display, m.text.encode("utf-8", "surrogatepass")) for m in members])
-        entry = cache.get(key)
-        reported = _cached(entry, receivers) if entry is not None else None
-        if reported is not None:
-            for record in receivers:
-                record.outcome = Outcome(diagnostics=reported[record.candidate.display], note=CACHED)
-            return records, None, []
+    if key is not None and members and len(receivers) == len(records):
         for record in receivers:
             record.key = (key, len(receivers))
     return records, (ProgramJob(members) if members else None), receivers
+
+
+def _read_or_none(path: str) -> Optional[bytes]:
+    try:
+        return read_bytes(path)
+    except OSError:
+        return None  # reported when the file is prepared
+
+
+def _cache_key(cache, program, candidates: Dict[str, Candidate], data: Dict[str, Optional[bytes]]) -> Optional[str]:
+    """The cache key of a program whose files could all be read, else None."""
+    if any(value is None for value in data.values()):
+        return None
+    first = candidates[program.written[0]]
+    s = first.settings
+    return cache.key((s.target, s.iterations_per_loop, s.max_file_size, s.select, s.ignore, s.format, s.black),
+                     first.kind, list(data.items()))
 
 
 CACHED = "unchanged since an earlier run (cache)"
@@ -1076,7 +1095,7 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
     renamed: Set[str] = set()  # directories of the files replaced, flushed once at the end
     summary = Summary(problems=list(found.problems))
     progress = Progress(len(found.files), stderr)
-    cache = for_run(cwd) if args.cache else None
+    cache = for_run(args.paths, cwd) if args.cache else None
     unchanged: Dict[str, Optional[List[Record]]] = {}  # cache key -> files of its program seen (None: one changed)
     try:
         programs = _programs(found, args.paths, cwd, output_needed, write, rewrites, cache)

@@ -71,6 +71,7 @@ def project_root(directory: str) -> Optional[str]:
         directory = parent
 
 
+@functools.lru_cache(maxsize=None)
 def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     """(import root, dotted name) pairs ``path`` is importable as, nearest root first: its
     package chain (``__init__.py`` files), then, up to the project root, as a namespace
@@ -116,6 +117,7 @@ def resolve(importer: str, level: int, name: str) -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _module_file(root: str, dotted: str) -> Optional[str]:
     base = os.path.join(root, *dotted.split("."))
     for path in (base + ".py", os.path.join(base, "__init__.py")):
