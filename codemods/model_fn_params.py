@@ -127,7 +127,7 @@ class ModelFnTakesParams(MigrationCodemod):
         takes them; report any other use, but an Estimator's model_fn handed on as a value."""
         call = called(self.index, use)
         if call is None:
-            if fn not in self.index._index_of(fn).estimator_model_fns:
+            if fn not in self.index.index_of_node(fn).estimator_model_fns:
                 self.report(use, PARAMS_NOT_PASSED.code, f"{PARAMS_NOT_PASSED.title}: {fn.name.value} used as a value",
                             "call it from model_fn")
             return

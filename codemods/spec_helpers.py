@@ -25,13 +25,13 @@ def takes_params(index: EstimatorIndex, fn: cst.FunctionDef) -> bool:
     """Whether ``fn`` (a model_fn or spec helper of the program) must take TPUEstimator's
     params: it, or a helper it calls (at any depth), is an Estimator's model_fn or builds an
     optimizer."""
-    return any(f in index._index_of(f).estimator_model_fns or _builds_optimizer(index, f)
-               for f in (fn, *index._index_of(fn).spec_helpers(fn)))
+    return any(f in index.index_of_node(f).estimator_model_fns or _builds_optimizer(index, f)
+               for f in (fn, *index.index_of_node(fn).spec_helpers(fn)))
 
 
 def _builds_optimizer(index: EstimatorIndex, fn: cst.FunctionDef) -> bool:
     """Whether ``fn`` builds a tf.compat.v1.train optimizer itself (which est2tpu wraps)."""
-    return any(scope is fn and _is_v1_optimizer(api) for _, api, scope in index._index_of(fn).api_calls)
+    return any(scope is fn and _is_v1_optimizer(api) for _, api, scope in index.index_of_node(fn).api_calls)
 
 
 def gains_params(index: EstimatorIndex, fn: cst.FunctionDef) -> bool:
