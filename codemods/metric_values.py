@@ -104,22 +104,44 @@ class MetricValues:
         return False
 
     def returned(self, call: cst.Call, i: Optional[int], fn: cst.FunctionDef) -> Optional[List[tuple]]:
-        """``(value, helper)`` for what each return of the def ``call`` calls gives at position
-        ``i`` of its tuple (None: the whole value); None when it cannot be followed."""
-        helper = self.codemod.index.resolve_function(call.func, fn)
-        if not isinstance(helper, cst.FunctionDef) or helper is fn:
+        """``(value, helper)`` for what each return of each def ``call`` may call gives at
+        position ``i`` of its tuple (None: the whole value); None when it cannot be followed."""
+        helpers = self._callees(call.func, fn)
+        if not helpers or fn in helpers:
             return None
         found = []
-        for ret in OwnCalls().walked(helper).returns:
-            value = ret.value
-            if i is not None:
-                if not isinstance(value, cst.Tuple) or len(value.elements) <= i:
+        for helper in helpers:
+            for ret in OwnCalls().walked(helper).returns:
+                value = ret.value
+                if i is not None:
+                    if not isinstance(value, cst.Tuple) or len(value.elements) <= i:
+                        return None
+                    value = value.elements[i].value
+                if value is None:
                     return None
-                value = value.elements[i].value
-            if value is None:
-                return None
-            found.append((value, helper))
+                found.append((value, helper))
         return found or None
+
+    def _callees(self, func: cst.BaseExpression, fn: cst.FunctionDef, depth: int = 0) -> List[cst.FunctionDef]:
+        """The defs ``func`` may be: the one it resolves to, or each value of a dict of them it
+        picks from (``model_functions[params["model"]]``); [] when one is not known."""
+        helper = self.codemod.index.resolve_function(func, fn)
+        if isinstance(helper, cst.FunctionDef):
+            return [helper]
+        bound = local_bindings(fn).get(func.value) if isinstance(func, cst.Name) else None
+        if depth < DEPTH and bound is not None and len(bound) == 1 and bound[0] is not None:
+            return self._callees(bound[0], fn, depth + 1)
+        table = local_bindings(fn).get(func.value.value) if isinstance(func, cst.Subscript) \
+            and isinstance(func.value, cst.Name) else None
+        if table is None or len(table) != 1 or not isinstance(table[0], cst.Dict):
+            return []
+        found = []
+        for element in table[0].elements:
+            callees = self._callees(element.value, fn, depth + 1) if isinstance(element, cst.DictElement) else []
+            if not callees:
+                return []
+            found.extend(callees)
+        return found
 
     def _returns_python(self, call: cst.Call, i: int, fn: cst.FunctionDef, depth: int) -> bool:
         values = self.returned(call, i, fn)
