@@ -200,6 +200,7 @@ class EstimatorIndex:
         #: The EstimatorSpec calls whose eval_metric_ops become eval_metrics: filled by
         #: EvalMetricOpsToEvalMetrics, which analyses the module before the other concerns.
         self.metrics_moved: Set[cst.Call] = set()
+        self._metric_helpers: Dict[Function, list] = {}  # see metric_helpers
         #: The model_fns of this module an Estimator of the program calls itself (in order).
         self.estimator_model_fns: Dict[cst.FunctionDef, None] = {}
         if program is None:
@@ -749,6 +750,11 @@ class EstimatorIndex:
         index = self._index_of(fn) if isinstance(fn, cst.FunctionDef) else self
         if index is not self:
             return index.metric_helpers(fn)
+        if fn not in self._metric_helpers:
+            self._metric_helpers[fn] = self._find_metric_helpers(fn)
+        return self._metric_helpers[fn]
+
+    def _find_metric_helpers(self, fn: Function) -> List[Tuple[cst.Call, int, Optional[cst.FunctionDef]]]:
         names: Dict[str, None] = {}
         for call in OwnCalls().walked(fn).calls:
             arg = find_arg(call, "eval_metric_ops", 4) if self.imports.api(call.func) in SPEC_APIS else None

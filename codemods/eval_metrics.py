@@ -14,10 +14,22 @@
 
 On a TPU the metrics run on the host, from tensors sent out of the TPU.  The metric
 expressions move into a generated ``metric_fn`` whose parameters are exactly the
-tensors they read; Python values (literals, ``params``) stay bound by closure.  The
-dict may be inline, in a variable, or built over several statements (``m = {}``,
-``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``)
-come along (copied when something else still reads them).  A scalar sent to the host
+tensors they read; Python values (see :mod:`codemods.metric_values`) stay bound by
+closure.  The dict may be inline, in a variable, or built over several statements (``m =
+{}``, ``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``,
+or by a helper returning one) come along (copied when something else still reads them).
+
+A variable that holds the metrics in some branches and None in others (one spec for
+every mode) is planned as a whole: each dict built for it becomes a metric_fn where it
+is built, followed by ``name = (metric_fn, [tensors])``; its other bindings stay, and
+``eval_metric_ops`` is renamed ``eval_metrics``.  ``loss, name = helper(...)`` takes what
+the helper returns once the same is done inside it (it must be a function of the
+program, return its metrics as one name, and be called only so); else it is E2T234, as is
+a metric result a helper returns with the loss.  ``eval_metric_ops=None`` and an existing
+``(metric_fn, tensors)`` called on its tensors pass as eval_metrics.  A (value, update_op)
+pair built of model_fn's tensors cannot be computed in metric_fn (E2T215).
+
+A scalar sent to the host
 (the loss, a ``reduce_*`` result, a ``tf.compat.v1.losses`` loss unless its reduction is
 ``NONE``, a learning-rate schedule, the global step, a cast of one) is reshaped to rank 1: TPUs only outfeed tensors that keep a batch dimension; a
 loss whose reduction cannot be told is sent as it is (E2T232).  A dict cannot be sent
@@ -207,7 +219,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ, UNSURE_REDUCTION, HELPER_METRICS]
-    TRIGGERS = ("eval_metric_ops", "metrics")  # a helper's module may not spell eval_metric_ops
+    TRIGGERS = ("eval_metric_ops",)  # a module holding another's metric helper runs every concern
 
     def visit_Module(self, node: cst.Module) -> None:
         self.plans: Dict[cst.SimpleStatementLine, _Plan] = {}
@@ -338,7 +350,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         a metric cannot be computed in metric_fn."""
         metric_results = self._metric_results(fn, before)
         needed = set(names_in(value)) | {n for s in own for n in names_in(s)}
-        pulled = [s for s in before if s in metric_results and _assigned_name(_single(s)) in needed]
+        pulled = [s for s in before if s in metric_results and assigned_names([s]) & needed]
         body = [s for s in before if s in own or s in pulled] + [s for s in own if s not in before]
         if target is None:
             moved = _not_used_elsewhere(fn, body, value)
@@ -363,8 +375,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         reads = NameReads()
         for node in (*body, value):
             reads.walk(node)
+        bound = reads.bound | assigned_names(body)
         for name in reads.reads:
-            if name in reads.bound or name not in bindings or name in CLOSURE_NAMES:
+            if name in bound or name not in bindings or name in CLOSURE_NAMES:
                 continue
             helper = next((call for call, i in unpacked(fn, name) if self.values.unpacked_metric(call, i, fn)), None)
             if helper is not None:
@@ -377,7 +390,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             pairs.walk(node)
         for pair in pairs.found:
             made = [e.value for e in pair.elements if isinstance(e.value, cst.Name) and e.value.value in bindings
-                    and e.value.value not in reads.bound and not self.values.python(e.value, fn)]
+                    and e.value.value not in bound and not self.values.python(e.value, fn)]
             if made:
                 self._refuse(pair, f"a (value, update_op) pair of model_fn's tensors ({made[0].value})", hint=(
                     "on a TPU only metric_fn's own ops update metrics: compute it there with a "
@@ -475,17 +488,17 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         return sum(1 for index in (self.program.indexes if self.program is not None else [self.index])
                    for node, parent in index.parent_of.items()
                    if isinstance(node, cst.Name) and node.value == name and parent is not fn
-                   and not isinstance(parent, cst.ImportAlias))
+                   and not _in_import(node, index.parent_of))
 
     def _metric_results(self, fn, statements) -> Set[cst.SimpleStatementLine]:
         """The statements that compute a metric's result of their own (``acc =
-        tf.compat.v1.metrics.accuracy(...)``, ``acc = helper(...)`` where the helper returns
-        one): they go into metric_fn with the metrics that read them."""
+        tf.compat.v1.metrics.accuracy(...)``, ``acc, acc_op = ...``, ``acc = helper(...)`` where
+        the helper returns one): they go into metric_fn with the metrics that read them."""
         out = set()
         for s in statements:
             small = _single(s)
-            if isinstance(small, cst.Assign) and _assigned_name(small) and isinstance(small.value, cst.Call) \
-                    and self.values.metric_result(small.value, fn):
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and _names_only(small.targets[0].target) \
+                    and isinstance(small.value, cst.Call) and self.values.metric_result(small.value, fn):
                 out.add(s)
         return out
 
@@ -543,8 +556,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             reads.walk(plan.value)
         local = plan.bindings
         names = []
+        bound = reads.bound | assigned_names(plan.body)
         for name in reads.reads:
-            if name in reads.bound or name in CLOSURE_NAMES or name not in local:
+            if name in bound or name in CLOSURE_NAMES or name not in local:
                 continue
             if self.values.python(cst.Name(name), plan.fn):
                 continue
@@ -672,6 +686,13 @@ def _spec_call(small, codemod) -> Optional[cst.Call]:
     return None
 
 
+def _names_only(target: cst.BaseExpression) -> bool:
+    """``a`` or a flat ``a, b`` of names."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements)
+    return isinstance(target, cst.Name)
+
+
 def _assigned_in_compound(stmt) -> Set[str]:
     """Names that ``stmt`` assigns or mutates other than as a statement alone on its line:
     in the blocks of a compound statement, or on a line of several (``a = 1; m["k"] = v``)."""
@@ -689,8 +710,8 @@ def _not_used_elsewhere(fn, body, value) -> Set[cst.SimpleStatementLine]:
     """The statements of ``body`` whose name occurs in ``fn`` only there and in the metric value."""
     inside = _count_reads(value, *body)
     everywhere = _count_reads(fn.body)
-    names = {s: _assigned_name(_single(s)) or _mutated_name(_single(s)) for s in body}
-    return {s for s in body if everywhere[names[s]] <= inside[names[s]]}
+    names = {s: assigned_names([s]) or {_mutated_name(_single(s))} for s in body}
+    return {s for s in body if all(everywhere[name] <= inside[name] for name in names[s])}
 
 
 def _count_reads(*nodes) -> Counter:
@@ -912,6 +933,15 @@ def _groups(found: List[_Occurrence], parents) -> Tuple[List[List[cst.SimpleStat
             else:
                 current = None
     return groups, None
+
+
+def _in_import(node: cst.CSTNode, parents) -> bool:
+    """Whether ``node`` is part of an import statement."""
+    while node is not None and not isinstance(node, cst.BaseStatement):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            return True
+        node = parents.get(node)
+    return False
 
 
 def _returned_name(ret: cst.Return, i: int) -> Optional[str]:

@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from est2tpu.codemods.migrate import migrate_code
+from est2tpu.codemods.migrate import migrate_code, migrate_program
+from est2tpu.codemods.program import Source
 from test_rules import HEADER, codes, program
 
 tf = pytest.importorskip("tensorflow")
@@ -389,3 +390,44 @@ def test_a_batch_size_read_from_params_into_a_local_is_kept_and_lifted():
     assert "batch(batch_size=batch_size, drop_remainder=True)" in result.code
     assert "params={}" in result.code and "train_batch_size=16" in result.code
     assert "E2T218" not in {f.code for f in result.findings}
+
+
+HELPER_MODULE = '''import tensorflow as tf
+
+
+def evaluation(labels, logits):
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    results = {"acc": tf.compat.v1.metrics.accuracy(labels, tf.argmax(logits, 1))}
+    return loss, results
+'''
+
+
+@pytest.mark.parametrize("written", [True, False])
+def test_a_helper_of_another_module_has_its_metrics_moved_there_or_the_estimator_stays(written):
+    """The helper's module spells no eval_metric_ops; given to the run only to be read, it
+    cannot change, so neither may the estimator (E2T244)."""
+    model = HEADER + "from trainer.evaluation import evaluation\n" + HELPED.format(
+        helpers="", evaluation="loss, eval_metric_ops = evaluation(labels, logits)") + program("def model_fn")[
+        len("def model_fn"):]
+    sources = [Source(model, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+               Source(HELPER_MODULE, (("/p", "trainer.evaluation"),), "/p/trainer/evaluation.py", write=written)]
+    results = migrate_program(sources, style="none")
+    if written:
+        assert "def metric_fn(labels, logits):" in results[1].code and "return loss, results" in results[1].code
+        assert "results = (metric_fn, [labels, logits])" in results[1].code
+        assert "eval_metrics=eval_metrics)" in results[0].code
+    else:
+        assert results[1] is None and results[0].code == model
+        left = next(f for f in results[0].findings if f.code == "E2T250")
+        assert "E2T244 at /p/trainer/evaluation.py:6" in left.message
+
+
+def test_a_metric_result_unpacked_into_value_and_update_op_moves_into_metric_fn():
+    evaluation = ("loss = tf.reduce_mean(logits)\n"
+                  "        acc, acc_op = tf.compat.v1.metrics.accuracy(labels, tf.argmax(logits, 1))\n"
+                  '        eval_metric_ops = {"acc": (acc, acc_op)}')
+    code = migrate(HELPED.format(helpers="", evaluation=evaluation)).code
+    assert "def metric_fn(labels, logits):\n            acc, acc_op = tf.compat.v1.metrics.accuracy(" in code
+    assert code.count("acc, acc_op =") == 1 and "eval_metrics = (metric_fn, [labels, logits])" in code
+    with tf.Graph().as_default():
+        assert set(evaluated(model_fn_of(code, ModeKeys.EVAL))) == {"acc"}
