@@ -52,9 +52,10 @@ from .base import MigrationCodemod, Rule
 from .estimator_spec import ESTIMATOR_SPEC_FIELDS
 from .estimators import SPEC_APIS, OwnCalls
 from .metric_values import CLOSURE_NAMES, MetricValues
+from .metric_variables import Occurrences, building, in_import, returned_name
 from .names import (
     NameReads, assigned_names, fresh_name, identifier, is_schedule, local_bindings, names_in, simple_statements,
-    statements, unpacked, unpacked_position,
+    statements, unpacked,
 )
 from .syntax import (
     find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
@@ -323,7 +324,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         statements of their own that all run before it, none setting it to None: metric_fn
         then goes right before the spec (else ``name`` is planned as a variable)."""
         before = {s for block in path for s in block}
-        for found in _Occurrences(name, self.index.index_of_node(fn).parent_of).walked(fn.body).found:
+        for found in Occurrences(name, self.index.index_of_node(fn).parent_of).walked(fn.body).found:
             if found.kind in ("none", "unpack", "binding") or (found.kind in ("dict", "mutation")
                                                              and found.stmt not in before):
                 return False
@@ -409,7 +410,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         when it was ``eval_metric_ops``), or returned at ``returned_at`` of a helper's tuple.
         False when it cannot be planned (reported)."""
         parents = self.index.index_of_node(fn).parent_of
-        occurrences = _Occurrences(name, parents, set(sinks), returned_at).walked(fn.body)
+        occurrences = Occurrences(name, parents, set(sinks), returned_at).walked(fn.body)
         found = occurrences.found
         other = next((f for f in found if f.kind in ("read", "binding")), None)
         if name in param_names(fn) or occurrences.nested is not None or other is not None:
@@ -424,7 +425,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                              "that only model_fns call", True,
                              "compute the metrics in model_fn, or migrate the helper with it")
                 return False
-        groups, stray = _groups(found, parents)
+        groups, stray = building(found, parents)
         if stray is not None:
             self._refuse(stray, f"{name} is changed where it is not built")
             return False
@@ -471,7 +472,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         metric dict becomes a metric_fn there, and it returns ``(metric_fn, [tensors])``."""
         positions = {i for _, i in calls}
         returns = OwnCalls().walked(helper).returns
-        names = {_returned_name(ret, i) for ret in returns for i in positions}
+        names = {returned_name(ret, i) for ret in returns for i in positions}
         if len(positions) != 1 or len(names) != 1 or None in names:
             self._refuse(helper.name, f"{helper.name.value} does not return its metrics as one name at one "
                          "position of a tuple", True, "return (loss, metrics) from every return")
@@ -488,7 +489,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         return sum(1 for index in (self.program.indexes if self.program is not None else [self.index])
                    for node, parent in index.parent_of.items()
                    if isinstance(node, cst.Name) and node.value == name and parent is not fn
-                   and not _in_import(node, index.parent_of))
+                   and not in_import(node, index.parent_of))
 
     def _metric_results(self, fn, statements) -> Set[cst.SimpleStatementLine]:
         """The statements that compute a metric's result of their own (``acc =
@@ -832,124 +833,6 @@ class _Calls(Visitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
-
-
-@dataclasses.dataclass
-class _Occurrence:
-    #: sink (the eval_metric_ops of a spec planned), return (at the position a helper returns
-    #: its metrics), dict (``name = <not None>``), none (``name = None``), unpack (``a, name =
-    #: call()``), mutation (``name[k] = v``, ``name.update(...)``), binding (any other), read.
-    kind: str
-    node: cst.Name
-    stmt: Optional[cst.SimpleStatementLine] = None  # of a dict, none, unpack or mutation
-
-
-class _Occurrences(Visitor):
-    """Each spelling of ``name`` in a function's own code (see :class:`_Occurrence`), and the
-    first def, lambda or class nested in it that spells it."""
-
-    def __init__(self, name: str, parents, sinks=frozenset(), returned_at: Optional[int] = None) -> None:
-        self.name, self.parents, self.sinks, self.returned_at = name, parents, sinks, returned_at
-        self.found: List[_Occurrence] = []
-        self.nested: Optional[cst.CSTNode] = None
-
-    def _scope(self, node) -> bool:
-        if self.nested is None and self.name in names_in(node):
-            self.nested = node
-        return False
-
-    visit_FunctionDef = visit_Lambda = visit_ClassDef = _scope
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.name:
-            self.found.append(self._classify(node))
-
-    def _classify(self, node: cst.Name) -> _Occurrence:
-        parents = self.parents
-        parent = parents.get(node)
-        if isinstance(parent, cst.Arg) and parent in self.sinks:
-            return _Occurrence("sink", node)
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            target = parents.get(parent)
-            if isinstance(target, cst.AssignTarget) and target.target is parent:
-                return self._statement("mutation", node, parents.get(target))
-        if isinstance(parent, cst.Attribute) and parent.attr.value in ("update", "setdefault"):
-            call = parents.get(parent)
-            expr = parents.get(call) if isinstance(call, cst.Call) and call.func is parent else None
-            if isinstance(expr, cst.Expr):
-                return self._statement("mutation", node, expr)
-        holder, child = parent, node  # out of the tuples and lists of targets it may be in
-        while isinstance(holder, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
-            holder, child = parents.get(holder), holder
-        if isinstance(holder, cst.AssignTarget) and holder.target is child:
-            assign = parents.get(holder)
-            if child is node:
-                return self._statement("none" if is_name(assign.value, "None") else "dict", node, assign)
-            if unpacked_position(child, self.name) is not None and isinstance(assign.value, cst.Call):
-                return self._statement("unpack", node, assign)
-            return _Occurrence("binding", node)
-        if isinstance(holder, cst.Return) and child is not node and self.returned_at is not None \
-                and _returned_name(holder, self.returned_at) == self.name:
-            return _Occurrence("return", node)
-        if isinstance(holder, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.AsName, cst.NamedExpr, cst.Del)):
-            return _Occurrence("binding", node)  # or read there: either way, not followed
-        return _Occurrence("read", node)
-
-    def _statement(self, kind: str, node: cst.Name, small) -> _Occurrence:
-        """The occurrence, when its statement is alone on its line and binds one target."""
-        stmt = self.parents.get(small)
-        alone = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and (
-            not isinstance(small, cst.Assign) or len(small.targets) == 1)
-        return _Occurrence(kind, node, stmt) if alone else _Occurrence("binding", node)
-
-
-def _groups(found: List[_Occurrence], parents) -> Tuple[List[List[cst.SimpleStatementLine]], Optional[cst.CSTNode]]:
-    """The statements that build a variable's dicts, per block: each binding to a value but
-    None with the mutations after it there; and the first mutation of a value not built so."""
-    by_block: Dict[cst.CSTNode, List[_Occurrence]] = {}
-    for f in found:
-        if f.stmt is not None:
-            by_block.setdefault(parents[f.stmt], []).append(f)
-    groups: List[List[cst.SimpleStatementLine]] = []
-    for block, items in by_block.items():
-        order = list(block.body)
-        current: Optional[List[cst.SimpleStatementLine]] = None
-        for f in sorted(items, key=lambda f: order.index(f.stmt)):
-            if f.kind == "dict":
-                current = [f.stmt]
-                groups.append(current)
-            elif f.kind == "mutation" and current is not None:
-                current.append(f.stmt)
-            elif f.kind == "mutation":
-                return groups, f.stmt
-            else:
-                current = None
-    return groups, None
-
-
-def _in_import(node: cst.CSTNode, parents) -> bool:
-    """Whether ``node`` is part of an import statement."""
-    while node is not None and not isinstance(node, cst.BaseStatement):
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            return True
-        node = parents.get(node)
-    return False
-
-
-def _returned_name(ret: cst.Return, i: int) -> Optional[str]:
-    """The name ``return a, name`` gives at position ``i`` of its tuple."""
-    value = ret.value
-    if isinstance(value, cst.Tuple) and len(value.elements) > i and isinstance(value.elements[i].value, cst.Name):
-        return value.elements[i].value.value
-    return None
 
 
 def _item_of(node: cst.BaseExpression, i: int) -> Optional[str]:
