@@ -231,7 +231,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         self.variables: Dict[cst.Call, str] = {}  # spec -> the (new) name of the variable it passes
         self.renamed: Dict[cst.Name, str] = {}  # a variable's other spellings -> its new name
         self.taken: Dict[cst.FunctionDef, Set[str]] = {}  # metric_fn names given in each function
-        self.values = MetricValues(self)
+        self.values = MetricValues(self.index)
         for fn in self.index.model_fns:
             self._plan_function(fn)
         for helper, calls in self.index.metric_helpers_here().items():

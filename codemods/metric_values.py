@@ -31,13 +31,13 @@ DEPTH = 4
 
 
 class MetricValues:
-    """Answers about the values a metric reads, asked of a concern (for its index)."""
+    """Answers about the values a metric reads, from a module's index (its program's)."""
 
-    def __init__(self, codemod) -> None:
-        self.codemod = codemod
+    def __init__(self, index) -> None:
+        self.index = index
 
     def _index(self, fn: cst.FunctionDef):
-        return self.codemod.index.index_of_node(fn)
+        return self.index.index_of_node(fn)
 
     def _api(self, node: cst.BaseExpression, fn: cst.FunctionDef) -> str:
         return self._index(fn).imports.api(node) or ""
@@ -125,7 +125,7 @@ class MetricValues:
     def _callees(self, func: cst.BaseExpression, fn: cst.FunctionDef, depth: int = 0) -> List[cst.FunctionDef]:
         """The defs ``func`` may be: the one it resolves to, or each value of a dict of them it
         picks from (``model_functions[params["model"]]``); [] when one is not known."""
-        helper = self.codemod.index.resolve_function(func, fn)
+        helper = self.index.resolve_function(func, fn)
         if isinstance(helper, cst.FunctionDef):
             return [helper]
         bound = local_bindings(fn).get(func.value) if isinstance(func, cst.Name) else None
