@@ -18,7 +18,10 @@ redirect their initializers; TPUEstimator calls ``scaffold_fn`` outside it.  The
 statement of the model_fn that holds the call moves (with what it computes for it), when
 nothing after it reads a name it binds and nothing it reads is bound again before the
 returns; every EstimatorSpec returned after it gets the ``scaffold_fn`` (an existing
-``scaffold=`` becomes what it returns).  Any other ``init_from_checkpoint`` in a model_fn is
+``scaffold=`` becomes what it returns).  A load in the CPU branch of the program's own ``if
+use_tpu:`` (whose TPU branch loads in a scaffold function, as TPU-ready code does) stays
+where it is: a note says when that branch is chosen by another flag than TPUEstimator's
+``params["use_tpu"]`` (E2T235).  Any other ``init_from_checkpoint`` in a model_fn is
 reported (E2T223).
 """
 
@@ -28,7 +31,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimator_spec import ESTIMATOR_SPEC_FIELDS
+from .estimator_spec import ESTIMATOR_SPEC_FIELDS, scaffold_fn_given
 from .names import NameReads, assigned_names, fresh_name, names_in
 from .syntax import add_args, find_arg, is_name, kwarg, remove_kwarg
 from .walk import Visitor
@@ -63,6 +66,20 @@ NOT_MOVED = Rule(
     blocking=True,
 )
 
+OWN_TPU_SWITCH = Rule(
+    "E2T235",
+    "the program's own use_tpu chooses where the checkpoint loads",
+    "This init_from_checkpoint is in the CPU branch of the program's own `if use_tpu:` (on a TPU, "
+    "the program loads the checkpoint in a scaffold function), and is left where it is. But the "
+    "branch is chosen by the program's flag, while TPUEstimator now runs on a TPU when "
+    "est2tpu.use_tpu() says so (TPU_NAME is set): if the two disagree, the checkpoint loads "
+    "inside the TPU computation, or not at all. Test params['use_tpu'], which TPUEstimator sets.",
+    before="if FLAGS.use_tpu:\n    scaffold_fn = tpu_scaffold\nelse:\n"
+           "    tf.compat.v1.train.init_from_checkpoint(ckpt, assignment_map)",
+    after="if params['use_tpu']:\n    scaffold_fn = tpu_scaffold\nelse:\n"
+          "    tf.compat.v1.train.init_from_checkpoint(ckpt, assignment_map)",
+)
+
 INIT = "tf.train.init_from_checkpoint"
 SCAFFOLD_POSITION = ESTIMATOR_SPEC_FIELDS.index("scaffold")
 
@@ -79,7 +96,7 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
     """Move init_from_checkpoint into a scaffold_fn; report the calls that cannot move."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [SCAFFOLD_FN, NOT_MOVED]
+    RULES = [SCAFFOLD_FN, NOT_MOVED, OWN_TPU_SWITCH]
     TRIGGERS = ("init_from_checkpoint",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -93,9 +110,21 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
                 self.plans[plan.stmt] = plan
                 moved.update(_inits(plan.stmt, self))
         self.specs = {call: plan for plan in self.plans.values() for call in plan.specs}
+        on_cpu: Dict[cst.Call, bool] = {}  # loads in the CPU branch of `if use_tpu:` -> whether by params["use_tpu"]
+        for fn in index.model_fns:
+            for switch in _Calls(None, self._is_init, cpu_branches=True).walked(fn.body).switches:
+                for call in _Calls(None, self._is_init).walked(_cpu_branch(switch)).found:
+                    on_cpu[call] = _tests_params(switch.test)
         for call, api, scope in index.api_calls:
-            if api == INIT and scope in index.model_fns and call not in moved:  # not deferred in a def
+            if api != INIT or scope not in index.model_fns or call in moved:  # not deferred in a def
+                continue
+            if call not in on_cpu:
                 self.report(call, NOT_MOVED.code, NOT_MOVED.title, "move it into a scaffold_fn by hand")
+            elif not on_cpu[call]:
+                self.report(call, OWN_TPU_SWITCH.code, OWN_TPU_SWITCH.title, "test params['use_tpu'] there")
+
+    def _is_init(self, call: cst.Call) -> bool:
+        return self.api(call.func) == INIT
 
     def _plan(self, fn: cst.FunctionDef, specs: Set[cst.Call]) -> Optional[_Plan]:
         if not isinstance(fn.body, cst.IndentedBlock):
@@ -113,6 +142,9 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
                                   and find_arg(c, "scaffold") is None or self.index.stays_estimator_spec(c)
                                   for c in calls.found):
             return None  # nothing to attach it to, a positional scaffold, or a spec that stays (E2T215)
+        if any(scaffold_fn_given(self.index, c, find_arg(c, "scaffold").value) for c in calls.found
+               if find_arg(c, "scaffold") is not None):
+            return None  # a scaffold_fn of the program's own, which another one would not call
         reads = NameReads()
         reads.walk(stmt)
         bound = assigned_names([stmt]) | reads.bound
@@ -158,19 +190,59 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
 
 
 def _inits(stmt: cst.CSTNode, codemod: MigrationCodemod) -> List[cst.Call]:
-    """The init_from_checkpoint calls ``stmt`` makes when it runs."""
-    calls = _Calls(None, lambda call: codemod.api(call.func) == INIT)
+    """The init_from_checkpoint calls ``stmt`` makes when it runs, but on the CPU only."""
+    calls = _Calls(None, lambda call: codemod.api(call.func) == INIT, cpu_branches=True)
     calls.walk(stmt)
     return calls.found
 
 
+def _cpu_branch(switch: cst.If) -> Optional[cst.CSTNode]:
+    """What runs on the CPU of ``if use_tpu: ... else: ...`` (``if not use_tpu:``'s body), or
+    None when ``switch`` does not test use_tpu."""
+    test = switch.test
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return switch.body if _use_tpu(test.expression) else None
+    return switch.orelse if _use_tpu(test) else None
+
+
+def _use_tpu(test: cst.BaseExpression) -> bool:
+    """``use_tpu``, ``FLAGS.use_tpu``, ``params["use_tpu"]``, ``params.get("use_tpu")``."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "get":
+        return bool(test.args) and isinstance(test.args[0].value, cst.SimpleString) \
+            and test.args[0].value.evaluated_value == "use_tpu"
+    if isinstance(test, cst.Subscript) and len(test.slice) == 1 and isinstance(test.slice[0].slice, cst.Index):
+        key = test.slice[0].slice.value
+        return isinstance(key, cst.SimpleString) and key.evaluated_value == "use_tpu"
+    return is_name(test, "use_tpu") or isinstance(test, cst.Attribute) and test.attr.value == "use_tpu"
+
+
+def _tests_params(test: cst.BaseExpression) -> bool:
+    """Whether a use_tpu test reads TPUEstimator's own ``params["use_tpu"]``."""
+    if isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    base = test.func.value if isinstance(test, cst.Call) else getattr(test, "value", None)
+    return not is_name(test, "use_tpu") and is_name(base, "params")
+
+
 class _Calls(Visitor):
     """Calls (among some, or that ``wanted`` accepts) that run where the code runs: not in
-    the functions and lambdas it defines."""
+    the functions and lambdas it defines, nor (``cpu_branches``) in the CPU branch of an
+    ``if use_tpu:``, which are the :attr:`switches`."""
 
-    def __init__(self, among: Optional[Set[cst.Call]], wanted=None) -> None:
-        self.among, self.wanted = among, wanted
+    def __init__(self, among: Optional[Set[cst.Call]], wanted=None, cpu_branches: bool = False) -> None:
+        self.among, self.wanted, self.cpu_branches = among, wanted, cpu_branches
         self.found: List[cst.Call] = []
+        self.switches: List[cst.If] = []
+
+    def visit_If(self, node: cst.If) -> bool:
+        cpu = _cpu_branch(node) if self.cpu_branches else None
+        if cpu is None:
+            return True
+        self.switches.append(node)
+        for part in (node.test, node.body, node.orelse):
+            if part is not None and part is not cpu:
+                self.walk(part)
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False

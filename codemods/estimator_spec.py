@@ -11,14 +11,18 @@ Matched by what the callee resolves to, so ``tf_estimator.EstimatorSpec``, a bar
 become keywords (the two signatures differ there).  ``scaffold=None`` becomes
 ``scaffold_fn=None``: TPUEstimator refuses a scaffold_fn that returns None.  ``eval_metric_ops`` is left to
 :mod:`codemods.eval_metrics`, which runs first; a spec whose metrics it could not move
-stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is E2T225.
+stays an EstimatorSpec.  A Scaffold built in model_fn (``scaffold=scaffold``) is E2T225;
+``scaffold=scaffold_fn`` where ``scaffold_fn`` is a function already (``scaffold_fn =
+tpu_scaffold``) or None, as code written for TPUEstimator has it, becomes
+``scaffold_fn=scaffold_fn``.
 """
 
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
 from .estimators import SPEC_APIS, OwnCalls
-from .syntax import add_args, find_arg, is_name, keywordize, kwarg, remove_kwarg, rename_kwarg
+from .names import local_bindings
+from .syntax import add_args, find_arg, is_name, keywordize, kwarg, param_names, remove_kwarg, rename_kwarg
 
 ESTIMATOR_SPEC_FIELDS = (
     "mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs",
@@ -79,9 +83,12 @@ class EstimatorSpecToTPU(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.calls = set(self.index.calls_to("tf.estimator.EstimatorSpec"))
+        self.scaffold_fns = set()  # the specs given a scaffold_fn as scaffold=
         for call in self.calls:  # scaffold=scaffold would become scaffold_fn=lambda: scaffold
             arg = find_arg(call, "scaffold", 8)
-            if arg is not None:
+            if arg is not None and scaffold_fn_given(self.index, call, arg.value):
+                self.scaffold_fns.add(call)
+            elif arg is not None:
                 self._check_scaffold(arg, arg.value)
         for call in self.index.calls_to("tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"):
             arg = find_arg(call, "scaffold_fn")
@@ -127,9 +134,10 @@ class EstimatorSpecToTPU(MigrationCodemod):
         call = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         call = call.with_changes(func=self.target("TPUEstimatorSpec", like=original_node.func))
         scaffold = find_arg(call, "scaffold")
-        if scaffold is not None:  # no Scaffold: no scaffold_fn (one returning None is refused on a TPU)
-            value = scaffold.value if is_name(scaffold.value, "None") else cst.Lambda(cst.Parameters(), scaffold.value)
-            call = rename_kwarg(call, "scaffold", "scaffold_fn", value)
+        if scaffold is not None:  # scaffold=None stays None: TPUEstimator refuses a scaffold_fn returning None
+            given = original_node in self.scaffold_fns or is_name(scaffold.value, "None")
+            call = rename_kwarg(call, "scaffold", "scaffold_fn",
+                                None if given else cst.Lambda(cst.Parameters(), scaffold.value))
         chief = find_arg(call, "training_chief_hooks")
         if chief is not None:
             self.report(find_arg(original_node, "training_chief_hooks", 6) or original_node,
@@ -148,3 +156,19 @@ class EstimatorSpecToTPU(MigrationCodemod):
         self.drop_import_of(original_node.func)
         return call
 
+
+def scaffold_fn_given(index, spec: cst.Call, value: cst.BaseExpression) -> bool:
+    """Whether ``value``, the ``scaffold=`` of ``spec``, is a scaffold_fn already: a name the
+    function around the spec binds only to None and to functions (a def, a lambda), or a def."""
+    if not isinstance(value, cst.Name):
+        return False
+    fn = index.enclosing_function(spec)
+    while isinstance(fn, cst.Lambda):
+        fn = index.enclosing_function(fn)
+    if fn is None or value.value in param_names(fn):
+        return False
+    function = lambda v: isinstance(index.resolve_function(v, fn), (cst.FunctionDef, cst.Lambda))  # noqa: E731
+    values = local_bindings(fn).get(value.value)
+    if values is None:
+        return function(value)
+    return all(v is not None and (is_name(v, "None") or function(v)) for v in values)

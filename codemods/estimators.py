@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from .names import ImportTable, dotted, names_in
+from .names import ImportTable, dotted, local_bindings, names_in, unpacked
 from .syntax import dotted_expr, find_arg, param_names
 from .walk import Visitor
 
@@ -200,6 +200,7 @@ class EstimatorIndex:
         #: The EstimatorSpec calls whose eval_metric_ops become eval_metrics: filled by
         #: EvalMetricOpsToEvalMetrics, which analyses the module before the other concerns.
         self.metrics_moved: Set[cst.Call] = set()
+        self._metric_helpers: Dict[Function, list] = {}  # see metric_helpers
         #: The model_fns of this module an Estimator of the program calls itself (in order).
         self.estimator_model_fns: Dict[cst.FunctionDef, None] = {}
         if program is None:
@@ -562,7 +563,7 @@ class EstimatorIndex:
         if not calls:
             plan.unfollowed = self._batching_call(fn)
         for size in batch_sizes(calls):
-            if is_batch_size_param(size):
+            if is_batch_size_param(size) or _read_from_params(size, fn):
                 plan.from_params = True
                 continue
             plan.to_batch_param.append(size)
@@ -751,6 +752,41 @@ class EstimatorIndex:
                     todo.append(callee)
         return found
 
+    def metric_helpers(self, fn: Function) -> List[Tuple[cst.Call, int, Optional[cst.FunctionDef]]]:
+        """``(call, i, helper)`` for each ``loss, metrics = helper(...)`` in model_fn ``fn`` whose
+        ``i``-th target is a name that a spec of ``fn`` takes as eval_metric_ops; ``helper`` is
+        the def of the program called, None when the call is not to one."""
+        index = self._index_of(fn) if isinstance(fn, cst.FunctionDef) else self
+        if index is not self:
+            return index.metric_helpers(fn)
+        if fn not in self._metric_helpers:
+            self._metric_helpers[fn] = self._find_metric_helpers(fn)
+        return self._metric_helpers[fn]
+
+    def _find_metric_helpers(self, fn: Function) -> List[Tuple[cst.Call, int, Optional[cst.FunctionDef]]]:
+        names: Dict[str, None] = {}
+        for call in OwnCalls().walked(fn).calls:
+            arg = find_arg(call, "eval_metric_ops", 4) if self.imports.api(call.func) in SPEC_APIS else None
+            if arg is not None and isinstance(arg.value, cst.Name):
+                names[arg.value.value] = None
+        found = []
+        for name in names if isinstance(fn, cst.FunctionDef) else ():
+            for call, i in unpacked(fn, name):
+                helper = self.resolve_function(call.func, fn)
+                found.append((call, i, helper if isinstance(helper, cst.FunctionDef) else None))
+        return found
+
+    def metric_helpers_here(self) -> Dict[cst.FunctionDef, List[Tuple[cst.Call, int]]]:
+        """The defs of this module that some model_fn of the program calls as a metric helper
+        (see :meth:`metric_helpers`), each with those calls and the position unpacked."""
+        found: Dict[cst.FunctionDef, List[Tuple[cst.Call, int]]] = {}
+        for index in self.program.indexes if self.program is not None else [self]:
+            for fn in index.model_fns:
+                for call, i, helper in index.metric_helpers(fn):
+                    if helper is not None and self.owns(helper):
+                        found.setdefault(helper, []).append((call, i))
+        return found
+
     def spec_returning(self, apis) -> List[cst.FunctionDef]:
         """The functions of this module that return a spec made by one of ``apis``."""
         return [fn for fn, returned in self.spec_returners.items() if returned & set(apis)]
@@ -775,6 +811,15 @@ def self_attribute(node: cst.BaseExpression) -> Optional[str]:
     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
         return f"self.{node.attr.value}"
     return None
+
+
+def _read_from_params(size: cst.BaseExpression, fn: cst.FunctionDef) -> bool:
+    """Whether ``size`` is a local of ``fn`` bound once, to ``params["batch_size"]``
+    (``batch_size = params["batch_size"]``: an input_fn written for TPUEstimator already)."""
+    if not isinstance(size, cst.Name) or size.value in param_names(fn):
+        return False
+    values = local_bindings(fn).get(size.value, [])
+    return len(values) == 1 and values[0] is not None and is_batch_size_param(values[0])
 
 
 def returned_call(fn: cst.FunctionDef) -> Optional[cst.Call]:

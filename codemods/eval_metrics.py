@@ -14,10 +14,22 @@
 
 On a TPU the metrics run on the host, from tensors sent out of the TPU.  The metric
 expressions move into a generated ``metric_fn`` whose parameters are exactly the
-tensors they read; Python values (literals, ``params``) stay bound by closure.  The
-dict may be inline, in a variable, or built over several statements (``m = {}``,
-``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``)
-come along (copied when something else still reads them).  A scalar sent to the host
+tensors they read; Python values (see :mod:`codemods.metric_values`) stay bound by
+closure.  The dict may be inline, in a variable, or built over several statements (``m =
+{}``, ``m[k] = …``), and metric results computed earlier (``acc = tf.metrics.accuracy(…)``,
+or by a helper returning one) come along (copied when something else still reads them).
+
+A variable that holds the metrics in some branches and None in others (one spec for
+every mode) is planned as a whole: each dict built for it becomes a metric_fn where it
+is built, followed by ``name = (metric_fn, [tensors])``; its other bindings stay, and
+``eval_metric_ops`` is renamed ``eval_metrics``.  ``loss, name = helper(...)`` takes what
+the helper returns once the same is done inside it (it must be a function of the
+program, return its metrics as one name, and be called only so); else it is E2T234, as is
+a metric result a helper returns with the loss.  ``eval_metric_ops=None`` and an existing
+``(metric_fn, tensors)`` called on its tensors pass as eval_metrics.  A (value, update_op)
+pair built of model_fn's tensors cannot be computed in metric_fn (E2T215).
+
+A scalar sent to the host
 (the loss, a ``reduce_*`` result, a ``tf.compat.v1.losses`` loss unless its reduction is
 ``NONE``, a learning-rate schedule, the global step, a cast of one) is reshaped to rank 1: TPUs only outfeed tensors that keep a batch dimension; a
 loss whose reduction cannot be told is sent as it is (E2T232).  A dict cannot be sent
@@ -37,10 +49,13 @@ from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tupl
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimators import SPEC_APIS
 from .estimator_spec import ESTIMATOR_SPEC_FIELDS
+from .estimators import SPEC_APIS, OwnCalls
+from .metric_values import CLOSURE_NAMES, MetricValues
+from .metric_variables import Occurrences, building, in_import, returned_name
 from .names import (
-    NameReads, assigned_names, fresh_name, identifier, is_schedule, names_in, simple_statements, statements,
+    NameReads, assigned_names, fresh_name, identifier, is_schedule, local_bindings, names_in, simple_statements,
+    statements, unpacked,
 )
 from .syntax import (
     find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
@@ -97,6 +112,27 @@ DICT_READ = Rule(
     blocking=True,
 )
 
+HELPER_METRICS = Rule(
+    "E2T234",
+    "eval metrics computed by a helper could not be moved into metric_fn",
+    "On a TPU, metrics are computed on the host, by metric_fn, from tensors sent out of the TPU. "
+    "Here model_fn gets its metrics from a helper that also returns other values (`loss, metrics = "
+    "helper(...)`), so the call cannot move into metric_fn. est2tpu moves the metrics inside the "
+    "helper (which then returns `(metric_fn, tensors)`) when the helper is a function of the "
+    "program, returns its metrics as one name from every return, and is called only by model_fns "
+    "that way; this one is not, or model_fn reads a metric result it returns: the estimator was "
+    "left as it was. Have the helper return the tensors the metrics read, and compute the "
+    "metrics in metric_fn.",
+    before="loss, rmse = compute_errors(labels, predictions)  # rmse = tf.compat.v1.metrics.root_mean_squared_error(...)\n"
+           "eval_metric_ops = {'rmse': rmse}",
+    after="loss = compute_loss(labels, predictions)\n\n"
+          "def metric_fn(labels, predictions):\n"
+          "    return {'rmse': tf.compat.v1.metrics.root_mean_squared_error(labels, predictions)}\n\n"
+          "eval_metrics = (metric_fn, [labels, predictions])",
+    blocking=True,
+    obstacle=True,
+)
+
 UNSURE_REDUCTION = Rule(
     "E2T232",
     "loss sent to metric_fn whose reduction est2tpu cannot tell",
@@ -125,7 +161,6 @@ LOSS_REDUCTION = {
 #: The scalar reductions, by Reduction attribute and by value.
 SCALAR_REDUCTIONS = {"SUM", "MEAN", "SUM_OVER_BATCH_SIZE", "SUM_OVER_NONZERO_WEIGHTS", "SUM_BY_NONZERO_WEIGHTS",
                      "weighted_sum", "weighted_mean", "weighted_sum_over_batch_size", "weighted_sum_by_nonzero_weights"}
-CLOSURE_NAMES = {"params", "mode", "config", "self"}
 #: model_fn parameters that may hold a dict of tensors.  Indexed by a string anywhere in
 #: model_fn, either is one; sliced (``labels[:, 0]``), it is a tensor; else ``features``
 #: may be one (feature columns read it whole) and ``labels`` is taken for a tensor.
@@ -141,14 +176,17 @@ TENSOR_OPS = (
 @dataclasses.dataclass
 class _Plan:
     fn: cst.FunctionDef
-    anchor: cst.SimpleStatementLine  # the statement holding the spec call
-    call: cst.Call
+    anchor: cst.SimpleStatementLine  # the statement holding the spec call (see target)
+    call: Optional[cst.Call]  # the spec (one of a variable's; None in a helper)
     value: cst.BaseExpression
     body: List[cst.SimpleStatementLine]  # statements that move (or are copied) into metric_fn
     moved: Set[cst.SimpleStatementLine]
-    bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see _local_bindings
+    bindings: Dict[str, List[Optional[cst.BaseExpression]]]  # of fn, see names.local_bindings
     name: str
     keyed: Dict[str, cst.Subscript]  # metric_fn parameter -> the features["key"] (labels["key"]) sent to it
+    #: A variable's (new) name: the anchor, which built its dict, becomes metric_fn and
+    #: ``target = (metric_fn, [tensors])``; None: the anchor is the spec, which is sent them.
+    target: Optional[str] = None
     fmt_on: Dict[cst.SimpleStatementLine, cst.EmptyLine] = dataclasses.field(default_factory=dict)  # see _take_fmt_on
 
 
@@ -181,46 +219,93 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     """Move eval_metric_ops into a metric_fn sent as eval_metrics."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ, UNSURE_REDUCTION]
-    TRIGGERS = ("eval_metric_ops",)
+    RULES = [EVAL_METRICS, METRICS_NOT_REWRITTEN, KERAS_METRIC, DICT_READ, UNSURE_REDUCTION, HELPER_METRICS]
+    TRIGGERS = ("eval_metric_ops",)  # a module holding another's metric helper runs every concern
 
     def visit_Module(self, node: cst.Module) -> None:
         self.plans: Dict[cst.SimpleStatementLine, _Plan] = {}
         self.moved: Set[cst.SimpleStatementLine] = set()
         self.calls: Dict[cst.Call, _Plan] = {}
         self.fmt_on: Dict[cst.BaseStatement, int] = {}  # statement -> its leading `# fmt: on` that moves
+        self.given: Dict[cst.Call, cst.BaseExpression] = {}  # spec -> its eval_metrics, given already (see _given)
+        self.variables: Dict[cst.Call, str] = {}  # spec -> the (new) name of the variable it passes
+        self.renamed: Dict[cst.Name, str] = {}  # a variable's other spellings -> its new name
+        self.taken: Dict[cst.FunctionDef, Set[str]] = {}  # metric_fn names given in each function
+        self.values = MetricValues(self.index)
         for fn in self.index.model_fns:
             self._plan_function(fn)
+        for helper, calls in self.index.metric_helpers_here().items():
+            self._plan_helper(helper, calls)
 
     def rewrites(self) -> bool:
-        return bool(self.plans)
+        return bool(self.plans or self.given or self.variables or self.renamed)
 
     def targets(self):
-        return [*self.plans, *self.moved, *self.calls, *self.fmt_on]
+        return [*self.plans, *self.moved, *self.calls, *self.fmt_on, *self.given, *self.variables, *self.renamed]
 
     # -- planning ---------------------------------------------------------------
 
     def _plan_function(self, fn: cst.FunctionDef) -> None:
+        variables: Dict[str, List[Tuple[cst.Call, cst.Arg]]] = {}  # name -> the specs passing it
         for path, stmt in statements(fn.body):
             for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
                 call = _spec_call(small, self)
                 arg = find_arg(call, "eval_metric_ops", 4) if call is not None else None
-                if arg is not None and not is_name(arg.value, "None"):
+                if arg is None:
+                    continue
+                given = self._given(fn, arg.value)
+                if given is not None:
+                    self.given[call] = given
+                    self.index.metrics_moved.add(call)
+                elif isinstance(arg.value, cst.Name) and not self._linear(fn, path, arg.value.value):
+                    variables.setdefault(arg.value.value, []).append((call, arg))
+                else:
                     self._plan_spec(fn, path, stmt, call, arg)
+        for name, sinks in variables.items():
+            if not self._plan_variable(fn, name, {arg: call for call, arg in sinks}, None):
+                for _, arg in sinks:
+                    self._refuse(arg, f"the metrics {name} holds could not be moved")
+
+    def _given(self, fn: cst.FunctionDef, value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """eval_metrics for an eval_metric_ops that is one already, or None: ``None``, or an
+        existing ``(metric_fn, tensors)`` called on its tensors (``metric_fn(*tensors)``,
+        ``eval_metrics[0](*eval_metrics[1])``), which becomes that pair."""
+        if is_name(value, "None"):
+            return value
+        if not (isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].star == "*"):
+            return None
+        func, tensors = value.func, value.args[0].value
+        pair = _item_of(func, 0)
+        if pair is not None and _item_of(tensors, 1) == pair:
+            return cst.Name(pair)
+        if isinstance(func, cst.Name) and isinstance(self.index.resolve_function(func, fn), cst.FunctionDef):
+            return cst.Tuple([cst.Element(func), cst.Element(tensors)])
+        return None
 
     def _plan_spec(self, fn, path, stmt, call, arg) -> None:
         """Plan the rewrite of one ``EstimatorSpec(eval_metric_ops=...)``, or report why not
         (the rewrite replaces the whole line: not one it shares with other statements)."""
         plan = self._plan_call(fn, path, stmt, call, arg.value) if len(stmt.body) == 1 else None
         if plan is None:
-            self.report(arg, METRICS_NOT_REWRITTEN.code, METRICS_NOT_REWRITTEN.title,
-                        "write metric_fn and pass eval_metrics=(metric_fn, [tensors])")
+            self._refuse(arg)
             return
-        self.plans[stmt] = plan
         self.calls[call] = plan
         self.index.metrics_moved.add(call)
+        self._add(plan)
+
+    def _add(self, plan: _Plan) -> None:
+        self.plans[plan.anchor] = plan
         self.moved |= plan.moved
-        self._take_fmt_on(fn, plan)
+        self._take_fmt_on(plan.fn, plan)
+
+    def _refuse(self, node: cst.CSTNode, why: str = "", helper: bool = False,
+                hint: str = "write metric_fn and pass eval_metrics=(metric_fn, [tensors])") -> None:
+        """Report why metrics cannot move: E2T215, or E2T234 (``helper``) for a helper's."""
+        if helper:
+            self.report(node, HELPER_METRICS.code, f"{HELPER_METRICS.title}: {why}", hint)
+        else:
+            self.report(node, METRICS_NOT_REWRITTEN.code, f"{METRICS_NOT_REWRITTEN.title}: {why}" if why
+                        else METRICS_NOT_REWRITTEN.title, hint)
 
     def _take_fmt_on(self, fn, plan: _Plan) -> None:
         """Moved statements that switch black's formatting off take along the ``# fmt: on``
@@ -233,6 +318,17 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             if index is not None and fmt_switch(stmt.leading_lines[index]):
                 self.fmt_on[stmt] = index
                 plan.fmt_on[run[0]] = stmt.leading_lines[index]
+
+    def _linear(self, fn: cst.FunctionDef, path, name: str) -> bool:
+        """Whether the metrics that the spec at ``path`` reads from ``name`` are built by
+        statements of their own that all run before it, none setting it to None: metric_fn
+        then goes right before the spec (else ``name`` is planned as a variable)."""
+        before = {s for block in path for s in block}
+        for found in Occurrences(name, self.index.index_of_node(fn).parent_of).walked(fn.body).found:
+            if found.kind in ("none", "unpack", "binding") or (found.kind in ("dict", "mutation")
+                                                             and found.stmt not in before):
+                return False
+        return True
 
     def _plan_call(self, fn, path, stmt, call, value) -> Optional[_Plan]:
         before = [s for block in path for s in block]  # statements that run before `stmt`
@@ -247,26 +343,164 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                     return None
             if not body or _assigned_name(_single(body[0])) != name:
                 return None
-        metric_results = self._metric_results(before)
-        needed = set(names_in(value)) | {n for s in body for n in names_in(s)}
-        pulled = [s for s in before if s in metric_results and _assigned_name(_single(s)) in needed]
-        body = [s for s in before if s in body or s in pulled]
-        moved = _not_used_elsewhere(fn, body, value)
-        bindings = _local_bindings(fn)
-        name = fresh_name(fn, "metric_fn")
-        keyed = self._keyed_sent(fn, bindings, [*body, value], name)
-        if self._has_keras_metric(value, body) or keyed is None:
-            return None
-        return _Plan(fn, stmt, call, value, body, moved, bindings, name, keyed)
+        return self._finish(fn, stmt, call, value, body, before)
 
-    def _metric_results(self, statements) -> Set[cst.SimpleStatementLine]:
+    def _finish(self, fn, anchor, call, value, own, before, target: Optional[str] = None) -> Optional[_Plan]:
+        """The plan of a metric_fn returning ``value`` after the statements ``own`` (that
+        build it) and the metric results they read, computed ``before``; None (reported) when
+        a metric cannot be computed in metric_fn."""
+        metric_results = self._metric_results(fn, before)
+        needed = set(names_in(value)) | {n for s in own for n in names_in(s)}
+        pulled = [s for s in before if s in metric_results and assigned_names([s]) & needed]
+        body = [s for s in before if s in own or s in pulled] + [s for s in own if s not in before]
+        if target is None:
+            moved = _not_used_elsewhere(fn, body, value)
+        else:  # the variable's statements go; the anchor becomes metric_fn
+            moved = _not_used_elsewhere(fn, pulled, value) | (set(own) - {anchor})
+        bindings = local_bindings(fn)
+        name = self._fresh(fn, "metric_fn")
+        keyed = self._keyed_sent(fn, bindings, [*body, value], name)
+        keras, computable = self._has_keras_metric(value, body), self._computable(fn, body, value, bindings)
+        if keras or keyed is None or not computable:  # each reported
+            return None
+        self.taken.setdefault(fn, set()).add(name)
+        return _Plan(fn, anchor, call, value, body, moved, bindings, name, keyed, target)
+
+    def _fresh(self, fn: cst.FunctionDef, base: str) -> str:
+        return fresh_name(fn, base, self.taken.get(fn, ()))
+
+    def _computable(self, fn, body, value, bindings) -> bool:
+        """Whether metric_fn can compute each metric itself, from tensors it is sent: not a
+        (value, update_op) pair made of model_fn's tensors, nor a metric result a helper
+        returns with other values (``loss, rmse = errors(...)``).  Reported when not."""
+        reads = NameReads()
+        for node in (*body, value):
+            reads.walk(node)
+        bound = reads.bound | assigned_names(body)
+        for name in reads.reads:
+            if name in bound or name not in bindings or name in CLOSURE_NAMES:
+                continue
+            helper = next((call for call, i in unpacked(fn, name) if self.values.unpacked_metric(call, i, fn)), None)
+            if helper is not None:
+                self._refuse(helper, f"{name} is a metric result {cst.Module([]).code_for_node(helper.func)} "
+                             "returns with other values", True,
+                             f"compute {name} in metric_fn from the tensors the helper reads")
+                return False
+        pairs = _Pairs()
+        for node in (*body, value):
+            pairs.walk(node)
+        for pair in pairs.found:
+            made = [e.value for e in pair.elements if isinstance(e.value, cst.Name) and e.value.value in bindings
+                    and e.value.value not in bound and not self.values.python(e.value, fn)]
+            if made:
+                self._refuse(pair, f"a (value, update_op) pair of model_fn's tensors ({made[0].value})", hint=(
+                    "on a TPU only metric_fn's own ops update metrics: compute it there with a "
+                    "tf.compat.v1.metrics function"))
+                return False
+        return True
+
+    # -- variables ----------------------------------------------------------------
+
+    def _plan_variable(self, fn: cst.FunctionDef, name: str, sinks: Dict[cst.Arg, cst.Call],
+                       returned_at: Optional[int]) -> bool:
+        """Plan a name that holds the metrics over several statements or branches: each dict
+        built for it becomes a metric_fn and ``name = (metric_fn, [tensors])`` where it was
+        built; ``name = None`` stays; ``loss, name = helper(...)`` takes what the helper now
+        returns.  It is read only by the specs of ``sinks`` (then renamed ``eval_metrics``
+        when it was ``eval_metric_ops``), or returned at ``returned_at`` of a helper's tuple.
+        False when it cannot be planned (reported)."""
+        parents = self.index.index_of_node(fn).parent_of
+        occurrences = Occurrences(name, parents, set(sinks), returned_at).walked(fn.body)
+        found = occurrences.found
+        other = next((f for f in found if f.kind in ("read", "binding")), None)
+        if name in param_names(fn) or occurrences.nested is not None or other is not None:
+            node = other.node if other is not None else occurrences.nested or fn.name
+            self._refuse(node, f"{name} is read or bound here, not only where the metrics are built")
+            return False
+        helpers = {call: helper for call, _, helper in self.index.metric_helpers(fn)} if returned_at is None else {}
+        for f in found:
+            if f.kind == "unpack" and helpers.get(f.stmt.body[0].value) is None:
+                func = cst.Module([]).code_for_node(f.stmt.body[0].value.func)
+                self._refuse(f.stmt.body[0].value, f"{name} comes from {func}, which is not a helper of the program "
+                             "that only model_fns call", True,
+                             "compute the metrics in model_fn, or migrate the helper with it")
+                return False
+        groups, stray = building(found, parents)
+        if stray is not None:
+            self._refuse(stray, f"{name} is changed where it is not built")
+            return False
+        paths = {stmt: path for path, stmt in statements(fn.body)}
+        new = self._fresh(fn, "eval_metrics") if name == "eval_metric_ops" else name
+        call = next(iter(sinks.values()), None)
+        plans = []
+        for group in groups:
+            plan = self._plan_group(fn, group, name, new, call, paths[group[0]], parents)
+            if plan is None:
+                return False
+            plans.append(plan)
+        for plan in plans:
+            self._add(plan)
+        for sink, spec in sinks.items():
+            self.variables[spec] = new
+            self.index.metrics_moved.add(spec)
+        if new != name:
+            self.renamed.update({f.node: new for f in found if f.kind in ("none", "unpack", "return")})
+        return True
+
+    def _plan_group(self, fn, group, name, new, call, path, parents) -> Optional[_Plan]:
+        """The metric_fn of the statements of one block that build ``name``'s dict: it goes
+        where the last of them is, which also sends the tensors; the others move into it."""
+        block = list(parents[group[0]].body)
+        at = {s: block.index(s) for s in group}
+        for s in block[at[group[0]] + 1:at[group[-1]]]:
+            read = {n for g in group if at[g] < block.index(s) for n in names_in(g)}
+            changed = assigned_names([s]) & read
+            if changed and s not in at:
+                self._refuse(s, f"{sorted(changed)[0]} changes while {name} is built")
+                return None
+        if len(group) == 1:
+            value, own = group[0].body[0].value, [group[0]]
+        else:
+            value, own = cst.Name(name), group
+        plan = self._finish(fn, group[-1], call, value, own, [s for b in path for s in b], target=new)
+        if plan is not None and len(group) == 1:
+            plan.body.remove(group[0])
+        return plan
+
+    def _plan_helper(self, helper: cst.FunctionDef, calls: List[Tuple[cst.Call, int]]) -> None:
+        """A helper whose ``i``-th returned value model_fns unpack into their metrics: its
+        metric dict becomes a metric_fn there, and it returns ``(metric_fn, [tensors])``."""
+        positions = {i for _, i in calls}
+        returns = OwnCalls().walked(helper).returns
+        names = {returned_name(ret, i) for ret in returns for i in positions}
+        if len(positions) != 1 or len(names) != 1 or None in names:
+            self._refuse(helper.name, f"{helper.name.value} does not return its metrics as one name at one "
+                         "position of a tuple", True, "return (loss, metrics) from every return")
+        elif self._references(helper) > len(calls):
+            self._refuse(helper.name, f"{helper.name.value} is used elsewhere than to give model_fn its metrics",
+                         True, "give model_fn a helper of its own")
+        elif not self._plan_variable(helper, names.pop(), {}, positions.pop()):
+            self._refuse(helper.name, f"the metrics {helper.name.value} returns could not be moved", True,
+                         "have it return the tensors the metrics read, and compute them in metric_fn")
+
+    def _references(self, fn: cst.FunctionDef) -> int:
+        """How often the program spells the name of ``fn`` other than in its def and imports."""
+        name = fn.name.value
+        return sum(1 for index in (self.program.indexes if self.program is not None else [self.index])
+                   for node, parent in index.parent_of.items()
+                   if isinstance(node, cst.Name) and node.value == name and parent is not fn
+                   and not in_import(node, index.parent_of))
+
+    def _metric_results(self, fn, statements) -> Set[cst.SimpleStatementLine]:
+        """The statements that compute a metric's result of their own (``acc =
+        tf.compat.v1.metrics.accuracy(...)``, ``acc, acc_op = ...``, ``acc = helper(...)`` where
+        the helper returns one): they go into metric_fn with the metrics that read them."""
         out = set()
         for s in statements:
             small = _single(s)
-            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-                api = self.api(small.value.func) or ""
-                if api.startswith("tf.metrics."):
-                    out.add(s)
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and _names_only(small.targets[0].target) \
+                    and isinstance(small.value, cst.Call) and self.values.metric_result(small.value, fn):
+                out.add(s)
         return out
 
     def _has_keras_metric(self, value, body) -> bool:
@@ -288,8 +522,9 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         sent: Dict[str, cst.Subscript] = {}
         blocked = False
         moved = assigned_names([node for node in code if isinstance(node, cst.BaseStatement)])  # metric_fn's own
-        built = [name for name, values in bindings.items()
-                 if name not in moved and all(isinstance(v, cst.Dict) for v in values)]
+        built = [name for name, values in bindings.items()  # of tensors: a dict of Python values is closed over
+                 if name not in moved and all(isinstance(v, cst.Dict) for v in values)
+                 and not self.values.python(cst.Name(name), fn)]
         for base in (*KEYED, *built):
             if base in KEYED and (base not in param_names(fn) or bindings[base] != [None]):  # not model_fn's
                 continue
@@ -322,10 +557,11 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             reads.walk(plan.value)
         local = plan.bindings
         names = []
+        bound = reads.bound | assigned_names(plan.body)
         for name in reads.reads:
-            if name in reads.bound or name in CLOSURE_NAMES or name not in local:
+            if name in bound or name in CLOSURE_NAMES or name not in local:
                 continue
-            if all(_is_python_value(v) for v in local[name]):
+            if self.values.python(cst.Name(name), plan.fn):
                 continue
             names.extend([p for p, node in plan.keyed.items() if node.value.value == name] or [name])
         return names
@@ -335,7 +571,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
         spec's loss, or a name bound to a scalar (a loss whose reduction is not known is not,
         and is reported)."""
         if isinstance(value, cst.Name):
-            loss = find_arg(plan.call, "loss", 2)
+            loss = find_arg(plan.call, "loss", 2) if plan.call is not None else None
             if loss is not None and is_name(loss.value, value.value):
                 return True
             return value.value not in seen and any(self._scalar(plan, v, seen | {value.value})
@@ -382,6 +618,14 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
     def leave_SimpleStatementLine(self, original_node, updated_node):
         updated_node = self._give_fmt_on(original_node, updated_node)
         plan = self.plans.get(original_node)
+        if plan is not None and plan.target is not None:  # where a variable's dict was built
+            lines = updated_node.leading_lines  # its comments go into metric_fn with it, or above it
+            lines = split_comments(lines)[0] if original_node in plan.body else lines
+            if not lines or lines[0].comment is not None:  # a def among statements: a blank line first
+                lines = (cst.EmptyLine(indent=False), *lines)
+            metric_fn = self._metric_fn(plan).with_changes(leading_lines=lines)
+            pair = cst.Assign([cst.AssignTarget(cst.Name(plan.target))], self._eval_metrics(plan))
+            return cst.FlattenSentinel([metric_fn, cst.SimpleStatementLine([pair])])
         if plan is not None:
             blank, comments = split_comments(updated_node.leading_lines)  # the comments stay with it
             metric_fn = self._metric_fn(plan).with_changes(leading_lines=blank)
@@ -407,10 +651,8 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             body=cst.IndentedBlock(body),
         )
 
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
-        plan = self.calls.get(original_node)
-        if plan is None:
-            return updated_node
+    def _eval_metrics(self, plan: _Plan) -> cst.Tuple:
+        """``(metric_fn, [tensors])``: each scalar reshaped to rank 1."""
         tensors = []
         for name in self._tensor_params(plan):
             tensor: cst.BaseExpression = plan.keyed.get(name) or cst.Name(name)
@@ -418,9 +660,24 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
                 reshape = self.spelled("tensorflow.reshape")
                 tensor = cst.Call(reshape, [cst.Arg(tensor), cst.Arg(cst.List([cst.Element(cst.Integer("1"))]))])
             tensors.append(cst.Element(tensor))
-        value = cst.Tuple([cst.Element(cst.Name(plan.name)), cst.Element(cst.List(tensors))])
+        return cst.Tuple([cst.Element(cst.Name(plan.name)), cst.Element(cst.List(tensors))])
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        plan = self.calls.get(original_node)
+        if plan is not None:
+            value = self._eval_metrics(plan)
+        elif original_node in self.given:
+            value = self.given[original_node]
+        elif original_node in self.variables:
+            value = cst.Name(self.variables[original_node])
+        else:
+            return updated_node
         updated_node = keywordize(updated_node, ESTIMATOR_SPEC_FIELDS, start=4)
         return rename_kwarg(updated_node, "eval_metric_ops", "eval_metrics", value)
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        new = self.renamed.get(original_node)
+        return updated_node if new is None else updated_node.with_changes(value=new)
 
 
 def _spec_call(small, codemod) -> Optional[cst.Call]:
@@ -428,6 +685,13 @@ def _spec_call(small, codemod) -> Optional[cst.Call]:
     if isinstance(value, cst.Call) and codemod.api(value.func) in SPEC_APIS:
         return value
     return None
+
+
+def _names_only(target: cst.BaseExpression) -> bool:
+    """``a`` or a flat ``a, b`` of names."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements)
+    return isinstance(target, cst.Name)
 
 
 def _assigned_in_compound(stmt) -> Set[str]:
@@ -447,8 +711,8 @@ def _not_used_elsewhere(fn, body, value) -> Set[cst.SimpleStatementLine]:
     """The statements of ``body`` whose name occurs in ``fn`` only there and in the metric value."""
     inside = _count_reads(value, *body)
     everywhere = _count_reads(fn.body)
-    names = {s: _assigned_name(_single(s)) or _mutated_name(_single(s)) for s in body}
-    return {s for s in body if everywhere[names[s]] <= inside[names[s]]}
+    names = {s: assigned_names([s]) or {_mutated_name(_single(s))} for s in body}
+    return {s for s in body if all(everywhere[name] <= inside[name] for name in names[s])}
 
 
 def _count_reads(*nodes) -> Counter:
@@ -571,35 +835,28 @@ class _Calls(Visitor):
         self.calls.append(node)
 
 
-def _local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpression]]]:
-    """Every value assigned to each local name (None for parameters and other bindings)."""
-    out: Dict[str, List] = {name: [None] for name in param_names(fn)}
-    for small in (small for s in simple_statements(fn.body) for small in s.body):  # `a = f(); a = g(a)` too
-        if isinstance(small, cst.Assign):
-            for target in small.targets:
-                for name in names_in(target.target) if not isinstance(target.target, cst.Subscript) else ():
-                    out.setdefault(name, []).append(small.value if isinstance(target.target, cst.Name) else None)
-        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)) and isinstance(small.target, cst.Name):
-            out.setdefault(small.target.value, []).append(None)
-    return out
+def _item_of(node: cst.BaseExpression, i: int) -> Optional[str]:
+    """``"pair"`` for ``pair[i]``."""
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer) and index.value.evaluated_value == i:
+            return node.value.value
+    return None
 
 
-def _is_python_value(value) -> bool:
-    """Literals, params[...] and arithmetic on them: values that stay bound by closure."""
-    if value is None:
-        return False
-    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
-        return True
-    if isinstance(value, cst.Name):
-        return value.value in ("True", "False", "None")
-    if isinstance(value, (cst.List, cst.Tuple)):
-        return all(_is_python_value(e.value) for e in value.elements)
-    if isinstance(value, cst.Subscript):
-        return is_name(value.value, "params")
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-        return is_name(value.func.value, "params")
-    if isinstance(value, cst.BinaryOperation):
-        return _is_python_value(value.left) and _is_python_value(value.right)
-    if isinstance(value, cst.UnaryOperation):
-        return _is_python_value(value.expression)
-    return False
+class _Pairs(Visitor):
+    """The ``(value, update_op)`` tuples a piece of code puts in a dict."""
+
+    def __init__(self) -> None:
+        self.found: List[cst.Tuple] = []
+
+    def _add(self, value) -> None:
+        if isinstance(value, cst.Tuple) and len(value.elements) == 2:
+            self.found.append(value)
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        self._add(node.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(isinstance(t.target, cst.Subscript) for t in node.targets):
+            self._add(node.value)

@@ -211,6 +211,44 @@ class NameReads(Visitor):
         return False
 
 
+@functools.lru_cache(maxsize=16)  # asked of each name a metric reads
+def local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpression]]]:
+    """Every value assigned to each local name of ``fn`` by its simple statements, in any of
+    its blocks (not in nested defs): None for its parameters and for bindings whose value is
+    not the name's own (``a, b = f()``, ``a += 1``; ``a[k] = v`` leaves ``a`` out).  Shared:
+    not to be changed."""
+    out: Dict[str, List[Optional[cst.BaseExpression]]] = {name: [None] for name in param_names(fn)}
+    for small in (small for s in simple_statements(fn.body) for small in s.body):  # `a = f(); a = g(a)` too
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                for name in names_in(target.target) if not isinstance(target.target, cst.Subscript) else ():
+                    out.setdefault(name, []).append(small.value if isinstance(target.target, cst.Name) else None)
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)) and isinstance(small.target, cst.Name):
+            out.setdefault(small.target.value, []).append(None)
+    return out
+
+
+def unpacked(fn: cst.FunctionDef, name: str) -> List[Tuple[cst.Call, int]]:
+    """``(call, i)`` for each ``a, name = call`` of ``fn``'s simple statements that binds
+    ``name`` as the ``i``-th of a flat tuple or list of targets unpacking a call."""
+    found = []
+    for small in (small for s in simple_statements(fn.body) for small in s.body):
+        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+            for target in small.targets:
+                i = unpacked_position(target.target, name)
+                if i is not None:
+                    found.append((small.value, i))
+    return found
+
+
+def unpacked_position(target: cst.BaseExpression, name: str) -> Optional[int]:
+    """The position of ``name`` in a flat tuple or list of targets (``loss, name``), else None."""
+    if isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e, cst.Element) for e in target.elements):
+        return next((i for i, e in enumerate(target.elements) if isinstance(e.value, cst.Name)
+                     and e.value.value == name), None)
+    return None
+
+
 class MethodCalls(Visitor):
     """``….method(…)`` calls, for the given method names, in order."""
 

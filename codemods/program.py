@@ -369,12 +369,15 @@ class Program:
         return next(unit.index for unit in self.units if site in unit.index.estimators)
 
     def _spec_helpers(self, fn: Function) -> Iterator[cst.FunctionDef]:
-        """The functions of the program that return an EstimatorSpec and that ``fn`` calls."""
+        """The functions of the program that return an EstimatorSpec and that ``fn`` calls,
+        and those that give it or them their eval metrics (``loss, metrics = helper(...)``)."""
         index = self.index_of(fn) if isinstance(fn, cst.FunctionDef) else None
         if index is None:
             return
         for helper in index.spec_helpers(fn):
             yield helper
+        for caller in (fn, *index.spec_helpers(fn)):
+            yield from (helper for _, _, helper in index.metric_helpers(caller) if helper is not None)
 
     def _param_uses(self, index: EstimatorIndex, fns: List[Function]) -> Iterator[cst.CSTNode]:
         """The uses, in the program, of those of ``fns`` that gain params: the calls (which

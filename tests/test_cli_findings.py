@@ -401,7 +401,9 @@ def test_sarif_schema_check_catches_mistakes(findings_tree):
 
 # --------------------------------------------------------------------------- positions after a write
 
-FIXTURE_FILES = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*.py"))
+#: The fixtures with findings (their golden NAME.txt is not empty; half_tpu migrates clean).
+FIXTURE_FILES = sorted(p for p in (Path(__file__).resolve().parent.parent / "fixtures").glob("*.py")
+                       if not p.with_suffix(".txt").exists() or p.with_suffix(".txt").read_text())
 
 
 def _json_findings(result):

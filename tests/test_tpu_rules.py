@@ -6,8 +6,9 @@ built with ``params["use_tpu"]`` true and false and inspected:
 
 * TPU training: every variable update depends on a CrossReplicaSum (gradients are
   averaged across shards); CPU training has none (it would not run).
-* Evaluation: every tensor sent to metric_fn has rank >= 1 (TPUs only outfeed tensors
-  with a batch dimension) and metric_fn returns (value, update_op) pairs.
+* Evaluation (of every estimator the program evaluates with): every tensor sent to
+  metric_fn has rank >= 1 (TPUs only outfeed tensors with a batch dimension) and metric_fn
+  returns (value, update_op) pairs.
 * Construction: a TPU RunConfig, train_batch_size set, no reserved key in params.
 """
 
@@ -39,8 +40,14 @@ class Recorded:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory):
-    """name -> Recorded: each migrated program run with TPUEstimator's train/evaluate/predict
+def recorded(every_recorded):
+    """name -> the Recorded of the last TPUEstimator each migrated program built."""
+    return {name: built[-1] for name, built in every_recorded.items()}
+
+
+@pytest.fixture(scope="module")
+def every_recorded(tmp_path_factory):
+    """name -> [Recorded]: each migrated program run with TPUEstimator's train/evaluate/predict
     replaced by recorders (the estimators themselves are real, so their checks run)."""
     cls = tpu.TPUEstimator
     built = []
@@ -69,7 +76,7 @@ def recorded(tmp_path_factory):
         for name in NAMES:
             built.clear()
             load(FIXTURES / f"{name}.py.out", f"rules_{name}").run(str(tmp_path_factory.mktemp(name)))
-            out[name] = built[-1]
+            out[name] = list(built)
     finally:
         patch.undo()
     return out
@@ -82,14 +89,28 @@ def _features_labels(input_fn, params):
     return result
 
 
-def _spec(estimator, mode, use_tpu):
-    params = dict(estimator.params or {}, batch_size=BATCH, use_tpu=use_tpu)
+def _spec(estimator, mode, use_tpu, **changed):
+    params = dict(estimator.params or {}, batch_size=BATCH, use_tpu=use_tpu, **changed)
+    _pretrained(estimator, params.get("warm_start"))
     features, labels = _features_labels(estimator.input_fns[mode][0], params)
     tf.compat.v1.train.get_or_create_global_step()
     extra = {}
     if "config" in inspect.signature(estimator.model_fn).parameters:  # as Estimator fills it
         extra["config"] = (estimator.config or tpu.RunConfig()).replace(model_dir=estimator.model_dir or tempfile.mkdtemp())
     return estimator.model_fn(features=features, labels=labels, mode=mode, params=params, **extra)
+
+
+def _pretrained(estimator, checkpoint):
+    """The checkpoint a warm start reads, written (once) as the pretraining run would have
+    written it, had its train() not been recorded instead: a model_fn on the CPU may load it
+    as its graph is built."""
+    if not checkpoint or tf.train.latest_checkpoint(checkpoint):
+        return
+    with tf.Graph().as_default():
+        _spec(estimator, ModeKeys.TRAIN, use_tpu=False, warm_start=None)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(session, f"{checkpoint}/model.ckpt")
 
 
 def _ancestors(op):
@@ -145,18 +166,22 @@ def test_cpu_training_has_no_cross_shard_op(recorded, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_eval_metrics_tensors_keep_the_batch_dimension(recorded, name):
-    with tf.Graph().as_default():
-        spec = _spec(recorded[name], ModeKeys.EVAL, use_tpu=True)
-        assert spec.eval_metrics is not None
-        metric_fn, tensors = spec.eval_metrics
-        values = tensors.values() if isinstance(tensors, dict) else tensors
-        for tensor in values:
-            assert tensor.shape.ndims is not None and tensor.shape.ndims >= 1, tensor
-        metrics = metric_fn(**tensors) if isinstance(tensors, dict) else metric_fn(*tensors)
-        assert metrics
-        for key, value in metrics.items():
-            assert isinstance(value, tuple) and len(value) == 2, key
+def test_eval_metrics_tensors_keep_the_batch_dimension(every_recorded, name):
+    evaluating = [estimator for estimator in every_recorded[name] if estimator.input_fns[ModeKeys.EVAL]]
+    assert evaluating
+    for estimator in evaluating:
+        with tf.Graph().as_default():
+            spec = _spec(estimator, ModeKeys.EVAL, use_tpu=True)
+            assert spec.eval_metrics is not None
+            metric_fn, tensors = spec.eval_metrics
+            values = tensors.values() if isinstance(tensors, dict) else tensors
+            for tensor in values:
+                assert isinstance(tensor, tf.Tensor) and tensor.shape.ndims is not None and tensor.shape.ndims >= 1, \
+                    tensor
+            metrics = metric_fn(**tensors) if isinstance(tensors, dict) else metric_fn(*tensors)
+            assert metrics
+            for key, value in metrics.items():
+                assert isinstance(value, tuple) and len(value) == 2, key
 
 
 HOST_CALLS = [name for name in NAMES if "summary.scalar" in (FIXTURES / f"{name}.py").read_text()]
@@ -183,12 +208,7 @@ WARM_STARTS = [name for name in NAMES if "init_from_checkpoint" in (FIXTURES / f
 @pytest.mark.parametrize("name", WARM_STARTS)
 def test_checkpoints_load_in_scaffold_fn_not_in_the_tpu_computation(recorded, name):
     estimator = recorded[name]
-    checkpoint = estimator.params["warm_start"]
-    with tf.Graph().as_default():  # a checkpoint for the warm start to read
-        _spec(estimator, ModeKeys.TRAIN, use_tpu=False)
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            tf.compat.v1.train.Saver().save(session, f"{checkpoint}/model.ckpt")
+    _pretrained(estimator, estimator.params["warm_start"])
     with tf.Graph().as_default() as graph:
         spec = _spec(estimator, ModeKeys.TRAIN, use_tpu=True)
         assert not [op for op in graph.get_operations() if op.type == "RestoreV2"]
