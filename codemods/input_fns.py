@@ -17,7 +17,7 @@ remainder (TPUs need static shapes); predict input keeps it.  An input_fn that r
 returns ``ds`` instead; any other ``get_next()`` in an input_fn is reported.
 """
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -62,13 +62,26 @@ SHARED_PREDICT_INPUT = Rule(
 )
 EVAL_REMAINDER = Rule(
     "E2T209",
-    "evaluation now drops the last partial batch",
-    "TPU evaluation runs whole batches only. Metrics change unless the eval set size is a "
-    "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
-    "padding out (an is_real_example weight). Not reported when the eval data repeats "
-    "without end (`.repeat()` before the batch): its batches are all whole.",
+    "on a TPU, evaluation drops the last partial batch",
+    "TPU evaluation runs whole batches only, so on a TPU the last partial batch is dropped and "
+    "the metrics change unless the eval set size is a multiple of eval_batch_size; for "
+    "exact-epoch evaluation pad the data and weight the padding 0 in the metrics (an "
+    "is_real_example weight, as BERT does). On the CPU (drop_remainder is true only on a TPU) "
+    "the metrics are the original's. Not reported when the eval data repeats without end "
+    "(`.repeat()` before the batch): its batches are all whole.",
     before="est.evaluate(lambda: eval_ds.batch(32))",
-    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=True))',
+    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params)))',
+)
+TRAIN_REMAINDER = Rule(
+    "E2T237",
+    "on a TPU, training drops each epoch's last partial batch",
+    "TPU batches must have a static shape, so on a TPU a training pipeline that batches before "
+    "it repeats (or does not repeat) drops each epoch's last partial batch: those examples are "
+    "never trained on, always the same ones when the data are not shuffled. On the CPU "
+    "(drop_remainder is true only on a TPU) the run is the original's. Repeat before batching "
+    "to keep every example.",
+    before="ds.batch(32).repeat()",
+    after='ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params)).repeat()  # or ds.repeat().batch(...)',
 )
 
 DYNAMIC_PADDING = Rule(
@@ -125,7 +138,7 @@ class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
+    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
              HELPER_BATCH, GET_NEXT]
     TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
@@ -137,6 +150,7 @@ class InputFnTakesParams(MigrationCodemod):
         self.batch_kwargs: Dict[cst.Call, str] = {}
         self.iterators: Set[cst.FunctionDef] = set()
         modes: Dict[cst.Call, Set[str]] = {}
+        sizes: Dict[cst.Call, Optional[cst.BaseExpression]] = {}  # the batch size lifted for each call
         for use in index.uses:
             if use.problem == "canned":
                 self.report(use.arg, CANNED_INPUT.code, CANNED_INPUT.title, "write a tf.data input_fn")
@@ -168,6 +182,7 @@ class InputFnTakesParams(MigrationCodemod):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
                 modes.setdefault(call, set()).add(use.mode)
+                sizes.setdefault(call, plan.batch)
         # A def that now batches by params itself (another use reaches it directly): calls
         # forwarding to it pass params on instead of a batch size (given or left to the default).
         rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param}
@@ -178,7 +193,10 @@ class InputFnTakesParams(MigrationCodemod):
                 self.batch_kwargs.pop(call, None)
                 self.pass_params.add(call)
         self.iterators = {fn for fn in self.iterators if owned(fn)}
-        self.drop_remainder: Set[cst.Call] = set()
+        #: batching calls that drop the remainder -> "always" (their data repeat without end,
+        #: so nothing is lost), "params" (on the TPU, as params tells) or "program" (no params
+        #: in scope: where the program runs)
+        self.drop_remainder: Dict[cst.Call, str] = {}
         for call, used_in in modes.items():
             if not owned(call):
                 continue
@@ -196,10 +214,18 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(call, SHARED_PREDICT_INPUT.code, SHARED_PREDICT_INPUT.title,
                             "give train/eval input drop_remainder=True")
                 continue
-            self.drop_remainder.add(call)
-            if "eval" in used_in and not _repeats_forever(self._dataset_of(call)):
-                self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
-                            "make the eval set a multiple of eval_batch_size")
+            steps, branches = self._upstream(call)
+            repeats, lost = self._repeats(steps, branches), self._lost(call, sizes[call], steps, branches)
+            if repeats == "always" or lost and lost[0] == 0:  # no partial batch: nothing to lose
+                self.drop_remainder[call] = "always"
+                continue
+            self.drop_remainder[call] = "params" if self._params_visible(call) else "program"
+            if "eval" in used_in:
+                self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title + _examples(lost, "evaluation"),
+                            "make the eval set a multiple of eval_batch_size, or pad it and weight the padding 0")
+            if "train" in used_in and repeats == "never":
+                self.report(call, TRAIN_REMAINDER.code, TRAIN_REMAINDER.title + _examples(lost, "epoch"),
+                            "repeat() before batch(), or make the data a multiple of train_batch_size")
 
         #: ``return …get_next()`` statements that return the dataset instead; the statements
         #: ``it = <iterator>`` / ``x = <iterator>.get_next()`` before them, removed
@@ -233,13 +259,64 @@ class InputFnTakesParams(MigrationCodemod):
             updated_node = updated_node.with_changes(params=add_param(updated_node.params, "params"))
         return updated_node
 
+    def _upstream(self, call: cst.Call) -> Tuple[List[cst.Call], List[cst.BaseExpression]]:
+        """The method calls the dataset of a batching call went through, latest first, its
+        variable followed back through the statements before it; and the values assigned to
+        that variable in branches in between (``if training: ds = ds.repeat()``)."""
+        parents = self.index.index_of_node(call).parent_of
+        steps: List[cst.Call] = []
+        branches: List[cst.BaseExpression] = []
+        expr, node = self._dataset_of(call), call
+        for _ in range(32):
+            while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+                steps.append(expr)
+                expr = expr.func.value
+            if not isinstance(expr, cst.Name):
+                break
+            for stmt in _preceding(node, parents):
+                values = _Assignments(expr.value).walked(stmt).values
+                if isinstance(stmt, cst.SimpleStatementLine) and len(values) == 1:
+                    expr, node = values[0], stmt
+                    break
+                branches.extend(values)
+            else:
+                break
+        return steps, branches
+
+    def _repeats(self, steps: List[cst.Call], branches: List[cst.BaseExpression]) -> str:
+        """Whether the data batched repeat without end: "always", "maybe" (in a branch, or by a
+        count held in a variable, ``None`` in training, often) or "never"."""
+        how = _repeat_of(steps)
+        if how == "always":
+            return how
+        in_branch = any(_repeat_of(_calls(value)) in ("always", "maybe") for value in branches)
+        return "maybe" if in_branch or how == "maybe" else "never"
+
+    def _params_visible(self, call: cst.Call) -> bool:
+        """Whether the ``params`` of an input_fn is in scope at a batching call, once rewritten."""
+        index = self.index.index_of_node(call)
+        fn = index.enclosing_function(call)
+        while fn is not None:
+            if fn in self.takes_params or "params" in param_names(fn):
+                return True
+            fn = index.enclosing_function(fn)
+        return False
+
+    def _lost(self, call: cst.Call, size, steps, branches) -> Optional[Tuple[int, int, int]]:
+        """(examples lost, examples, batch size) when a batching call drops its remainder, if
+        the dataset's size and the batch size are numbers known here."""
+        index = self.index.index_of_node(call)
+        batch, rows = _number(size, index), None if branches else _size(steps, index)
+        return (rows % batch, rows, batch) if batch and rows is not None and rows != _FOREVER else None
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
-        if original_node in self.drop_remainder:
+        how = self.drop_remainder.get(original_node)
+        if how is not None:
+            value = cst.Name("True") if how == "always" else self.on_tpu(params=how == "params")
             if _drop_remainder_arg(updated_node) is None:
-                updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
+                updated_node = add_args(updated_node, [kwarg("drop_remainder", value)])
             else:  # drop_remainder=False
-                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1],
-                                           cst.Name("True"))
+                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1], value)
         if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name("params"))])
         name = self.batch_kwargs.get(original_node)
@@ -316,6 +393,45 @@ class InputFnTakesParams(MigrationCodemod):
         return updated_node
 
 
+def _examples(lost: Optional[Tuple[int, int, int]], each: str) -> str:
+    """The examples a note says are lost (on one TPU host, whose input_fn makes global batches)."""
+    if lost is None:
+        return ""
+    return f": {lost[0]} of {lost[1]} examples each {each} (batches of {lost[2]}, one TPU host)"
+
+
+def _number(expr, index) -> Optional[int]:
+    """The int an expression is: a literal, or a module-level name bound to one."""
+    if isinstance(expr, cst.Name):
+        expr = index.lookup(expr.value, None)
+    return int(expr.value, 0) if isinstance(expr, cst.Integer) else None
+
+
+_FOREVER = float("inf")
+
+
+def _size(steps: List[cst.Call], index):
+    """The number of elements of a dataset made by ``steps`` (latest first), when known here:
+    ``Dataset.range(N)``, then ``map``/``shuffle``/``cache``/``prefetch``, ``take(N)`` and
+    ``repeat`` (:data:`_FOREVER` without a count)."""
+    if not steps or not (len(steps[-1].args) == 1 and index.imports.api(steps[-1].func) == "tf.data.Dataset.range"):
+        return None
+    rows = _number(steps[-1].args[0].value, index)
+    for step in reversed(steps[:-1]):
+        method, count = step.func.attr.value, find_arg(step, "count", 0)
+        if rows is None or method in ("map", "shuffle", "cache", "prefetch"):
+            continue
+        if method == "take" and count is not None:
+            taken = _number(count.value, index)
+            rows = None if taken is None else min(rows, taken)
+        elif method == "repeat":
+            times = _FOREVER if count is None or _code(count.value) in ("None", "-1") else _number(count.value, index)
+            rows = None if times is None else rows * times
+        else:
+            return None
+    return rows
+
+
 def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
     return find_arg(call, "drop_remainder", BATCHING[batching(call)][1])
 
@@ -326,18 +442,58 @@ def _passes_params(call: cst.Call) -> bool:
         is_name(a.value, "params") for a in call.args)
 
 
-def _repeats_forever(dataset: cst.BaseExpression) -> bool:
-    """Whether a dataset chain ends in ``.repeat()`` with no count (nor a ``.take`` after
-    it): its batches are all whole, and dropping the remainder drops nothing."""
-    while isinstance(dataset, cst.Call) and isinstance(dataset.func, cst.Attribute):
-        method = dataset.func.attr.value
+def _calls(expr: cst.BaseExpression) -> List[cst.Call]:
+    """The method calls of a chain, latest first."""
+    found = []
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        found.append(expr)
+        expr = expr.func.value
+    return found
+
+
+def _repeat_of(steps: List[cst.Call]) -> Optional[str]:
+    """Of a pipeline's method calls (latest first): "always" past a ``.repeat()`` without a
+    count (its batches are all whole: dropping the remainder drops nothing), "maybe" past
+    ``.repeat(n)`` with the count in a variable, "never" past a ``.take`` or a counted repeat,
+    None when they do not say."""
+    for step in steps:
+        method = step.func.attr.value
         if method == "take":
-            return False
+            return "never"
         if method == "repeat":
-            count = find_arg(dataset, "count", 0)
-            return count is None or "".join(cst.Module([]).code_for_node(count.value).split()) in ("None", "-1")
-        dataset = dataset.func.value
-    return False
+            count = find_arg(step, "count", 0)
+            if count is None or _code(count.value) in ("None", "-1"):
+                return "always"
+            return "maybe" if isinstance(count.value, cst.Name) else "never"
+    return None
+
+
+def _code(node: cst.CSTNode) -> str:
+    return "".join(cst.Module([]).code_for_node(node).split())
+
+
+def _preceding(node: cst.CSTNode, parents) -> Iterator[cst.BaseStatement]:
+    """The statements that run before the statement holding ``node`` in its function, latest
+    first: those before it in its block, then those before each enclosing statement."""
+    while not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)) and node is not None:
+        parent = parents.get(node)
+        if isinstance(parent, cst.IndentedBlock) and isinstance(node, cst.BaseStatement):
+            yield from reversed(parent.body[:parent.body.index(node)])
+        node = parent
+
+
+class _Assignments(Visitor):
+    """The values assigned to a name (``name = value``) in a statement, nested defs left out."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.values = name, []
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(is_name(t.target, self.name) for t in node.targets):
+            self.values.append(node.value)
 
 
 def _only(stmt, kind):

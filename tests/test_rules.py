@@ -638,7 +638,7 @@ def test_a_def_batching_by_params_gets_params_from_the_lambdas_that_left_its_def
               "est.train(input_fn=functools.partial(to_dataset, 1), steps=1)\n"
               "est.evaluate(input_fn=lambda: to_dataset(2), steps=1)\n")
     code = migrate_code(program(source), style="none").code
-    assert 'batch(params["batch_size"], drop_remainder=True)' in code
+    assert 'batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params))' in code
     assert "lambda params: to_dataset(2, params=params)" in code
 
 
@@ -718,23 +718,67 @@ def test_optimizer_that_cannot_be_wrapped_is_reported_never_silent(line, column)
     assert [(f.code, f.line, f.col) for f in result.findings if f.code == "E2T214"] == [("E2T214", 7, column)]
 
 
-@pytest.mark.parametrize("chain, reported", [
-    ("ds.batch(2)", True),
-    ("ds.repeat(3).batch(2)", True),
-    ("ds.repeat().take(5).batch(2)", True),
-    ("ds.repeat().batch(2)", False),
-    ("ds.repeat().map(f).batch(2)", False),
-    ("ds.repeat(None).batch(2)", False),
-    ("ds.repeat(count=-1).batch(2)", False),
+@pytest.mark.parametrize("chain, lost", [
+    ("ds.batch(2)", ": 1 of 9 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat(3).batch(2)", ": 1 of 27 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat().take(5).batch(2)", ": 1 of 5 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat(epochs).batch(2)", ""),
+    ("ds.batch(3)", None),  # 9 examples in whole batches of 3
+    ("ds.repeat().batch(2)", None),
+    ("ds.repeat().map(f).batch(2)", None),
+    ("ds.repeat(None).batch(2)", None),
+    ("ds.repeat(count=-1).batch(2)", None),
 ])
-def test_eval_remainder_only_when_the_eval_data_can_end(chain, reported):
+def test_eval_remainder_is_dropped_on_a_tpu_only_when_the_eval_data_can_end(chain, lost):
+    """Where a partial batch can be lost, only a TPU loses it (the CPU run keeps the original's
+    batches), and a note says how many examples, when that can be told."""
     source = HEADER + (
         f"def eval_input_fn():\n    ds = tf.data.Dataset.range(9)\n    return {chain}\n\n"
         "est = tf.estimator.Estimator(model_fn=f, params={'batch_size': 2})\n"
         "est.evaluate(eval_input_fn, steps=3)\n")
     result = migrate_code(program(source), style="none")
-    assert "drop_remainder=True" in result.code
-    assert (("E2T209", 5) in codes(result)) is reported
+    dropped = "drop_remainder=True" if lost is None else "drop_remainder=est2tpu.on_tpu(params)"
+    assert dropped in result.code
+    notes = [f.message for f in result.findings if f.code == "E2T209"]
+    assert notes == ([] if lost is None else ["on a TPU, evaluation drops the last partial batch" + lost])
+
+
+@pytest.mark.parametrize("pipeline, dropped, noted", [
+    ("ds = ds.batch(4)\n    return ds.repeat()", "est2tpu.on_tpu(params)", True),  # the same 2 examples each epoch
+    ("return ds.batch(4)", "est2tpu.on_tpu(params)", True),
+    ("return ds.repeat(2).batch(4)", "True", False),  # 300 examples in whole batches
+    ("ds = ds.repeat()\n    return ds.batch(4)", "True", False),
+    ("ds = ds.repeat()\n    ds = ds.map(abs)\n    return ds.batch(4)", "True", False),
+    ("if training:\n        ds = ds.repeat()\n    return ds.batch(4)", "est2tpu.on_tpu(params)", False),
+    ("return ds.repeat(epochs).batch(4)", "est2tpu.on_tpu(params)", False),
+])
+def test_training_that_can_lose_examples_on_a_tpu_says_so(pipeline, dropped, noted):
+    source = HEADER + (
+        f"def input_fn(training=True, epochs=None):\n    ds = tf.data.Dataset.range(150)\n    {pipeline}\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\nest.train(input_fn, steps=3)\n")
+    result = migrate_code(program(source), style="none")
+    assert f"batch(params[\"batch_size\"], drop_remainder={dropped})" in result.code
+    notes = [f.message for f in result.findings if f.code == "E2T237"]
+    assert notes == (["on a TPU, training drops each epoch's last partial batch: "
+                      "2 of 150 examples each epoch (batches of 4, one TPU host)"] if noted else [])
+
+
+def test_a_helper_without_params_drops_the_remainder_where_the_program_runs_on_a_tpu():
+    source = HEADER + (
+        "def make_input(ds, batch_size):\n    return ds.batch(batch_size)\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\n"
+        "est.train(lambda: make_input(tf.data.Dataset.range(9), 4), steps=3)\n")
+    code = migrate_code(program(source), style="none").code
+    assert "return ds.batch(batch_size, drop_remainder=est2tpu.use_tpu())" in code
+    assert 'lambda params: make_input(tf.data.Dataset.range(9), params["batch_size"])' in code
+
+
+def test_the_tf1_target_tells_a_tpu_from_params_without_est2tpu():
+    source = HEADER + (
+        "def eval_input_fn():\n    return tf.data.Dataset.range(9).batch(2)\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\nest.train(eval_input_fn, steps=3)\n")
+    code = migrate_code(program(source), Options(target="tf1"), style="none").code
+    assert 'batch(params["batch_size"], drop_remainder="context" in params)' in code
 
 
 @pytest.mark.parametrize("imports, call, named", [
@@ -843,15 +887,16 @@ def test_a_canned_input_fn_held_in_a_variable_is_reported_as_canned():
 
 
 @pytest.mark.parametrize("batch, expected", [
-    ("ds.batch(BATCH, drop_remainder=False)", 'ds.batch(params["batch_size"], drop_remainder=True)'),
-    ("ds.batch(BATCH, False)", 'ds.batch(params["batch_size"], True)'),
+    ("ds.batch(BATCH, drop_remainder=False)", 'ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params))'),
+    ("ds.batch(BATCH, False)", 'ds.batch(params["batch_size"], est2tpu.on_tpu(params))'),
     ("ds.batch(BATCH, drop_remainder=keep)", 'ds.batch(params["batch_size"], drop_remainder=keep)'),
     # padded_batch's second argument is padded_shapes, not drop_remainder
-    ("ds.padded_batch(BATCH, ([5], []))", 'ds.padded_batch(params["batch_size"], ([5], []), drop_remainder=True)'),
+    ("ds.padded_batch(BATCH, ([5], []))",
+     'ds.padded_batch(params["batch_size"], ([5], []), drop_remainder=est2tpu.on_tpu(params))'),
 ])
 def test_train_batches_get_a_static_shape(batch, expected):
     source = HEADER + (
-        f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(64)\n    return {batch}\n\n"
+        f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(66)\n    return {batch}\n\n"
         "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=input_fn, steps=2)\n")
     assert expected in migrate_code(program(source), style="none").code
 
