@@ -83,7 +83,7 @@ class EstimatorSite:
 class InputFnPlan:
     """How one input_fn takes ``params`` and batches by ``params["batch_size"]``."""
 
-    takes_params: Function  # the function that gains ``params``
+    takes_params: Optional[Function]  # the function that gains ``params`` (None: a canned input_fn)
     to_batch_param: List[cst.CSTNode]  # expressions that become params["batch_size"]
     batch_calls: List[cst.Call]  # ``.batch(...)`` calls that drop the remainder
     batch: Optional[cst.BaseExpression]  # the batch size to lift into TPUEstimator
@@ -93,6 +93,19 @@ class InputFnPlan:
     batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
     forwards: Optional[cst.Call] = None  # ``f(...)`` in ``lambda: f(...)``: f's batches are the plan's
     unfollowed: Optional[cst.Call] = None  # a call to a helper that batches, not followed
+    #: ``numpy_input_fn(...)``/``pandas_input_fn(...)`` that make this input_fn (est2tpu's take params)
+    canned: Optional[cst.Call] = None
+    canned_via: Optional[cst.Call] = None  # the call of a function of the program returning it
+
+    def canned_argument(self, index: "EstimatorIndex", keyword: str, position: int) -> Optional[cst.BaseExpression]:
+        """The value the canned call passes as ``keyword``, as :attr:`canned_via` binds the
+        parameters of the function returning it (None: not passed, or not known here)."""
+        arg = find_arg(self.canned, keyword, position)
+        if arg is None or self.canned_via is None:
+            return arg.value if arg is not None else None
+        scope = index.enclosing_function(self.canned_via)
+        fn = index.resolve_function(self.canned_via.func, scope)
+        return _at_call(arg.value, fn, self.canned_via) if isinstance(fn, cst.FunctionDef) else None
 
 
 @dataclasses.dataclass
@@ -119,6 +132,8 @@ class _Collector(Visitor):
         self.spec_returners: Dict[cst.FunctionDef, Set[str]] = {}
         self.api_calls: List[Tuple[cst.Call, str, Optional[cst.FunctionDef]]] = []
         self.exports: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
+        #: every call of a plain name or attribute (``f(...)``, ``m.f(...)``), by that name
+        self.calls_by_name: Dict[str, List[Tuple[cst.Call, Optional[cst.FunctionDef]]]] = {}
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append((node, self.stack[-1] if self.stack else None))
@@ -146,6 +161,10 @@ class _Collector(Visitor):
             self.spec_returners.setdefault(self.stack[-1], set()).add(api)
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        if name is not None:
+            self.calls_by_name.setdefault(name, []).append((node, self.scope))
         api = self.imports.api(node.func)
         if api is not None:
             self.api_calls.append((node, api, self.scope))
@@ -507,17 +526,44 @@ class EstimatorIndex:
         if arg is None:
             return
         use = InputFnUse(mode, call, arg, None)
-        value = self.value_of(arg.value, scope) or arg.value  # train_fn = numpy_input_fn(...)
-        if isinstance(value, cst.Call) and self.imports.api(value.func) in CANNED_INPUT_APIS:
-            use.problem = "canned"
-        else:
-            use.plan = self._plan(arg.value, scope)
-            if use.plan is None:
-                use.problem = "unresolved"
+        use.plan = self._canned_plan(arg.value, scope) or self._plan(arg.value, scope)
+        if use.plan is None:
+            use.problem = "unresolved"
         self.uses.append(use)
         for site in filter(None, sites):
             use.site = use.site or site
             site.uses.append(use)
+
+    def canned_call(self, expr: cst.BaseExpression, scope) -> Tuple[Optional[cst.Call], Optional[cst.Call]]:
+        """(``numpy_input_fn(...)`` or ``pandas_input_fn(...)``, the call of the function that
+        returns it or None) for an input_fn expression: the call itself, a name bound to it,
+        or a call of a function of the program that returns it."""
+        value = self.value_of(expr, scope) or expr  # train_fn = numpy_input_fn(...)
+        if not isinstance(value, cst.Call):
+            return None, None
+        if self.imports.api(value.func) in CANNED_INPUT_APIS:
+            return value, None
+        fn = self.resolve_function(value.func, scope)
+        returned = returned_call(fn) if isinstance(fn, cst.FunctionDef) else None
+        if returned is not None and self._index_of(fn).imports.api(returned.func) in CANNED_INPUT_APIS:
+            return returned, value
+        return None, None
+
+    def _canned_plan(self, expr: cst.BaseExpression, scope) -> Optional[InputFnPlan]:
+        """The plan of a canned input_fn: est2tpu's takes the same arguments and params; its
+        batch size (``batch_size``, the 3rd argument, 128 by default) moves to TPUEstimator,
+        as the caller of a function returning it binds it (None when that cannot be read)."""
+        call, factory_call = self.canned_call(expr, scope)
+        if call is None:
+            return None
+        plan = InputFnPlan(None, [], [], None, canned=call, canned_via=factory_call)
+        if any(arg.star for arg in (*call.args, *(factory_call.args if factory_call else ()))):
+            return plan  # the batch size may be in *args or **kwargs
+        if find_arg(call, "batch_size", 2) is None:
+            plan.batch = cst.Integer("128")
+        else:
+            plan.batch = plan.canned_argument(self, "batch_size", 2)
+        return plan
 
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
         if depth > 4:
@@ -680,6 +726,17 @@ class EstimatorIndex:
             for use in index.uses:
                 if use.plan is not None and use.site is not None:
                     yield use, use.plan
+
+    def calls_of(self, target: cst.CSTNode, name: str) -> List[cst.Call]:
+        """Every call, in the program, of the function (or the value bound to a variable)
+        ``target``, which is called ``name`` where it is defined: ``name(...)`` where the name
+        resolves to it, also through an import."""
+        found = []
+        for index in self.program.indexes if self.program is not None else [self]:
+            for call, scope in index._c.calls_by_name.get(name, ()):
+                if index.resolve_function(call.func, scope) is target or index.value_of(call.func, scope) is target:
+                    found.append(call)
+        return found
 
     def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
         model_fns = self._index_of(scope).model_fns

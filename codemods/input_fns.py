@@ -38,16 +38,6 @@ INPUT_FN_PARAMS = Rule(
     before="def train_input_fn():\n    return ds.batch(32)",
     after='def train_input_fn(params):\n    return ds.batch(params["batch_size"], drop_remainder=True)',
 )
-CANNED_INPUT = Rule(
-    "E2T216",
-    "numpy_input_fn/pandas_input_fn cannot take params",
-    "These helpers batch by their own batch_size and take no params. Replace them with a "
-    "tf.data input_fn that batches by params['batch_size'] with drop_remainder=True.",
-    before="estimator.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=32))",
-    after='def input_fn(params):\n    return tf.data.Dataset.from_tensor_slices((x, y)).batch(params["batch_size"], drop_remainder=True)',
-    blocking=True,
-    obstacle=True,
-)
 SHARED_PREDICT_INPUT = Rule(
     "E2T217",
     "input_fn shared by predict and train/eval keeps its remainder",
@@ -138,7 +128,7 @@ class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
+    RULES = [INPUT_FN_PARAMS, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
              HELPER_BATCH, GET_NEXT]
     TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
 
@@ -152,9 +142,8 @@ class InputFnTakesParams(MigrationCodemod):
         modes: Dict[cst.Call, Set[str]] = {}
         sizes: Dict[cst.Call, Optional[cst.BaseExpression]] = {}  # the batch size lifted for each call
         for use in index.uses:
-            if use.problem == "canned":
-                self.report(use.arg, CANNED_INPUT.code, CANNED_INPUT.title, "write a tf.data input_fn")
-            elif use.plan is not None and use.site is None and "params" not in param_names(use.plan.takes_params):
+            if use.plan is not None and use.site is None and (
+                    use.plan.canned is not None or "params" not in param_names(use.plan.takes_params)):
                 self.report(use.arg, ELSEWHERE.code, ELSEWHERE.title,
                             "give it `params` and batch by params['batch_size']")
             elif use.problem == "unresolved" and not (use.site and use.site.api in TPU_ESTIMATOR_APIS):
@@ -169,7 +158,8 @@ class InputFnTakesParams(MigrationCodemod):
             if owned(call):
                 self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
         for use, plan in plans:
-            self.takes_params.add(plan.takes_params)
+            if plan.takes_params is not None:
+                self.takes_params.add(plan.takes_params)
             self.to_param.update(plan.to_batch_param)
             self.batch_kwargs.update(plan.batch_kwargs)
             if plan.pass_params is not None:
@@ -185,7 +175,7 @@ class InputFnTakesParams(MigrationCodemod):
                 sizes.setdefault(call, plan.batch)
         # A def that now batches by params itself (another use reaches it directly): calls
         # forwarding to it pass params on instead of a batch size (given or left to the default).
-        rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param}
+        rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param} - {None}
         for _, plan in plans:
             call = plan.forwards
             if call is not None and self._callee(call) in rebatched:

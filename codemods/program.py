@@ -333,7 +333,7 @@ class Program:
             yield helper
 
     def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
-        yield plan.takes_params
+        yield from filter(None, (plan.takes_params, plan.canned))
         for node in (*plan.batch_calls, *plan.to_batch_param, plan.pass_params, plan.forwards, *plan.batch_kwargs):
             if node is None:
                 continue

@@ -108,7 +108,7 @@ def test_model_fn_hazards_are_located(body, code):
     ("def dict(**kw):\n    return kw\nest = tf.estimator.Estimator(model_fn=f, params=dict(lr=1))\n"
      "est.train(input_fn, steps=1)\n", "E2T213", 5),
     ("est = tf.estimator.Estimator(model_fn=f)\n"
-     "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=4), steps=1)\n", "E2T216", 4),
+     "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, **settings), steps=1)\n", "E2T216", 4),
 ])
 def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source + DEFINED))
@@ -877,13 +877,67 @@ def test_what_still_cannot_run_on_a_tpu_is_reported_after_migration(source):
     assert {"E2T208", "E2T217"} & {f.code for f in again.findings}
 
 
-def test_a_canned_input_fn_held_in_a_variable_is_reported_as_canned():
-    source = HEADER + (
-        "train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, batch_size=4, shuffle=False)\n"
-        "est = tf.estimator.Estimator(model_fn=f)\nest.train(train_fn, steps=1)\n")
+CANNED = HEADER + """def read_data(x, y, batch_size=550, shuffle=False):
+    return tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=batch_size, shuffle=shuffle)
+
+train_fn = {train}
+est = tf.estimator.Estimator(model_fn=f)
+est.train(train_fn, steps=1)
+est.evaluate(tf.compat.v1.estimator.inputs.pandas_input_fn(frame, labels, {eval_batch}, shuffle=False), steps=1)
+"""
+
+
+@pytest.mark.parametrize("train, eval_batch, train_size, eval_size", [
+    ("tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, batch_size=4, shuffle=False)", "16", "4", "16"),
+    ("tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, shuffle=False)", "batch_size=16", "128", "16"),
+    ("read_data({'x': x}, y, batch_size=BATCH)", "16", "BATCH", "16"),
+    ("read_data({'x': x}, y)", "16", "550", "16"),
+])
+def test_numpy_and_pandas_input_fns_become_est2tpus_with_their_batch_sizes_lifted(
+        train, eval_batch, train_size, eval_size):
+    result = migrate_code(program("BATCH = 8\n" + CANNED.format(train=train, eval_batch=eval_batch)), style="none")
+    assert "inputs.pandas_input_fn" not in result.code and "est2tpu.pandas_input_fn(frame, labels" in result.code
+    assert "est2tpu.numpy_input_fn(" in result.code
+    assert f"train_batch_size={train_size}, eval_batch_size={eval_size}" in result.code
+    assert "E2T216" not in dict(codes(result)) and "E2T238" not in dict(codes(result))
+    assert ("E2T209", 10) in codes(result)  # one epoch, by default: on a TPU its last partial batch goes
+    assert migrate_code(result.code).code == result.code
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, **settings)\n", "its batch size cannot be read here"),
+    ("train_fn = read_data(x, y, *more)\n", "its batch size cannot be read here"),
+    ("train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, shuffle=False)\n"
+     "features, labels = train_fn()\n", "train_fn() is also called directly"),
+])
+def test_a_canned_input_fn_that_cannot_be_rewritten_keeps_its_estimator(source, problem):
+    code = HEADER + "def read_data(x, y, batch_size=550, shuffle=False):\n" \
+        "    return tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=batch_size, shuffle=shuffle)\n\n" \
+        + source + "est = tf.estimator.Estimator(model_fn=f)\nest.train(train_fn, steps=1)\n"
+    result = migrate_code(program(code), style="none")
+    messages = [f.message for f in result.findings if f.code == "E2T216"]
+    assert len(messages) == 1 and problem in messages[0]
+    assert "E2T250" in dict(codes(result)) and "est2tpu" not in result.code
+
+
+def test_a_canned_input_fn_stays_for_tf1_targets():
+    source = CANNED.format(train="read_data(x, y)", eval_batch="16")
+    result = migrate_code(program(source), Options(target="tf1"), style="none")
+    assert any(f.code == "E2T216" and "TF 1.x" in f.message for f in result.findings)
+    assert "est2tpu" not in result.code
+
+
+@pytest.mark.parametrize("shuffle, noted", [("True", True), ("flags.shuffle", True), ("False", False)])
+def test_a_shuffled_canned_input_fn_says_its_order_changes(shuffle, noted):
+    source = CANNED.format(train=f"read_data(x, y, shuffle={shuffle})", eval_batch="16")
     result = migrate_code(program(source), style="none")
-    assert ("E2T216", 5) in codes(result)
-    assert ("E2T212", 5) not in codes(result)
+    assert (("E2T238", 4) in codes(result)) is noted
+
+
+def test_one_canned_input_fn_in_two_modes_of_other_batch_sizes_is_refused():
+    source = CANNED.format(train="read_data(x, y, batch_size=32)", eval_batch="16") + "est.evaluate(train_fn, steps=1)\n"
+    result = migrate_code(program(source), style="none")
+    assert "E2T230" in dict(codes(result)) and "est2tpu" not in result.code
 
 
 @pytest.mark.parametrize("batch, expected", [
