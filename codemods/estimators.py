@@ -573,7 +573,9 @@ class EstimatorIndex:
             return index._plan(expr, scope, depth)
         if isinstance(expr, cst.Name) and self.function_named(expr.value, scope) is None:
             value = self.lookup(expr.value, scope)
-            return self._plan(value, scope, depth + 1) if value is not None else None
+            if value is not None:
+                return self._plan(value, scope, depth + 1)
+            # else: an imported name, resolved below
         if isinstance(expr, cst.Lambda):
             return self._plan_lambda(expr, scope)
         factory_call = expr if isinstance(expr, cst.Call) else None
@@ -727,6 +729,16 @@ class EstimatorIndex:
                 if use.plan is not None and use.site is not None:
                     yield use, use.plan
 
+    def callers(self, fn: Function) -> List[cst.Call]:
+        """Every call, in the program, of a def or of a lambda bound to a name."""
+        index = self._index_of(fn) if isinstance(fn, cst.FunctionDef) else self.index_of_node(fn)
+        if isinstance(fn, cst.FunctionDef):
+            return self.calls_of(fn, fn.name.value)
+        bound = index.parent_of.get(fn)
+        if isinstance(bound, cst.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0].target, cst.Name):
+            return self.calls_of(fn, bound.targets[0].target.value)
+        return []
+
     def calls_of(self, target: cst.CSTNode, name: str) -> List[cst.Call]:
         """Every call, in the program, of the function (or the value bound to a variable)
         ``target``, which is called ``name`` where it is defined: ``name(...)`` where the name
@@ -809,6 +821,13 @@ class EstimatorIndex:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda)):
             node = self.parent_of.get(node)
         return node
+
+    def enclosing_def(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        """The innermost def of this module that holds ``node`` (a lambda's scope is the def around it)."""
+        fn = self.enclosing_function(node)
+        while isinstance(fn, cst.Lambda):
+            fn = self.enclosing_function(fn)
+        return fn
 
     def index_of_node(self, node: cst.CSTNode) -> "EstimatorIndex":
         if self.owns(node) or self.program is None:

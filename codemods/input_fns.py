@@ -87,6 +87,18 @@ DYNAMIC_PADDING = Rule(
 )
 
 
+DIRECT_CALL = Rule(
+    "E2T239",
+    "an input_fn that gains params is also called directly",
+    "The input_fn now takes params (TPUEstimator passes params['batch_size']), and this call "
+    "of it passes none. It is given params={'batch_size': B}, the batch size it used before "
+    "(what TPUEstimator gives it on the CPU), when that batch size is one and readable here; "
+    "this call could not be, so the estimator was left as it was.",
+    before="def input_fn():\n    return ds.batch(32)\n...\nfor features, labels in input_fn().take(1): ...",
+    after='for features, labels in input_fn(params={"batch_size": 32}).take(1): ...',
+    blocking=True,
+    obstacle=True,
+)
 ELSEWHERE = Rule(
     "E2T221",
     "input_fn of an estimator built elsewhere",
@@ -129,8 +141,10 @@ class InputFnTakesParams(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [INPUT_FN_PARAMS, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
-             HELPER_BATCH, GET_NEXT]
-    TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
+             HELPER_BATCH, GET_NEXT, DIRECT_CALL]
+    #: none: input_fns are found through the Estimators that use them, in any module of the
+    #: program, and a module that never names an Estimator may call one directly
+    TRIGGERS = ()
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
@@ -157,9 +171,11 @@ class InputFnTakesParams(MigrationCodemod):
         for call in {plan.unfollowed for _, plan in plans} - {None}:
             if owned(call):
                 self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
+        gains: Dict[cst.CSTNode, List[Optional[cst.BaseExpression]]] = {}  # input_fn -> the batch sizes it is given
         for use, plan in plans:
             if plan.takes_params is not None:
                 self.takes_params.add(plan.takes_params)
+                gains.setdefault(plan.takes_params, []).append(plan.batch)
             self.to_param.update(plan.to_batch_param)
             self.batch_kwargs.update(plan.batch_kwargs)
             if plan.pass_params is not None:
@@ -168,6 +184,7 @@ class InputFnTakesParams(MigrationCodemod):
                 if callee is not None:
                     self.takes_params.add(callee)
                     self.iterators.add(callee)
+                    gains.setdefault(callee, []).append(plan.batch)
             if isinstance(plan.takes_params, cst.FunctionDef):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
@@ -183,6 +200,8 @@ class InputFnTakesParams(MigrationCodemod):
                 self.batch_kwargs.pop(call, None)
                 self.pass_params.add(call)
         self.iterators = {fn for fn in self.iterators if owned(fn)}
+        handled = {call for _, plan in plans for call in (plan.forwards, plan.pass_params, *plan.batch_kwargs)}
+        self.direct_calls = self._direct_calls(gains, handled | self.pass_params)
         #: batching calls that drop the remainder -> "always" (their data repeat without end,
         #: so nothing is lost), "params" (on the TPU, as params tells) or "program" (no params
         #: in scope: where the program runs)
@@ -233,10 +252,11 @@ class InputFnTakesParams(MigrationCodemod):
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
         return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.batch_kwargs
-                    or self.get_next_returns)
+                    or self.get_next_returns or self.direct_calls)
 
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
+                *self.direct_calls,
                 *self.get_next_returns, *self.dropped]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
@@ -282,6 +302,26 @@ class InputFnTakesParams(MigrationCodemod):
         in_branch = any(_repeat_of(_calls(value)) in ("always", "maybe") for value in branches)
         return "maybe" if in_branch or how == "maybe" else "never"
 
+    def _direct_calls(self, gains, handled) -> Dict[cst.Call, cst.BaseExpression]:
+        """The calls of this module that call an input_fn gaining params directly (a test, a
+        notebook cell looking at a batch), each with the batch size its params will hold:
+        the one the input_fn was given, when every estimator gives it the same one and the
+        call can read it; otherwise the call is reported."""
+        found = {}
+        for fn, sizes in gains.items():
+            if "params" in param_names(fn):
+                continue
+            for call in self.index.callers(fn):
+                if call in handled or not self.index.owns(call) or _passes_params(call):
+                    continue
+                size = sizes[0] if len({_code(s) if s is not None else None for s in sizes}) == 1 else None
+                if size is None or not self.index.available_at(size, self.index.enclosing_def(call)):
+                    self.report(call, DIRECT_CALL.code, DIRECT_CALL.title,
+                                'pass it params={"batch_size": ...} yourself, or call it only through the estimator')
+                else:
+                    found[call] = size
+        return found
+
     def _params_visible(self, call: cst.Call) -> bool:
         """Whether the ``params`` of an input_fn is in scope at a batching call, once rewritten."""
         index = self.index.index_of_node(call)
@@ -312,6 +352,10 @@ class InputFnTakesParams(MigrationCodemod):
         name = self.batch_kwargs.get(original_node)
         if name is not None:
             updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size"))])
+        size = self.direct_calls.get(original_node)
+        if size is not None:  # input_fn() -> input_fn(params={"batch_size": 32}): what TPUEstimator gives the CPU
+            batch = cst.Dict([cst.DictElement(cst.SimpleString('"batch_size"'), size)])
+            updated_node = add_args(updated_node, [kwarg("params", batch)])
         return updated_node
 
     def _find_get_next_returns(self, fn: cst.FunctionDef) -> None:

@@ -334,6 +334,9 @@ class Program:
 
     def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
         yield from filter(None, (plan.takes_params, plan.canned))
+        if plan.takes_params is not None:
+            index = self.owner(plan.takes_params).index
+            yield from index.callers(plan.takes_params)  # direct calls of it, which must pass params
         for node in (*plan.batch_calls, *plan.to_batch_param, plan.pass_params, plan.forwards, *plan.batch_kwargs):
             if node is None:
                 continue
@@ -341,17 +344,11 @@ class Program:
             if unit is not None:
                 yield unit.index.enclosing_function(node) or node
             if isinstance(node, cst.Call) and unit is not None:  # the def it calls, which may gain params
-                callee = unit.index.resolve_function(node.func, _scope(unit.index, node))
+                callee = unit.index.resolve_function(node.func, unit.index.enclosing_def(node))
                 if callee is not None:
                     yield callee
-
-
-def _scope(index: EstimatorIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    """The innermost def holding ``node`` (a lambda's scope is the def around it)."""
-    fn = index.enclosing_function(node)
-    while isinstance(fn, cst.Lambda):
-        fn = index.enclosing_function(fn)
-    return fn
+                    if node is plan.pass_params:
+                        yield from unit.index.callers(callee)
 
 
 def decide(program: Program) -> None:

@@ -132,3 +132,52 @@ def test_an_iterator_read_elsewhere_is_reported():
         "    return features\n\n"
         "est = tf.estimator.Estimator(model_fn)\nest.predict(input_fn)\n")
     assert ("E2T241", 5) in codes(migrate(source))
+
+
+def _program(**modules):
+    """The migrated text and findings of each module of a program (``trainer_inputs=...``)."""
+    from est2tpu.codemods.migrate import migrate_program
+    from est2tpu.codemods.program import Source
+
+    names = [name.replace("_", ".") for name in modules]
+    sources = [Source(code, (("/p", name),), f"/p/{name.replace('.', '/')}.py") for name, code in zip(names, modules.values())]
+    return dict(zip(modules, migrate_program(sources, style="none")))
+
+
+INPUTS = HEADER + '''BATCH = 32
+
+def input_fn():
+    return tf.data.Dataset.range(150).batch(BATCH).repeat()
+'''
+TASK = HEADER + '''from trainer.inputs import BATCH, input_fn
+
+def model_fn(features, labels, mode, params):
+    return tf.estimator.EstimatorSpec(mode, loss=tf.constant(0.0))
+
+est = tf.estimator.Estimator(model_fn)
+est.train(input_fn, steps=1)
+'''
+
+
+def test_a_direct_call_of_an_input_fn_gaining_params_in_another_module_passes_them():
+    """(The CLI gives the engine only modules that name an Estimator: a test module that does
+    not is not seen.)"""
+    check = "from trainer.inputs import BATCH, input_fn\n\ndef test_input():\n    assert next(iter(input_fn())) is not None\n"
+    results = _program(trainer_inputs=INPUTS, trainer_task=TASK, trainer_check=HEADER + check)
+    assert 'next(iter(input_fn(params={"batch_size": BATCH})))' in results["trainer_check"].code
+    assert "def input_fn(params):" in results["trainer_inputs"].code
+    assert "E2T239" not in {f.code for r in results.values() for f in r.findings}
+
+
+def test_a_direct_call_that_cannot_read_the_batch_size_keeps_the_estimator():
+    check = HEADER + "from trainer.inputs import input_fn\n\nfeatures = input_fn()\n"  # BATCH is not here
+    results = _program(trainer_inputs=INPUTS, trainer_task=TASK, trainer_check=check)
+    assert [f.code for f in results["trainer_check"].findings] == ["E2T239"]
+    assert "E2T250" in {f.code for f in results["trainer_task"].findings}
+    assert "def input_fn():" in results["trainer_inputs"].code and results["trainer_check"].code == check
+
+
+def test_a_direct_call_in_the_same_module_passes_the_batch_size_it_had():
+    result = migrate(INPUTS + "\nfirst = input_fn().take(1)\n\n" + TASK.split("\n", 3)[3])
+    assert 'first = input_fn(params={"batch_size": BATCH}).take(1)' in result.code
+    assert migrate(result.code).code == result.code
