@@ -27,6 +27,14 @@ KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.
 CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.pandas_input_fn"}
+#: The calls that build a train op from an optimizer -> the position of their ``optimizer``.
+TRAIN_OP_APIS = {
+    **dict.fromkeys(("tf.contrib.layers.optimize_loss", "tf.contrib.layers.optimizers.optimize_loss",
+                     "tf.contrib.slim.optimize_loss", "tf_slim.optimize_loss",
+                     "tf_slim.layers.optimizers.optimize_loss"), 3),
+    **dict.fromkeys(("tf.contrib.training.create_train_op", "tf.contrib.slim.learning.create_train_op",
+                     "tf_slim.learning.create_train_op", "tf_slim.training.create_train_op"), 1),
+}
 #: Estimator method -> the mode its input_fn (first argument or ``input_fn=``) runs in.
 USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
@@ -809,6 +817,25 @@ class EstimatorIndex:
                         and callee in self._index_of(callee).spec_returners:
                     found.append(callee)
                     todo.append(callee)
+        return found
+
+    def train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
+        """The functions of the program that ``fn`` (a model_fn) calls, directly or through
+        others, that build a train op themselves (:data:`TRAIN_OP_APIS`): their optimizer is
+        not model_fn's to wrap."""
+        found: List[cst.FunctionDef] = []
+        seen, todo = {fn}, [fn]
+        while todo and len(seen) < 64:
+            caller = todo.pop()
+            scope = caller if isinstance(caller, cst.FunctionDef) else self.enclosing_def(caller)
+            for call in OwnCalls().walked(caller).calls:
+                callee = self.resolve_function(call.func, scope)
+                if isinstance(callee, cst.FunctionDef) and callee not in seen:
+                    seen.add(callee)
+                    todo.append(callee)
+                    index = self._index_of(callee)
+                    if any(api in TRAIN_OP_APIS and callee in index.scopes(where) for _, api, where in index.api_calls):
+                        found.append(callee)
         return found
 
     def spec_returning(self, apis) -> List[cst.FunctionDef]:

@@ -189,7 +189,7 @@ class InputFnTakesParams(MigrationCodemod):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
                 modes.setdefault(call, set()).add(use.mode)
-                sizes.setdefault(call, plan.batch)
+                sizes.setdefault(call, self._params_batch_size(use.site) if plan.from_params else plan.batch)
         # A def that now batches by params itself (another use reaches it directly): calls
         # forwarding to it pass params on instead of a batch size (given or left to the default).
         rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param} - {None}
@@ -321,6 +321,12 @@ class InputFnTakesParams(MigrationCodemod):
                 else:
                     found[call] = size
         return found
+
+    def _params_batch_size(self, site) -> Optional[cst.BaseExpression]:
+        """The ``batch_size`` of the params dict an estimator is built with, when written there."""
+        index = self.index.index_of_node(site.call)
+        params = index.params_dict_of(site)
+        return (index.dict_items(params, site.scope) or {}).get("batch_size") if params is not None else None
 
     def _params_visible(self, call: cst.Call) -> bool:
         """Whether the ``params`` of an input_fn is in scope at a batching call, once rewritten."""

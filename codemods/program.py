@@ -314,6 +314,7 @@ class Program:
                 if fn is not None:
                     yield fn
                     yield from self._spec_helpers(fn)
+                    yield from index.train_op_helpers(fn)  # their train ops may keep it as it is
             yield from filter(None, (index.run_config_of(site), index.params_dict_of(site)))
         for use in site.uses:
             yield use.call
