@@ -31,6 +31,7 @@ import libcst as cst
 
 from .base import MigrationCodemod, Rule
 from .estimators import TRAIN_OP_APIS
+from .summaries_to_host_call import SUMMARY as DROPPED_SUMMARY
 from .names import MethodCalls, fresh_name, statements
 from .syntax import add_args, find_arg, is_name, kwarg, params_item, replace_arg
 from .walk import Visitor
@@ -95,15 +96,6 @@ TRAIN_OP_WRAPPED = Rule(
           "    tf.compat.v1.tpu.CrossShardOptimizer(tf.compat.v1.train.AdamOptimizer(0.01))\n"
           '    if params["use_tpu"] else "Adam"))',
 )
-TRAIN_OP_SUMMARIES = Rule(
-    "E2T246",
-    "optimize_loss writes no summaries on a TPU",
-    "optimize_loss writes scalar summaries (loss, learning_rate, the gradients' global norm) "
-    "inside model_fn, which a TPU does not run: they are turned off there (summaries=[]), and "
-    "written on the CPU as before. Write what you need on a TPU from a host_call.",
-    before="tf.contrib.layers.optimize_loss(loss, step, 0.01, 'Adam')",
-    after="tf.contrib.layers.optimize_loss(loss, step, 0.01, ..., summaries=[] if params['use_tpu'] else None)",
-)
 CLIPS = {"tf.clip_by_global_norm", "tf.clip_by_norm", "tf.clip_by_value", "tf.clip_by_average_norm"}
 #: optimize_loss's optimizer names -> the tf.compat.v1.train class and the keywords it adds.
 OPTIMIZER_NAMES = {
@@ -124,7 +116,7 @@ class WrapOptimizerForTPU(MigrationCodemod):
     """Add a params["use_tpu"]-guarded CrossShardOptimizer after each model_fn optimizer."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [CROSS_SHARD, TRAIN_OP_WRAPPED, TRAIN_OP_SUMMARIES, OPTIMIZER_NOT_WRAPPED, CLIPPED_PER_SHARD, SUMMED_GRADIENTS]
+    RULES = [CROSS_SHARD, TRAIN_OP_WRAPPED, OPTIMIZER_NOT_WRAPPED, CLIPPED_PER_SHARD, SUMMED_GRADIENTS]
     TRIGGERS = ("Optimizer", "optimize_loss", "create_train_op", "optimizers", "minimize", "apply_gradients")
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -188,7 +180,8 @@ class WrapOptimizerForTPU(MigrationCodemod):
         summaries = find_arg(call, "summaries", 11)
         if position == 3 and not (summaries is not None and isinstance(summaries.value, cst.List) and not summaries.value.elements):
             self.quiet.add(call)
-            self.report(call, TRAIN_OP_SUMMARIES.code, TRAIN_OP_SUMMARIES.title, "write them from a host_call")
+            self.report(call, DROPPED_SUMMARY.code, "optimize_loss's summaries are not written on a TPU: "
+                        "summaries=[] there", "write what a TPU run needs from a host_call")
         for keyword, at in GRADIENT_TRANSFORMS.items():
             transform = find_arg(call, keyword, at if position == 3 else None)
             if transform is not None and not is_name(transform.value, "None"):
