@@ -104,6 +104,7 @@ class InputFnPlan:
     #: ``numpy_input_fn(...)``/``pandas_input_fn(...)`` that make this input_fn (est2tpu's take params)
     canned: Optional[cst.Call] = None
     canned_via: Optional[cst.Call] = None  # the call of a function of the program returning it
+    partial: Optional[cst.Call] = None  # ``functools.partial(takes_params, ...)``: the input_fn itself
 
     def canned_argument(self, index: "EstimatorIndex", keyword: str, position: int) -> Optional[cst.BaseExpression]:
         """The value the canned call passes as ``keyword``, as :attr:`canned_via` binds the
@@ -595,7 +596,10 @@ class EstimatorIndex:
             return self._plan_lambda(fn, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
-        return self._index_of(fn)._plan_def(fn, factory_call, factory)
+        plan = self._index_of(fn)._plan_def(fn, factory_call, factory)
+        if factory_call is not None and factory is None:
+            plan.partial = factory_call
+        return plan
 
     def _plan_def(self, fn: cst.FunctionDef, factory_call, factory) -> InputFnPlan:
         """A def that will be the input_fn itself (directly or returned by a factory)."""
@@ -622,7 +626,9 @@ class EstimatorIndex:
         if not isinstance(size, cst.Name):
             return size
         name = size.value
-        for owner, call in ((fn, None), (factory, factory_call)):
+        # functools.partial(fn, a, b): a and b are fn's first arguments
+        bound_by_partial = factory_call.with_changes(args=factory_call.args[1:]) if factory is None and factory_call else None
+        for owner, call in ((fn, bound_by_partial), (factory, factory_call)):
             if owner is None:
                 continue
             if name in param_names(owner):

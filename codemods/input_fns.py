@@ -99,6 +99,19 @@ DIRECT_CALL = Rule(
     blocking=True,
     obstacle=True,
 )
+PARTIAL_PARAMS = Rule(
+    "E2T246",
+    "functools.partial binds the input_fn's params",
+    "TPUEstimator calls an input_fn with params (holding params['batch_size']) only when params "
+    "is one of its free arguments; a functools.partial that binds params hides it ('input_fn ... "
+    "does not include params argument'). est2tpu drops the binding (the arguments after it become "
+    "keywords) when what it binds is the estimator's own params=, which TPUEstimator passes; "
+    "this partial binds something else, or binds by * or **.",
+    before="est = Estimator(model_fn, params=hparams)\nest.train(functools.partial(input_fn, files, other_hparams, mode))",
+    after="est = TPUEstimator(model_fn, params=hparams, ...)\nest.train(functools.partial(input_fn, files, mode=mode))",
+    blocking=True,
+    obstacle=True,
+)
 ELSEWHERE = Rule(
     "E2T221",
     "input_fn of an estimator built elsewhere",
@@ -141,7 +154,7 @@ class InputFnTakesParams(MigrationCodemod):
 
     DESCRIPTION = __doc__.splitlines()[0]
     RULES = [INPUT_FN_PARAMS, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
-             HELPER_BATCH, GET_NEXT, DIRECT_CALL]
+             HELPER_BATCH, GET_NEXT, DIRECT_CALL, PARTIAL_PARAMS]
     #: none: input_fns are found through the Estimators that use them, in any module of the
     #: program, and a module that never names an Estimator may call one directly
     TRIGGERS = ()
@@ -200,6 +213,11 @@ class InputFnTakesParams(MigrationCodemod):
                 self.batch_kwargs.pop(call, None)
                 self.pass_params.add(call)
         self.iterators = {fn for fn in self.iterators if owned(fn)}
+        #: functools.partial calls that bind an input_fn's params -> their arguments without it
+        self.partials: Dict[cst.Call, List[cst.Arg]] = {}
+        for use, plan in plans:
+            if plan.partial is not None and owned(plan.partial) and plan.partial not in self.partials:
+                self._free_params(plan.partial, plan.takes_params, use.site)
         handled = {call for _, plan in plans for call in (plan.forwards, plan.pass_params, *plan.batch_kwargs)}
         self.direct_calls = self._direct_calls(gains, handled | self.pass_params)
         #: batching calls that drop the remainder -> "always" (their data repeat without end,
@@ -252,11 +270,11 @@ class InputFnTakesParams(MigrationCodemod):
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
         return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.batch_kwargs
-                    or self.get_next_returns or self.direct_calls)
+                    or self.get_next_returns or self.direct_calls or self.partials)
 
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
-                *self.direct_calls,
+                *self.direct_calls, *self.partials,
                 *self.get_next_returns, *self.dropped]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
@@ -301,6 +319,32 @@ class InputFnTakesParams(MigrationCodemod):
             return how
         in_branch = any(_repeat_of(_calls(value)) in ("always", "maybe") for value in branches)
         return "maybe" if in_branch or how == "maybe" else "never"
+
+    def _free_params(self, partial: cst.Call, fn, site) -> None:
+        """``functools.partial(input_fn, a, params, b)`` hides ``params`` from TPUEstimator,
+        which then refuses the input_fn: the partial leaves it free (``partial(input_fn, a,
+        b=b)``), when what it bound is the estimator's own params (TPUEstimator passes them,
+        with the batch size); otherwise it is reported."""
+        names = param_names(fn)
+        if "params" not in names:
+            return  # it gains params, after what the partial binds
+        args, at = list(partial.args[1:]), names.index("params")
+        positional = [arg for arg in args if arg.keyword is None and not arg.star]
+        bound = positional[at] if len(positional) > at else find_arg(partial, "params")
+        if bound is None and not any(arg.star for arg in args):
+            return
+        given = self.index.index_of_node(site.call).argument(site, "params", 3)
+        later = positional[at + 1:]
+        if bound is None or given is None or _code(given) != _code(bound.value) or at + 1 + len(later) > len(
+                fn.params.params) or any(arg.star for arg in args):
+            self.report(partial, PARTIAL_PARAMS.code, PARTIAL_PARAMS.title,
+                        "bind the input_fn's other arguments only, and give the estimator params=")
+            return
+        keywords = {id(arg): names[at + 1 + i] for i, arg in enumerate(later)}
+        kept = [arg.with_changes(keyword=cst.Name(keywords[id(arg)]), equal=kwarg("x", arg.value).equal)
+                if id(arg) in keywords else arg for arg in args if arg is not bound]
+        kept[-1:] = [kept[-1].with_changes(comma=partial.args[-1].comma)] if kept else []
+        self.partials[partial] = [partial.args[0].with_changes(comma=partial.args[0].comma if kept else cst.MaybeSentinel.DEFAULT), *kept]
 
     def _direct_calls(self, gains, handled) -> Dict[cst.Call, cst.BaseExpression]:
         """The calls of this module that call an input_fn gaining params directly (a test, a
@@ -358,6 +402,8 @@ class InputFnTakesParams(MigrationCodemod):
         name = self.batch_kwargs.get(original_node)
         if name is not None:
             updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size"))])
+        if original_node in self.partials:
+            updated_node = updated_node.with_changes(args=self.partials[original_node])
         size = self.direct_calls.get(original_node)
         if size is not None:  # input_fn() -> input_fn(params={"batch_size": 32}): what TPUEstimator gives the CPU
             batch = cst.Dict([cst.DictElement(cst.SimpleString('"batch_size"'), size)])

@@ -334,7 +334,7 @@ class Program:
             yield helper
 
     def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
-        yield from filter(None, (plan.takes_params, plan.canned))
+        yield from filter(None, (plan.takes_params, plan.canned, plan.partial))
         if plan.takes_params is not None:
             index = self.owner(plan.takes_params).index
             yield from index.callers(plan.takes_params)  # direct calls of it, which must pass params

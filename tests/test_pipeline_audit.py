@@ -1,6 +1,8 @@
 """Input pipelines the input_fn rewrite must follow or report: batching helpers, map_and_batch,
 iterators, params that TPUEstimator would refuse."""
 
+import pytest
+
 from test_rules import HEADER, codes, migrate
 
 HELPER = HEADER + '''B = 20
@@ -181,3 +183,33 @@ def test_a_direct_call_in_the_same_module_passes_the_batch_size_it_had():
     result = migrate(INPUTS + "\nfirst = input_fn().take(1)\n\n" + TASK.split("\n", 3)[3])
     assert 'first = input_fn(params={"batch_size": BATCH}).take(1)' in result.code
     assert migrate(result.code).code == result.code
+
+
+PARTIAL = HEADER + '''import functools
+
+def read_dataset(split, params, mode):
+    return tf.data.Dataset.range(96).batch(params["batch_size"])
+
+HPARAMS = {{"batch_size": 32}}
+est = tf.estimator.Estimator(model_fn, params=HPARAMS)
+est.train(functools.partial(read_dataset, {bound}), steps=1)
+'''
+
+
+@pytest.mark.parametrize("bound, freed", [
+    ('"train", HPARAMS, "train"', 'functools.partial(read_dataset, "train", mode="train")'),
+    ('"train", params=HPARAMS', 'functools.partial(read_dataset, "train")'),
+    ('split="train", mode="train"', 'functools.partial(read_dataset, split="train", mode="train")'),
+])
+def test_a_partial_binding_the_estimators_params_leaves_them_free(bound, freed):
+    result = migrate(PARTIAL.format(bound=bound))
+    assert freed in result.code and "train_batch_size=32" in result.code
+    assert not [code for code, _ in codes(result) if code in ("E2T246", "E2T250")]
+    assert migrate(result.code).code == result.code
+
+
+@pytest.mark.parametrize("bound", ['"train", {"batch_size": 32}', '"train", params=OTHER', "*ARGS"])
+def test_a_partial_binding_other_params_keeps_the_estimator(bound):
+    result = migrate(PARTIAL.format(bound=bound))
+    assert ("E2T246", 10) in codes(result) and "E2T250" in dict(codes(result))
+    assert "TPUEstimator" not in result.code

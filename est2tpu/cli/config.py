@@ -61,7 +61,7 @@ _KEYS = {
 #: whose import costs LibCST's; tests/test_cli_findings.py keeps the two equal.
 CODES: Tuple[str, ...] = tuple(f"E2T{n}" for n in (*range(101, 111), *range(201, 234), *range(240, 246), 250, 251,
                                                   *range(301, 316),
-                                                  112, 113, 237, 238, 239))  # input pipelines (issue 14)
+                                                  112, 113, 237, 238, 239, 246))  # input pipelines (issue 14)
 
 
 class ConfigError(Exception):
