@@ -141,11 +141,13 @@ GET_NEXT = Rule(
     "input_fn returns an iterator's tensors",
     "TPUEstimator needs the input_fn to return a Dataset ('For mode PREDICT, `input_fn` must "
     "return `Dataset`'), whose batches have static shapes. est2tpu returns the dataset "
-    "instead of `make_one_shot_iterator(ds).get_next()` only when the iterator and its tensors "
-    "serve just that return; this one was left as it is.",
+    "instead of `make_one_shot_iterator(ds).get_next()` (in the input_fn, or in a helper that "
+    "batches for it and that nothing else calls) only when the iterator and its tensors serve "
+    "just that return; this one was left as it is, and so its estimator.",
     before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
     after="return ds",
     blocking=True,
+    obstacle=True,
 )
 
 
@@ -185,6 +187,7 @@ class InputFnTakesParams(MigrationCodemod):
             if owned(call):
                 self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
         gains: Dict[cst.CSTNode, List[Optional[cst.BaseExpression]]] = {}  # input_fn -> the batch sizes it is given
+        batchers: Set[Optional[cst.FunctionDef]] = set()  # the defs that batch the input_fns' data
         for use, plan in plans:
             if plan.takes_params is not None:
                 self.takes_params.add(plan.takes_params)
@@ -201,6 +204,7 @@ class InputFnTakesParams(MigrationCodemod):
             if isinstance(plan.takes_params, cst.FunctionDef):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
+                batchers.add(index.index_of_node(call).enclosing_def(call))
                 modes.setdefault(call, set()).add(use.mode)
                 sizes.setdefault(call, self._params_batch_size(use.site) if plan.from_params else plan.batch)
         # A def that now batches by params itself (another use reaches it directly): calls
@@ -220,6 +224,13 @@ class InputFnTakesParams(MigrationCodemod):
                 self._free_params(plan.partial, plan.takes_params, use.site)
         handled = {call for _, plan in plans for call in (plan.forwards, plan.pass_params, *plan.batch_kwargs)}
         self.direct_calls = self._direct_calls(gains, handled | self.pass_params)
+        # A helper that batches for an input_fn may return an iterator's tensors too: it
+        # returns the dataset instead, when nothing else calls it.
+        self.shared: Set[cst.FunctionDef] = set()
+        for fn in {fn for fn in batchers if fn is not None and owned(fn)} - self.iterators:
+            self.iterators.add(fn)
+            if any(call not in handled for call in index.callers(fn)):
+                self.shared.add(fn)
         #: batching calls that drop the remainder -> "always" (their data repeat without end,
         #: so nothing is lost), "params" (on the TPU, as params tells) or "program" (no params
         #: in scope: where the program runs)
@@ -229,7 +240,8 @@ class InputFnTakesParams(MigrationCodemod):
                 continue
             if batching(call) == "padded_batch":
                 shapes = find_arg(call, "padded_shapes", 1)
-                if shapes is None or "None" in names_in(shapes.value):
+                value = shapes and (index.value_of(shapes.value, index.enclosing_def(call)) or shapes.value)
+                if shapes is None or "None" in names_in(value):
                     self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
                                 "pad every dimension to a fixed length")
             if BATCHING[batching(call)][1] is None:  # batch_and_drop_remainder
@@ -254,11 +266,13 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(call, TRAIN_REMAINDER.code, TRAIN_REMAINDER.title + _examples(lost, "epoch"),
                             "repeat() before batch(), or make the data a multiple of train_batch_size")
 
-        #: ``return …get_next()`` statements that return the dataset instead; the statements
-        #: ``it = <iterator>`` / ``x = <iterator>.get_next()`` before them, removed
+        #: ``return …get_next()`` statements that return the dataset instead; their iterators'
+        #: calls; the statements ``it = <iterator>`` / ``x = <iterator>.get_next()`` before
+        #: them, removed
         self.get_next_returns: Set[cst.Return] = set()
+        self.iterator_calls: Dict[cst.Call, cst.Return] = {}
         self.dropped: Dict[cst.SimpleStatementLine, cst.Return] = {}
-        self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the dropped statements' datasets, rewritten
+        self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the iterators' datasets, rewritten
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
 
@@ -275,7 +289,7 @@ class InputFnTakesParams(MigrationCodemod):
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
                 *self.direct_calls, *self.partials,
-                *self.get_next_returns, *self.dropped]
+                *self.get_next_returns, *self.iterator_calls, *self.dropped]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
         if original_node in self.takes_params and "params" not in param_names(original_node):
@@ -390,6 +404,9 @@ class InputFnTakesParams(MigrationCodemod):
         return (rows % batch, rows, batch) if batch and rows is not None and rows != _FOREVER else None
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        ret = self.iterator_calls.get(original_node)
+        if ret is not None:  # what the return statement returns instead
+            self.datasets[ret] = self._dataset(updated_node)
         how = self.drop_remainder.get(original_node)
         if how is not None:
             value = cst.Name("True") if how == "always" else self.on_tpu(params=how == "params")
@@ -411,34 +428,51 @@ class InputFnTakesParams(MigrationCodemod):
         return updated_node
 
     def _find_get_next_returns(self, fn: cst.FunctionDef) -> None:
-        """Fill :attr:`get_next_returns` and :attr:`dropped` for ``fn``; report the other get_next() calls."""
+        """Fill :attr:`get_next_returns`, :attr:`iterator_calls` and :attr:`dropped` for ``fn``;
+        report the other get_next() calls."""
         handled: Set[cst.Call] = set()
         for path, stmt in statements(fn.body):
             ret = _only(stmt, cst.Return)
-            value = ret.value if ret is not None else None
-            if _is_get_next(value) and self._dataset(value.func.value) is not None:  # return <iterator>.get_next()
+            chain = self._iterator_chain(ret, path[-1], fn) if ret is not None and fn not in self.shared else None
+            if chain is not None:
+                iterator, get_next, dropped = chain
                 self.get_next_returns.add(ret)
-                handled.add(value)
-                continue
-            before = _only(path[-1][-1], cst.Assign) if ret is not None and path[-1] else None
-            names = _plain_names(before.targets[0].target) if before is not None and len(before.targets) == 1 else None
-            if not names:
-                continue
-            if (_is_get_next(value) and _plain_names(value.func.value) == names == names[:1]
-                    and self._dataset(before.value) is not None):  # it = <iterator>; return it.get_next()
-                get_next = value
-            elif (_plain_names(value) == names and _is_get_next(before.value)
-                    and self._dataset(before.value.func.value) is not None):  # x, y = <iterator>.get_next(); return x, y
-                get_next = before.value
-            else:
-                continue
-            if all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
-                self.get_next_returns.add(ret)
-                self.dropped[path[-1][-1]] = ret
+                self.iterator_calls[iterator] = ret
+                self.dropped.update(dict.fromkeys(dropped, ret))
                 handled.add(get_next)
         for call in MethodCalls("get_next").walked(fn).calls:
             if call not in handled:
-                self.report(call, GET_NEXT.code, GET_NEXT.title, "return the dataset")
+                also = f": {fn.name.value} is also called elsewhere" if fn in self.shared else ""
+                self.report(call, GET_NEXT.code, GET_NEXT.title + also, "return the dataset")
+
+    def _iterator_chain(self, ret: cst.Return, before, fn: cst.FunctionDef):
+        """(iterator call, get_next call, statements to drop) when ``ret`` returns the
+        ``get_next()`` of a one-shot iterator of a dataset: directly, or through names bound
+        by the statements just before it (``it = ds.make_one_shot_iterator()``, ``x, y =
+        it.get_next()``) and read only there; else None."""
+        value, before, names, dropped = ret.value, list(before), [], []
+
+        def bound_before(targets: List[str]) -> Optional[cst.BaseExpression]:
+            stmt = before.pop() if before else None
+            assign = _only(stmt, cst.Assign)
+            if assign is None or len(assign.targets) != 1 or _plain_names(assign.targets[0].target) != targets:
+                return None
+            names.extend(targets)
+            dropped.append(stmt)
+            return assign.value
+
+        if _plain_names(value):  # return x, y
+            value = bound_before(_plain_names(value))
+        if not _is_get_next(value):
+            return None
+        get_next, iterator = value, value.func.value
+        if isinstance(iterator, cst.Name):  # it.get_next()
+            iterator = bound_before([iterator.value])
+        if iterator is None or self._dataset(iterator) is None:
+            return None
+        if not all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
+            return None
+        return iterator, get_next, dropped
 
     def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         """``ds`` of ``ds.make_one_shot_iterator()`` or ``tf.data.make_one_shot_iterator(ds)``."""
@@ -450,18 +484,14 @@ class InputFnTakesParams(MigrationCodemod):
         return None
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
-        ret = self.dropped.get(original_node)
-        if ret is None:
-            return updated_node
-        value = updated_node.body[0].value  # it = <iterator>, or x = <iterator>.get_next()
-        self.datasets[ret] = self._dataset(value.func.value if _is_get_next(value) else value)
-        return cst.RemoveFromParent()
+        if original_node in self.dropped:  # it = <iterator>, or x = <iterator>.get_next()
+            return cst.RemoveFromParent()
+        return updated_node
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
         if original_node not in self.get_next_returns:
             return updated_node
-        dataset = self.datasets.get(original_node) or self._dataset(updated_node.value.func.value)
-        return updated_node.with_changes(value=dataset)
+        return updated_node.with_changes(value=self.datasets[original_node])
 
     def _dataset_of(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """The dataset a batching call batches: ``ds`` in ``ds.batch(…)`` and ``ds.apply(map_and_batch(…))``."""

@@ -213,3 +213,46 @@ def test_a_partial_binding_other_params_keeps_the_estimator(bound):
     result = migrate(PARTIAL.format(bound=bound))
     assert ("E2T246", 10) in codes(result) and "E2T250" in dict(codes(result))
     assert "TPUEstimator" not in result.code
+
+
+ITERATOR_HELPER = HEADER + '''def load_batches(x, batch_size):
+    dataset = tf.compat.v1.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    batched = dataset.make_one_shot_iterator().get_next()
+    return batched
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: load_batches(x, 8), steps=3)
+'''
+
+
+def test_a_helper_returning_an_iterators_batch_returns_its_dataset():
+    result = migrate(ITERATOR_HELPER)
+    assert "batched = " not in result.code and "    return dataset\n" in result.code
+    assert "E2T241" not in dict(codes(result)) and "eval_batch_size=8" in result.code
+
+
+@pytest.mark.parametrize("source, line", [
+    (ITERATOR_HELPER + "first = load_batches(x, 8)\n", 5),  # called for its tensors too
+    (ITERATOR_HELPER.replace("    return batched", "    print(batched)\n    return batched"), 5),
+    (HEADER + "def input_fn():\n    ds = tf.compat.v1.data.Dataset.range(8).batch(2)\n"
+     "    features = ds.make_one_shot_iterator().get_next()\n    return features, features.pop('label')\n\n"
+     "est = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n", 5),
+])
+def test_an_iterators_tensors_used_otherwise_keep_the_estimator(source, line):
+    result = migrate(source)
+    assert ("E2T241", line) in codes(result) and "E2T250" in dict(codes(result))
+    assert "TPUEstimator" not in result.code
+
+
+@pytest.mark.parametrize("padding, reported", [
+    ("ds.padded_batch(4)", True),
+    ("ds.padded_batch(4, padded_shapes=[None])", True),
+    ("ds.padded_batch(4, SHAPES)", True),
+    ("ds.padded_batch(4, padded_shapes=[12])", False),
+])
+def test_padding_to_each_batchs_longest_element_is_blocking(padding, reported):
+    source = HEADER + ("SHAPES = [None]\n\ndef input_fn():\n    ds = tf.data.Dataset.range(8).map(lambda i: tf.range(i))\n"
+                       f"    return {padding}.repeat()\n\nest = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n")
+    result = migrate(source)
+    assert (("E2T224", 7) in codes(result)) is reported
+    assert "TPUEstimator(" in result.code  # blocking on a TPU, but the CPU run converts
