@@ -30,10 +30,10 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
-from .estimators import TRAIN_OP_APIS
+from .estimators import TRAIN_OP_APIS, bound_arg
 from .summaries_to_host_call import SUMMARY as DROPPED_SUMMARY
 from .names import MethodCalls, fresh_name, statements
-from .syntax import add_args, find_arg, is_name, kwarg, params_item, replace_arg
+from .syntax import add_args, find_arg, is_name, kwarg, param_names, params_item, replace_arg
 from .walk import Visitor
 
 CROSS_SHARD = Rule(
@@ -130,7 +130,8 @@ class WrapOptimizerForTPU(MigrationCodemod):
         self.quiet: Set[cst.Call] = set()  # optimize_loss calls that write no summaries on a TPU
         self._built: Dict[cst.Call, cst.Call] = {}  # hoisted optimizers, rewritten
         reported = set()  # model_fns with an optimizer reported here
-        helpers = {helper for fn in self.index.model_fns for helper in self.index.train_op_helpers(fn)}
+        model_fns = [fn for index in (self.program.indexes if self.program else [self.index]) for fn in index.model_fns]
+        helpers = {helper for fn in model_fns for helper in self.index.train_op_helpers(fn)}  # of the program's model_fns
         for fn in self.index.model_fns:  # planned first: a train-op builder may use their optimizers
             self._plan(fn)
         for call, api, scope in self.index.api_calls:
@@ -167,8 +168,8 @@ class WrapOptimizerForTPU(MigrationCodemod):
         arg = find_arg(call, "optimizer", position)
         value = arg.value if arg is not None else None
         problem = None
-        if not self.index.in_model_fn(scope):
-            problem = "called in a helper of model_fn, where params['use_tpu'] is not known"
+        if not self.index.in_model_fn(scope) and not self._given_model_fn_params(scope):
+            problem = "called in a helper of model_fn that is not given model_fn's params"
         elif value is None or _Wrapping(None).walked(value).found:
             return True  # no optimizer (the original fails), or one already wrapped
         else:
@@ -187,6 +188,20 @@ class WrapOptimizerForTPU(MigrationCodemod):
             if transform is not None and not is_name(transform.value, "None"):
                 self.report(transform, CLIPPED_PER_SHARD.code, CLIPPED_PER_SHARD.title, "check it on a TPU")
         return True
+
+    def _given_model_fn_params(self, helper) -> bool:
+        """Whether ``params`` in a helper of model_fn is model_fn's own (which holds "use_tpu"):
+        it is a parameter of the helper that every call of it, each in a model_fn, binds to
+        model_fn's ``params``."""
+        if helper is None or "params" not in param_names(helper):
+            return False
+        calls = self.index.callers(helper)
+        for call in calls:
+            index = self.index.index_of_node(call)
+            arg = bound_arg(call, helper, "params")
+            if arg is None or not is_name(arg.value, "params") or not index.in_model_fn(index.enclosing_def(call)):
+                return False
+        return bool(calls)
 
     def _plan_optimizer_value(self, call: cst.Call, arg: cst.Arg, by_name: bool, scope) -> Optional[str]:
         """Plan the optimizer argument of a train-op builder (``by_name``: optimize_loss, which

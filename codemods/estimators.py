@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from .names import ImportTable, dotted, names_in
+from .names import ImportTable, NameReads, dotted, names_in
 from .syntax import dotted_expr, find_arg, param_names
 from .walk import Visitor
 
@@ -826,16 +826,17 @@ class EstimatorIndex:
         return found
 
     def train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
-        """The functions of the program that ``fn`` (a model_fn) calls, directly or through
-        others, that build a train op themselves (:data:`TRAIN_OP_APIS`): their optimizer is
-        not model_fn's to wrap."""
+        """The functions of the program that ``fn`` (a model_fn) calls or names (``{"dense":
+        dense_model}[kind](...)``), directly or through others, that build a train op themselves
+        (:data:`TRAIN_OP_APIS`): their optimizer is not model_fn's to wrap."""
         found: List[cst.FunctionDef] = []
         seen, todo = {fn}, [fn]
         while todo and len(seen) < 64:
             caller = todo.pop()
             scope = caller if isinstance(caller, cst.FunctionDef) else self.enclosing_def(caller)
-            for call in OwnCalls().walked(caller).calls:
-                callee = self.resolve_function(call.func, scope)
+            named = [cst.Name(name) for name in NameReads().walked(caller).reads]
+            for expr in [*named, *(call.func for call in OwnCalls().walked(caller).calls if isinstance(call.func, cst.Attribute))]:
+                callee = self.resolve_function(expr, scope)
                 if isinstance(callee, cst.FunctionDef) and callee not in seen:
                     seen.add(callee)
                     todo.append(callee)

@@ -84,8 +84,8 @@ def test_an_optimizer_that_cannot_be_wrapped_keeps_the_estimator(body, problem):
 
 
 def test_a_train_op_built_in_a_helper_of_model_fn_keeps_the_estimator():
-    source = HEADER + '''def build_train_op(loss, params):
-    return tf.contrib.layers.optimize_loss(loss, None, params["learning_rate"], "Adam")
+    source = HEADER + '''def build_train_op(loss, hparams):
+    return tf.contrib.layers.optimize_loss(loss, None, hparams["learning_rate"], "Adam")
 
 
 def model_fn(features, labels, mode, params):
@@ -101,3 +101,31 @@ def test_an_optimizer_already_wrapped_is_left_as_it_is():
     result = migrate("train_op = tf.contrib.layers.optimize_loss(loss, None, None, "
                      "tf.compat.v1.tpu.CrossShardOptimizer(tf.compat.v1.train.AdamOptimizer(0.1)))")
     assert result.code.count("CrossShardOptimizer") == 1 and "E2T214" not in dict(codes(result))
+
+
+def test_a_helper_given_model_fns_params_gets_the_cross_shard_optimizer_itself():
+    source = HEADER + '''def build_train_op(loss, params):
+    return tf.contrib.layers.optimize_loss(loss, None, params["learning_rate"], "Adam")
+
+
+def model_fn(features, labels, mode, params):
+    loss = tf.reduce_mean(tf.compat.v1.layers.dense(features, 1))
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=build_train_op(loss, params))
+'''
+    result = migrate_code(program(source), style="none")
+    assert 'CrossShardOptimizer(tf.compat.v1.train.AdamOptimizer(params["learning_rate"]))' in one_line(result.code)
+    assert "E2T214" not in dict(codes(result)) and "TPUEstimator(" in result.code
+
+
+def test_a_train_op_helper_chosen_from_a_dict_keeps_the_estimator():
+    source = HEADER + '''def dense_model(loss, params):
+    return tf.contrib.layers.optimize_loss(loss, None, params["learning_rate"], "Adam")
+
+
+def model_fn(features, labels, mode, params):
+    loss = tf.reduce_mean(tf.compat.v1.layers.dense(features, 1))
+    models = {"dense": dense_model}
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=models[params["kind"]](loss, params))
+'''
+    result = migrate_code(program(source), style="none")
+    assert ("E2T214", 4) in codes(result) and "TPUEstimator(" not in result.code
