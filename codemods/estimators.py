@@ -141,6 +141,10 @@ class _Collector(Visitor):
         self.spec_returners: Dict[cst.FunctionDef, Set[str]] = {}
         self.api_calls: List[Tuple[cst.Call, str, Optional[cst.FunctionDef]]] = []
         self.exports: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
+        #: (scope, name) -> every value assigned to it, after how many assignments and uses
+        self.history: Dict[Tuple[Optional[cst.FunctionDef], str], List[Tuple[int, cst.BaseExpression]]] = {}
+        self.tick = 0
+        self.use_ticks: Dict[cst.Call, int] = {}
         #: every call of a plain name or attribute (``f(...)``, ``m.f(...)``), by that name
         self.calls_by_name: Dict[str, List[Tuple[cst.Call, Optional[cst.FunctionDef]]]] = {}
 
@@ -152,9 +156,11 @@ class _Collector(Visitor):
         self.stack.pop()
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        self.tick += 1
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 self.assigned[(self.scope, target.target.value)] = node.value
+                self.history.setdefault((self.scope, target.target.value), []).append((self.tick, node.value))
             elif self_attribute(target.target):  # self.x = ...: one binding for the class
                 self.assigned[(None, self_attribute(target.target))] = node.value
             elif isinstance(target.target, (cst.Tuple, cst.List)):  # FLAGS, _ = parse_known_args()
@@ -185,6 +191,8 @@ class _Collector(Visitor):
             isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
         ):
             self.use_calls.append((node, self.scope))
+            self.tick += 1
+            self.use_ticks[node] = self.tick
 
     @property
     def scope(self) -> Optional[cst.FunctionDef]:
@@ -535,13 +543,23 @@ class EstimatorIndex:
         if arg is None:
             return
         use = InputFnUse(mode, call, arg, None)
-        use.plan = self._canned_plan(arg.value, scope) or self._plan(arg.value, scope)
+        value = self._bound_before(arg.value, scope, call) or arg.value  # input_fn = ...; est.train(input_fn)
+        use.plan = self._canned_plan(value, scope) or self._plan(value, scope)
         if use.plan is None:
             use.problem = "unresolved"
         self.uses.append(use)
         for site in filter(None, sites):
             use.site = use.site or site
             site.uses.append(use)
+
+    def _bound_before(self, name: cst.BaseExpression, scope, use: cst.Call) -> Optional[cst.BaseExpression]:
+        """The value a name that its scope binds more than once holds at ``use``: the last one
+        assigned before it (None: bound once, or not in this scope)."""
+        history = self._c.history.get((scope, name.value), ()) if isinstance(name, cst.Name) else ()
+        if len(history) < 2:
+            return None
+        before = [value for tick, value in history if tick < self._c.use_ticks[use]]
+        return before[-1] if before else None
 
     def canned_call(self, expr: cst.BaseExpression, scope) -> Tuple[Optional[cst.Call], Optional[cst.Call]]:
         """(``numpy_input_fn(...)`` or ``pandas_input_fn(...)``, the call of the function that

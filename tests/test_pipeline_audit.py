@@ -256,3 +256,15 @@ def test_padding_to_each_batchs_longest_element_is_blocking(padding, reported):
     result = migrate(source)
     assert (("E2T224", 7) in codes(result)) is reported
     assert "TPUEstimator(" in result.code  # blocking on a TPU, but the CPU run converts
+
+
+def test_an_input_fn_name_bound_again_is_the_value_it_holds_at_each_use():
+    source = HEADER + '''est = tf.estimator.Estimator(model_fn)
+input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({"x": x}, y, batch_size=16, num_epochs=None, shuffle=False)
+est.train(input_fn, steps=3)
+input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({"x": ex}, ey, batch_size=8, shuffle=False)
+est.evaluate(input_fn, steps=3)
+'''
+    result = migrate(source)
+    assert result.code.count("est2tpu.numpy_input_fn(") == 2 and "inputs.numpy_input_fn" not in result.code
+    assert "train_batch_size=16" in result.code and "eval_batch_size=8" in result.code
