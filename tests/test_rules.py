@@ -1091,3 +1091,15 @@ def test_checkpoint_steps_are_read_against_iterations_per_loop(config, every):
                      "est.train(input_fn, steps=1)\n" + DEFINED)
     found = [f.message for f in result.findings if f.code == "E2T233"]
     assert found == ([f"checkpoints are saved between loops of iterations_per_loop steps: {every}"] if every else [])
+
+
+def test_a_keras_estimator_without_its_batch_sizes_stays_as_it_was():
+    """model_to_estimator's batch sizes are found before the program decides what converts:
+    one that cannot be lifted (E2T218, an obstacle) keeps the estimator."""
+    source = HEADER + (
+        "def make_estimator(model):\n    return tf.keras.estimator.model_to_estimator(keras_model=model)\n\n"
+        "def main(model, batch):\n    est = make_estimator(model)\n"
+        "    est.train(lambda: tf.data.Dataset.range(8).batch(batch), steps=1)\n")
+    result = migrate_code(source, style="none")
+    assert "E2T218" in dict(codes(result)) and "E2T250" in dict(codes(result))
+    assert "est2tpu" not in result.code
