@@ -256,6 +256,20 @@ class MigrationCodemod(cst.CSTTransformer):
         self.context.scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))
         return dotted_expr(f"est2tpu.{name}")
 
+    def on_tpu(self, params: bool = True) -> cst.BaseExpression:
+        """The test "this call runs on the TPU", spelled for the target.
+
+        Where an input_fn's or model_fn's ``params`` is in scope (``params``), it reads the
+        ``TPUContext`` TPUEstimator puts into ``params["context"]`` on its TPU paths only:
+        ``est2tpu.on_tpu(params)``, or ``"context" in params`` for TF 1.x targets, which
+        cannot import est2tpu.  Elsewhere it is where the program runs, ``est2tpu.use_tpu()``.
+        """
+        if not params:
+            return cst.Call(self.runtime("use_tpu"))
+        if self.options.target == "tf1":
+            return cst.Comparison(cst.SimpleString('"context"'), [cst.ComparisonTarget(cst.In(), cst.Name("params"))])
+        return cst.Call(self.runtime("on_tpu"), [cst.Arg(cst.Name("params"))])
+
     def drop_import_of(self, name: cst.BaseExpression) -> None:
         """Remove ``from m import name`` once nothing uses ``name`` any more."""
         if isinstance(name, cst.Name) and name.value in self.imports.aliases:

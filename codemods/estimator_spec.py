@@ -162,9 +162,7 @@ def scaffold_fn_given(index, spec: cst.Call, value: cst.BaseExpression) -> bool:
     function around the spec binds only to None and to functions (a def, a lambda), or a def."""
     if not isinstance(value, cst.Name):
         return False
-    fn = index.enclosing_function(spec)
-    while isinstance(fn, cst.Lambda):
-        fn = index.enclosing_function(fn)
+    fn = index.enclosing_def(spec)
     if fn is None or value.value in param_names(fn):
         return False
     function = lambda v: isinstance(index.resolve_function(v, fn), (cst.FunctionDef, cst.Lambda))  # noqa: E731

@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from .names import ImportTable, dotted, local_bindings, names_in, unpacked
+from .names import ImportTable, NameReads, dotted, local_bindings, names_in, unpacked
 from .syntax import dotted_expr, find_arg, param_names
 from .walk import Visitor
 
@@ -27,6 +27,14 @@ KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.
 CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.pandas_input_fn"}
+#: The calls that build a train op from an optimizer -> the position of their ``optimizer``.
+TRAIN_OP_APIS = {
+    **dict.fromkeys(("tf.contrib.layers.optimize_loss", "tf.contrib.layers.optimizers.optimize_loss",
+                     "tf.contrib.slim.optimize_loss", "tf_slim.optimize_loss",
+                     "tf_slim.layers.optimizers.optimize_loss"), 3),
+    **dict.fromkeys(("tf.contrib.training.create_train_op", "tf.contrib.slim.learning.create_train_op",
+                     "tf_slim.learning.create_train_op", "tf_slim.training.create_train_op"), 1),
+}
 #: Estimator method -> the mode its input_fn (first argument or ``input_fn=``) runs in.
 USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
@@ -83,7 +91,7 @@ class EstimatorSite:
 class InputFnPlan:
     """How one input_fn takes ``params`` and batches by ``params["batch_size"]``."""
 
-    takes_params: Function  # the function that gains ``params``
+    takes_params: Optional[Function]  # the function that gains ``params`` (None: a canned input_fn)
     to_batch_param: List[cst.CSTNode]  # expressions that become params["batch_size"]
     batch_calls: List[cst.Call]  # ``.batch(...)`` calls that drop the remainder
     batch: Optional[cst.BaseExpression]  # the batch size to lift into TPUEstimator
@@ -93,6 +101,20 @@ class InputFnPlan:
     batch_kwargs: Dict[cst.Call, str] = dataclasses.field(default_factory=dict)
     forwards: Optional[cst.Call] = None  # ``f(...)`` in ``lambda: f(...)``: f's batches are the plan's
     unfollowed: Optional[cst.Call] = None  # a call to a helper that batches, not followed
+    #: ``numpy_input_fn(...)``/``pandas_input_fn(...)`` that make this input_fn (est2tpu's take params)
+    canned: Optional[cst.Call] = None
+    canned_via: Optional[cst.Call] = None  # the call of a function of the program returning it
+    partial: Optional[cst.Call] = None  # ``functools.partial(takes_params, ...)``: the input_fn itself
+
+    def canned_argument(self, index: "EstimatorIndex", keyword: str, position: int) -> Optional[cst.BaseExpression]:
+        """The value the canned call passes as ``keyword``, as :attr:`canned_via` binds the
+        parameters of the function returning it (None: not passed, or not known here)."""
+        arg = find_arg(self.canned, keyword, position)
+        if arg is None or self.canned_via is None:
+            return arg.value if arg is not None else None
+        scope = index.enclosing_function(self.canned_via)
+        fn = index.resolve_function(self.canned_via.func, scope)
+        return _at_call(arg.value, fn, self.canned_via) if isinstance(fn, cst.FunctionDef) else None
 
 
 @dataclasses.dataclass
@@ -119,6 +141,12 @@ class _Collector(Visitor):
         self.spec_returners: Dict[cst.FunctionDef, Set[str]] = {}
         self.api_calls: List[Tuple[cst.Call, str, Optional[cst.FunctionDef]]] = []
         self.exports: List[Tuple[cst.Call, Optional[cst.FunctionDef]]] = []
+        #: (scope, name) -> every value assigned to it, after how many assignments and uses
+        self.history: Dict[Tuple[Optional[cst.FunctionDef], str], List[Tuple[int, cst.BaseExpression]]] = {}
+        self.tick = 0
+        self.use_ticks: Dict[cst.Call, int] = {}
+        #: every call of a plain name or attribute (``f(...)``, ``m.f(...)``), by that name
+        self.calls_by_name: Dict[str, List[Tuple[cst.Call, Optional[cst.FunctionDef]]]] = {}
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append((node, self.stack[-1] if self.stack else None))
@@ -128,9 +156,11 @@ class _Collector(Visitor):
         self.stack.pop()
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        self.tick += 1
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 self.assigned[(self.scope, target.target.value)] = node.value
+                self.history.setdefault((self.scope, target.target.value), []).append((self.tick, node.value))
             elif self_attribute(target.target):  # self.x = ...: one binding for the class
                 self.assigned[(None, self_attribute(target.target))] = node.value
             elif isinstance(target.target, (cst.Tuple, cst.List)):  # FLAGS, _ = parse_known_args()
@@ -146,6 +176,10 @@ class _Collector(Visitor):
             self.spec_returners.setdefault(self.stack[-1], set()).add(api)
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        if name is not None:
+            self.calls_by_name.setdefault(name, []).append((node, self.scope))
         api = self.imports.api(node.func)
         if api is not None:
             self.api_calls.append((node, api, self.scope))
@@ -157,6 +191,8 @@ class _Collector(Visitor):
             isinstance(node.func, cst.Attribute) and node.func.attr.value in USES
         ):
             self.use_calls.append((node, self.scope))
+            self.tick += 1
+            self.use_ticks[node] = self.tick
 
     @property
     def scope(self) -> Optional[cst.FunctionDef]:
@@ -517,17 +553,54 @@ class EstimatorIndex:
         if arg is None:
             return
         use = InputFnUse(mode, call, arg, None)
-        value = self.value_of(arg.value, scope) or arg.value  # train_fn = numpy_input_fn(...)
-        if isinstance(value, cst.Call) and self.imports.api(value.func) in CANNED_INPUT_APIS:
-            use.problem = "canned"
-        else:
-            use.plan = self._plan(arg.value, scope)
-            if use.plan is None:
-                use.problem = "unresolved"
+        value = self._bound_before(arg.value, scope, call) or arg.value  # input_fn = ...; est.train(input_fn)
+        use.plan = self._canned_plan(value, scope) or self._plan(value, scope)
+        if use.plan is None:
+            use.problem = "unresolved"
         self.uses.append(use)
         for site in filter(None, sites):
             use.site = use.site or site
             site.uses.append(use)
+
+    def _bound_before(self, name: cst.BaseExpression, scope, use: cst.Call) -> Optional[cst.BaseExpression]:
+        """The value a name that its scope binds more than once holds at ``use``: the last one
+        assigned before it (None: bound once, or not in this scope)."""
+        history = self._c.history.get((scope, name.value), ()) if isinstance(name, cst.Name) else ()
+        if len(history) < 2:
+            return None
+        before = [value for tick, value in history if tick < self._c.use_ticks[use]]
+        return before[-1] if before else None
+
+    def canned_call(self, expr: cst.BaseExpression, scope) -> Tuple[Optional[cst.Call], Optional[cst.Call]]:
+        """(``numpy_input_fn(...)`` or ``pandas_input_fn(...)``, the call of the function that
+        returns it or None) for an input_fn expression: the call itself, a name bound to it,
+        or a call of a function of the program that returns it."""
+        value = self.value_of(expr, scope) or expr  # train_fn = numpy_input_fn(...)
+        if not isinstance(value, cst.Call):
+            return None, None
+        if self.imports.api(value.func) in CANNED_INPUT_APIS:
+            return value, None
+        fn = self.resolve_function(value.func, scope)
+        returned = returned_call(fn) if isinstance(fn, cst.FunctionDef) else None
+        if returned is not None and self._index_of(fn).imports.api(returned.func) in CANNED_INPUT_APIS:
+            return returned, value
+        return None, None
+
+    def _canned_plan(self, expr: cst.BaseExpression, scope) -> Optional[InputFnPlan]:
+        """The plan of a canned input_fn: est2tpu's takes the same arguments and params; its
+        batch size (``batch_size``, the 3rd argument, 128 by default) moves to TPUEstimator,
+        as the caller of a function returning it binds it (None when that cannot be read)."""
+        call, factory_call = self.canned_call(expr, scope)
+        if call is None:
+            return None
+        plan = InputFnPlan(None, [], [], None, canned=call, canned_via=factory_call)
+        if any(arg.star for arg in (*call.args, *(factory_call.args if factory_call else ()))):
+            return plan  # the batch size may be in *args or **kwargs
+        if find_arg(call, "batch_size", 2) is None:
+            plan.batch = cst.Integer("128")
+        else:
+            plan.batch = plan.canned_argument(self, "batch_size", 2)
+        return plan
 
     def _plan(self, expr: cst.BaseExpression, scope, depth: int = 0) -> Optional[InputFnPlan]:
         if depth > 4:
@@ -537,7 +610,9 @@ class EstimatorIndex:
             return index._plan(expr, scope, depth)
         if isinstance(expr, cst.Name) and self.function_named(expr.value, scope) is None:
             value = self.lookup(expr.value, scope)
-            return self._plan(value, scope, depth + 1) if value is not None else None
+            if value is not None:
+                return self._plan(value, scope, depth + 1)
+            # else: an imported name, resolved below
         if isinstance(expr, cst.Lambda):
             return self._plan_lambda(expr, scope)
         factory_call = expr if isinstance(expr, cst.Call) else None
@@ -549,7 +624,10 @@ class EstimatorIndex:
             return self._plan_lambda(fn, scope)
         if not isinstance(fn, cst.FunctionDef):
             return None
-        return self._index_of(fn)._plan_def(fn, factory_call, factory)
+        plan = self._index_of(fn)._plan_def(fn, factory_call, factory)
+        if factory_call is not None and factory is None:
+            plan.partial = factory_call
+        return plan
 
     def _plan_def(self, fn: cst.FunctionDef, factory_call, factory) -> InputFnPlan:
         """A def that will be the input_fn itself (directly or returned by a factory)."""
@@ -576,7 +654,9 @@ class EstimatorIndex:
         if not isinstance(size, cst.Name):
             return size
         name = size.value
-        for owner, call in ((fn, None), (factory, factory_call)):
+        # functools.partial(fn, a, b): a and b are fn's first arguments
+        bound_by_partial = factory_call.with_changes(args=factory_call.args[1:]) if factory is None and factory_call else None
+        for owner, call in ((fn, bound_by_partial), (factory, factory_call)):
             if owner is None:
                 continue
             if name in param_names(owner):
@@ -691,6 +771,27 @@ class EstimatorIndex:
                 if use.plan is not None and use.site is not None:
                     yield use, use.plan
 
+    def callers(self, fn: Function) -> List[cst.Call]:
+        """Every call, in the program, of a def or of a lambda bound to a name."""
+        index = self._index_of(fn) if isinstance(fn, cst.FunctionDef) else self.index_of_node(fn)
+        if isinstance(fn, cst.FunctionDef):
+            return self.calls_of(fn, fn.name.value)
+        bound = index.parent_of.get(fn)
+        if isinstance(bound, cst.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0].target, cst.Name):
+            return self.calls_of(fn, bound.targets[0].target.value)
+        return []
+
+    def calls_of(self, target: cst.CSTNode, name: str) -> List[cst.Call]:
+        """Every call, in the program, of the function (or the value bound to a variable)
+        ``target``, which is called ``name`` where it is defined: ``name(...)`` where the name
+        resolves to it, also through an import."""
+        found = []
+        for index in self.program.indexes if self.program is not None else [self]:
+            for call, scope in index._c.calls_by_name.get(name, ()):
+                if index.resolve_function(call.func, scope) is target or index.value_of(call.func, scope) is target:
+                    found.append(call)
+        return found
+
     def in_model_fn(self, scope: Optional[cst.FunctionDef]) -> bool:
         model_fns = self._index_of(scope).model_fns
         return any(owner in model_fns for owner in self.scopes(scope))
@@ -787,6 +888,26 @@ class EstimatorIndex:
                         found.setdefault(helper, []).append((call, i))
         return found
 
+    def train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
+        """The functions of the program that ``fn`` (a model_fn) calls or names (``{"dense":
+        dense_model}[kind](...)``), directly or through others, that build a train op themselves
+        (:data:`TRAIN_OP_APIS`): their optimizer is not model_fn's to wrap."""
+        found: List[cst.FunctionDef] = []
+        seen, todo = {fn}, [fn]
+        while todo and len(seen) < 64:
+            caller = todo.pop()
+            scope = caller if isinstance(caller, cst.FunctionDef) else self.enclosing_def(caller)
+            named = [cst.Name(name) for name in NameReads().walked(caller).reads]
+            for expr in [*named, *(call.func for call in OwnCalls().walked(caller).calls if isinstance(call.func, cst.Attribute))]:
+                callee = self.resolve_function(expr, scope)
+                if isinstance(callee, cst.FunctionDef) and callee not in seen:
+                    seen.add(callee)
+                    todo.append(callee)
+                    index = self._index_of(callee)
+                    if any(api in TRAIN_OP_APIS and callee in index.scopes(where) for _, api, where in index.api_calls):
+                        found.append(callee)
+        return found
+
     def spec_returning(self, apis) -> List[cst.FunctionDef]:
         """The functions of this module that return a spec made by one of ``apis``."""
         return [fn for fn, returned in self.spec_returners.items() if returned & set(apis)]
@@ -797,6 +918,13 @@ class EstimatorIndex:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda)):
             node = self.parent_of.get(node)
         return node
+
+    def enclosing_def(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        """The innermost def of this module that holds ``node`` (a lambda's scope is the def around it)."""
+        fn = self.enclosing_function(node)
+        while isinstance(fn, cst.Lambda):
+            fn = self.enclosing_function(fn)
+        return fn
 
     def index_of_node(self, node: cst.CSTNode) -> "EstimatorIndex":
         if self.owns(node) or self.program is None:

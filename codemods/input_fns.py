@@ -17,7 +17,7 @@ remainder (TPUs need static shapes); predict input keeps it.  An input_fn that r
 returns ``ds`` instead; any other ``get_next()`` in an input_fn is reported.
 """
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -39,16 +39,6 @@ INPUT_FN_PARAMS = Rule(
     before="def train_input_fn():\n    return ds.batch(32)",
     after='def train_input_fn(params):\n    return ds.batch(params["batch_size"], drop_remainder=True)',
 )
-CANNED_INPUT = Rule(
-    "E2T216",
-    "numpy_input_fn/pandas_input_fn cannot take params",
-    "These helpers batch by their own batch_size and take no params. Replace them with a "
-    "tf.data input_fn that batches by params['batch_size'] with drop_remainder=True.",
-    before="estimator.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=32))",
-    after='def input_fn(params):\n    return tf.data.Dataset.from_tensor_slices((x, y)).batch(params["batch_size"], drop_remainder=True)',
-    blocking=True,
-    obstacle=True,
-)
 SHARED_PREDICT_INPUT = Rule(
     "E2T217",
     "input_fn shared by predict and train/eval keeps its remainder",
@@ -63,13 +53,26 @@ SHARED_PREDICT_INPUT = Rule(
 )
 EVAL_REMAINDER = Rule(
     "E2T209",
-    "evaluation now drops the last partial batch",
-    "TPU evaluation runs whole batches only. Metrics change unless the eval set size is a "
-    "multiple of eval_batch_size; for exact-epoch evaluation pad the data and weight the "
-    "padding out (an is_real_example weight). Not reported when the eval data repeats "
-    "without end (`.repeat()` before the batch): its batches are all whole.",
+    "on a TPU, evaluation drops the last partial batch",
+    "TPU evaluation runs whole batches only, so on a TPU the last partial batch is dropped and "
+    "the metrics change unless the eval set size is a multiple of eval_batch_size; for "
+    "exact-epoch evaluation pad the data and weight the padding 0 in the metrics (an "
+    "is_real_example weight, as BERT does). On the CPU (drop_remainder is true only on a TPU) "
+    "the metrics are the original's. Not reported when the eval data repeats without end "
+    "(`.repeat()` before the batch): its batches are all whole.",
     before="est.evaluate(lambda: eval_ds.batch(32))",
-    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=True))',
+    after='est.evaluate(lambda params: eval_ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params)))',
+)
+TRAIN_REMAINDER = Rule(
+    "E2T237",
+    "on a TPU, training drops each epoch's last partial batch",
+    "TPU batches must have a static shape, so on a TPU a training pipeline that batches before "
+    "it repeats (or does not repeat) drops each epoch's last partial batch: those examples are "
+    "never trained on, always the same ones when the data are not shuffled. On the CPU "
+    "(drop_remainder is true only on a TPU) the run is the original's. Repeat before batching "
+    "to keep every example.",
+    before="ds.batch(32).repeat()",
+    after='ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params)).repeat()  # or ds.repeat().batch(...)',
 )
 
 DYNAMIC_PADDING = Rule(
@@ -85,6 +88,31 @@ DYNAMIC_PADDING = Rule(
 )
 
 
+DIRECT_CALL = Rule(
+    "E2T239",
+    "an input_fn that gains params is also called directly",
+    "The input_fn now takes params (TPUEstimator passes params['batch_size']), and this call "
+    "of it passes none. It is given params={'batch_size': B}, the batch size it used before "
+    "(what TPUEstimator gives it on the CPU), when that batch size is one and readable here; "
+    "this call could not be, so the estimator was left as it was.",
+    before="def input_fn():\n    return ds.batch(32)\n...\nfor features, labels in input_fn().take(1): ...",
+    after='for features, labels in input_fn(params={"batch_size": 32}).take(1): ...',
+    blocking=True,
+    obstacle=True,
+)
+PARTIAL_PARAMS = Rule(
+    "E2T246",
+    "functools.partial binds the input_fn's params",
+    "TPUEstimator calls an input_fn with params (holding params['batch_size']) only when params "
+    "is one of its free arguments; a functools.partial that binds params hides it ('input_fn ... "
+    "does not include params argument'). est2tpu drops the binding (the arguments after it become "
+    "keywords) when what it binds is the estimator's own params=, which TPUEstimator passes; "
+    "this partial binds something else, or binds by * or **.",
+    before="est = Estimator(model_fn, params=hparams)\nest.train(functools.partial(input_fn, files, other_hparams, mode))",
+    after="est = TPUEstimator(model_fn, params=hparams, ...)\nest.train(functools.partial(input_fn, files, mode=mode))",
+    blocking=True,
+    obstacle=True,
+)
 ELSEWHERE = Rule(
     "E2T221",
     "input_fn of an estimator built elsewhere",
@@ -114,11 +142,13 @@ GET_NEXT = Rule(
     "input_fn returns an iterator's tensors",
     "TPUEstimator needs the input_fn to return a Dataset ('For mode PREDICT, `input_fn` must "
     "return `Dataset`'), whose batches have static shapes. est2tpu returns the dataset "
-    "instead of `make_one_shot_iterator(ds).get_next()` only when the iterator and its tensors "
-    "serve just that return; this one was left as it is.",
+    "instead of `make_one_shot_iterator(ds).get_next()` (in the input_fn, or in a helper that "
+    "batches for it and that nothing else calls) only when the iterator and its tensors serve "
+    "just that return; this one was left as it is, and so its estimator.",
     before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
     after="return ds",
     blocking=True,
+    obstacle=True,
 )
 
 
@@ -126,9 +156,11 @@ class InputFnTakesParams(MigrationCodemod):
     """Make every input_fn take params and batch by params["batch_size"]."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [INPUT_FN_PARAMS, CANNED_INPUT, SHARED_PREDICT_INPUT, EVAL_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
-             HELPER_BATCH, GET_NEXT]
-    TRIGGERS = ("stimator",)  # input_fns are found through the Estimators (any spelling) that use them
+    RULES = [INPUT_FN_PARAMS, SHARED_PREDICT_INPUT, EVAL_REMAINDER, TRAIN_REMAINDER, DYNAMIC_PADDING, ELSEWHERE,
+             HELPER_BATCH, GET_NEXT, DIRECT_CALL, PARTIAL_PARAMS]
+    #: none: input_fns are found through the Estimators that use them, in any module of the
+    #: program, and a module that never names an Estimator may call one directly
+    TRIGGERS = ()
 
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
@@ -138,10 +170,10 @@ class InputFnTakesParams(MigrationCodemod):
         self.batch_kwargs: Dict[cst.Call, str] = {}
         self.iterators: Set[cst.FunctionDef] = set()
         modes: Dict[cst.Call, Set[str]] = {}
+        sizes: Dict[cst.Call, Optional[cst.BaseExpression]] = {}  # the batch size lifted for each call
         for use in index.uses:
-            if use.problem == "canned":
-                self.report(use.arg, CANNED_INPUT.code, CANNED_INPUT.title, "write a tf.data input_fn")
-            elif use.plan is not None and use.site is None and "params" not in param_names(use.plan.takes_params):
+            if use.plan is not None and use.site is None and (
+                    use.plan.canned is not None or "params" not in param_names(use.plan.takes_params)):
                 self.report(use.arg, ELSEWHERE.code, ELSEWHERE.title,
                             "give it `params` and batch by params['batch_size']")
             elif use.problem == "unresolved" and not (use.site and use.site.api in TPU_ESTIMATOR_APIS):
@@ -155,8 +187,12 @@ class InputFnTakesParams(MigrationCodemod):
         for call in {plan.unfollowed for _, plan in plans} - {None}:
             if owned(call):
                 self.report(call, HELPER_BATCH.code, HELPER_BATCH.title, "batch by params['batch_size'] there")
+        gains: Dict[cst.CSTNode, List[Optional[cst.BaseExpression]]] = {}  # input_fn -> the batch sizes it is given
+        batchers: Set[Optional[cst.FunctionDef]] = set()  # the defs that batch the input_fns' data
         for use, plan in plans:
-            self.takes_params.add(plan.takes_params)
+            if plan.takes_params is not None:
+                self.takes_params.add(plan.takes_params)
+                gains.setdefault(plan.takes_params, []).append(plan.batch)
             self.to_param.update(plan.to_batch_param)
             self.batch_kwargs.update(plan.batch_kwargs)
             if plan.pass_params is not None:
@@ -165,13 +201,16 @@ class InputFnTakesParams(MigrationCodemod):
                 if callee is not None:
                     self.takes_params.add(callee)
                     self.iterators.add(callee)
+                    gains.setdefault(callee, []).append(plan.batch)
             if isinstance(plan.takes_params, cst.FunctionDef):
                 self.iterators.add(plan.takes_params)
             for call in plan.batch_calls:
+                batchers.add(index.index_of_node(call).enclosing_def(call))
                 modes.setdefault(call, set()).add(use.mode)
+                sizes.setdefault(call, self._params_batch_size(use.site) if plan.from_params else plan.batch)
         # A def that now batches by params itself (another use reaches it directly): calls
         # forwarding to it pass params on instead of a batch size (given or left to the default).
-        rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param}
+        rebatched = {plan.takes_params for _, plan in plans if plan.to_batch_param} - {None}
         for _, plan in plans:
             call = plan.forwards
             if call is not None and self._callee(call) in rebatched:
@@ -183,13 +222,31 @@ class InputFnTakesParams(MigrationCodemod):
             hidden = outer_params_read(fn)
             if hidden is not None:
                 self.report(hidden, HIDDEN_PARAMS.code, HIDDEN_PARAMS.title, "rename the outer params")
-        self.drop_remainder: Set[cst.Call] = set()
+        #: functools.partial calls that bind an input_fn's params -> their arguments without it
+        self.partials: Dict[cst.Call, List[cst.Arg]] = {}
+        for use, plan in plans:
+            if plan.partial is not None and owned(plan.partial) and plan.partial not in self.partials:
+                self._free_params(plan.partial, plan.takes_params, use.site)
+        handled = {call for _, plan in plans for call in (plan.forwards, plan.pass_params, *plan.batch_kwargs)}
+        self.direct_calls = self._direct_calls(gains, handled | self.pass_params)
+        # A helper that batches for an input_fn may return an iterator's tensors too: it
+        # returns the dataset instead, when nothing else calls it.
+        self.shared: Set[cst.FunctionDef] = set()
+        for fn in {fn for fn in batchers if fn is not None and owned(fn)} - self.iterators:
+            self.iterators.add(fn)
+            if any(call not in handled for call in index.callers(fn)):
+                self.shared.add(fn)
+        #: batching calls that drop the remainder -> "always" (their data repeat without end,
+        #: so nothing is lost), "params" (on the TPU, as params tells) or "program" (no params
+        #: in scope: where the program runs)
+        self.drop_remainder: Dict[cst.Call, str] = {}
         for call, used_in in modes.items():
             if not owned(call):
                 continue
             if batching(call) == "padded_batch":
                 shapes = find_arg(call, "padded_shapes", 1)
-                if shapes is None or "None" in names_in(shapes.value):
+                value = shapes and (index.value_of(shapes.value, index.enclosing_def(call)) or shapes.value)
+                if shapes is None or "None" in names_in(value):
                     self.report(shapes or call, DYNAMIC_PADDING.code, DYNAMIC_PADDING.title,
                                 "pad every dimension to a fixed length")
             if BATCHING[batching(call)][1] is None:  # batch_and_drop_remainder
@@ -201,16 +258,26 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(call, SHARED_PREDICT_INPUT.code, SHARED_PREDICT_INPUT.title,
                             "give train/eval input drop_remainder=True")
                 continue
-            self.drop_remainder.add(call)
-            if "eval" in used_in and not _repeats_forever(self._dataset_of(call)):
-                self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title,
-                            "make the eval set a multiple of eval_batch_size")
+            steps, branches = self._upstream(call)
+            repeats, lost = self._repeats(steps, branches), self._lost(call, sizes[call], steps, branches)
+            if repeats == "always" or lost and lost[0] == 0:  # no partial batch: nothing to lose
+                self.drop_remainder[call] = "always"
+                continue
+            self.drop_remainder[call] = "params" if self._params_visible(call) else "program"
+            if "eval" in used_in:
+                self.report(call, EVAL_REMAINDER.code, EVAL_REMAINDER.title + _examples(lost, "evaluation"),
+                            "make the eval set a multiple of eval_batch_size, or pad it and weight the padding 0")
+            if "train" in used_in and repeats == "never":
+                self.report(call, TRAIN_REMAINDER.code, TRAIN_REMAINDER.title + _examples(lost, "epoch"),
+                            "repeat() before batch(), or make the data a multiple of train_batch_size")
 
-        #: ``return …get_next()`` statements that return the dataset instead; the statements
-        #: ``it = <iterator>`` / ``x = <iterator>.get_next()`` before them, removed
+        #: ``return …get_next()`` statements that return the dataset instead; their iterators'
+        #: calls; the statements ``it = <iterator>`` / ``x = <iterator>.get_next()`` before
+        #: them, removed
         self.get_next_returns: Set[cst.Return] = set()
+        self.iterator_calls: Dict[cst.Call, cst.Return] = {}
         self.dropped: Dict[cst.SimpleStatementLine, cst.Return] = {}
-        self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the dropped statements' datasets, rewritten
+        self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the iterators' datasets, rewritten
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
 
@@ -222,11 +289,12 @@ class InputFnTakesParams(MigrationCodemod):
     def rewrites(self) -> bool:
         lacking = [f for f in self.takes_params if "params" not in param_names(f)]
         return bool(lacking or self.to_param or self.drop_remainder or self.pass_params or self.batch_kwargs
-                    or self.get_next_returns)
+                    or self.get_next_returns or self.direct_calls or self.partials)
 
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
-                *self.get_next_returns, *self.dropped]
+                *self.direct_calls, *self.partials,
+                *self.get_next_returns, *self.iterator_calls, *self.dropped]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
         if original_node in self.takes_params and "params" not in param_names(original_node):
@@ -238,49 +306,178 @@ class InputFnTakesParams(MigrationCodemod):
             updated_node = updated_node.with_changes(params=add_param(updated_node.params, "params"))
         return updated_node
 
+    def _upstream(self, call: cst.Call) -> Tuple[List[cst.Call], List[cst.BaseExpression]]:
+        """The method calls the dataset of a batching call went through, latest first, its
+        variable followed back through the statements before it; and the values assigned to
+        that variable in branches in between (``if training: ds = ds.repeat()``)."""
+        parents = self.index.index_of_node(call).parent_of
+        steps: List[cst.Call] = []
+        branches: List[cst.BaseExpression] = []
+        expr, node = self._dataset_of(call), call
+        for _ in range(32):
+            while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+                steps.append(expr)
+                expr = expr.func.value
+            if not isinstance(expr, cst.Name):
+                break
+            for stmt in _preceding(node, parents):
+                values = _Assignments(expr.value).walked(stmt).values
+                if isinstance(stmt, cst.SimpleStatementLine) and len(values) == 1:
+                    expr, node = values[0], stmt
+                    break
+                branches.extend(values)
+            else:
+                break
+        return steps, branches
+
+    def _repeats(self, steps: List[cst.Call], branches: List[cst.BaseExpression]) -> str:
+        """Whether the data batched repeat without end: "always", "maybe" (in a branch, or by a
+        count held in a variable, ``None`` in training, often) or "never"."""
+        how = _repeat_of(steps)
+        if how == "always":
+            return how
+        in_branch = any(_repeat_of(_calls(value)) in ("always", "maybe") for value in branches)
+        return "maybe" if in_branch or how == "maybe" else "never"
+
+    def _free_params(self, partial: cst.Call, fn, site) -> None:
+        """``functools.partial(input_fn, a, params, b)`` hides ``params`` from TPUEstimator,
+        which then refuses the input_fn: the partial leaves it free (``partial(input_fn, a,
+        b=b)``), when what it bound is the estimator's own params (TPUEstimator passes them,
+        with the batch size); otherwise it is reported."""
+        names = param_names(fn)
+        if "params" not in names:
+            return  # it gains params, after what the partial binds
+        args, at = list(partial.args[1:]), names.index("params")
+        positional = [arg for arg in args if arg.keyword is None and not arg.star]
+        bound = positional[at] if len(positional) > at else find_arg(partial, "params")
+        if bound is None and not any(arg.star for arg in args):
+            return
+        given = self.index.index_of_node(site.call).argument(site, "params", 3)
+        later = positional[at + 1:]
+        if bound is None or given is None or _code(given) != _code(bound.value) or at + 1 + len(later) > len(
+                fn.params.params) or any(arg.star for arg in args):
+            self.report(partial, PARTIAL_PARAMS.code, PARTIAL_PARAMS.title,
+                        "bind the input_fn's other arguments only, and give the estimator params=")
+            return
+        keywords = {id(arg): names[at + 1 + i] for i, arg in enumerate(later)}
+        kept = [arg.with_changes(keyword=cst.Name(keywords[id(arg)]), equal=kwarg("x", arg.value).equal)
+                if id(arg) in keywords else arg for arg in args if arg is not bound]
+        kept[-1:] = [kept[-1].with_changes(comma=partial.args[-1].comma)] if kept else []
+        self.partials[partial] = [partial.args[0].with_changes(comma=partial.args[0].comma if kept else cst.MaybeSentinel.DEFAULT), *kept]
+
+    def _direct_calls(self, gains, handled) -> Dict[cst.Call, cst.BaseExpression]:
+        """The calls of this module that call an input_fn gaining params directly (a test, a
+        notebook cell looking at a batch), each with the batch size its params will hold:
+        the one the input_fn was given, when every estimator gives it the same one and the
+        call can read it; otherwise the call is reported."""
+        found = {}
+        for fn, sizes in gains.items():
+            if "params" in param_names(fn):
+                continue
+            for call in self.index.callers(fn):
+                if call in handled or not self.index.owns(call) or _passes_params(call):
+                    continue
+                size = sizes[0] if len({_code(s) if s is not None else None for s in sizes}) == 1 else None
+                if size is None or not self.index.available_at(size, self.index.enclosing_def(call)):
+                    self.report(call, DIRECT_CALL.code, DIRECT_CALL.title,
+                                'pass it params={"batch_size": ...} yourself, or call it only through the estimator')
+                else:
+                    found[call] = size
+        return found
+
+    def _params_batch_size(self, site) -> Optional[cst.BaseExpression]:
+        """The ``batch_size`` of the params dict an estimator is built with, when written there."""
+        index = self.index.index_of_node(site.call)
+        params = index.params_dict_of(site)
+        return (index.dict_items(params, site.scope) or {}).get("batch_size") if params is not None else None
+
+    def _params_visible(self, call: cst.Call) -> bool:
+        """Whether the ``params`` of an input_fn is in scope at a batching call, once rewritten."""
+        index = self.index.index_of_node(call)
+        fn = index.enclosing_function(call)
+        while fn is not None:
+            if fn in self.takes_params or "params" in param_names(fn):
+                return True
+            fn = index.enclosing_function(fn)
+        return False
+
+    def _lost(self, call: cst.Call, size, steps, branches) -> Optional[Tuple[int, int, int]]:
+        """(examples lost, examples, batch size) when a batching call drops its remainder, if
+        the dataset's size and the batch size are numbers known here."""
+        index = self.index.index_of_node(call)
+        batch, rows = _number(size, index), None if branches else _size(steps, index)
+        return (rows % batch, rows, batch) if batch and rows is not None and rows != _FOREVER else None
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
-        if original_node in self.drop_remainder:
+        ret = self.iterator_calls.get(original_node)
+        if ret is not None:  # what the return statement returns instead
+            self.datasets[ret] = self._dataset(updated_node)
+        how = self.drop_remainder.get(original_node)
+        if how is not None:
+            value = cst.Name("True") if how == "always" else self.on_tpu(params=how == "params")
             if _drop_remainder_arg(updated_node) is None:
-                updated_node = add_args(updated_node, [kwarg("drop_remainder", cst.Name("True"))])
+                updated_node = add_args(updated_node, [kwarg("drop_remainder", value)])
             else:  # drop_remainder=False
-                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1],
-                                           cst.Name("True"))
+                updated_node = replace_arg(updated_node, "drop_remainder", BATCHING[batching(original_node)][1], value)
         if original_node in self.pass_params and not _passes_params(original_node):
             updated_node = add_args(updated_node, [kwarg("params", cst.Name(self.params_name()))])
         name = self.batch_kwargs.get(original_node)
         if name is not None:
             updated_node = add_args(updated_node, [kwarg(name, params_item("batch_size", self.params_name()))])
+        if original_node in self.partials:
+            updated_node = updated_node.with_changes(args=self.partials[original_node])
+        size = self.direct_calls.get(original_node)
+        if size is not None:  # input_fn() -> input_fn(params={"batch_size": 32}): what TPUEstimator gives the CPU
+            batch = cst.Dict([cst.DictElement(cst.SimpleString('"batch_size"'), size)])
+            updated_node = add_args(updated_node, [kwarg("params", batch)])
         return updated_node
 
     def _find_get_next_returns(self, fn: cst.FunctionDef) -> None:
-        """Fill :attr:`get_next_returns` and :attr:`dropped` for ``fn``; report the other get_next() calls."""
+        """Fill :attr:`get_next_returns`, :attr:`iterator_calls` and :attr:`dropped` for ``fn``;
+        report the other get_next() calls."""
         handled: Set[cst.Call] = set()
         for path, stmt in statements(fn.body):
             ret = _only(stmt, cst.Return)
-            value = ret.value if ret is not None else None
-            if _is_get_next(value) and self._dataset(value.func.value) is not None:  # return <iterator>.get_next()
+            chain = self._iterator_chain(ret, path[-1], fn) if ret is not None and fn not in self.shared else None
+            if chain is not None:
+                iterator, get_next, dropped = chain
                 self.get_next_returns.add(ret)
-                handled.add(value)
-                continue
-            before = _only(path[-1][-1], cst.Assign) if ret is not None and path[-1] else None
-            names = _plain_names(before.targets[0].target) if before is not None and len(before.targets) == 1 else None
-            if not names:
-                continue
-            if (_is_get_next(value) and _plain_names(value.func.value) == names == names[:1]
-                    and self._dataset(before.value) is not None):  # it = <iterator>; return it.get_next()
-                get_next = value
-            elif (_plain_names(value) == names and _is_get_next(before.value)
-                    and self._dataset(before.value.func.value) is not None):  # x, y = <iterator>.get_next(); return x, y
-                get_next = before.value
-            else:
-                continue
-            if all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
-                self.get_next_returns.add(ret)
-                self.dropped[path[-1][-1]] = ret
+                self.iterator_calls[iterator] = ret
+                self.dropped.update(dict.fromkeys(dropped, ret))
                 handled.add(get_next)
         for call in MethodCalls("get_next").walked(fn).calls:
             if call not in handled:
-                self.report(call, GET_NEXT.code, GET_NEXT.title, "return the dataset")
+                also = f": {fn.name.value} is also called elsewhere" if fn in self.shared else ""
+                self.report(call, GET_NEXT.code, GET_NEXT.title + also, "return the dataset")
+
+    def _iterator_chain(self, ret: cst.Return, before, fn: cst.FunctionDef):
+        """(iterator call, get_next call, statements to drop) when ``ret`` returns the
+        ``get_next()`` of a one-shot iterator of a dataset: directly, or through names bound
+        by the statements just before it (``it = ds.make_one_shot_iterator()``, ``x, y =
+        it.get_next()``) and read only there; else None."""
+        value, before, names, dropped = ret.value, list(before), [], []
+
+        def bound_before(targets: List[str]) -> Optional[cst.BaseExpression]:
+            stmt = before.pop() if before else None
+            assign = _only(stmt, cst.Assign)
+            if assign is None or len(assign.targets) != 1 or _plain_names(assign.targets[0].target) != targets:
+                return None
+            names.extend(targets)
+            dropped.append(stmt)
+            return assign.value
+
+        if _plain_names(value):  # return x, y
+            value = bound_before(_plain_names(value))
+        if not _is_get_next(value):
+            return None
+        get_next, iterator = value, value.func.value
+        if isinstance(iterator, cst.Name):  # it.get_next()
+            iterator = bound_before([iterator.value])
+        if iterator is None or self._dataset(iterator) is None:
+            return None
+        if not all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
+            return None
+        return iterator, get_next, dropped
 
     def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         """``ds`` of ``ds.make_one_shot_iterator()`` or ``tf.data.make_one_shot_iterator(ds)``."""
@@ -292,18 +489,14 @@ class InputFnTakesParams(MigrationCodemod):
         return None
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
-        ret = self.dropped.get(original_node)
-        if ret is None:
-            return updated_node
-        value = updated_node.body[0].value  # it = <iterator>, or x = <iterator>.get_next()
-        self.datasets[ret] = self._dataset(value.func.value if _is_get_next(value) else value)
-        return cst.RemoveFromParent()
+        if original_node in self.dropped:  # it = <iterator>, or x = <iterator>.get_next()
+            return cst.RemoveFromParent()
+        return updated_node
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
         if original_node not in self.get_next_returns:
             return updated_node
-        dataset = self.datasets.get(original_node) or self._dataset(updated_node.value.func.value)
-        return updated_node.with_changes(value=dataset)
+        return updated_node.with_changes(value=self.datasets[original_node])
 
     def _dataset_of(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """The dataset a batching call batches: ``ds`` in ``ds.batch(…)`` and ``ds.apply(map_and_batch(…))``."""
@@ -321,6 +514,45 @@ class InputFnTakesParams(MigrationCodemod):
         return updated_node
 
 
+def _examples(lost: Optional[Tuple[int, int, int]], each: str) -> str:
+    """The examples a note says are lost (on one TPU host, whose input_fn makes global batches)."""
+    if lost is None:
+        return ""
+    return f": {lost[0]} of {lost[1]} examples each {each} (batches of {lost[2]}, one TPU host)"
+
+
+def _number(expr, index) -> Optional[int]:
+    """The int an expression is: a literal, or a module-level name bound to one."""
+    if isinstance(expr, cst.Name):
+        expr = index.lookup(expr.value, None)
+    return int(expr.value, 0) if isinstance(expr, cst.Integer) else None
+
+
+_FOREVER = float("inf")
+
+
+def _size(steps: List[cst.Call], index):
+    """The number of elements of a dataset made by ``steps`` (latest first), when known here:
+    ``Dataset.range(N)``, then ``map``/``shuffle``/``cache``/``prefetch``, ``take(N)`` and
+    ``repeat`` (:data:`_FOREVER` without a count)."""
+    if not steps or not (len(steps[-1].args) == 1 and index.imports.api(steps[-1].func) == "tf.data.Dataset.range"):
+        return None
+    rows = _number(steps[-1].args[0].value, index)
+    for step in reversed(steps[:-1]):
+        method, count = step.func.attr.value, find_arg(step, "count", 0)
+        if rows is None or method in ("map", "shuffle", "cache", "prefetch"):
+            continue
+        if method == "take" and count is not None:
+            taken = _number(count.value, index)
+            rows = None if taken is None else min(rows, taken)
+        elif method == "repeat":
+            times = _FOREVER if count is None or _code(count.value) in ("None", "-1") else _number(count.value, index)
+            rows = None if times is None else rows * times
+        else:
+            return None
+    return rows
+
+
 def _drop_remainder_arg(call: cst.Call) -> Optional[cst.Arg]:
     return find_arg(call, "drop_remainder", BATCHING[batching(call)][1])
 
@@ -331,18 +563,58 @@ def _passes_params(call: cst.Call) -> bool:
         is_name(a.value, "params") for a in call.args)
 
 
-def _repeats_forever(dataset: cst.BaseExpression) -> bool:
-    """Whether a dataset chain ends in ``.repeat()`` with no count (nor a ``.take`` after
-    it): its batches are all whole, and dropping the remainder drops nothing."""
-    while isinstance(dataset, cst.Call) and isinstance(dataset.func, cst.Attribute):
-        method = dataset.func.attr.value
+def _calls(expr: cst.BaseExpression) -> List[cst.Call]:
+    """The method calls of a chain, latest first."""
+    found = []
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        found.append(expr)
+        expr = expr.func.value
+    return found
+
+
+def _repeat_of(steps: List[cst.Call]) -> Optional[str]:
+    """Of a pipeline's method calls (latest first): "always" past a ``.repeat()`` without a
+    count (its batches are all whole: dropping the remainder drops nothing), "maybe" past
+    ``.repeat(n)`` with the count in a variable, "never" past a ``.take`` or a counted repeat,
+    None when they do not say."""
+    for step in steps:
+        method = step.func.attr.value
         if method == "take":
-            return False
+            return "never"
         if method == "repeat":
-            count = find_arg(dataset, "count", 0)
-            return count is None or "".join(cst.Module([]).code_for_node(count.value).split()) in ("None", "-1")
-        dataset = dataset.func.value
-    return False
+            count = find_arg(step, "count", 0)
+            if count is None or _code(count.value) in ("None", "-1"):
+                return "always"
+            return "maybe" if isinstance(count.value, cst.Name) else "never"
+    return None
+
+
+def _code(node: cst.CSTNode) -> str:
+    return "".join(cst.Module([]).code_for_node(node).split())
+
+
+def _preceding(node: cst.CSTNode, parents) -> Iterator[cst.BaseStatement]:
+    """The statements that run before the statement holding ``node`` in its function, latest
+    first: those before it in its block, then those before each enclosing statement."""
+    while not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)) and node is not None:
+        parent = parents.get(node)
+        if isinstance(parent, cst.IndentedBlock) and isinstance(node, cst.BaseStatement):
+            yield from reversed(parent.body[:parent.body.index(node)])
+        node = parent
+
+
+class _Assignments(Visitor):
+    """The values assigned to a name (``name = value``) in a statement, nested defs left out."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.values = name, []
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(is_name(t.target, self.name) for t in node.targets):
+            self.values.append(node.value)
 
 
 def _only(stmt, kind):

@@ -42,6 +42,8 @@ class KerasModelToTPUEstimator(MigrationCodemod):
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites = {site.call: site for site in self.index.estimators if site.api in KERAS_APIS}
+        # found (and their obstacles reported) before the program decides what converts
+        self.batch_sizes = {call: batch_size_args(self, site) for call, site in self.sites.items()}
 
     def rewrites(self) -> bool:
         return bool(self.sites)
@@ -50,9 +52,8 @@ class KerasModelToTPUEstimator(MigrationCodemod):
         return self.sites
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        site = self.sites.get(original_node)
-        if site is None:
+        if original_node not in self.sites:
             return updated_node
         self.drop_import_of(original_node.func)
         call = updated_node.with_changes(func=self.runtime("model_to_estimator"))
-        return add_args(call, batch_size_args(self, site))
+        return add_args(call, self.batch_sizes[original_node])

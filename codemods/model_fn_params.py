@@ -18,7 +18,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import returned_function
 from .params_alias import HIDDEN_PARAMS, outer_params_read
-from .spec_helpers import called, gains_params, scope_of, takes_params, uses
+from .spec_helpers import called, gains_params, takes_params, uses
 from .syntax import add_args, add_param, find_arg, kwarg, param_names
 
 MODEL_FN_PARAMS = Rule(
@@ -134,7 +134,7 @@ class ModelFnTakesParams(MigrationCodemod):
         names = param_names(fn)
         if find_arg(call, "params", names.index("params") if "params" in names else None) is not None:
             return
-        caller = scope_of(self.index, call)
+        caller = self.index.enclosing_def(call)
         if any(arg.star for arg in call.args) or caller is None or caller not in self.index.model_fns \
                 or not takes_params(self.index, caller):
             self.report(call, PARAMS_NOT_PASSED.code, f"{PARAMS_NOT_PASSED.title}: {fn.name.value}(...)",

@@ -29,7 +29,7 @@ from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, Estimat
                          InputFnPlan, renamed)
 from .names import ImportTable, names_in
 from .positions import Spans, locate
-from .spec_helpers import called, gains_params, scope_of, uses
+from .spec_helpers import called, gains_params, uses
 from .syntax import parse_module
 
 @dataclasses.dataclass
@@ -358,6 +358,7 @@ class Program:
                     yield fn
                     yield from helpers
                     yield from self._param_uses(index, [fn, *helpers])
+                    yield from index.train_op_helpers(fn)  # their train ops may keep it as it is
             yield from filter(None, (index.run_config_of(site), index.params_dict_of(site)))
         for use in site.uses:
             yield use.call
@@ -388,7 +389,10 @@ class Program:
                 yield called(unit.index, node) or node
 
     def _plan_regions(self, plan: InputFnPlan) -> Iterator[cst.CSTNode]:
-        yield plan.takes_params
+        yield from filter(None, (plan.takes_params, plan.canned, plan.partial))
+        if plan.takes_params is not None:
+            index = self.owner(plan.takes_params).index
+            yield from index.callers(plan.takes_params)  # direct calls of it, which must pass params
         for node in (*plan.batch_calls, *plan.to_batch_param, plan.pass_params, plan.forwards, *plan.batch_kwargs):
             if node is None:
                 continue
@@ -396,9 +400,11 @@ class Program:
             if unit is not None:
                 yield unit.index.enclosing_function(node) or node
             if isinstance(node, cst.Call) and unit is not None:  # the def it calls, which may gain params
-                callee = unit.index.resolve_function(node.func, scope_of(unit.index, node))
+                callee = unit.index.resolve_function(node.func, unit.index.enclosing_def(node))
                 if callee is not None:
                     yield callee
+                    if node is plan.pass_params:
+                        yield from unit.index.callers(callee)
 
 
 def decide(program: Program) -> None:

@@ -52,7 +52,7 @@ def uses(index: EstimatorIndex, fns: Set[cst.FunctionDef]) -> Iterator[Tuple[cst
                                      cst.AssignTarget, cst.Attribute)) or \
                     isinstance(parent, cst.Arg) and parent.keyword is node:
                 continue  # a def, a parameter, an import, a binding, an attribute or keyword's name
-            fn = index.resolve_function(node, scope_of(index, node))
+            fn = index.resolve_function(node, index.enclosing_def(node))
             if fn in fns:
                 yield node, fn
 
@@ -62,10 +62,3 @@ def called(index: EstimatorIndex, node: cst.BaseExpression) -> Optional[cst.Call
     parent = index.parent_of.get(node)
     return parent if isinstance(parent, cst.Call) and parent.func is node else None
 
-
-def scope_of(index: EstimatorIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    """The innermost def holding ``node`` (a lambda's scope is the def around it)."""
-    fn = index.enclosing_function(node)
-    while isinstance(fn, cst.Lambda):
-        fn = index.enclosing_function(fn)
-    return fn

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 _RUNTIME = {
     "use_tpu": "est2tpu.runtime.tpu",
+    "on_tpu": "est2tpu.runtime.tpu",
     "tpu_cluster_resolver": "est2tpu.runtime.tpu",
     "model_to_estimator": "est2tpu.runtime.keras_estimator",
     "numpy_input_fn": "est2tpu.runtime.inputs",

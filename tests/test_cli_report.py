@@ -53,8 +53,8 @@ def test_each_rewrite_reported_is_at_a_statement_the_migration_changed(name):
     assert plain.rewrites == [] and plain.code == result.code and plain.findings == result.findings
 
 
-#: What the code at a rewrite's position starts with, in the file written in place (E2T104:
-#: the estimator, or the params dict its batch size left).
+#: What the code at a rewrite's position starts with, in the file written in place.
+#: (E2T104 also rewrites params: a dict literal without batch_size, or a copy {k: v ...}.)
 REWRITTEN = {"E2T101": r"[\w.]*TPUEstimatorSpec\(", "E2T102": r"def ", "E2T104": r"[\w.]*TPUEstimator\(|\{",
              "E2T105": r"[\w.]*RunConfig\(", "E2T108": r"est2tpu\.model_to_estimator\("}
 

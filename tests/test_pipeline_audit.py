@@ -1,6 +1,8 @@
 """Input pipelines the input_fn rewrite must follow or report: batching helpers, map_and_batch,
 iterators, params that TPUEstimator would refuse."""
 
+import pytest
+
 from test_rules import HEADER, codes, migrate
 
 HELPER = HEADER + '''B = 20
@@ -26,7 +28,7 @@ def test_a_batch_in_a_helper_takes_the_size_from_the_call():
     result = migrate(HELPER.replace("est.predict(lambda: prefetched_input_fn(x))\n", ""))
     assert "def input_fn(x, params):" in result.code
     assert 'return batch_it(ds, params["batch_size"])' in result.code
-    assert "return ds.batch(n, drop_remainder=True)" in result.code
+    assert "return ds.batch(n, drop_remainder=est2tpu.use_tpu())" in result.code  # no params here
     assert "lambda params: input_fn(x, params=params)" in result.code
     assert "eval_batch_size=B" in result.code
     assert migrate(result.code).code == result.code
@@ -61,8 +63,8 @@ est.evaluate(lambda: drop_input_fn(x), steps=3)
 def test_map_and_batch_batches_like_batch():
     result = migrate(MAP_AND_BATCH)
     code = "".join(result.code.split())
-    assert 'map_and_batch(f,params["batch_size"],drop_remainder=True)' in code
-    assert 'map_and_batch(f,batch_size=params["batch_size"],drop_remainder=True)' in code
+    assert 'map_and_batch(f,params["batch_size"],drop_remainder=True)' in code  # repeats: nothing lost
+    assert 'map_and_batch(f,batch_size=params["batch_size"],drop_remainder=est2tpu.on_tpu(params))' in code
     assert 'batch_and_drop_remainder(params["batch_size"]))' in code
     assert "train_batch_size=20" in code and "eval_batch_size=20" in code
     assert ("E2T209", 11) in codes(result) and "E2T218" not in dict(codes(result))
@@ -118,7 +120,7 @@ def test_params_get_batch_size_reads_the_batch_size_from_params():
     code = "".join(result.code.split())
     assert 'params={k:vfork,vinHP.items()ifk!="batch_size"}' in code
     assert 'train_batch_size=HP["batch_size"]' in code
-    assert 'params.get("batch_size"),drop_remainder=True' in code
+    assert 'params.get("batch_size"),drop_remainder=est2tpu.on_tpu(params)' in code
     assert migrate(result.code).code == result.code
 
 
@@ -132,3 +134,137 @@ def test_an_iterator_read_elsewhere_is_reported():
         "    return features\n\n"
         "est = tf.estimator.Estimator(model_fn)\nest.predict(input_fn)\n")
     assert ("E2T241", 5) in codes(migrate(source))
+
+
+def _program(**modules):
+    """The migrated text and findings of each module of a program (``trainer_inputs=...``)."""
+    from est2tpu.codemods.migrate import migrate_program
+    from est2tpu.codemods.program import Source
+
+    names = [name.replace("_", ".") for name in modules]
+    sources = [Source(code, (("/p", name),), f"/p/{name.replace('.', '/')}.py") for name, code in zip(names, modules.values())]
+    return dict(zip(modules, migrate_program(sources, style="none")))
+
+
+INPUTS = HEADER + '''BATCH = 32
+
+def input_fn():
+    return tf.data.Dataset.range(150).batch(BATCH).repeat()
+'''
+TASK = HEADER + '''from trainer.inputs import BATCH, input_fn
+
+def model_fn(features, labels, mode, params):
+    return tf.estimator.EstimatorSpec(mode, loss=tf.constant(0.0))
+
+est = tf.estimator.Estimator(model_fn)
+est.train(input_fn, steps=1)
+'''
+
+
+def test_a_direct_call_of_an_input_fn_gaining_params_in_another_module_passes_them():
+    """(The CLI gives the engine only modules that name an Estimator: a test module that does
+    not is not seen.)"""
+    check = "from trainer.inputs import BATCH, input_fn\n\ndef test_input():\n    assert next(iter(input_fn())) is not None\n"
+    results = _program(trainer_inputs=INPUTS, trainer_task=TASK, trainer_check=HEADER + check)
+    assert 'next(iter(input_fn(params={"batch_size": BATCH})))' in results["trainer_check"].code
+    assert "def input_fn(params):" in results["trainer_inputs"].code
+    assert "E2T239" not in {f.code for r in results.values() for f in r.findings}
+
+
+def test_a_direct_call_that_cannot_read_the_batch_size_keeps_the_estimator():
+    check = HEADER + "from trainer.inputs import input_fn\n\nfeatures = input_fn()\n"  # BATCH is not here
+    results = _program(trainer_inputs=INPUTS, trainer_task=TASK, trainer_check=check)
+    assert [f.code for f in results["trainer_check"].findings] == ["E2T239"]
+    assert "E2T250" in {f.code for f in results["trainer_task"].findings}
+    assert "def input_fn():" in results["trainer_inputs"].code and results["trainer_check"].code == check
+
+
+def test_a_direct_call_in_the_same_module_passes_the_batch_size_it_had():
+    result = migrate(INPUTS + "\nfirst = input_fn().take(1)\n\n" + TASK.split("\n", 3)[3])
+    assert 'first = input_fn(params={"batch_size": BATCH}).take(1)' in result.code
+    assert migrate(result.code).code == result.code
+
+
+PARTIAL = HEADER + '''import functools
+
+def read_dataset(split, params, mode):
+    return tf.data.Dataset.range(96).batch(params["batch_size"])
+
+HPARAMS = {{"batch_size": 32}}
+est = tf.estimator.Estimator(model_fn, params=HPARAMS)
+est.train(functools.partial(read_dataset, {bound}), steps=1)
+'''
+
+
+@pytest.mark.parametrize("bound, freed", [
+    ('"train", HPARAMS, "train"', 'functools.partial(read_dataset, "train", mode="train")'),
+    ('"train", params=HPARAMS', 'functools.partial(read_dataset, "train")'),
+    ('split="train", mode="train"', 'functools.partial(read_dataset, split="train", mode="train")'),
+])
+def test_a_partial_binding_the_estimators_params_leaves_them_free(bound, freed):
+    result = migrate(PARTIAL.format(bound=bound))
+    assert freed in result.code and "train_batch_size=32" in result.code
+    assert not [code for code, _ in codes(result) if code in ("E2T246", "E2T250")]
+    assert migrate(result.code).code == result.code
+
+
+@pytest.mark.parametrize("bound", ['"train", {"batch_size": 32}', '"train", params=OTHER', "*ARGS"])
+def test_a_partial_binding_other_params_keeps_the_estimator(bound):
+    result = migrate(PARTIAL.format(bound=bound))
+    assert ("E2T246", 10) in codes(result) and "E2T250" in dict(codes(result))
+    assert "TPUEstimator" not in result.code
+
+
+ITERATOR_HELPER = HEADER + '''def load_batches(x, batch_size):
+    dataset = tf.compat.v1.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    batched = dataset.make_one_shot_iterator().get_next()
+    return batched
+
+est = tf.estimator.Estimator(model_fn)
+est.evaluate(lambda: load_batches(x, 8), steps=3)
+'''
+
+
+def test_a_helper_returning_an_iterators_batch_returns_its_dataset():
+    result = migrate(ITERATOR_HELPER)
+    assert "batched = " not in result.code and "    return dataset\n" in result.code
+    assert "E2T241" not in dict(codes(result)) and "eval_batch_size=8" in result.code
+
+
+@pytest.mark.parametrize("source, line", [
+    (ITERATOR_HELPER + "first = load_batches(x, 8)\n", 5),  # called for its tensors too
+    (ITERATOR_HELPER.replace("    return batched", "    print(batched)\n    return batched"), 5),
+    (HEADER + "def input_fn():\n    ds = tf.compat.v1.data.Dataset.range(8).batch(2)\n"
+     "    features = ds.make_one_shot_iterator().get_next()\n    return features, features.pop('label')\n\n"
+     "est = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n", 5),
+])
+def test_an_iterators_tensors_used_otherwise_keep_the_estimator(source, line):
+    result = migrate(source)
+    assert ("E2T241", line) in codes(result) and "E2T250" in dict(codes(result))
+    assert "TPUEstimator" not in result.code
+
+
+@pytest.mark.parametrize("padding, reported", [
+    ("ds.padded_batch(4)", True),
+    ("ds.padded_batch(4, padded_shapes=[None])", True),
+    ("ds.padded_batch(4, SHAPES)", True),
+    ("ds.padded_batch(4, padded_shapes=[12])", False),
+])
+def test_padding_to_each_batchs_longest_element_is_blocking(padding, reported):
+    source = HEADER + ("SHAPES = [None]\n\ndef input_fn():\n    ds = tf.data.Dataset.range(8).map(lambda i: tf.range(i))\n"
+                       f"    return {padding}.repeat()\n\nest = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n")
+    result = migrate(source)
+    assert (("E2T224", 7) in codes(result)) is reported
+    assert "TPUEstimator(" in result.code  # blocking on a TPU, but the CPU run converts
+
+
+def test_an_input_fn_name_bound_again_is_the_value_it_holds_at_each_use():
+    source = HEADER + '''est = tf.estimator.Estimator(model_fn)
+input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({"x": x}, y, batch_size=16, num_epochs=None, shuffle=False)
+est.train(input_fn, steps=3)
+input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({"x": ex}, ey, batch_size=8, shuffle=False)
+est.evaluate(input_fn, steps=3)
+'''
+    result = migrate(source)
+    assert result.code.count("est2tpu.numpy_input_fn(") == 2 and "inputs.numpy_input_fn" not in result.code
+    assert "train_batch_size=16" in result.code and "eval_batch_size=8" in result.code

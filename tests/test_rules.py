@@ -108,7 +108,7 @@ def test_model_fn_hazards_are_located(body, code):
     ("def dict(**kw):\n    return kw\nest = tf.estimator.Estimator(model_fn=f, params=dict(lr=1))\n"
      "est.train(input_fn, steps=1)\n", "E2T213", 5),
     ("est = tf.estimator.Estimator(model_fn=f)\n"
-     "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=4), steps=1)\n", "E2T216", 4),
+     "est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, **settings), steps=1)\n", "E2T216", 4),
 ])
 def test_module_findings_are_located(source, code, line):
     assert (code, line) in codes(migrate(HEADER + source + DEFINED))
@@ -672,7 +672,7 @@ def test_a_def_batching_by_params_gets_params_from_the_lambdas_that_left_its_def
               "est.train(input_fn=functools.partial(to_dataset, 1), steps=1)\n"
               "est.evaluate(input_fn=lambda: to_dataset(2), steps=1)\n")
     code = migrate_code(program(source), style="none").code
-    assert 'batch(params["batch_size"], drop_remainder=True)' in code
+    assert 'batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params))' in code
     assert "lambda params: to_dataset(2, params=params)" in code
 
 
@@ -752,23 +752,67 @@ def test_optimizer_that_cannot_be_wrapped_is_reported_never_silent(line, column)
     assert [(f.code, f.line, f.col) for f in result.findings if f.code == "E2T214"] == [("E2T214", 7, column)]
 
 
-@pytest.mark.parametrize("chain, reported", [
-    ("ds.batch(2)", True),
-    ("ds.repeat(3).batch(2)", True),
-    ("ds.repeat().take(5).batch(2)", True),
-    ("ds.repeat().batch(2)", False),
-    ("ds.repeat().map(f).batch(2)", False),
-    ("ds.repeat(None).batch(2)", False),
-    ("ds.repeat(count=-1).batch(2)", False),
+@pytest.mark.parametrize("chain, lost", [
+    ("ds.batch(2)", ": 1 of 9 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat(3).batch(2)", ": 1 of 27 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat().take(5).batch(2)", ": 1 of 5 examples each evaluation (batches of 2, one TPU host)"),
+    ("ds.repeat(epochs).batch(2)", ""),
+    ("ds.batch(3)", None),  # 9 examples in whole batches of 3
+    ("ds.repeat().batch(2)", None),
+    ("ds.repeat().map(f).batch(2)", None),
+    ("ds.repeat(None).batch(2)", None),
+    ("ds.repeat(count=-1).batch(2)", None),
 ])
-def test_eval_remainder_only_when_the_eval_data_can_end(chain, reported):
+def test_eval_remainder_is_dropped_on_a_tpu_only_when_the_eval_data_can_end(chain, lost):
+    """Where a partial batch can be lost, only a TPU loses it (the CPU run keeps the original's
+    batches), and a note says how many examples, when that can be told."""
     source = HEADER + (
         f"def eval_input_fn():\n    ds = tf.data.Dataset.range(9)\n    return {chain}\n\n"
         "est = tf.estimator.Estimator(model_fn=f, params={'batch_size': 2})\n"
         "est.evaluate(eval_input_fn, steps=3)\n")
     result = migrate_code(program(source), style="none")
-    assert "drop_remainder=True" in result.code
-    assert (("E2T209", 5) in codes(result)) is reported
+    dropped = "drop_remainder=True" if lost is None else "drop_remainder=est2tpu.on_tpu(params)"
+    assert dropped in result.code
+    notes = [f.message for f in result.findings if f.code == "E2T209"]
+    assert notes == ([] if lost is None else ["on a TPU, evaluation drops the last partial batch" + lost])
+
+
+@pytest.mark.parametrize("pipeline, dropped, noted", [
+    ("ds = ds.batch(4)\n    return ds.repeat()", "est2tpu.on_tpu(params)", True),  # the same 2 examples each epoch
+    ("return ds.batch(4)", "est2tpu.on_tpu(params)", True),
+    ("return ds.repeat(2).batch(4)", "True", False),  # 300 examples in whole batches
+    ("ds = ds.repeat()\n    return ds.batch(4)", "True", False),
+    ("ds = ds.repeat()\n    ds = ds.map(abs)\n    return ds.batch(4)", "True", False),
+    ("if training:\n        ds = ds.repeat()\n    return ds.batch(4)", "est2tpu.on_tpu(params)", False),
+    ("return ds.repeat(epochs).batch(4)", "est2tpu.on_tpu(params)", False),
+])
+def test_training_that_can_lose_examples_on_a_tpu_says_so(pipeline, dropped, noted):
+    source = HEADER + (
+        f"def input_fn(training=True, epochs=None):\n    ds = tf.data.Dataset.range(150)\n    {pipeline}\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\nest.train(input_fn, steps=3)\n")
+    result = migrate_code(program(source), style="none")
+    assert f"batch(params[\"batch_size\"], drop_remainder={dropped})" in result.code
+    notes = [f.message for f in result.findings if f.code == "E2T237"]
+    assert notes == (["on a TPU, training drops each epoch's last partial batch: "
+                      "2 of 150 examples each epoch (batches of 4, one TPU host)"] if noted else [])
+
+
+def test_a_helper_without_params_drops_the_remainder_where_the_program_runs_on_a_tpu():
+    source = HEADER + (
+        "def make_input(ds, batch_size):\n    return ds.batch(batch_size)\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\n"
+        "est.train(lambda: make_input(tf.data.Dataset.range(9), 4), steps=3)\n")
+    code = migrate_code(program(source), style="none").code
+    assert "return ds.batch(batch_size, drop_remainder=est2tpu.use_tpu())" in code
+    assert 'lambda params: make_input(tf.data.Dataset.range(9), params["batch_size"])' in code
+
+
+def test_the_tf1_target_tells_a_tpu_from_params_without_est2tpu():
+    source = HEADER + (
+        "def eval_input_fn():\n    return tf.data.Dataset.range(9).batch(2)\n\n"
+        "est = tf.estimator.Estimator(model_fn=f)\nest.train(eval_input_fn, steps=3)\n")
+    code = migrate_code(program(source), Options(target="tf1"), style="none").code
+    assert 'batch(params["batch_size"], drop_remainder="context" in params)' in code
 
 
 @pytest.mark.parametrize("imports, call, named", [
@@ -867,25 +911,80 @@ def test_what_still_cannot_run_on_a_tpu_is_reported_after_migration(source):
     assert {"E2T208", "E2T217"} & {f.code for f in again.findings}
 
 
-def test_a_canned_input_fn_held_in_a_variable_is_reported_as_canned():
-    source = HEADER + (
-        "train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, batch_size=4, shuffle=False)\n"
-        "est = tf.estimator.Estimator(model_fn=f)\nest.train(train_fn, steps=1)\n")
+CANNED = HEADER + """def read_data(x, y, batch_size=550, shuffle=False):
+    return tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=batch_size, shuffle=shuffle)
+
+train_fn = {train}
+est = tf.estimator.Estimator(model_fn=f)
+est.train(train_fn, steps=1)
+est.evaluate(tf.compat.v1.estimator.inputs.pandas_input_fn(frame, labels, {eval_batch}, shuffle=False), steps=1)
+"""
+
+
+@pytest.mark.parametrize("train, eval_batch, train_size, eval_size", [
+    ("tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, batch_size=4, shuffle=False)", "16", "4", "16"),
+    ("tf.compat.v1.estimator.inputs.numpy_input_fn({'x': x}, y, shuffle=False)", "batch_size=16", "128", "16"),
+    ("read_data({'x': x}, y, batch_size=BATCH)", "16", "BATCH", "16"),
+    ("read_data({'x': x}, y)", "16", "550", "16"),
+])
+def test_numpy_and_pandas_input_fns_become_est2tpus_with_their_batch_sizes_lifted(
+        train, eval_batch, train_size, eval_size):
+    result = migrate_code(program("BATCH = 8\n" + CANNED.format(train=train, eval_batch=eval_batch)), style="none")
+    assert "inputs.pandas_input_fn" not in result.code and "est2tpu.pandas_input_fn(frame, labels" in result.code
+    assert "est2tpu.numpy_input_fn(" in result.code
+    assert f"train_batch_size={train_size}, eval_batch_size={eval_size}" in result.code
+    assert "E2T216" not in dict(codes(result)) and "E2T238" not in dict(codes(result))
+    assert ("E2T209", 10) in codes(result)  # one epoch, by default: on a TPU its last partial batch goes
+    assert migrate_code(result.code).code == result.code
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, **settings)\n", "its batch size cannot be read here"),
+    ("train_fn = read_data(x, y, *more)\n", "its batch size cannot be read here"),
+    ("train_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, shuffle=False)\n"
+     "features, labels = train_fn()\n", "train_fn() is also called directly"),
+])
+def test_a_canned_input_fn_that_cannot_be_rewritten_keeps_its_estimator(source, problem):
+    code = HEADER + "def read_data(x, y, batch_size=550, shuffle=False):\n" \
+        "    return tf.compat.v1.estimator.inputs.numpy_input_fn(x, y, batch_size=batch_size, shuffle=shuffle)\n\n" \
+        + source + "est = tf.estimator.Estimator(model_fn=f)\nest.train(train_fn, steps=1)\n"
+    result = migrate_code(program(code), style="none")
+    messages = [f.message for f in result.findings if f.code == "E2T216"]
+    assert len(messages) == 1 and problem in messages[0]
+    assert "E2T250" in dict(codes(result)) and "est2tpu" not in result.code
+
+
+def test_a_canned_input_fn_stays_for_tf1_targets():
+    source = CANNED.format(train="read_data(x, y)", eval_batch="16")
+    result = migrate_code(program(source), Options(target="tf1"), style="none")
+    assert any(f.code == "E2T216" and "TF 1.x" in f.message for f in result.findings)
+    assert "est2tpu" not in result.code
+
+
+@pytest.mark.parametrize("shuffle, noted", [("True", True), ("flags.shuffle", True), ("False", False)])
+def test_a_shuffled_canned_input_fn_says_its_order_changes(shuffle, noted):
+    source = CANNED.format(train=f"read_data(x, y, shuffle={shuffle})", eval_batch="16")
     result = migrate_code(program(source), style="none")
-    assert ("E2T216", 5) in codes(result)
-    assert ("E2T212", 5) not in codes(result)
+    assert (("E2T238", 4) in codes(result)) is noted
+
+
+def test_one_canned_input_fn_in_two_modes_of_other_batch_sizes_is_refused():
+    source = CANNED.format(train="read_data(x, y, batch_size=32)", eval_batch="16") + "est.evaluate(train_fn, steps=1)\n"
+    result = migrate_code(program(source), style="none")
+    assert "E2T230" in dict(codes(result)) and "est2tpu" not in result.code
 
 
 @pytest.mark.parametrize("batch, expected", [
-    ("ds.batch(BATCH, drop_remainder=False)", 'ds.batch(params["batch_size"], drop_remainder=True)'),
-    ("ds.batch(BATCH, False)", 'ds.batch(params["batch_size"], True)'),
+    ("ds.batch(BATCH, drop_remainder=False)", 'ds.batch(params["batch_size"], drop_remainder=est2tpu.on_tpu(params))'),
+    ("ds.batch(BATCH, False)", 'ds.batch(params["batch_size"], est2tpu.on_tpu(params))'),
     ("ds.batch(BATCH, drop_remainder=keep)", 'ds.batch(params["batch_size"], drop_remainder=keep)'),
     # padded_batch's second argument is padded_shapes, not drop_remainder
-    ("ds.padded_batch(BATCH, ([5], []))", 'ds.padded_batch(params["batch_size"], ([5], []), drop_remainder=True)'),
+    ("ds.padded_batch(BATCH, ([5], []))",
+     'ds.padded_batch(params["batch_size"], ([5], []), drop_remainder=est2tpu.on_tpu(params))'),
 ])
 def test_train_batches_get_a_static_shape(batch, expected):
     source = HEADER + (
-        f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(64)\n    return {batch}\n\n"
+        f"BATCH = 4\n\ndef input_fn():\n    ds = tf.data.Dataset.range(66)\n    return {batch}\n\n"
         "est = tf.estimator.Estimator(model_fn=model_fn)\nest.train(input_fn=input_fn, steps=2)\n")
     assert expected in migrate_code(program(source), style="none").code
 
@@ -1026,3 +1125,15 @@ def test_checkpoint_steps_are_read_against_iterations_per_loop(config, every):
                      "est.train(input_fn, steps=1)\n" + DEFINED)
     found = [f.message for f in result.findings if f.code == "E2T233"]
     assert found == ([f"checkpoints are saved between loops of iterations_per_loop steps: {every}"] if every else [])
+
+
+def test_a_keras_estimator_without_its_batch_sizes_stays_as_it_was():
+    """model_to_estimator's batch sizes are found before the program decides what converts:
+    one that cannot be lifted (E2T218, an obstacle) keeps the estimator."""
+    source = HEADER + (
+        "def make_estimator(model):\n    return tf.keras.estimator.model_to_estimator(keras_model=model)\n\n"
+        "def main(model, batch):\n    est = make_estimator(model)\n"
+        "    est.train(lambda: tf.data.Dataset.range(8).batch(batch), steps=1)\n")
+    result = migrate_code(source, style="none")
+    assert "E2T218" in dict(codes(result)) and "E2T250" in dict(codes(result))
+    assert "est2tpu" not in result.code

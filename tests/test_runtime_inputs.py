@@ -484,3 +484,30 @@ def test_tpu_estimator_trains_as_the_estimator(
         )
     assert predictions.shape == (EXAMPLES, 3)
     np.testing.assert_allclose(got_predictions, predictions, rtol=1e-6)
+
+
+def test_on_tpu_is_false_in_what_tpuestimator_gives_a_cpu_run(tmp_path):
+    """est2tpu.on_tpu(params), which migrated input_fns test before dropping a remainder: a
+    TPUEstimator(use_tpu=False) gives train, eval and predict input_fns no TPUContext."""
+    seen = []
+
+    def input_fn(params):
+        seen.append(est2tpu.on_tpu(params))
+        return tf.data.Dataset.from_tensors(({"x": [[1.0]]}, [[0.0]])).repeat(2)
+
+    def model_fn(features, labels, mode, params):
+        output = tf.compat.v1.layers.dense(features["x"], 1)
+        loss = tf.reduce_mean(tf.square(output - labels)) if labels is not None else None
+        step = tf.compat.v1.train.get_global_step()
+        train_op = tf.compat.v1.assign_add(step, 1) if mode == MODES.TRAIN else None
+        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op,
+                                                           predictions={"y": output})
+
+    estimator = tf.compat.v1.estimator.tpu.TPUEstimator(
+        model_fn, config=tf.compat.v1.estimator.tpu.RunConfig(model_dir=str(tmp_path)),
+        use_tpu=False, train_batch_size=1, eval_batch_size=1, predict_batch_size=1)
+    estimator.train(input_fn, steps=1)
+    estimator.evaluate(input_fn, steps=1)
+    list(estimator.predict(input_fn))
+    assert seen == [False, False, False]
+    assert est2tpu.on_tpu(_tpu_params()) and not est2tpu.on_tpu(None)

@@ -38,7 +38,8 @@ import collections
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_estimator.python.estimator.tpu.tpu_context import TPUContext
+
+from .tpu import on_tpu
 
 _PREDICT = tf.estimator.ModeKeys.PREDICT
 
@@ -196,7 +197,7 @@ def _input_fn(read, batch_size, num_epochs, shuffle, num_threads):
         columns, pack = read()
         params = params or {}
         size = params.get("batch_size", batch_size)
-        on_tpu = isinstance(params.get("context"), TPUContext)
+        tpu = on_tpu(params)
         rows = len(columns[0])
         indices = tf.data.Dataset.range(rows)
         if shuffle:
@@ -207,9 +208,9 @@ def _input_fn(read, batch_size, num_epochs, shuffle, num_threads):
             indices = tf.data.Dataset.range(num_threads).interleave(
                 lambda _: reader, cycle_length=num_threads, block_length=size
             )
-        drop = num_epochs is None or (on_tpu and mode != _PREDICT)
+        drop = num_epochs is None or (tpu and mode != _PREDICT)
         batches = indices.batch(size, drop_remainder=drop)
-        gather = _gather_in_graph if on_tpu else _gather_in_python
+        gather = _gather_in_graph if tpu else _gather_in_python
         return batches.map(lambda batch: pack(gather(columns, batch)))
 
     return input_fn
