@@ -44,13 +44,15 @@ def _lines(text: str) -> List[str]:
     return _LINE.findall(text)
 
 
-def changed_lines(before: str, after: str, line_length: int) -> List[Change]:
+def changed_lines(before: str, after: str, line_length: int, shrunk: bool = False) -> List[Change]:
     """1-based inclusive line ranges of ``after`` that need laying out, each with the
     lines of ``before`` it replaces (the line before it, for an insertion).
 
-    A changed line that still fits, in place of one line, is already laid out (black
+    A changed line that still fits, in place of one no longer, is already laid out (black
     would only add churn around it, such as blank lines around a nested def); so are
-    added top-level imports.  Inserted blocks and lines grown too long are laid out.
+    added top-level imports.  Inserted blocks and lines grown too long are laid out, and
+    with ``shrunk`` lines grown shorter too (black may join a split call that lost an
+    argument: black-formatted code only, others would churn).
     """
     old = [line.rstrip("\n") for line in _lines(before)]
     lines = [line.rstrip("\n") for line in _lines(after)]
@@ -60,7 +62,9 @@ def changed_lines(before: str, after: str, line_length: int) -> List[Change]:
         new = lines[j1:j2]
         if tag == "equal" or not new or all(line.startswith(("import ", "from ")) for line in new):
             continue
-        if tag == "replace" and i2 - i1 == j2 - j1 and all(len(line) <= line_length for line in new):
+        if tag == "replace" and i2 - i1 == j2 - j1 and \
+                all((len(old[i]) <= len(line) or not shrunk) and len(line) <= line_length
+                    for i, line in zip(range(i1, i2), new)):
             continue
         changes.append(((j1 + 1, j2), (i1 + 1, i2) if i2 > i1 else (max(i1, 1), max(i1, 1))))
     return changes
@@ -386,12 +390,16 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
         longest = max((len(line.rstrip("\n")) for line in _lines(before)), default=0)
         own = dataclasses.replace(own, line_length=79 if longest <= 79 else 88)
     own = dataclasses.replace(own, string_normalization=False)
-    changes = changed_lines(before, after, own.line_length)
-    if not changes:
-        return after
+    black_style = False
+    for shrunk in (True, False):
+        changes = changed_lines(before, after, own.line_length, shrunk)
+        if not changes:
+            return after
+        black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
+            before, [old for _, old in changes], mode)
+        if black_style:
+            break
     ranges = [new for new, _ in changes]
-    black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
-        before, [old for _, old in changes], mode)
     found = snippets(after, ranges)
     if found is None:
         return _black(after, mode) if black_style else _black(after, own, ranges)
