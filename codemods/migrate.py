@@ -19,6 +19,7 @@ import libcst as cst
 from . import positions
 from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context,
                    Finding, MigrationCodemod, Options)
+from .canned_estimators import CannedToRuntime
 from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from .cross_shard_optimizer import WrapOptimizerForTPU
 from .estimator_spec import EstimatorSpecToTPU
@@ -42,6 +43,7 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     EstimatorSpecToTPU,
     EstimatorToTPUEstimator,
     KerasModelToTPUEstimator,
+    CannedToRuntime,
     InputFnTakesParams,
     ReportTPUHazards,
 ]

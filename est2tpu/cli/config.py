@@ -59,7 +59,7 @@ _KEYS = {
 
 #: Every rule code (``est2tpu rules`` explains each).  The registry itself is in the codemods,
 #: whose import costs LibCST's; tests/test_cli_findings.py keeps the two equal.
-CODES: Tuple[str, ...] = tuple(f"E2T{n}" for n in (*range(101, 111), *range(201, 234), *range(240, 246), 250, 251,
+CODES: Tuple[str, ...] = tuple(f"E2T{n}" for n in (*range(101, 112), *range(201, 234), *range(240, 246), *range(250, 256),
                                                   *range(301, 316)))
 
 
