@@ -411,7 +411,8 @@ class EstimatorIndex:
 
     def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
         """The Estimators a receiver expression may be: one, each built in a branch of
-        ``a if c else b``, or each of a list a for loop goes through (``for est in ests``)."""
+        ``a if c else b``, each of a list a for loop goes through (``for est in ests``), or
+        each one a factory builds (``return Linear(...) if wide else DNN(...)``)."""
         value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
         if isinstance(value, cst.IfExp):
             return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
@@ -423,28 +424,29 @@ class EstimatorIndex:
                 return [site for e in listed.elements for site in self.sites_for(e.value, scope)]
             if isinstance(listed, cst.ListComp):
                 return self.sites_for(listed.elt, scope)
-        site = self.site_for(receiver, scope, guess=False)
-        return [site] if site is not None else []
+        return self._built(receiver, scope)
 
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
-        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
+        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to
+        (the first a factory may return); with ``guess``, a module with a single Estimator
+        answers that one."""
+        built = self._built(receiver, scope)
+        return built[0] if built else self.sole_estimator if guess else None
 
-        Followed through assignments and factory functions; with ``guess``, a module with a
-        single Estimator answers that one.
-        """
+    def _built(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
+        """The Estimators a receiver expression is, followed through assignments: the one
+        built there, or each one the factory function it calls builds."""
         if isinstance(receiver, (cst.Name, cst.Call)) or self_attribute(receiver):
             # Estimator(...).train(...), or a name or self.x it was assigned to
             value = receiver if isinstance(receiver, cst.Call) else self.value_of(receiver, scope)
             if isinstance(value, cst.Call):
                 for site in self.estimators:
                     if site.call is value:
-                        return site
+                        return [site]
                 factory = self.resolve_function(value.func, scope)
                 if isinstance(factory, cst.FunctionDef):
-                    for site in self._index_of(factory).estimators:
-                        if site.scope is factory:
-                            return site
-        return self.sole_estimator if guess else None
+                    return [site for site in self._index_of(factory).estimators if site.scope is factory]
+        return []
 
     def _other_api(self, receiver: cst.BaseExpression, scope) -> bool:
         """Whether ``receiver`` is (a name bound to) a TensorFlow object other than an
