@@ -133,7 +133,6 @@ PARAMETERS: Dict[str, Tuple[str, ...]] = {
         "dnn_hidden_units", "dnn_activation_fn", "dnn_dropout", "label_dimension", "weight_column", "config",
         "warm_start_from", "loss_reduction", "batch_norm", "linear_sparse_combiner"),
 }
-assert set(PARAMETERS) == RUNTIME_CANNED_APIS
 #: Feature-column arguments -> the part of the model they feed ("dnn" or "linear").
 COLUMN_ARGUMENTS = {"feature_columns": None, "dnn_feature_columns": "dnn", "linear_feature_columns": "linear"}
 #: Where the TF 2 classes are spelled (fully qualified prefixes); every other spelling of a

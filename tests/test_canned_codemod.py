@@ -103,7 +103,10 @@ def test_the_runtime_takes_the_tf2_signatures():
 
     import est2tpu
     from est2tpu.codemods.canned_estimators import PARAMETERS
+    from est2tpu.codemods.estimators import RUNTIME_CANNED_APIS
 
+    assert set(PARAMETERS) == RUNTIME_CANNED_APIS == {f"tf.estimator.{name}" for name in est2tpu.__all__
+                                                      if name.endswith(("Classifier", "Regressor"))}
     for api, names in PARAMETERS.items():
         name = api.rpartition(".")[2]
         assert tuple(inspect.signature(getattr(tf.estimator, name)).parameters) == names
