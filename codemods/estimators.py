@@ -24,6 +24,18 @@ Function = Union[cst.FunctionDef, cst.Lambda]
 TPU_ESTIMATOR_APIS = {"tf.estimator.tpu.TPUEstimator", "tf.contrib.tpu.TPUEstimator"}
 ESTIMATOR_APIS = {"tf.estimator.Estimator", *TPU_ESTIMATOR_APIS}
 KERAS_APIS = {"tf.keras.estimator.model_to_estimator"}
+#: The canned estimators (canonical names; the TF 1 and TF 2 classes share them): Estimators of
+#: the program like any other, whose conversion :mod:`codemods.canned_estimators` decides.
+CANNED_APIS = {f"tf.estimator.{n}" for n in (
+    "DNNClassifier", "DNNRegressor", "DNNEstimator", "LinearClassifier", "LinearRegressor",
+    "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
+    "DNNLinearCombinedEstimator", "BoostedTreesClassifier", "BoostedTreesRegressor",
+    "BaselineClassifier", "BaselineRegressor", "BaselineEstimator",
+    "experimental.RNNClassifier", "experimental.RNNEstimator", "experimental.KMeans")}
+#: The canned estimators est2tpu's runtime has an equivalent of (``est2tpu.DNNClassifier``...).
+RUNTIME_CANNED_APIS = {f"tf.estimator.{n}" for n in (
+    "DNNClassifier", "DNNRegressor", "LinearClassifier", "LinearRegressor",
+    "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor")}
 SPEC_APIS = {"tf.estimator.EstimatorSpec", "tf.estimator.tpu.TPUEstimatorSpec", "tf.contrib.tpu.TPUEstimatorSpec"}
 #: input_fn helpers that build their own batches and cannot take ``params``.
 CANNED_INPUT_APIS = {"tf.estimator.inputs.numpy_input_fn", "tf.estimator.inputs.pandas_input_fn"}
@@ -181,9 +193,11 @@ class _Collector(Visitor):
         if name is not None:
             self.calls_by_name.setdefault(name, []).append((node, self.scope))
         api = self.imports.api(node.func)
+        if api is not None and api.endswith("V2") and api[:-2] in CANNED_APIS:
+            api = api[:-2]  # the TF 2 class by its own name (canned.dnn.DNNClassifierV2)
         if api is not None:
             self.api_calls.append((node, api, self.scope))
-        if api in ESTIMATOR_APIS or api in KERAS_APIS:
+        if api in ESTIMATOR_APIS or api in KERAS_APIS or api in CANNED_APIS:
             self.estimators.append(EstimatorSite(node, api, self.scope))
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("export_saved_model", "export_savedmodel"):
             self.exports.append((node, self.scope))
@@ -216,7 +230,7 @@ class EstimatorIndex:
         #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
         self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
         collector.walk(module, self.parent_of)
-        self._module = module
+        self.module = module
         self._c = collector
         self.estimators = collector.estimators
         self.parents = {fn: parent for fn, parent in collector.functions}
@@ -279,7 +293,7 @@ class EstimatorIndex:
 
     def owns(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` is a node of this index's module."""
-        return node in self.parent_of or node is self._module
+        return node in self.parent_of or node is self.module
     # -- resolution -------------------------------------------------------------
 
     def scopes(self, scope: Optional[cst.FunctionDef]) -> Iterator[Optional[cst.FunctionDef]]:
@@ -443,7 +457,8 @@ class EstimatorIndex:
 
     def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
         """The Estimators a receiver expression may be: one, each built in a branch of
-        ``a if c else b``, or each of a list a for loop goes through (``for est in ests``)."""
+        ``a if c else b``, each of a list a for loop goes through (``for est in ests``), or
+        each one a factory builds (``return Linear(...) if wide else DNN(...)``)."""
         value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
         if isinstance(value, cst.IfExp):
             return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
@@ -455,28 +470,29 @@ class EstimatorIndex:
                 return [site for e in listed.elements for site in self.sites_for(e.value, scope)]
             if isinstance(listed, cst.ListComp):
                 return self.sites_for(listed.elt, scope)
-        site = self.site_for(receiver, scope, guess=False)
-        return [site] if site is not None else []
+        return self._built(receiver, scope)
 
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
-        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to.
+        """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to
+        (the first a factory may return); with ``guess``, a module with a single Estimator
+        answers that one."""
+        built = self._built(receiver, scope)
+        return built[0] if built else self.sole_estimator if guess else None
 
-        Followed through assignments and factory functions; with ``guess``, a module with a
-        single Estimator answers that one.
-        """
+    def _built(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
+        """The Estimators a receiver expression is, followed through assignments: the one
+        built there, or each one the factory function it calls builds."""
         if isinstance(receiver, (cst.Name, cst.Call)) or self_attribute(receiver):
             # Estimator(...).train(...), or a name or self.x it was assigned to
             value = receiver if isinstance(receiver, cst.Call) else self.value_of(receiver, scope)
             if isinstance(value, cst.Call):
                 for site in self.estimators:
                     if site.call is value:
-                        return site
+                        return [site]
                 factory = self.resolve_function(value.func, scope)
                 if isinstance(factory, cst.FunctionDef):
-                    for site in self._index_of(factory).estimators:
-                        if site.scope is factory:
-                            return site
-        return self.sole_estimator if guess else None
+                    return [site for site in self._index_of(factory).estimators if site.scope is factory]
+        return []
 
     def _other_api(self, receiver: cst.BaseExpression, scope) -> bool:
         """Whether ``receiver`` is (a name bound to) a TensorFlow object other than an
@@ -524,7 +540,7 @@ class EstimatorIndex:
 
     @functools.cached_property
     def _touched(self) -> Set[str]:
-        return _Touched().walked(self._module).names
+        return _Touched().walked(self.module).names
 
     def argument(self, site: EstimatorSite, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
         """The value the site's call passes as ``keyword`` (or at ``position``), also through a
@@ -806,10 +822,11 @@ class EstimatorIndex:
 
     # -- what an estimator runs -------------------------------------------------------
 
-    def run_config_of(self, site: EstimatorSite) -> Optional[cst.Call]:
-        """The ``RunConfig(...)`` call the site's ``config=`` is, followed through names,
-        ``self.x``, ``.replace(...)`` and functions returning it; None when not known."""
-        value = self.argument(site, "config", 2)
+    def run_config_of(self, site: EstimatorSite, position: Optional[int] = 2) -> Optional[cst.Call]:
+        """The ``RunConfig(...)`` call the site's ``config=`` (or argument at ``position``) is,
+        followed through names, ``self.x``, ``.replace(...)`` and functions returning it;
+        None when not known."""
+        value = self.argument(site, "config", position)
         for _ in range(4):
             if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
                 value = self.value_of(value, site.scope)

@@ -20,6 +20,7 @@ from . import positions
 from .base import (FINDINGS_KEY, OPTIONS_KEY, PENDING_REWRITES_KEY, REWRITES_KEY, RULES, SOURCE_KEY, Context,
                    Finding, MigrationCodemod, Options)
 from .canned_input_fns import CannedInputToRuntime
+from .canned_estimators import CannedToRuntime
 from .checkpoint_to_scaffold_fn import CheckpointInitToScaffoldFn
 from .cross_shard_optimizer import WrapOptimizerForTPU
 from .estimator_spec import EstimatorSpecToTPU
@@ -45,6 +46,7 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     EstimatorToTPUEstimator,
     KerasModelToTPUEstimator,
     CannedInputToRuntime,
+    CannedToRuntime,
     InputFnTakesParams,
     ReportTPUHazards,
 ]

@@ -23,10 +23,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tupl
 
 import libcst as cst
 
+from . import canned_estimators
 from .base import PENDING_KEY, RULES, Rule, register
 from .eval_metrics import METRICS_NOT_REWRITTEN as METRICS_STAY
-from .estimators import (ESTIMATOR_APIS, KERAS_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex, EstimatorSite, Function,
-                         InputFnPlan, renamed)
+from .estimators import (CANNED_APIS, ESTIMATOR_APIS, KERAS_APIS, RUNTIME_CANNED_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex,
+                         EstimatorSite, Function, InputFnPlan, renamed)
 from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, uses
@@ -152,7 +153,8 @@ class Component:
     @property
     def converts(self) -> bool:
         return not self.obstacles and not self.already_tpu and any(
-            site.api == "tf.estimator.Estimator" or site.api in KERAS_APIS for site in self.sites)
+            site.api == "tf.estimator.Estimator" or site.api in KERAS_APIS or site.api in RUNTIME_CANNED_APIS
+            for site in self.sites)
 
 
 class Program:
@@ -321,7 +323,7 @@ class Program:
         """The estimators, joined where they share code, with the regions each runs."""
         parent: Dict[int, int] = {}  # union-find over sites, by position in `sites`
         sites = [site for unit in self.units for site in unit.index.estimators
-                 if site.api in ESTIMATOR_APIS or site.api in KERAS_APIS]
+                 if site.api in ESTIMATOR_APIS or site.api in KERAS_APIS or site.api in CANNED_APIS]
         regions = [set(self._regions(site)) for site in sites]
         owner: Dict[cst.CSTNode, int] = {}
 
@@ -360,6 +362,8 @@ class Program:
                     yield from self._param_uses(index, [fn, *helpers])
                     yield from index.train_op_helpers(fn)  # their train ops may keep it as it is
             yield from filter(None, (index.run_config_of(site), index.params_dict_of(site)))
+        elif site.api in CANNED_APIS:
+            yield from canned_estimators.regions(index, site)
         for use in site.uses:
             yield use.call
             if use.plan is not None:

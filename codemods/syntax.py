@@ -78,6 +78,18 @@ def params_item(key: str, params: str = "params") -> cst.Subscript:
     return cst.Subscript(cst.Name(params), [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])
 
 
+def one_line(node: cst.CSTNode) -> str:
+    """The code of ``node`` without its whitespace (for a message)."""
+    return "".join(cst.Module([]).code_for_node(node).split())
+
+
+def spelled_call(call: cst.Call, api: str) -> str:
+    """The called function as the file spells it (on one line), with its canonical name
+    ``api`` when the spelling does not end in it (an alias)."""
+    spelled = one_line(call.func)
+    return spelled if spelled.endswith(api.partition(".")[2]) else f"{spelled} ({api})"
+
+
 def is_name(node, name: str) -> bool:
     """The bare name ``name`` (``None``, ``False``, ``params``...)."""
     return isinstance(node, cst.Name) and node.value == name

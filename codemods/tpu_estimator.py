@@ -227,7 +227,7 @@ class EstimatorToTPUEstimator(MigrationCodemod):
     RULES = [TO_TPU_ESTIMATOR, TO_TPU_RUN_CONFIG, NO_TRAIN_STEPS, NO_EVAL_STEPS,
              RESERVED_PARAMS, PARAMS_CALL, NO_BATCH_SIZE, BATCH_CONFLICT, CONFIG_UNKNOWN, UNKNOWN_KEYWORDS,
              CHECKPOINTS_PER_LOOP, NOT_PER_CORE]
-    TRIGGERS = ("Estimator", "RunConfig")
+    TRIGGERS = ("stimator", "RunConfig")  # Estimator, and the estimators tf.estimator makes (canned)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites: Dict[cst.Call, EstimatorSite] = {}

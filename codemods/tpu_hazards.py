@@ -1,7 +1,7 @@
 """Report what cannot be migrated safely (nothing is rewritten here).
 
     hidden = tf.compat.v1.py_func(my_fn, [x], tf.float32)   # E2T206: no TPU kernel
-    est = tf.estimator.DNNClassifier(hidden_units=[10])    # E2T204: no TPU version
+    hook = tf.compat.v1.train.LoggingTensorHook({"loss": loss}, every_n_iter=10)  # E2T208
 
 Each finding names the TPU rule it breaks and what to do instead.
 """
@@ -9,18 +9,10 @@ Each finding names the TPU rule it breaks and what to do instead.
 import libcst as cst
 
 from .base import MigrationCodemod, Rule
+from .estimators import CANNED_APIS
 from .names import is_schedule
-from .syntax import find_arg
+from .syntax import find_arg, spelled_call
 
-CANNED = Rule(
-    "E2T204", "canned estimator has no TPU version",
-    "DNNClassifier, LinearClassifier, DNNLinearCombined*, BoostedTrees* and the other canned "
-    "estimators have no public TPUEstimator counterpart. Rewrite them as a model_fn "
-    "(e.g. with tf.compat.v1.layers) to run on a TPU.",
-    before="est = tf.estimator.DNNClassifier(hidden_units=[10], feature_columns=cols)",
-    after="est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn=dnn_model_fn, ...)",
-    blocking=True,
-)
 GLOBAL_BATCH = Rule(
     "E2T205", "batch size becomes global",
     "train_batch_size is the global batch size; params['batch_size'] is per shard. Learning-rate "
@@ -73,11 +65,6 @@ PREDICTIONS = Rule(
     blocking=True,
 )
 
-CANNED_APIS = {f"tf.estimator.{n}" for n in (
-    "DNNClassifier", "DNNRegressor", "DNNEstimator", "LinearClassifier", "LinearRegressor",
-    "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
-    "DNNLinearCombinedEstimator", "BoostedTreesClassifier", "BoostedTreesRegressor",
-    "BaselineClassifier", "BaselineRegressor", "BaselineEstimator")}
 DYNAMIC_APIS = {"tf.unique", "tf.unique_with_counts", "tf.boolean_mask", "tf.dynamic_partition", "tf.py_func", "tf.py_function",
                 "tf.numpy_function", "tf.as_string", "tf.string_split", "tf.string_to_number",
                 "tf.string_to_hash_bucket_fast", "tf.placeholder"}
@@ -90,10 +77,10 @@ MULTI_GPU_APIS = {"tf.distribute.MirroredStrategy", "tf.contrib.distribute.Mirro
 
 
 class ReportTPUHazards(MigrationCodemod):
-    """Report TPU hazards: canned estimators, non-TPU ops, hooks, schedules, export."""
+    """Report TPU hazards: non-TPU ops, hooks, schedules, export, multi-GPU code."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [CANNED, GLOBAL_BATCH, NOT_ON_TPU, HOOK, EXPORT, MULTI_GPU, PREDICTIONS]
+    RULES = [GLOBAL_BATCH, NOT_ON_TPU, HOOK, EXPORT, MULTI_GPU, PREDICTIONS]
     TRIGGERS = ("stimator",)
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -102,9 +89,12 @@ class ReportTPUHazards(MigrationCodemod):
             self._check(call, api, index.in_model_fn(scope))
             if api in SPEC_APIS:
                 self._check_predictions(call, scope)
+        # est2tpu's canned estimators export the CPU graph themselves
+        canned = {call for site in index.estimators if site.api in CANNED_APIS for call in index.exports_of(site)}
         if index.estimators:
             for call, _ in index.exports:
-                self.report(call, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
+                if call not in canned:
+                    self.report(call, EXPORT.code, EXPORT.title, "pass export_to_tpu=False to TPUEstimator for CPU serving")
 
     def rewrites(self) -> bool:
         return False
@@ -119,26 +109,18 @@ class ReportTPUHazards(MigrationCodemod):
             self.report(arg, PREDICTIONS.code, PREDICTIONS.title, "return a dict: predictions={\"name\": tensor}")
 
     def _check(self, node: cst.Call, api: str, in_model_fn: bool) -> None:
-        if api in CANNED_APIS:
-            self.report(node, CANNED.code, f"{CANNED.title}: {_spelled(node, api)}", "write a model_fn")
-        elif api in MULTI_GPU_APIS:
-            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {_spelled(node, api)}", "remove it")
+        if api in MULTI_GPU_APIS:
+            self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: {spelled_call(node, api)}", "remove it")
         elif api == "tf.estimator.RunConfig" and any(
                 a.keyword and a.keyword.value in ("train_distribute", "eval_distribute") for a in node.args):
             self.report(node, MULTI_GPU.code, f"{MULTI_GPU.title}: RunConfig(train_distribute=...)", "remove it")
         if not in_model_fn:
             return
         if api in DYNAMIC_APIS or api.startswith(DYNAMIC_PREFIXES) or (api in ("tf.where", "tf.where_v2") and len(node.args) == 1):
-            self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {_spelled(node, api)}", "move it to the input_fn")
+            self.report(node, NOT_ON_TPU.code, f"{NOT_ON_TPU.title}: {spelled_call(node, api)}", "move it to the input_fn")
         elif api in HOOK_APIS:
-            self.report(node, HOOK.code, f"{HOOK.title}: {_spelled(node, api)}", "log through host_call")
+            self.report(node, HOOK.code, f"{HOOK.title}: {spelled_call(node, api)}", "log through host_call")
         elif is_schedule(api):
-            self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {_spelled(node, api)}",
+            self.report(node, GLOBAL_BATCH.code, f"{GLOBAL_BATCH.title}: check {spelled_call(node, api)}",
                         "decay_steps and step counts now count global batches")
 
-
-def _spelled(call: cst.Call, api: str) -> str:
-    """The called function as the file spells it (on one line), with its canonical name
-    when the spelling does not end in it (an alias)."""
-    spelled = "".join(cst.Module([]).code_for_node(call.func).split())
-    return spelled if spelled.endswith(api.partition(".")[2]) else f"{spelled} ({api})"

@@ -5,11 +5,7 @@ import importlib.util
 import pathlib
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
-# Fixtures whose migration is not written by est2tpu yet: canned_premade is migrated by
-# hand (tests/canned_premade_migrated.py, run by tests/test_canned_runtime.py) until
-# the canned-estimator codemod writes its golden canned_premade.py.out.
-PENDING = {"canned_premade"}
-NAMES = sorted(p.stem for p in FIXTURES.glob("*.py") if p.stem not in PENDING)
+NAMES = sorted(p.stem for p in FIXTURES.glob("*.py"))
 
 
 def load(path: pathlib.Path, name: str):

@@ -15,7 +15,7 @@ import pytest
 from fixture_programs import FIXTURES, NAMES
 from test_cli_helpers import CHIEF, CHIEF_LINE, SPEC, TRAINED_REWRITES, run_cli, write
 
-CANNED = "import tensorflow as tf\n\nest = tf.estimator.DNNClassifier(hidden_units=[3])\n"
+CANNED = "import tensorflow as tf\n\nest = tf.estimator.BaselineClassifier(n_classes=3)\n"
 BROKEN = "import tensorflow as tf\n\ndef model_fn(:\n    tf.estimator\n"
 
 
@@ -100,10 +100,10 @@ def test_output_file_keeps_the_patch_and_the_errors_apart(tree):
     assert result.code == 2
     doc = json.loads((tree / "out.json").read_text())
     assert doc["errors"][0]["path"] == "bad.py"
-    assert {f["code"] for f in doc["findings"]} == {"E2T201", "E2T204"}
+    assert {f["code"] for f in doc["findings"]} == {"E2T201", "E2T204", "E2T250"}
     assert result.stdout.startswith("--- a/m.py\n") or result.stdout.startswith("--- a/")
     assert "{" not in result.err and "bad.py:3:14: error: syntax error" in result.err
-    assert result.err.endswith("2 findings, 1 blocking\n")
+    assert result.err.endswith("3 findings, 2 blocking\n")
     if shutil.which("git"):  # stdout is the patch, nothing else
         (tree / "p.diff").write_bytes(result.out)
         applied = subprocess.run(["git", "apply", "--check", "p.diff"], cwd=tree, capture_output=True, text=True)
@@ -154,7 +154,7 @@ def test_markdown_report_lists_each_rewrite_and_each_finding_with_its_explanatio
     assert result.code == 2  # bad.py
     text = (tree / "report.md").read_text()
     assert text.startswith("# est2tpu migration report\n")
-    assert "in place: 2 files migrated, 2 unchanged, 1 failed, 2 findings, 1 blocking left to fix." in text
+    assert "in place: 2 files migrated, 2 unchanged, 1 failed, 3 findings, 2 blocking left to fix." in text
     sections = dict(re.findall(r"^## (\S+)\n(.*?)(?=^## |\Z)", text, re.S | re.M))
     assert set(sections) == {"m.py", "canned.py", "ok.py", "bad.py"}  # plain.py: nothing to say
     m = sections["m.py"]
@@ -168,7 +168,7 @@ def test_markdown_report_lists_each_rewrite_and_each_finding_with_its_explanatio
     assert written[int(line) - 1][int(col) - 1:].startswith("tf.compat.v1.estimator.tpu.TPUEstimatorSpec(")
     assert "(blocking)" in sections["canned.py"] and "### Rewrites made" not in sections["canned.py"]
     assert "Error: bad.py:3:14: error: syntax error" in sections["bad.py"]
-    assert "| canned.py | unchanged | 0 | 0 | 1 |" in text
+    assert "| canned.py | unchanged | 0 | 0 | 2 |" in text
 
 
 def test_json_report(tree):
@@ -177,7 +177,7 @@ def test_json_report(tree):
     result = run_cli("migrate", "--check", "--report", "report.json", ".", cwd=tree)
     assert result.code == 2
     doc = json.loads((tree / "report.json").read_text())
-    assert doc["mode"] == "--check" and doc["summary"]["blocking"] == 1
+    assert doc["mode"] == "--check" and doc["summary"]["blocking"] == 2
     files = {f["path"]: f for f in doc["files"]}
     assert set(files) == {"m.py", "canned.py", "ok.py", "bad.py"}
     assert files["m.py"]["status"] == "would be migrated"

@@ -92,7 +92,7 @@ def test_model_fn_hazards_are_located(body, code):
 
 
 @pytest.mark.parametrize("source, code, line", [
-    ("est = tf.estimator.DNNClassifier(hidden_units=[4], feature_columns=[])\n", "E2T204", 3),
+    ("est = tf.estimator.BaselineClassifier(n_classes=3)\n", "E2T204", 3),
     ("s = tf.distribute.MirroredStrategy()\nest = tf.estimator.Estimator(model_fn=f)\n", "E2T211", 3),
     ("c = tf.estimator.RunConfig(train_distribute=s)\n", "E2T211", 3),
     ("est = tf.estimator.Estimator(model_fn=f)\nest.train(input_fn=f)\n", "E2T202", 4),
@@ -118,10 +118,10 @@ INPUT_FNS = ("def input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n"
              "def canned_input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n\n")
 
 
-def test_a_canned_estimators_input_fn_is_left_to_it():
+def test_the_input_fn_of_a_canned_estimator_that_stays_is_left_to_it():
     source = HEADER + INPUT_FNS + (
         "tf.estimator.Estimator(model_fn).train(input_fn=input_fn, steps=2)\n"
-        "est = tf.estimator.DNNClassifier(hidden_units=[2], feature_columns=[])\n"
+        "est = tf.estimator.BaselineClassifier(n_classes=3)\n"
         "est.train(input_fn=canned_input_fn, steps=2)\n")
     result = migrate_code(program(source), style="none")
     assert "def canned_input_fn():\n    return tf.data.Dataset.range(8).batch(2)\n" in result.code

@@ -390,8 +390,18 @@ class CannedModelFn:
         self._embedding_optimizer = embedding_optimizer
         self._arguments = arguments
         self._tpu = None
+        # The optimizer instances' settings, read before they build a graph (see _fresh_optimizers).
+        self._optimizers = {
+            id(value): (type(value), value.get_config())
+            for value in arguments.values()
+            if isinstance(value, tf.keras.optimizers.legacy.Optimizer)
+        }
 
     def __call__(self, features, labels, mode, params, config):
+        with _fresh_optimizers(self._optimizers):
+            return self._call(features, labels, mode, params, config)
+
+    def _call(self, features, labels, mode, params, config):
         if not params["use_tpu"]:
             columns = {name: cols for name, (_, cols) in self._columns.items()}
             return self._model_fn(
@@ -597,6 +607,33 @@ def _scalar_summaries():
         yield scalars
     finally:
         summary.scalar, summary.histogram = scalar, histogram
+
+
+@contextlib.contextmanager
+def _fresh_optimizers(settings):
+    """Within: an optimizer instance that built another graph is given to the canned code
+    as a new one of its class and ``settings`` (id -> (class, config), read before it
+    built any graph).
+
+    The canned model_fns make the global step of their graph the optimizer's
+    ``iterations``, which an OptimizerV2 allows once: the canned estimator given an
+    instance builds one training graph.  TPUEstimator may build several, as
+    ``est2tpu verify`` does (the TPU graph, then the CPU one) and train() called again
+    does; the new optimizer trains as the instance would, from the checkpoint.
+    """
+    get = optimizers.get_optimizer_instance_v2
+
+    def fresh(opt, learning_rate=None):
+        if id(opt) in settings and opt.weights:
+            cls, config = settings[id(opt)]
+            opt = cls.from_config(config)
+        return get(opt, learning_rate=learning_rate)
+
+    optimizers.get_optimizer_instance_v2 = fresh
+    try:
+        yield
+    finally:
+        optimizers.get_optimizer_instance_v2 = get
 
 
 @contextlib.contextmanager
