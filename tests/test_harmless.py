@@ -5,9 +5,8 @@
   undecodable test files hold no Estimator API, so they are not even decoded).
 * The installed sources of TensorFlow, Keras and tensorflow-estimator (~2,500 files,
   copied to a temporary directory): migrated in place, with no internal error; every
-  change is one listed in ``JUSTIFIED_CHANGES`` (there are none: the estimator library's
-  own code names its classes through internal modules, which are not the public API
-  est2tpu migrates); a second run changes nothing.
+  change is one listed in ``JUSTIFIED_CHANGES`` (the estimator library's own code mostly
+  builds its estimators in ways that block a conversion); a second run changes nothing.
 """
 
 import importlib.util
@@ -25,7 +24,12 @@ pytestmark = pytest.mark.slow
 
 EST2TPU = [sys.executable, "-m", "est2tpu"]
 #: Files in TensorFlow's own sources that est2tpu may change, with the reason.
-JUSTIFIED_CHANGES = {}
+JUSTIFIED_CHANGES = {
+    "tensorflow_estimator/python/estimator/canned/linear_testing_utils.py":
+        "four tests train linear.LinearClassifierV2 (the TF 2 canned class through its own module, "
+        "as user code may name it) on a numpy_input_fn whose batch size they spell: each converts "
+        "whole to est2tpu.LinearClassifier over est2tpu.numpy_input_fn",
+}
 
 
 def run(*args, cwd=None):

@@ -81,6 +81,11 @@ def _contract(program, site) -> list:
     if site.api.endswith("TPUEstimator") and index.argument(site, "train_batch_size", None) is None:
         broken.append("no train_batch_size")
     for use in site.uses:
+        if use.plan is not None and use.plan.canned is not None:  # numpy_input_fn(...) and the like
+            api = program.owner(use.plan.canned).imports.api(use.plan.canned.func) or ""
+            if not api.startswith("est2tpu."):
+                broken.append(f"the {use.mode} input_fn is {api}, which TPUEstimator cannot call")
+            continue
         fn = use.plan.takes_params if use.plan else None
         if fn is None or "params" not in [p.name.value for p in (*fn.params.params, *fn.params.kwonly_params)]:
             broken.append(f"the {use.mode} input_fn takes no params")

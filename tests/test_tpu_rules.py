@@ -20,10 +20,10 @@ import pytest
 
 from fixture_programs import FIXTURES, NAMES, load
 
-# The Keras fixtures build their TPUEstimator inside est2tpu.model_to_estimator, whose
-# TPU graphs tests/test_keras_runtime.py checks; here: the programs whose model_fn
-# est2tpu rewrote.
-NAMES = [name for name in NAMES if not name.startswith("keras_")]
+# The Keras and canned fixtures build their TPUEstimator inside est2tpu's runtime
+# (model_to_estimator, DNNClassifier, ...), whose TPU graphs tests/test_keras_runtime.py and
+# tests/test_canned_runtime.py check; here: the programs whose model_fn est2tpu rewrote.
+NAMES = [name for name in NAMES if not name.startswith(("keras_", "canned_"))]
 
 tf = pytest.importorskip("tensorflow")
 tpu = tf.compat.v1.estimator.tpu

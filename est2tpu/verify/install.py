@@ -51,7 +51,11 @@ def install(reporter: Reporter, settings: Settings = Settings()) -> Callable[[],
     def undo() -> None:
         session.ACTIVE = None
         for owner, name, value in reversed(saved):
-            if value is _MISSING:
+            if value is _MISSING and name == "__new__":
+                # Deleting it would leave CPython's slot calling object.__new__ with the
+                # hook's arguments, which it refuses: a __new__ that drops them stays.
+                setattr(owner, name, staticmethod(_plain_new))
+            elif value is _MISSING:
                 delattr(owner, name)
             else:
                 setattr(owner, name, value)
@@ -60,6 +64,10 @@ def install(reporter: Reporter, settings: Settings = Settings()) -> Callable[[],
 
 
 _MISSING = object()
+
+
+def _plain_new(cls, *args, **kwargs):
+    return object.__new__(cls)
 
 
 def _on_tpu() -> bool:
