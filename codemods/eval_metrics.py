@@ -60,7 +60,7 @@ from .names import (
 from .syntax import (
     find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
 )
-from .walk import Visitor
+from .walk import ValueNames, Visitor
 
 EVAL_METRICS = Rule(
     "E2T106",
@@ -722,7 +722,7 @@ def _count_reads(*nodes) -> Counter:
     return counter.counts
 
 
-class _NameCount(Visitor):
+class _NameCount(ValueNames):
     """How often each name occurs, not counting attribute names and keywords."""
 
     def __init__(self) -> None:
@@ -730,14 +730,6 @@ class _NameCount(Visitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.counts[node.value] += 1
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
 
 
 class _KeyedReads(Visitor):

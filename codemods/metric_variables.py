@@ -15,7 +15,7 @@ import libcst as cst
 
 from .names import names_in, unpacked_position
 from .syntax import is_name
-from .walk import Visitor
+from .walk import ValueNames
 
 
 @dataclasses.dataclass
@@ -28,7 +28,7 @@ class Occurrence:
     stmt: Optional[cst.SimpleStatementLine] = None  # of a dict, none, unpack or mutation
 
 
-class Occurrences(Visitor):
+class Occurrences(ValueNames):
     """Each spelling of ``name`` in a function's own code (see :class:`Occurrence`), and the
     first def, lambda or class nested in it that spells it."""
 
@@ -43,14 +43,6 @@ class Occurrences(Visitor):
         return False
 
     visit_FunctionDef = visit_Lambda = visit_ClassDef = _scope
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == self.name:

@@ -149,3 +149,15 @@ class Visitor:
         finally:
             go = None  # `go` refers to itself: a cycle only the garbage collector would free
 
+
+class ValueNames(Visitor):
+    """A :class:`Visitor` that reaches a ``Name`` only where it is a value: not as an
+    attribute's name (``x.name``) nor as a keyword (``f(name=...)``)."""
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        self.walk(node.value)
+        return False
