@@ -10,8 +10,8 @@ it, so that a file whose imports were sorted stays sorted: into the group of imp
 group, in order: ``import x`` lines before ``from`` lines, each sorted by module name,
 case-insensitively, numbers by value.  In a notebook, whose cells are joined into one
 module, that is the cell that imports TensorFlow, after its magics.  A file that imports
-no TensorFlow at its top level gets it in its first group of imports, or after its
-docstring.
+no TensorFlow at its top level gets it in its first group of imports, else before its
+first statement that imports (``try: import tensorflow``), else after its docstring.
 """
 
 from __future__ import annotations
@@ -118,9 +118,31 @@ def _place(body: List[cst.BaseStatement], lines: List[cst.SimpleStatementLine]) 
         last += 1
 
 
+class _RunsImport(Visitor):
+    """Whether a statement imports when it runs (in a ``try`` or an ``if``; not in a def)."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_Import(self, node) -> bool:
+        self.found = True
+        return False
+
+    visit_ImportFrom = visit_Import
+
+
 def _insert_at(body) -> int:
     """Index after the imports that open the module (after its docstring): an import put
-    after later code would come too late for that code, which may use what it imports."""
+    after later code would come too late for that code, which may use what it imports.
+    In a module that imports only inside statements (``try: import tensorflow ...``), before
+    the first of them: in a notebook, that is the first cell that imports, not a licence
+    cell of comments and strings above it, which users do not run."""
+    nested = next((i for i, stmt in enumerate(body) if _RunsImport().walked(stmt).found), None)
+    if nested is not None:
+        return nested
     at = 0
     for i, stmt in enumerate(body):
         if _is_import_line(stmt):

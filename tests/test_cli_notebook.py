@@ -343,3 +343,32 @@ def test_colab_escapes_are_kept_in_changed_cells(tmp_path):
     spec = [line for line in removed if "EstimatorSpec(" in line]
     others = {json.dumps(line) + "," for line in TRAIN} | {json.dumps("import tensorflow as tf\n")}
     assert len(spec) == 1 and all(line.strip() in others for line in removed if line not in spec), removed
+
+
+# --------------------------------------------------------------------------- where imports go
+
+#: A Colab licence cell: a hidden form of comments and a string, which users do not run.
+LICENCE = _code_cell('#@title Licensed under the Apache License, Version 2.0 (the "License");\n',
+                     "# you may not use this file except in compliance with the License.\n",
+                     '"""Copyright 2019 The TensorFlow Authors."""')
+
+
+def _importing_cells(cells) -> list:
+    return [i for i, source in enumerate(cells) if any(line.startswith("import est2tpu") for line in source)]
+
+
+@pytest.mark.parametrize("imports", [
+    ["import tensorflow as tf"],
+    ["try:\n", "  import tensorflow.compat.v1 as tf\n", "except ImportError:\n", "  import tensorflow as tf\n"],
+    ["%tensorflow_version 1.x\n", "if True:\n", "  import tensorflow as tf\n"],
+])
+def test_est2tpu_is_imported_in_the_first_cell_that_imports_not_in_the_licence(tmp_path, imports):
+    """A cell of comments and strings (a hidden `#@title` licence) is skipped by users: an import
+    put there is a NameError later; it goes into the first cell that imports."""
+    settings = _code_cell("BATCH = 8\n")  # code, but no import
+    cells = _migrated_cells(tmp_path, _notebook_of(LICENCE, settings, _code_cell(*imports), _code_cell(*MODEL),
+                                                   _code_cell(*TRAIN)))
+    assert _importing_cells(cells) == [2], cells[:3]
+    assert cells[:2] == [LICENCE["source"], settings["source"]]
+    assert [line for line in cells[2] if line != "import est2tpu\n"] == imports
+    assert "est2tpu.use_tpu()" in "".join(cells[4])
