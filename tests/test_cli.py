@@ -469,6 +469,34 @@ def test_diff_applies_with_git_and_patch_and_equals_migrate(tmp_path):
     assert snapshot(with_patch) != snapshot(tree)
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_of_a_crlf_program_applies_and_equals_migrate_in_place(tmp_path):
+    """A program written on Windows (every line CRLF) whose migration inserts new lines (a
+    metric_fn, a CrossShardOptimizer branch, an import): the patch's hunks keep CRLF, so
+    git apply and patch -p1 accept it and give the in-place bytes."""
+    program = (REPO / "fixtures" / "mode_branches.py").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    tree = tmp_path / "repo"
+    write(tree, {"trainer/model.py": program})
+    _git("init", "-q", cwd=tree)
+    diff = run_cli("migrate", "--diff", "-q", ".", cwd=tree)
+    assert diff.code == 1 and b"def metric_fn" in diff.out, diff.err
+    hunk_lines = [line for line in diff.out.split(b"\n")[2:] if line[:1] in (b" ", b"-", b"+")]
+    assert hunk_lines and all(line.endswith(b"\r") for line in hunk_lines)
+    migrated = tmp_path / "migrated"
+    shutil.copytree(tree, migrated)
+    assert run_cli("migrate", "-q", ".", cwd=migrated).code == 0
+    assert b"\n" not in (migrated / "trainer/model.py").read_bytes().replace(b"\r\n", b"")
+
+    check = subprocess.run(["git", "apply", "--check", "-"], input=diff.out, cwd=tree, capture_output=True)
+    assert check.returncode == 0, check.stderr
+    if shutil.which("patch"):
+        dry = subprocess.run(["patch", "-p1", "--dry-run", "--quiet"], input=diff.out, cwd=tree, capture_output=True)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+    applied = subprocess.run(["git", "apply", "-"], input=diff.out, cwd=tree, capture_output=True)
+    assert applied.returncode == 0, applied.stderr
+    assert (tree / "trainer/model.py").read_bytes() == (migrated / "trainer/model.py").read_bytes()
+
+
 def test_diff_paths_are_relative_to_the_current_directory(tmp_path):
     write(tmp_path, {"proj/src/m.py": SPEC})
     result = run_cli("migrate", "--diff", str(tmp_path / "proj" / "src"), cwd=tmp_path / "proj")
