@@ -336,6 +336,45 @@ class EstimatorIndex:
             return self.classes.get(value.func.value)
         return None
 
+    @functools.cached_property
+    def _order(self) -> Dict[cst.CSTNode, int]:
+        """Each node's place in source order (the walk recorded the parents in that order)."""
+        return {node: i for i, node in enumerate(self.parent_of)}
+
+    @functools.cached_property
+    def _rebindings(self) -> Dict[str, List[cst.CSTNode]]:
+        """The names the module binds more than once outside functions and classes (a
+        notebook's later cell redefines input_fn): each def or assignment, in source order."""
+        found: Dict[str, List[cst.CSTNode]] = {}
+        for fn, parent in self._c.functions:
+            if parent is None:
+                found.setdefault(fn.name.value, []).append(fn)
+        for (scope, name), values in self._c.history.items():
+            if scope is None:
+                found.setdefault(name, []).extend(self.parent_of[value] for _, value in values)
+        found = {name: [node for node in nodes if not self._inside(node, cst.ClassDef)] for name, nodes in found.items()}
+        return {name: sorted(nodes, key=self._order.__getitem__) for name, nodes in found.items() if len(nodes) > 1}
+
+    def _inside(self, node: cst.CSTNode, outer) -> bool:
+        """Whether ``outer`` (a node, or a node type) holds ``node``."""
+        node = self.parent_of.get(node)
+        while node is not None and not (node is outer if isinstance(outer, cst.CSTNode) else isinstance(node, outer)):
+            node = self.parent_of.get(node)
+        return node is not None
+
+    def bound_at(self, name: cst.BaseExpression, scope) -> Optional[cst.CSTNode]:
+        """What a name read at module level (``scope`` None) holds there when the module binds
+        it more than once: the last def (a FunctionDef) or assigned value before the read.
+        None when it is bound once, or read in a function (which runs when it is called)."""
+        bindings = self._rebindings.get(name.value) if scope is None and isinstance(name, cst.Name) else None
+        at = self._order.get(name) if bindings else None
+        if at is None:
+            return None
+        before = [node for node in bindings if self._order[node] < at and not self._inside(name, node)]
+        if not before:
+            return None
+        return before[-1] if isinstance(before[-1], cst.FunctionDef) else before[-1].value
+
     def function_named(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
         index = self._index_of(scope)
         if index is not self:
@@ -362,6 +401,9 @@ class EstimatorIndex:
             found = set(self.resolve_functions(expr, scope, depth))
             return found.pop() if len(found) == 1 else None
         if isinstance(expr, cst.Name):
+            bound = self.bound_at(expr, scope)
+            if bound is not None:
+                return bound if isinstance(bound, cst.FunctionDef) else self.resolve_function(bound, scope, depth + 1)
             fn = self.function_named(expr.value, scope)
             if fn is not None:
                 return fn
@@ -624,7 +666,10 @@ class EstimatorIndex:
         index = self._index_of(scope)
         if index is not self:
             return index._plan(expr, scope, depth)
-        if isinstance(expr, cst.Name) and self.function_named(expr.value, scope) is None:
+        bound = self.bound_at(expr, scope)
+        if bound is not None and not isinstance(bound, cst.FunctionDef):
+            return self._plan(bound, scope, depth + 1)
+        if isinstance(expr, cst.Name) and bound is None and self.function_named(expr.value, scope) is None:
             value = self.lookup(expr.value, scope)
             if value is not None:
                 return self._plan(value, scope, depth + 1)

@@ -372,3 +372,48 @@ def test_est2tpu_is_imported_in_the_first_cell_that_imports_not_in_the_licence(t
     assert cells[:2] == [LICENCE["source"], settings["source"]]
     assert [line for line in cells[2] if line != "import est2tpu\n"] == imports
     assert "est2tpu.use_tpu()" in "".join(cells[4])
+
+
+# --------------------------------------------------------------------------- a function redefined in a later cell
+
+#: A first input_fn, the estimator trained with it, then a later cell redefines input_fn (a
+#: different batch) and a second estimator trains with that one, as tutorials do.
+FIRST_INPUT = ["def input_fn():\n", "    return tf.data.Dataset.from_tensors(([1.0], [1.0])).repeat().batch(8)\n"]
+SECOND_INPUT = ["def input_fn():\n", "    return tf.data.Dataset.from_tensors(([2.0], [2.0])).repeat().batch(16)\n"]
+#: MODEL without its training_chief_hooks (a finding): converted cleanly.
+PLAIN_MODEL = [*MODEL[:-1], "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)\n"]
+
+
+def _trained(estimator: str) -> list:
+    return [f"{estimator} = tf.estimator.Estimator(model_fn)\n", f"{estimator}.train(input_fn, max_steps=10)\n"]
+
+
+@pytest.mark.parametrize("redefined", [
+    SECOND_INPUT,
+    ["input_fn = lambda: tf.data.Dataset.from_tensors(([2.0], [2.0])).repeat().batch(16)\n"],
+])
+def test_a_function_redefined_in_a_later_cell_migrates_idempotently(tmp_path, redefined):
+    """Each use gets the definition bound where it runs: both input_fns take params, each
+    estimator its own batch size; a second run changes nothing and --check passes."""
+    text = _notebook_of(_code_cell("import tensorflow as tf\n"), _code_cell(*PLAIN_MODEL), _code_cell(*FIRST_INPUT),
+                        _code_cell(*_trained("first")), _code_cell(*redefined), _code_cell(*_trained("second")))
+    cells = ["".join(source) for source in _migrated_cells(tmp_path, text)]
+    once = snapshot(tmp_path)
+    assert "params" in cells[2] and "params" in cells[4], cells[4]
+    assert "train_batch_size=8" in cells[3] and "train_batch_size=16" in cells[5], cells[5]
+    check = run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path)
+    assert check.code == 0, check.stdout + check.err
+    assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
+    assert snapshot(tmp_path) == once
+
+
+def test_a_model_fn_redefined_before_the_estimator_is_the_one_converted(tmp_path):
+    """The estimator runs the model_fn bound when it is built: the later definition."""
+    second = [line.replace("reduce_sum", "reduce_mean") for line in PLAIN_MODEL]
+    text = _notebook_of(_code_cell("import tensorflow as tf\n"), _code_cell(*PLAIN_MODEL), _code_cell(*second),
+                        _code_cell(*FIRST_INPUT), _code_cell(*_trained("estimator")))
+    cells = ["".join(source) for source in _migrated_cells(tmp_path, text)]
+    assert "TPUEstimatorSpec" in cells[2] and "TPUEstimator(" in cells[4], cells[2]
+    once = snapshot(tmp_path)
+    assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
+    assert snapshot(tmp_path) == once
