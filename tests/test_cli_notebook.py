@@ -417,3 +417,40 @@ def test_a_model_fn_redefined_before_the_estimator_is_the_one_converted(tmp_path
     once = snapshot(tmp_path)
     assert run_cli("migrate", "nb.ipynb", cwd=tmp_path).code == 0
     assert snapshot(tmp_path) == once
+
+
+#: A notebook that trains with one input_fn and evaluates with another of the same name,
+#: defined in a later cell; seeded, so both versions give the same loss.
+RERUN = [
+    ["import numpy as np\n", "import tensorflow as tf\n"],
+    ["def model_fn(features, labels, mode, params):\n",
+     "    w = tf.compat.v1.get_variable('w', [1, 1], initializer=tf.compat.v1.constant_initializer(0.5))\n",
+     "    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) - labels))\n",
+     "    optimizer = tf.compat.v1.train.GradientDescentOptimizer(0.1)\n",
+     "    train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_global_step())\n",
+     "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)\n"],
+    ["def input_fn():\n",
+     "    x = np.arange(16, dtype=np.float32).reshape(16, 1) / 16\n",
+     "    return tf.data.Dataset.from_tensor_slices((x, 2 * x)).repeat().batch(8)\n"],
+    ["estimator = tf.estimator.Estimator(model_fn, model_dir=MODEL_DIR)\n",
+     "estimator.train(input_fn, max_steps=5)\n"],
+    ["def input_fn():\n",
+     "    x = np.ones((16, 1), np.float32)\n",
+     "    return tf.data.Dataset.from_tensor_slices((x, 3 * x)).repeat().batch(8)\n"],
+    ["result = estimator.evaluate(input_fn, steps=2)\n"],
+]
+
+
+def test_a_notebook_redefining_its_input_fn_runs_the_same_after_migration(tmp_path, monkeypatch):
+    """Run the cells before and after migration on the CPU: the same evaluation loss."""
+    pytest.importorskip("tensorflow")
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    original = [list(cell) for cell in RERUN]
+    migrated = _migrated_cells(tmp_path, _notebook_of(*(_code_cell(*cell) for cell in RERUN)))
+    assert "TPUEstimator(" in "".join(migrated[3])
+    losses = []
+    for name, cells in (("before", original), ("after", migrated)):
+        scope = {"MODEL_DIR": str(tmp_path / name)}
+        exec(compile("".join("".join(cell) for cell in cells), f"{name}.ipynb", "exec"), scope)
+        losses.append(scope["result"]["loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
