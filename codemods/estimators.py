@@ -317,10 +317,14 @@ class EstimatorIndex:
 
     def value_of(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
         """The value last assigned to a name, or to ``self.x`` (one binding for the class), seen
-        from ``scope``; None for any other expression."""
+        from ``scope`` (a name the module binds again: the value it holds where it is read, see
+        :meth:`bound_at`); None for any other expression."""
         index = self._index_of(scope)
         if index is not self:
             return index.value_of(expr, scope)
+        bound = self.bound_at(expr, scope)
+        if bound is not None:  # a name the module binds again: what it holds here
+            return None if isinstance(bound, cst.FunctionDef) else bound
         if isinstance(expr, cst.Name):
             key = expr.value
         elif isinstance(expr, cst.Attribute) and self._instance_of(expr.value, scope):  # exp.x: its self.x

@@ -419,6 +419,19 @@ def test_a_model_fn_redefined_before_the_estimator_is_the_one_converted(tmp_path
     assert snapshot(tmp_path) == once
 
 
+def test_a_cell_run_again_builds_and_trains_its_own_estimator(tmp_path):
+    """The train cell copied below itself (``estimator = ...`` bound twice): each
+    ``estimator.train`` trains the Estimator built just above it, so neither is E2T218
+    ("trained nowhere") and both convert."""
+    text = _notebook_of(_code_cell("import tensorflow as tf\n"), _code_cell(*PLAIN_MODEL), _code_cell(*FIRST_INPUT),
+                        _code_cell(*_trained("estimator")), _code_cell(*_trained("estimator")))
+    cells = ["".join(source) for source in _migrated_cells(tmp_path, text)]
+    assert all("TPUEstimator(" in cell and "train_batch_size=8" in cell for cell in cells[3:]), cells[3:]
+    once = snapshot(tmp_path)
+    check = run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path)
+    assert check.code == 0 and snapshot(tmp_path) == once, check.stdout + check.err
+
+
 #: A notebook that trains with one input_fn and evaluates with another of the same name,
 #: defined in a later cell; seeded, so both versions give the same loss.
 RERUN = [
