@@ -147,3 +147,23 @@ def test_check_fails_with_the_finding_located(tmp_path):
     assert any(line.startswith("trainer/task.py:24:5: E2T248 ") for line in lines), lines
     assert any(line.startswith("trainer/model.py:26:12: E2T250 ") for line in lines), lines
     assert (tmp_path / "trainer/model.py").read_text() == MODEL
+
+
+LEGACY_MODEL = '''\
+import tensorflow as tf
+import tensorflow.contrib.learn as tflearn
+
+
+def rnn_model(features, targets, mode):
+    predictions = tf.layers.dense(features["x"], 1)
+    loss = tf.losses.mean_squared_error(targets, predictions)
+    train_op = tf.contrib.layers.optimize_loss(loss, tf.train.get_global_step(), 0.01, "SGD")
+    return tflearn.ModelFnOps(mode=mode, predictions={"y": predictions}, loss=loss, train_op=train_op)
+'''
+
+
+def test_a_module_that_never_says_estimator_is_read_for_contrib_learn(tmp_path):
+    write(tmp_path, {"legacy.py": LEGACY_MODEL})
+    run = run_cli("migrate", "--check", "legacy.py", cwd=tmp_path)
+    assert run.code == 1
+    assert run.stdout.startswith("legacy.py:9:12: E2T248 "), run.stdout
