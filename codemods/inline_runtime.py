@@ -129,8 +129,8 @@ def insert(tree: cst.Module, inline: Optional[Inline]) -> cst.Module:
                       and calls & _AllNames().walked(stmt).names), len(body))
     at = max((i + 1 for i in range(first_use) if _is_import(body[i])), default=_after_docstring(body))
     at = min(at, first_use)
-    defs[0] = defs[0].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-    if at < len(body):
+    defs = [stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) for stmt in defs]
+    if at < len(body) and not _bare_name(body[at]):  # a notebook's cell boundary ends the cell
         body[at] = _two_blank_lines_above(body[at])
     body[at:at] = defs
     return tree.with_changes(body=body)
@@ -138,6 +138,11 @@ def insert(tree: cst.Module, inline: Optional[Inline]) -> cst.Module:
 
 def _is_import(stmt: cst.BaseStatement) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
+def _bare_name(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(
+        stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.Name)
 
 
 def _after_docstring(body: List[cst.BaseStatement]) -> int:

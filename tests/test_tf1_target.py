@@ -228,3 +228,21 @@ def test_a_later_migration_reuses_the_switches_an_earlier_one_wrote():
     assert "est2 = tf.contrib.tpu.TPUEstimator(" in code
     assert code.count("def _use_tpu") == 1 and code.count("def _tpu_cluster_resolver") == 1
     assert code.count("cluster=_tpu_cluster_resolver()") == 2
+
+
+def test_a_notebook_gets_the_switches_in_the_cell_of_its_imports(tmp_path):
+    import json
+
+    from test_cli_helpers import run_cli
+
+    cells = MODULE_LEVEL.replace("\n\nBATCH", "\n\n\nBATCH").split("\n\n\n")
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                     "source": cell.strip() + "\n"} for cell in cells], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    (tmp_path / "trainer.ipynb").write_text(json.dumps(nb, indent=1))
+    assert run_cli("migrate", "--target", "tf1", "trainer.ipynb", cwd=tmp_path).code == 0
+    sources = ["".join(cell["source"]) for cell in json.loads((tmp_path / "trainer.ipynb").read_text())["cells"]]
+    assert sources[0].startswith("import os\nimport tensorflow as tf\n\n\ndef _use_tpu():\n")
+    assert sources[0].endswith('(tpu=os.environ["TPU_NAME"])\n')  # no blank lines left at the cell's end
+    assert sources[1] == "BATCH = 8\n"
+    assert "cluster=_tpu_cluster_resolver()" in sources[-1] and not any("est2tpu." in s for s in sources)
