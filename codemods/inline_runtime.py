@@ -6,7 +6,7 @@ cannot ``import est2tpu``.  Where the tf2 target writes ``est2tpu.use_tpu()`` or
 :mod:`est2tpu.runtime.tpu` does, written once per module after its imports::
 
     def _use_tpu():
-        \"\"\"Whether TPU_NAME names a TPU to run on (est2tpu's rule).\"\"\"
+        \"\"\"Whether TPU_NAME names a TPU to run on.\"\"\"
         return bool(os.environ.get("TPU_NAME"))
 
 Its names avoid every name the module uses; a def of that name the module already has
@@ -33,7 +33,7 @@ INLINE_KEY = "est2tpu.inline-runtime"
 TEMPLATES: Dict[str, str] = {
     "use_tpu": '''
 def {use_tpu}():
-    """Whether TPU_NAME names a TPU to run on (est2tpu's rule)."""
+    """Whether TPU_NAME names a TPU to run on."""
     return bool({environ}.get("TPU_NAME"))
 ''',
     "tpu_cluster_resolver": '''
