@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional
 
 import libcst as cst
 
+from . import inline_runtime
 from .estimators import EstimatorIndex
 from .imports import ADD_KEY, DROP_KEY, update_imports
 from .names import TARGETS, ImportTable
@@ -41,10 +42,15 @@ class Rule:
     #: Other blocking findings leave a conversion that runs on the CPU and fails loudly on a
     #: TPU until fixed by hand.
     obstacle: bool = False
+    #: An obstacle to every estimator of the program, wherever in it the finding is (code the
+    #: program runs its estimators through, which est2tpu cannot follow).
+    program_wide: bool = False
 
     def __post_init__(self) -> None:
         if self.obstacle and not self.blocking:
             raise ValueError(f"{self.code}: an obstacle is blocking")
+        if self.program_wide and not self.obstacle:
+            raise ValueError(f"{self.code}: a program-wide finding is an obstacle")
 
     @property
     def kind(self) -> str:
@@ -148,7 +154,9 @@ class MigrationCodemod(cst.CSTTransformer):
         return new
 
     def fix_imports(self, tree: cst.Module) -> cst.Module:
+        """The defs written inline for TF 1.x targets, then the imports added and dropped."""
         scratch = self.context.scratch
+        tree = inline_runtime.insert(tree, scratch.pop(inline_runtime.INLINE_KEY, None))
         return update_imports(tree, scratch.pop(ADD_KEY, []), scratch.pop(DROP_KEY, []))
 
     def prepare(self, module: cst.Module, shared: Optional["MigrationCodemod"] = None, unit=None) -> None:
@@ -252,8 +260,14 @@ class MigrationCodemod(cst.CSTTransformer):
         return self._shared.params_name() if self._shared is not None else "params"
 
     def runtime(self, name: str) -> cst.BaseExpression:
-        """``est2tpu.<name>``, importing est2tpu once."""
-        self.context.scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))
+        """``est2tpu.<name>``, importing est2tpu once; for TF 1.x targets, which cannot import
+        est2tpu, the def the module gets in its place (:mod:`codemods.inline_runtime`: only
+        the TPU switches have one, so a concern refuses the rest under ``--target tf1``)."""
+        scratch = self.context.scratch
+        if self.options.target == "tf1":
+            return cst.Name(inline_runtime.request(scratch, self._module, self.imports, name,
+                                                   scratch.setdefault(ADD_KEY, [])))
+        scratch.setdefault(ADD_KEY, []).append(("est2tpu", None, None))
         return dotted_expr(f"est2tpu.{name}")
 
     def on_tpu(self, params: bool = True) -> cst.BaseExpression:

@@ -28,6 +28,7 @@ from .base import MigrationCodemod, Options, Rule
 from .estimators import CANNED_APIS, RUNTIME_CANNED_APIS, EstimatorIndex, EstimatorSite, OwnCalls
 from .names import dotted
 from .syntax import add_args, dotted_expr, find_arg, is_name, kwarg, one_line, param_names, spelled_call
+from .tf1_code import first_call
 from .tpu_estimator import batch_size_args
 from .walk import Visitor
 
@@ -254,19 +255,11 @@ def _is_v2(index: EstimatorIndex, func: cst.BaseExpression) -> bool:
 def _tf1_code(index: EstimatorIndex) -> Optional[str]:
     """The first call of the program to a TF 1 name TF 2 lacks (``tf.logging.set_verbosity
     at trainer/model.py:5``), or None."""
-    program = index.program
-    for owner in program.indexes if program is not None else [index]:
-        for call, _, _ in owner.api_calls:
-            qualified = owner.imports.qualified(call.func) or ""
-            parts = qualified.split(".")
-            if parts[0] == "tensorflow" and len(parts) > 1 and (
-                    parts[1] in _TF1_ONLY or ".".join(parts[1:3]) in _TF1_ONLY):
-                spelled = "tf." + ".".join(parts[1:])
-                if program is None:
-                    return spelled
-                unit = program.unit_of(owner)
-                return f"{spelled} at {unit.source.display}:{unit.line_of(call)}"
-    return None
+    def tf1_only(qualified: str) -> bool:
+        parts = qualified.split(".")
+        return len(parts) > 1 and (parts[1] in _TF1_ONLY or ".".join(parts[1:3]) in _TF1_ONLY)
+
+    return first_call(index, tf1_only)
 
 
 class _Checks:

@@ -32,16 +32,35 @@ KERAS_TO_TPU = Rule(
     after="estimator = est2tpu.model_to_estimator(keras_model=model, train_batch_size=32)",
 )
 
+KERAS_TF1 = Rule(
+    "E2T258",
+    "model_to_estimator under --target tf1",
+    "The TPU version of Keras' model_to_estimator is est2tpu.model_to_estimator, which TF 1.x "
+    "programs cannot import (TF 1.x stops at Python 3.7, est2tpu needs 3.9), and which has no "
+    "few-line equivalent to write inline. The estimator stays as it was. Port the program to "
+    "TF 2 and migrate with the tf2 target, or write a model_fn around the Keras model (its "
+    "layers called on features) and migrate that.",
+    before="estimator = tf.keras.estimator.model_to_estimator(keras_model=model)  # --target tf1",
+    after="estimator = tf.estimator.Estimator(model_fn)  # model_fn calls the model's layers",
+    blocking=True,
+    obstacle=True,
+)
+
 
 class KerasModelToTPUEstimator(MigrationCodemod):
     """Point model_to_estimator calls at est2tpu.model_to_estimator, with batch sizes."""
 
     DESCRIPTION = __doc__.splitlines()[0]
-    RULES = [KERAS_TO_TPU]
+    RULES = [KERAS_TO_TPU, KERAS_TF1]
     TRIGGERS = ("model_to_estimator",)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.sites = {site.call: site for site in self.index.estimators if site.api in KERAS_APIS}
+        if self.options.target == "tf1":
+            for call in self.sites:
+                self.report(call, KERAS_TF1.code, f"{KERAS_TF1.title}: TF 1.x programs cannot import est2tpu",
+                            "port the program to TF 2, or write a model_fn")
+            self.sites = {}
         # found (and their obstacles reported) before the program decides what converts
         self.batch_sizes = {call: batch_size_args(self, site) for call, site in self.sites.items()}
 

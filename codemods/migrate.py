@@ -32,6 +32,7 @@ from .model_fn_params import ModelFnTakesParams
 from .params_alias import alias_needed, bind_alias
 from .program import Program, Source, Unit, decide, inside
 from .summaries_to_host_call import SummariesToHostCall
+from .tf1_code import ReportTF1Code
 from .tpu_estimator import EstimatorToTPUEstimator
 from .tpu_hazards import ReportTPUHazards
 
@@ -49,6 +50,7 @@ PIPELINE: List[Type[MigrationCodemod]] = [
     CannedToRuntime,
     InputFnTakesParams,
     ReportTPUHazards,
+    ReportTF1Code,
 ]
 
 

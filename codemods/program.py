@@ -414,15 +414,16 @@ class Program:
 def decide(program: Program) -> None:
     """After every module's analysis: which estimators stay, and the findings that say so.
 
-    The obstacles (findings of rules marked ``obstacle``) in a component's regions keep it
-    as it was: each of its Estimators gets one blocking finding listing them.  A component
+    The obstacles (findings of rules marked ``obstacle``) in a component's regions, and those
+    of rules marked ``program_wide`` anywhere in the program, keep it as it was: each of its Estimators gets one blocking finding listing them.  A component
     that already builds a TPUEstimator gets a note.  A model_fn no estimator of the program
     runs is reported.  Review notes about code that is not rewritten are dropped.
     """
     for unit in program.units:
         for node, code, message, _ in unit.context.scratch.get(PENDING_KEY, []):
             if RULES[code].obstacle:
-                for component in program.holding(unit, node):
+                held = program.components if RULES[code].program_wide else program.holding(unit, node)
+                for component in held:
                     if (node, code) not in {(n, c) for n, c, _ in component.obstacles}:
                         component.obstacles.append((node, code, message))
     _specs_that_stay(program)
