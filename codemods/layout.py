@@ -390,15 +390,15 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
         longest = max((len(line.rstrip("\n")) for line in _lines(before)), default=0)
         own = dataclasses.replace(own, line_length=79 if longest <= 79 else 88)
     own = dataclasses.replace(own, string_normalization=False)
-    black_style = False
-    for shrunk in (True, False):
-        changes = changed_lines(before, after, own.line_length, shrunk)
+    changes = changed_lines(before, after, own.line_length, shrunk=True)
+    if not changes:
+        return after
+    black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
+        before, [old for _, old in changes], mode)
+    if not black_style:
+        changes = changed_lines(before, after, own.line_length)
         if not changes:
             return after
-        black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
-            before, [old for _, old in changes], mode)
-        if black_style:
-            break
     ranges = [new for new, _ in changes]
     found = snippets(after, ranges)
     if found is None:
