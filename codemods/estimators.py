@@ -251,6 +251,7 @@ class EstimatorIndex:
         #: EvalMetricOpsToEvalMetrics, which analyses the module before the other concerns.
         self.metrics_moved: Set[cst.Call] = set()
         self._metric_helpers: Dict[Function, list] = {}  # see metric_helpers
+        self._helpers: Dict[Tuple[str, Function], List[cst.FunctionDef]] = {}  # see spec_helpers, train_op_helpers
         #: The model_fns of this module an Estimator of the program calls itself (in order).
         self.estimator_model_fns: Dict[cst.FunctionDef, None] = {}
         if program is None:
@@ -906,6 +907,12 @@ class EstimatorIndex:
     def spec_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         """The functions returning an EstimatorSpec that ``fn`` calls (directly, or through
         such a function), in any module of the program."""
+        key = ("spec", fn)
+        if key not in self._helpers:
+            self._helpers[key] = self._find_spec_helpers(fn)
+        return self._helpers[key]
+
+    def _find_spec_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         found: List[cst.FunctionDef] = []
         todo = [fn]
         while todo:
@@ -958,6 +965,12 @@ class EstimatorIndex:
         """The functions of the program that ``fn`` (a model_fn) calls or names (``{"dense":
         dense_model}[kind](...)``), directly or through others, that build a train op themselves
         (:data:`TRAIN_OP_APIS`): their optimizer is not model_fn's to wrap."""
+        key = ("train_op", fn)
+        if key not in self._helpers:
+            self._helpers[key] = self._find_train_op_helpers(fn)
+        return self._helpers[key]
+
+    def _find_train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         found: List[cst.FunctionDef] = []
         seen, todo = {fn}, [fn]
         while todo and len(seen) < 64:
