@@ -505,7 +505,13 @@ class EstimatorIndex:
     def sites_for(self, receiver: cst.BaseExpression, scope) -> List[EstimatorSite]:
         """The Estimators a receiver expression may be: one, each built in a branch of
         ``a if c else b``, each of a list a for loop goes through (``for est in ests``), or
-        each one a factory builds (``return Linear(...) if wide else DNN(...)``)."""
+        each one a factory builds (``return Linear(...) if wide else DNN(...)``), each one a
+        local name is assigned in the branches of its def (``if keras: est = f() else: est =
+        Estimator(...)``)."""
+        branches = self._branch_values(receiver, scope)
+        if branches:
+            found = [site for v in branches for site in self.sites_for(v, scope)]
+            return [site for i, site in enumerate(found) if all(site is not s for s in found[:i])]
         value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
         if isinstance(value, cst.IfExp):
             return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
@@ -518,6 +524,14 @@ class EstimatorIndex:
             if isinstance(listed, cst.ListComp):
                 return self.sites_for(listed.elt, scope)
         return self._built(receiver, scope)
+
+    def _branch_values(self, receiver: cst.BaseExpression, scope) -> List[cst.BaseExpression]:
+        """The calls a local name of ``scope`` is assigned in its statements, when there are
+        several and every one is a call (each may build an Estimator); else []."""
+        if not isinstance(receiver, cst.Name) or not isinstance(scope, cst.FunctionDef) or not self.owns(scope):
+            return []
+        values = local_bindings(scope).get(receiver.value) or []
+        return values if len(values) > 1 and all(isinstance(v, cst.Call) for v in values) else []
 
     def site_for(self, receiver: cst.BaseExpression, scope, guess: bool = True) -> Optional[EstimatorSite]:
         """The Estimator a receiver expression (``estimator`` in ``estimator.train``) refers to
@@ -605,6 +619,8 @@ class EstimatorIndex:
             # a TrainSpec/EvalSpec names no estimator: the one built beside it, else the module's only one
             beside = [site for site in self.estimators if site.scope is scope]
             mode, sites = SPEC_USES[api], beside if len(beside) == 1 else [self.sole_estimator]
+            if len(beside) == 1:  # and those a factory builds into a name of the same scope
+                sites += [site for site in self._factory_built(scope) if site is not beside[0]]
         else:
             mode = USES[call.func.attr.value]
             sites = self.sites_for(call.func.value, scope)
@@ -624,6 +640,15 @@ class EstimatorIndex:
         for site in filter(None, sites):
             use.site = use.site or site
             site.uses.append(use)
+
+    def _factory_built(self, scope) -> List[EstimatorSite]:
+        """The Estimators the calls of factory functions assigned to local names of ``scope``
+        build (``if keras: est = make_keras_estimator() else: est = Estimator(...)``)."""
+        if not isinstance(scope, cst.FunctionDef) or not self.owns(scope):
+            return []
+        calls = [v for values in local_bindings(scope).values() for v in values if isinstance(v, cst.Call)]
+        return [site for call in calls if not any(site.call is call for site in self.estimators)
+                for site in self._built(call, scope)]
 
     def _bound_before(self, name: cst.BaseExpression, scope, use: cst.Call) -> Optional[cst.BaseExpression]:
         """The value a name that its scope binds more than once holds at ``use``: the last one

@@ -375,6 +375,8 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
         return after
     try:
         out = _lay_out(before, after, style, black_mode(config), "line_length" in dict(config))
+        if out != after:
+            python_ast(out)  # black over lines of a block not indented by four spaces re-indents them
     except Exception:  # the codemods' own output is valid Python: keep it rather than fail
         out = after
     return out.replace("\n", "\r\n") if crlf else out

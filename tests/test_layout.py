@@ -237,3 +237,23 @@ def test_code_black_surely_changes(code, reformatted):
     assert layout._surely_reformatted(code, MODE) is reformatted
     if reformatted:
         assert black.format_str(code, mode=MODE) != code
+
+
+
+SIMPLERNN = FIXTURES.parent.parent / "shared" / "realworld" / "tda" / "courses" / "machine_learning" / "deepdive" / \
+    "05_artandscience" / "simplernn" / "trainer" / "model.py"
+
+
+@pytest.mark.skipif(not SIMPLERNN.is_file(), reason="../shared/realworld is absent")
+def test_a_block_not_indented_by_four_spaces_is_never_reindented():
+    """A real trainer whose blocks are indented by four, three and two spaces: black over the
+    changed lines of a two-space def indented them by four (a syntax error, the file then
+    failed); the codemods' own lines are kept there instead."""
+    from est2tpu.cli.program import module_names
+    from est2tpu.codemods.migrate import migrate_program
+    from est2tpu.codemods.program import Source
+
+    path = "trainer/model.py"
+    result, = migrate_program([Source(SIMPLERNN.read_text(), module_names(path), path, False)])
+    compile(result.code, "model.py", "exec")
+    assert "  return est2tpu.model_to_estimator(" in result.code

@@ -97,3 +97,46 @@ def test_a_function_outside_the_program_is_named_with_where_it_comes_from():
     assert unresolved == {
         6: "model_fn official.mnist.model.model_fn, from outside the files given",
         7: "input_fn trainer.inputs.train_input_fn (in /p/trainer/inputs.py, where it is not a function)"}
+
+
+KERAS_OR_NOT = textwrap.dedent('''\
+    import tensorflow as tf
+
+
+    def model_fn(features, labels, mode):
+        loss = tf.reduce_sum(features)
+        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def make_keras_estimator(output_dir):
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.compile(loss="mse", optimizer="adam")
+        return tf.keras.estimator.model_to_estimator(model, model_dir=output_dir)
+
+
+    def read_dataset(batch_size):
+        def _input_fn():
+            return tf.data.Dataset.range(8).batch(batch_size)
+        return _input_fn
+
+
+    def train_and_evaluate(output_dir, use_keras):
+        if use_keras:
+            estimator = make_keras_estimator(output_dir)
+        else:
+            estimator = tf.estimator.Estimator(model_fn=model_fn, model_dir=output_dir)
+        train_spec = tf.estimator.TrainSpec(read_dataset(16), max_steps=10)
+        eval_spec = tf.estimator.EvalSpec(read_dataset(16), steps=2)
+        tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+    ''')
+
+
+def test_an_estimator_a_factory_builds_in_one_branch_shares_the_specs_of_the_other():
+    """Both estimators of ``if use_keras: ... else: ...`` train on the same input_fns, so
+    they convert together: the Keras one was taken as trained nowhere and stayed, while the
+    input_fn they share gained params (the Keras path then failed with KeyError)."""
+    result = migrate_code(KERAS_OR_NOT)
+    assert "E2T218" not in {f.code for f in result.findings}
+    assert "est2tpu.model_to_estimator(" in result.code and "TPUEstimator(" in result.code
+    assert 'params["batch_size"]' in result.code
