@@ -32,6 +32,7 @@ from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, uses
 from .syntax import parse_module
+from .walk import Visitor
 
 @dataclasses.dataclass
 class Source:
@@ -302,6 +303,21 @@ class Program:
                 return None
         return renamed(expr, mapping) if mapping else expr
 
+    def rebound_elsewhere(self, expr: cst.BaseExpression) -> Optional[str]:
+        """``file:line`` of an assignment, in another module of the program, to a module-level
+        name ``expr`` reads (``model.BATCH_SIZE = 128`` in task.py, for ``BATCH_SIZE`` of
+        trainer/model.py): code of the module may have read the first value (input_fns built
+        at import) while the estimator would read the second; else None."""
+        owner = self.owner(expr)
+        names = {name for name in names_in(expr) if owner is not None and owner.index.lookup(name, None) is not None}
+        for unit in self.units if names else ():
+            if unit is owner:
+                continue
+            for target in _AttributeTargets().walked(unit.tree).found:
+                if target.attr.value in names and self.imported(unit.index, target.value) == (owner.index, ""):
+                    return f"{unit.source.display}:{unit.line_of(target)}"
+        return None
+
     def where(self, index: EstimatorIndex, expr: cst.BaseExpression) -> Optional[str]:
         """Where an imported name comes from, for a finding: ``the module trainer.model`` (in
         the program, but not that name), or ``trainer.model, not given`` / ``an installed
@@ -496,3 +512,14 @@ def inside(node: cst.CSTNode, nodes: Set[cst.CSTNode], parents: Dict[cst.CSTNode
             return True
         node = parents.get(node)
     return False
+
+
+class _AttributeTargets(Visitor):
+    """The attributes a piece of code assigns (``module.NAME = ...``)."""
+
+    def __init__(self) -> None:
+        self.found: List[cst.Attribute] = []
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Attribute):
+            self.found.append(node.target)

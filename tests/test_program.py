@@ -140,3 +140,41 @@ def test_an_estimator_a_factory_builds_in_one_branch_shares_the_specs_of_the_oth
     assert "E2T218" not in {f.code for f in result.findings}
     assert "est2tpu.model_to_estimator(" in result.code and "TPUEstimator(" in result.code
     assert 'params["batch_size"]' in result.code
+
+
+def test_a_batch_size_another_module_sets_again_keeps_the_estimator():
+    """task.py sets ``model.BATCH_SIZE`` after model.py built its input_fns with the first
+    value: the original trains at 32 whatever the flag says, while ``train_batch_size=BATCH_SIZE``
+    would read 64.  Lifting it would change the numbers; the estimator stays (E2T218 there)."""
+    model = textwrap.dedent('''\
+        import tensorflow as tf
+
+        BATCH_SIZE = 32
+
+
+        def model_fn(features, labels, mode):
+            loss = tf.reduce_sum(features)
+            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def read(batch_size):
+            def _input_fn():
+                return tf.data.Dataset.range(8).batch(batch_size)
+            return _input_fn
+
+
+        train_input_fn = read(BATCH_SIZE)
+
+
+        def train(output_dir):
+            est = tf.estimator.Estimator(model_fn, model_dir=output_dir)
+            est.train(train_input_fn, max_steps=2)
+        ''')
+    task = "from trainer import model\n\nmodel.BATCH_SIZE = 64\nmodel.train('/tmp/out')\n"
+    program = [Source(model, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+               Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")]
+    result = migrate_program(program)[0]
+    assert result.code == model
+    messages = [f.message for f in result.findings if f.code == "E2T218"]
+    assert messages and "BATCH_SIZE is set again at /p/trainer/task.py:3" in messages[0]
