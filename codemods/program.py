@@ -57,10 +57,15 @@ class Source:
 
     @property
     def package(self) -> Optional[str]:
+        """The package relative imports resolve against.  A module of a directory without
+        ``__init__.py`` is top-level from that directory, where a relative import cannot run,
+        so it is the namespace package of the first name that has one (``trainer/task.py``,
+        run as ``python -m trainer.task``: ``trainer``)."""
         if not self.names:
             return None
-        name = self.names[0][1]
-        return name if self.is_package else (name.rpartition(".")[0] or None)
+        if self.is_package:
+            return self.names[0][1]
+        return next((name.rpartition(".")[0] for _, name in self.names if "." in name), None)
 
     @property
     def directory(self) -> str:

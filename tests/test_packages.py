@@ -111,3 +111,33 @@ def test_the_migrated_package_trains_to_the_same_numbers(name, tmp_path):
     assert migrated.keys() == original.keys()
     for key, value in original.items():
         assert migrated[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_a_module_without_estimator_code_that_imports_one_is_part_of_its_program(tmp_path):
+    """task.py names no Estimator API but sets ``model.BATCH_SIZE`` after model.py built its
+    input_fns with the first value (a namespace package, run as ``python -m trainer.task``):
+    lifting BATCH_SIZE would change the batch the program trains at, so nothing changes and
+    the finding points at task.py."""
+    trainer = tmp_path / "trainer"
+    trainer.mkdir()
+    (tmp_path / "setup.py").write_text("")
+    (trainer / "model.py").write_text(
+        "import tensorflow as tf\n\nBATCH_SIZE = 32\n\n\n"
+        "def model_fn(features, labels, mode):\n"
+        "    loss = tf.reduce_sum(features)\n"
+        "    train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)\n"
+        "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)\n\n\n"
+        "def read(batch_size):\n"
+        "    def _input_fn():\n"
+        "        return tf.data.Dataset.range(8).batch(batch_size)\n"
+        "    return _input_fn\n\n\n"
+        "train_input_fn = read(BATCH_SIZE)\n\n\n"
+        "def train(output_dir):\n"
+        "    est = tf.estimator.Estimator(model_fn, model_dir=output_dir)\n"
+        "    est.train(train_input_fn, max_steps=2)\n")
+    (trainer / "task.py").write_text("import sys\n\nfrom . import model\n\n"
+                                     "model.BATCH_SIZE = int(sys.argv[1])\nmodel.train(sys.argv[2])\n")
+    before = snapshot(tmp_path)
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert result.code == 1 and snapshot(tmp_path) == before
+    assert "BATCH_SIZE is set again at trainer/task.py:5" in result.stdout

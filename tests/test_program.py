@@ -178,3 +178,41 @@ def test_a_batch_size_another_module_sets_again_keeps_the_estimator():
     assert result.code == model
     messages = [f.message for f in result.findings if f.code == "E2T218"]
     assert messages and "BATCH_SIZE is set again at /p/trainer/task.py:3" in messages[0]
+
+
+def test_a_namespace_package_resolves_its_relative_imports():
+    """``trainer/`` without ``__init__.py``, run as ``python -m trainer.task``: task.py's
+    ``from . import model`` reaches trainer/model.py, so the batch size task.py sets again
+    is seen there too (the names are those :func:`est2tpu.cli.program.module_names` gives)."""
+    model = textwrap.dedent('''\
+        import tensorflow as tf
+
+        BATCH_SIZE = 32
+
+
+        def model_fn(features, labels, mode):
+            loss = tf.reduce_sum(features)
+            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def read(batch_size):
+            def _input_fn():
+                return tf.data.Dataset.range(8).batch(batch_size)
+            return _input_fn
+
+
+        train_input_fn = read(BATCH_SIZE)
+
+
+        def train(output_dir):
+            est = tf.estimator.Estimator(model_fn, model_dir=output_dir)
+            est.train(train_input_fn, max_steps=2)
+        ''')
+    task = "from . import model\n\nmodel.BATCH_SIZE = 64\nmodel.train('/tmp/out')\n"
+    program = [Source(model, (("/p/trainer", "model"), ("/p", "trainer.model")), "/p/trainer/model.py"),
+               Source(task, (("/p/trainer", "task"), ("/p", "trainer.task")), "/p/trainer/task.py")]
+    result = migrate_program(program)[0]
+    assert result.code == model
+    messages = [f.message for f in result.findings if f.code == "E2T218"]
+    assert messages and "BATCH_SIZE is set again at /p/trainer/task.py:3" in messages[0]

@@ -6,7 +6,8 @@ Grouping reads only the import statements (a regular expression over the bytes) 
 resolves them on disk the way Python would: ``trainer/task.py`` importing ``from . import
 model`` or ``from trainer import model`` reaches ``trainer/model.py``.  Files that import
 no local module stay programs of their own, so a tree of independent scripts is still
-migrated file by file, in parallel.
+migrated file by file, in parallel.  A file without Estimator code that imports such a
+module (``task.py`` setting ``model.BATCH_SIZE``) is part of its program.
 
 A file given alone (as pre-commit passes them) brings the modules of its package: the
 Python files of its directory and of each directory above it up to the project root (the
@@ -186,6 +187,7 @@ def group(files: Sequence[str], scan: Callable[[str], Optional[Imports]], given_
             found = scan(context) if context not in run else None
             if found is not None:
                 scanned[context] = found
+    _add_importers(scanned, [*files, *sorted(allowed - run)])
     seen: Set[str] = set()
     todo = list(scanned)
     while todo:
@@ -220,6 +222,32 @@ def group(files: Sequence[str], scan: Callable[[str], Optional[Imports]], given_
         if path not in grouped:
             programs[path] = Program([path])
     return sorted(programs.values(), key=lambda program: order[program.written[0]])
+
+
+def _add_importers(scanned: Dict[str, Imports], paths: Sequence[str]) -> None:
+    """Add to ``scanned`` the Python files of ``paths`` that import one of its files while
+    using no Estimator API themselves: ``task.py`` setting ``model.BATCH_SIZE`` or calling an
+    input_fn of ``model.py`` is part of that program.  A file is searched for the names of
+    those modules before its imports are read, so a tree without Estimator code costs nothing."""
+    names = {os.path.basename(os.path.dirname(p)) if os.path.basename(p) == "__init__.py"
+             else os.path.basename(p)[:-3] for p in scanned}
+    names = {name for name in names if name.isidentifier()}
+    if not names:
+        return
+    named = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    targets = set(scanned)
+    for path in paths:
+        if path in scanned or not path.endswith(".py"):
+            continue
+        data = _read(path)
+        if not named.search(data):
+            continue
+        found = imports(data)
+        for level, name in found:
+            target = resolve(path, level, name)
+            if target is not None and target != path and os.path.realpath(target) in targets:
+                scanned[path] = found
+                break
 
 
 def _read(path: str) -> bytes:
