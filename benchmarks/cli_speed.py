@@ -159,16 +159,17 @@ def floor_and_names(paths, repeats: int) -> None:
 
     sources = [p.read_text() for p in paths]
 
-    def best(run) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        return min(times)
+    def timed(run) -> float:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
 
-    floor = best(lambda: [cst.parse_module(source).code for source in sources])
-    engine = best(lambda: [migrate_code(source, style="none") for source in sources])
+    # taking turns, as the commands do: a machine whose speed drifts drifts for both alike
+    floors, engines = [], []
+    for _ in range(repeats):
+        floors.append(timed(lambda: [cst.parse_module(source).code for source in sources]))
+        engines.append(timed(lambda: [migrate_code(source, style="none") for source in sources]))
+    floor, engine = min(floors), min(engines)
     parse = names = 0.0
     for source in sources:
         start = time.perf_counter()

@@ -260,6 +260,8 @@ class Program:
         """The unit importing ``name`` from ``importer`` gets: the module of that name whose
         import root holds the importer (the nearest), else the only module of that name."""
         candidates = self._by_name.get(name, ())
+        if not candidates:
+            return None
         here = os.path.abspath(importer.source.directory) + os.sep
         holding = [(root, unit) for root, unit in candidates if here.startswith(os.path.abspath(root) + os.sep)]
         if holding:
