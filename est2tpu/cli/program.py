@@ -227,23 +227,20 @@ def group(files: Sequence[str], scan: Callable[[str], Optional[Imports]], given_
 def _add_importers(scanned: Dict[str, Imports], paths: Sequence[str]) -> None:
     """Add to ``scanned`` the Python files of ``paths`` that import one of its files while
     using no Estimator API themselves: ``task.py`` setting ``model.BATCH_SIZE`` or calling an
-    input_fn of ``model.py`` is part of that program.  A file is searched for the names of
-    those modules before its imports are read, so a tree without Estimator code costs nothing."""
+    input_fn of ``model.py`` is part of that program.  Only the imports that name one of
+    those modules are resolved, so a tree without Estimator code costs nothing."""
     names = {os.path.basename(os.path.dirname(p)) if os.path.basename(p) == "__init__.py"
              else os.path.basename(p)[:-3] for p in scanned}
-    names = {name for name in names if name.isidentifier()}
     if not names:
         return
-    named = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
     targets = set(scanned)
     for path in paths:
         if path in scanned or not path.endswith(".py"):
             continue
-        data = _read(path)
-        if not named.search(data):
-            continue
-        found = imports(data)
+        found = imports(_read(path))
         for level, name in found:
+            if names.isdisjoint(name.split(".")):
+                continue
             target = resolve(path, level, name)
             if target is not None and target != path and os.path.realpath(target) in targets:
                 scanned[path] = found
