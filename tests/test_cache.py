@@ -87,3 +87,13 @@ def test_concurrent_runs_share_the_cache(tmp_path):
     entries = [k for k in after if k.startswith(".est2tpu_cache/1/")]
     assert len(entries) == 2 and not [k for k in after if "/.tmp-" in k]  # one each, no leftovers
     assert _cached(run_cli("migrate", "--check", "-v", "a.py", "b.py", cwd=tree, env=ON)) == ["a.py", "b.py"]
+
+
+def test_a_run_over_the_project_does_not_search_the_cache(tmp_path):
+    """The cache's directories are never searched for files (as ruff skips .ruff_cache)."""
+    tree = _migrated_tree(tmp_path)
+    run_cli("migrate", "--check", ".", cwd=tree, env=ON)
+    write(tree, {".est2tpu_cache/1/zz/stray.py": SPEC})
+    again = run_cli("migrate", "--check", "-v", ".", cwd=tree, env=ON)
+    assert "stray.py" not in again.err + again.stdout
+    assert ".est2tpu_cache: skipped (excluded)" in again.err

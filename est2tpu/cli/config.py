@@ -33,6 +33,7 @@ DEFAULT_EXCLUDE: Tuple[str, ...] = (
     ".mypy_cache",
     ".pytest_cache",
     ".ruff_cache",
+    ".est2tpu_cache",  # its own cache (see est2tpu.cli.cache)
     ".ipynb_checkpoints",
     "__pycache__",
     "__pypackages__",
