@@ -113,14 +113,16 @@ def test_the_migrated_package_trains_to_the_same_numbers(name, tmp_path):
         assert migrated[key] == pytest.approx(value, rel=1e-6), key
 
 
-def test_a_module_without_estimator_code_that_imports_one_is_part_of_its_program(tmp_path):
+@pytest.mark.parametrize("marker", ["setup.py", None], ids=["project root", "no project root"])
+def test_a_module_without_estimator_code_that_imports_one_is_part_of_its_program(tmp_path, marker):
     """task.py names no Estimator API but sets ``model.BATCH_SIZE`` after model.py built its
     input_fns with the first value (a namespace package, run as ``python -m trainer.task``):
     lifting BATCH_SIZE would change the batch the program trains at, so nothing changes and
     the finding points at task.py."""
     trainer = tmp_path / "trainer"
     trainer.mkdir()
-    (tmp_path / "setup.py").write_text("")
+    if marker:
+        (tmp_path / marker).write_text("")
     (trainer / "model.py").write_text(
         "import tensorflow as tf\n\nBATCH_SIZE = 32\n\n\n"
         "def model_fn(features, labels, mode):\n"

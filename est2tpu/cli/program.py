@@ -75,9 +75,10 @@ def project_root(directory: str) -> Optional[str]:
 @functools.lru_cache(maxsize=None)
 def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     """(import root, dotted name) pairs ``path`` is importable as, nearest root first: its
-    package chain (``__init__.py`` files), then, up to the project root, as a namespace
-    package of each directory above (``trainer/model.py`` without ``trainer/__init__.py``
-    is ``model`` from ``trainer/`` and ``trainer.model`` from its parent)."""
+    package chain (``__init__.py`` files), then, up to the project root (without one, one
+    directory up), as a namespace package of each directory above (``trainer/model.py``
+    without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and ``trainer.model`` from
+    its parent)."""
     directory, stem = os.path.split(path)
     parts = [] if stem == "__init__.py" else [stem[:-3]]
     if stem == "__init__.py":
@@ -88,8 +89,8 @@ def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
         directory = os.path.dirname(directory)
     names = [(directory, ".".join(reversed(parts)))]
     stop = project_root(directory)
-    for _ in range(3):
-        if stop is None or directory == stop or os.path.dirname(directory) == directory:
+    for _ in range(3 if stop is not None else 1):  # no project root: the directory above only
+        if directory == stop or os.path.dirname(directory) == directory:
             break
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
