@@ -142,35 +142,39 @@ def test_an_estimator_a_factory_builds_in_one_branch_shares_the_specs_of_the_oth
     assert 'params["batch_size"]' in result.code
 
 
+#: model.py of a trainer: its input_fns are built at import with BATCH_SIZE as it is then.
+SET_AGAIN_MODEL = textwrap.dedent('''\
+    import tensorflow as tf
+
+    BATCH_SIZE = 32
+
+
+    def model_fn(features, labels, mode):
+        loss = tf.reduce_sum(features)
+        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def read(batch_size):
+        def _input_fn():
+            return tf.data.Dataset.range(8).batch(batch_size)
+        return _input_fn
+
+
+    train_input_fn = read(BATCH_SIZE)
+
+
+    def train(output_dir):
+        est = tf.estimator.Estimator(model_fn, model_dir=output_dir)
+        est.train(train_input_fn, max_steps=2)
+    ''')
+
+
 def test_a_batch_size_another_module_sets_again_keeps_the_estimator():
     """task.py sets ``model.BATCH_SIZE`` after model.py built its input_fns with the first
     value: the original trains at 32 whatever the flag says, while ``train_batch_size=BATCH_SIZE``
     would read 64.  Lifting it would change the numbers; the estimator stays (E2T218 there)."""
-    model = textwrap.dedent('''\
-        import tensorflow as tf
-
-        BATCH_SIZE = 32
-
-
-        def model_fn(features, labels, mode):
-            loss = tf.reduce_sum(features)
-            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
-            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
-
-
-        def read(batch_size):
-            def _input_fn():
-                return tf.data.Dataset.range(8).batch(batch_size)
-            return _input_fn
-
-
-        train_input_fn = read(BATCH_SIZE)
-
-
-        def train(output_dir):
-            est = tf.estimator.Estimator(model_fn, model_dir=output_dir)
-            est.train(train_input_fn, max_steps=2)
-        ''')
+    model = SET_AGAIN_MODEL
     task = "from trainer import model\n\nmodel.BATCH_SIZE = 64\nmodel.train('/tmp/out')\n"
     program = [Source(model, (("/p", "trainer.model"),), "/p/trainer/model.py"),
                Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")]
@@ -184,31 +188,7 @@ def test_a_namespace_package_resolves_its_relative_imports():
     """``trainer/`` without ``__init__.py``, run as ``python -m trainer.task``: task.py's
     ``from . import model`` reaches trainer/model.py, so the batch size task.py sets again
     is seen there too (the names are those :func:`est2tpu.cli.program.module_names` gives)."""
-    model = textwrap.dedent('''\
-        import tensorflow as tf
-
-        BATCH_SIZE = 32
-
-
-        def model_fn(features, labels, mode):
-            loss = tf.reduce_sum(features)
-            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
-            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
-
-
-        def read(batch_size):
-            def _input_fn():
-                return tf.data.Dataset.range(8).batch(batch_size)
-            return _input_fn
-
-
-        train_input_fn = read(BATCH_SIZE)
-
-
-        def train(output_dir):
-            est = tf.estimator.Estimator(model_fn, model_dir=output_dir)
-            est.train(train_input_fn, max_steps=2)
-        ''')
+    model = SET_AGAIN_MODEL
     task = "from . import model\n\nmodel.BATCH_SIZE = 64\nmodel.train('/tmp/out')\n"
     program = [Source(model, (("/p/trainer", "model"), ("/p", "trainer.model")), "/p/trainer/model.py"),
                Source(task, (("/p/trainer", "task"), ("/p", "trainer.task")), "/p/trainer/task.py")]
