@@ -1,5 +1,3 @@
-import sys
+from est2tpu.cli.replay import main
 
-from est2tpu.cli.main import main
-
-sys.exit(main())
+main()

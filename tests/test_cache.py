@@ -84,8 +84,9 @@ def test_concurrent_runs_share_the_cache(tmp_path):
     assert [run.wait(timeout=120) for run in runs] == [0] * 4
     after = snapshot(tree)
     assert {k: v for k, v in after.items() if not k.startswith(".est2tpu_cache/")} == before  # the files untouched
-    entries = [k for k in after if k.startswith(".est2tpu_cache/1/")]
-    assert len(entries) == 2 and not [k for k in after if "/.tmp-" in k]  # one each, no leftovers
+    entries = [k for k in after if k.startswith(".est2tpu_cache/1/") and "/runs/" not in k]
+    runs = [k for k in after if k.startswith(".est2tpu_cache/1/runs/")]  # est2tpu.cli.replay's
+    assert len(entries) == 2 and len(runs) == 1 and not [k for k in after if "/.tmp-" in k]  # one each, no leftovers
     assert _cached(run_cli("migrate", "--check", "-v", "a.py", "b.py", cwd=tree, env=ON)) == ["a.py", "b.py"]
 
 

@@ -9,21 +9,19 @@ depends on, that changed since is migrated again.  Entries are files named by th
 ``.est2tpu_cache/`` at the project root (the directory of the nearest ``pyproject.toml``,
 ``setup.py``, ``setup.cfg`` or ``.git`` above the first path migrated, else above the current
 directory, else the current directory), which ignores itself for git; they are written atomically and never change, so
-concurrent runs can share the cache.
+concurrent runs can share the cache.  A whole run that changed nothing is replayed before
+this cache is even read (:mod:`est2tpu.cli.replay`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from typing import Iterable, Optional, Tuple
 
-from est2tpu import __version__
+from est2tpu.cli.replay import CACHE_DIRECTORY, LAYOUT, engine, project_root
 
-DIRECTORY = ".est2tpu_cache"
-#: Bumped when what makes an entry changes meaning.
-LAYOUT = "1"
+DIRECTORY = CACHE_DIRECTORY
 
 
 class Cache:
@@ -35,7 +33,7 @@ class Cache:
     @staticmethod
     def key(settings: Tuple, mode: str, files: Iterable[Tuple[str, bytes]]) -> str:
         """The key of a program: ``files`` are (path, bytes) of all its files."""
-        digest = hashlib.sha256(f"{_engine()}\0{settings!r}\0{mode}".encode())
+        digest = hashlib.sha256(f"{engine()}\0{settings!r}\0{mode}".encode())
         for path, data in sorted(files):
             digest.update(f"\0{path}\0{len(data)}\0".encode())
             digest.update(data)
@@ -66,22 +64,6 @@ class Cache:
             pass
 
 
-@functools.lru_cache(maxsize=None)
-def _engine() -> str:
-    """est2tpu's version and the size and time of each of its source files: an installation
-    that changed (a development checkout edited, say) trusts no entry of another."""
-    import importlib.util
-
-    stamp = [__version__]
-    for package in ("est2tpu", "est2tpu.cli", "est2tpu.codemods"):
-        folder = os.path.dirname(importlib.util.find_spec(package).origin)
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                info = os.stat(os.path.join(folder, name))
-                stamp.append(f"{package}.{name}:{info.st_size}:{info.st_mtime_ns}")
-    return "\n".join(stamp)
-
-
 def _make(top: str) -> None:
     """The cache's top directory, with a .gitignore that ignores all of it."""
     os.makedirs(top, exist_ok=True)
@@ -94,8 +76,6 @@ def _make(top: str) -> None:
 def for_run(paths, cwd: str) -> Optional[Cache]:
     """The cache of a run over ``paths`` from ``cwd``: at the project root of the first path
     (else of ``cwd``, else ``cwd``); None when ``EST2TPU_NO_CACHE`` is set."""
-    from est2tpu.cli.program import project_root
-
     if os.environ.get("EST2TPU_NO_CACHE"):
         return None
     first = os.path.abspath(os.path.join(cwd, paths[0])) if paths else cwd

@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from est2tpu.cli import replay
+
 TARGETS = ("tf2", "tf1")
 FORMATS = ("auto", "black", "none")
 
@@ -110,6 +112,7 @@ def load_toml(path: str) -> Dict[str, Any]:
             f"{path}: reading configuration needs Python 3.11 or newer (tomllib); "
             f"this is Python {sys.version_info.major}.{sys.version_info.minor}"
         ) from None
+    replay.read(path)
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -184,6 +187,7 @@ class Resolver:
         self._made: Dict[Any, Settings] = {}
         if config is not None:
             config = os.path.abspath(config)
+            replay.probed(config)
             if not os.path.isfile(config):
                 raise ConfigError(f"{config}: configuration file not found")
             data = load_toml(config)
@@ -221,6 +225,7 @@ class Resolver:
             return self._files[directory]
         path = os.path.join(directory, "pyproject.toml")
         found = None
+        replay.probed(path)
         if os.path.isfile(path):
             data = load_toml(path)
             tool = data.get("tool")

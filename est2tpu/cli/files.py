@@ -36,6 +36,7 @@ import stat
 import tokenize
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from est2tpu.cli import replay
 from est2tpu.cli.config import Resolver, Settings
 
 SUFFIXES = (".py", ".ipynb")
@@ -220,6 +221,7 @@ def _relative(path: str, base: str) -> Optional[str]:
 
 
 def read_patterns(path: str, base: str) -> List[Pattern]:
+    replay.read(path)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
@@ -307,6 +309,7 @@ class Finder:
     def _git_root(self, directory: str) -> Optional[str]:
         if directory in self._git_roots:
             return self._git_roots[directory]
+        replay.probed(os.path.join(directory, ".git"))
         if os.path.lexists(os.path.join(directory, ".git")):
             root: Optional[str] = directory
         else:
@@ -325,6 +328,7 @@ class Finder:
             found = PatternSet(())
         else:
             if directory == root:
+                replay.probed(os.path.join(root, ".git"))
                 inherited: Tuple[Pattern, ...] = tuple(
                     read_patterns(os.path.join(root, ".git", "info", "exclude"), root)
                 ) if os.path.isdir(os.path.join(root, ".git")) else ()
@@ -363,8 +367,11 @@ class Finder:
             return "excluded"
         if gitignore is not None and gitignore.decide(path, is_dir, name):
             return "ignored by .gitignore"
-        if is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg")):
-            return "virtual environment"
+        if is_dir:
+            marker = os.path.join(path, "pyvenv.cfg")
+            replay.probed(marker)
+            if os.path.isfile(marker):
+                return "virtual environment"
         return None
 
     def excluded_with_parents(self, path: str, is_dir: bool) -> Optional[str]:
@@ -394,6 +401,8 @@ class Finder:
         problems: List[Problem] = []
         skipped: List[Tuple[str, str]] = []
         given = [os.path.abspath(p) for p in paths]
+        for path in given:
+            replay.probed(path)
         self._roots = [os.path.realpath(p) for p in given if os.path.exists(p)]
         for raw, path in zip(paths, given):
             shown = display_path(path, self.cwd)
@@ -439,6 +448,7 @@ class Finder:
               skipped: List[Tuple[str, str]], real_dir: Optional[str] = None) -> None:
         """Add the files below ``directory`` (``real_dir``: its resolved path, when known)."""
         real_dir = real_dir or os.path.realpath(directory)
+        replay.listed(directory)
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -539,4 +549,6 @@ def decode_notebook(data: bytes) -> Tuple[str, str]:
 
 def read_bytes(path: str) -> bytes:
     with open(path, "rb", buffering=0) as f:  # read whole: a buffer would only be in the way
-        return f.read()
+        data = f.read()
+    replay.read(path, data)
+    return data

@@ -29,7 +29,7 @@ from est2tpu import __version__
 from est2tpu.cli.engine import load as load_engine
 from est2tpu.cli import verify as verify_cli
 from est2tpu.cli.cache import for_run
-from est2tpu.cli import workers
+from est2tpu.cli import replay, workers
 from est2tpu.cli.config import FORMATS, TARGETS, ConfigError, Resolver, selector
 from est2tpu.cli.files import (Candidate, DecodeError, Finder, Problem, decode_notebook, decode_python, display_path,
                                read_bytes)
@@ -238,6 +238,7 @@ def _write_text(stream, text: str) -> None:
     if buffer is not None and not hasattr(buffer, "raw"):  # unbuffered (python -u, PYTHONUNBUFFERED): the
         _write_bytes(stream, text.encode(stream.encoding, stream.errors))  # text layer drops a short write
         return
+    replay.wrote(stream, text)
     with _output():
         stream.write(text)
         stream.flush()
@@ -246,6 +247,7 @@ def _write_text(stream, text: str) -> None:
 def _write_bytes(stream, data: bytes) -> None:
     if not data:
         return
+    replay.wrote(stream, data)
     with _output():
         stream.flush()
         buffer = getattr(stream, "buffer", None)
@@ -1182,11 +1184,11 @@ def _migrate(args: argparse.Namespace, found, cwd: str, findings_out, report_fil
 
     if summary.problems:
         return 2
-    if args.exit_zero:
-        return 0
-    if write:
-        return 1 if summary.blocking else 0
-    return 1 if summary.changed or summary.findings else 0
+    code = 0 if args.exit_zero else (1 if summary.blocking else 0) if write else (
+        1 if summary.changed or summary.findings else 0)
+    if cache is not None and not write and not summary.changed:
+        replay.save(cache.directory, code)  # a run that changes nothing, replayed when repeated
+    return code
 
 
 # --------------------------------------------------------------------------- rules

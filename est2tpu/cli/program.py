@@ -23,11 +23,12 @@ import os
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from est2tpu.cli import replay
+
 #: ``from .. a.b import (c, d)`` / ``import a.b as c, d``, at the start of a line.
 _IMPORT = re.compile(
     rb"^[ \t]*(?:from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))",
     re.M)
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 #: A program larger than this is not analysed as one: its files are migrated one by one
 #: (an estimator whose code is in another module then stays, with a finding).
 MAX_PROGRAM_FILES = 400
@@ -57,19 +58,13 @@ def imports(data: bytes) -> List[Tuple[int, str]]:
 
 @functools.lru_cache(maxsize=None)
 def _is_file(path: str) -> bool:
+    replay.probed(path)
     return os.path.isfile(path)
 
 
-@functools.lru_cache(maxsize=None)
-def project_root(directory: str) -> Optional[str]:
-    """The nearest directory at or above ``directory`` holding a project marker."""
-    while True:
-        if any(os.path.exists(os.path.join(directory, marker)) for marker in PROJECT_MARKERS):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+#: The nearest directory at or above a directory holding a project marker (a pyproject.toml,
+#: setup.py, setup.cfg or .git).
+project_root = functools.lru_cache(maxsize=None)(replay.project_root)
 
 
 @functools.lru_cache(maxsize=None)
@@ -134,6 +129,7 @@ def package_context(path: str) -> List[str]:
     stop = project_root(directory)
     found = []
     while True:
+        replay.listed(directory)
         try:
             found.extend(os.path.join(directory, e) for e in sorted(os.listdir(directory)) if e.endswith(".py"))
         except OSError:
@@ -251,6 +247,9 @@ def _add_importers(scanned: Dict[str, Imports], paths: Sequence[str]) -> None:
 def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read()
     except OSError:
+        replay.read(path)  # noted as unreadable
         return b""
+    replay.read(path, data)
+    return data
