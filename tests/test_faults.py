@@ -320,6 +320,9 @@ def test_names_up_to_the_file_system_limit_are_migrated_in_place(tmp_path, lengt
 SIGNAL_IN_THE_WRITE = """
     import os, signal, tempfile
 
+    # Python's own SIGINT handling, as under a terminal (a job started in the background by a
+    # shell without job control inherits SIGINT ignored, which est2tpu leaves alone).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     real = tempfile.mkstemp
 
     def mkstemp(*args, **kwargs):  # the temporary file exists from here on
