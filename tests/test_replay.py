@@ -81,6 +81,23 @@ def test_a_module_outside_the_files_given_is_looked_for(tree):
     assert after[0] and after[1:] == truth(tree, "migrate", "--check", "task.py")
 
 
+def test_a_link_above_a_file_given_pointed_elsewhere_runs_it_in_full(tmp_path):
+    """``../link/task.py`` is read where ``link`` points, outside the project (whose cache
+    stays where it was): another file there is another run, though the one read before is
+    still there as it was."""
+    write(tmp_path, {"proj/pyproject.toml": "", "a/task.py": "import tensorflow as tf\nest = tf.estimator.Estimator(f)\n",
+                     "b/task.py": SPEC})
+    (tmp_path / "link").symlink_to("a")
+    project = tmp_path / "proj"
+    first = run(project, "migrate", "--check", "../link/task.py")
+    assert first[0] and b"E2T250" in first[2] and not run(project, "migrate", "--check", "../link/task.py")[0]
+    (tmp_path / "link").unlink()
+    (tmp_path / "link").symlink_to("b")
+    after = run(project, "migrate", "--check", "../link/task.py")
+    assert after[0] and after[1:] == truth(project, "migrate", "--check", "../link/task.py")
+    assert b"would migrate " in after[3]
+
+
 def test_only_runs_that_change_nothing_are_recorded(tree):
     runs = tree / ".est2tpu_cache" / "1" / "runs"
     write(tree, {"new.py": SPEC})

@@ -404,6 +404,8 @@ class Finder:
         for path in given:
             replay.probed(path)
         self._roots = [os.path.realpath(p) for p in given if os.path.exists(p)]
+        for path in given:
+            replay.resolved(path, os.path.realpath(path))
         for raw, path in zip(paths, given):
             shown = display_path(path, self.cwd)
             try:
@@ -448,6 +450,7 @@ class Finder:
               skipped: List[Tuple[str, str]], real_dir: Optional[str] = None) -> None:
         """Add the files below ``directory`` (``real_dir``: its resolved path, when known)."""
         real_dir = real_dir or os.path.realpath(directory)
+        replay.resolved(directory, real_dir)
         replay.listed(directory)
         try:
             with os.scandir(directory) as it:

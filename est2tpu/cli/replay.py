@@ -3,7 +3,8 @@
 Pre-commit and CI run ``est2tpu migrate --check`` over the same tree again and again.  A
 ``--check`` or ``--diff`` run that changes no file and meets no problem records what it
 printed and everything it learnt from the file system: the listing of each directory it
-searched, whether each path it looked for exists (project markers, pyproject.toml,
+searched and where each path given and directory searched resolves to (symbolic links),
+whether each path it looked for exists (project markers, pyproject.toml,
 .gitignore, ``__init__.py``, modules an import may reach) and the digest of each file it
 read.  The same command (the same arguments, directory, environment and est2tpu) is then
 replayed when every one of those is unchanged: nothing is imported but this module, nothing
@@ -63,6 +64,7 @@ class Recording:
         self.argv = list(argv)
         self.directories: dict = {}  # path -> listing digest
         self.paths: dict = {}  # path -> state
+        self.real: dict = {}  # path -> the path it resolves to (through symbolic links above it)
         self.files: dict = {}  # path -> digest of the bytes
         self.output: list = []  # (1 stdout or 2 stderr, text or bytes)
         self.spoilt = False
@@ -81,6 +83,13 @@ def probed(path: str) -> None:
     """The run asks whether ``path`` exists, or what it is."""
     if _recording is not None and path not in _recording.paths:
         _recording.paths[path] = _state(path)
+
+
+def resolved(path: str, real: str) -> None:
+    """The run resolves ``path`` to ``real`` (``os.path.realpath``): a link above it that is
+    pointed elsewhere changes what the run reads, and which settings apply."""
+    if _recording is not None:
+        _recording.real.setdefault(path, real)
 
 
 def read(path: str, data=None) -> None:
@@ -118,7 +127,7 @@ def save(cache_directory: str, code: int) -> None:
     if recording is None or recording.spoilt:
         return
     entry = marshal.dumps((recording.argv, os.getcwd(), recording.directories, recording.paths,
-                           recording.files, recording.output, code))
+                           recording.real, recording.files, recording.output, code))
     folder = os.path.join(cache_directory, "runs")
     try:
         os.makedirs(folder, exist_ok=True)
@@ -143,13 +152,13 @@ def replay(argv) -> int | None:
         for root in _roots(argv):
             try:
                 with open(os.path.join(root, CACHE_DIRECTORY, LAYOUT, "runs", key), "rb") as f:
-                    recorded, at, directories, paths, files, output, code = marshal.loads(f.read())
+                    recorded, at, directories, paths, real, files, output, code = marshal.loads(f.read())
                 break
             except (OSError, ValueError, EOFError, TypeError):
                 continue
         else:
             return None
-        if recorded != argv or at != cwd or not _unchanged(directories, paths, files):
+        if recorded != argv or at != cwd or not _unchanged(directories, paths, real, files):
             return None
     except OSError:  # the current directory is gone, say: the full run reports it
         return None
@@ -172,8 +181,9 @@ def replay(argv) -> int | None:
     return code
 
 
-def _unchanged(directories: dict, paths: dict, files: dict) -> bool:
+def _unchanged(directories: dict, paths: dict, real: dict, files: dict) -> bool:
     return (all(_state(p) == s for p, s in paths.items())
+            and all(os.path.realpath(p) == r for p, r in real.items())
             and all(_listing(d) == digest for d, digest in directories.items())
             and all((None if (data := _bytes(p)) is None else blake2b(data).digest()) == digest
                     for p, digest in files.items()))
