@@ -21,14 +21,12 @@ from typing import Iterable, Optional, Tuple
 
 from est2tpu.cli.replay import CACHE_DIRECTORY, LAYOUT, engine, project_root
 
-DIRECTORY = CACHE_DIRECTORY
-
 
 class Cache:
     """Clean programs of earlier runs, by key."""
 
     def __init__(self, root: str) -> None:
-        self.directory = os.path.join(root, DIRECTORY, LAYOUT)
+        self.directory = os.path.join(root, CACHE_DIRECTORY, LAYOUT)
 
     @staticmethod
     def key(settings: Tuple, mode: str, files: Iterable[Tuple[str, bytes]]) -> str:

@@ -327,8 +327,7 @@ class Finder:
         if root is None:
             found = PatternSet(())
         else:
-            if directory == root:
-                replay.probed(os.path.join(root, ".git"))
+            if directory == root:  # whose .git _git_root looked at
                 inherited: Tuple[Pattern, ...] = tuple(
                     read_patterns(os.path.join(root, ".git", "info", "exclude"), root)
                 ) if os.path.isdir(os.path.join(root, ".git")) else ()
@@ -401,11 +400,11 @@ class Finder:
         problems: List[Problem] = []
         skipped: List[Tuple[str, str]] = []
         given = [os.path.abspath(p) for p in paths]
-        for path in given:
+        reals = [os.path.realpath(p) for p in given]
+        for path, real in zip(given, reals):
             replay.probed(path)
-        self._roots = [os.path.realpath(p) for p in given if os.path.exists(p)]
-        for path in given:
-            replay.resolved(path, os.path.realpath(path))
+            replay.resolved(path, real)
+        self._roots = [real for path, real in zip(given, reals) if os.path.exists(path)]
         for raw, path in zip(paths, given):
             shown = display_path(path, self.cwd)
             try:

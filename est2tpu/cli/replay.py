@@ -19,6 +19,7 @@ already, and BLAKE2 (``_blake2``, what ``hashlib.blake2b`` is, without loading O
 
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import stat
@@ -47,7 +48,7 @@ def main() -> None:
     if code is not None:
         sys.exit(code)
     global _recording
-    if argv[:1] == ["migrate"] and not os.environ.get("EST2TPU_NO_CACHE") and not set(argv) & set(_NO_CACHE):
+    if _cached(argv):
         _recording = Recording(argv)
     from est2tpu.cli.main import main as run
 
@@ -113,12 +114,6 @@ def wrote(stream, data) -> None:
             _recording.spoilt = True
 
 
-def spoil() -> None:
-    """This run must not be replayed (it wrote elsewhere, or met a problem)."""
-    if _recording is not None:
-        _recording.spoilt = True
-
-
 def save(cache_directory: str, code: int) -> None:
     """Keep this run's recording under ``cache_directory`` (the cache's, see
     :class:`est2tpu.cli.cache.Cache`), to be replayed; ``code``: its exit code."""
@@ -145,7 +140,7 @@ def save(cache_directory: str, code: int) -> None:
 def replay(argv) -> int | None:
     """Replay the run of ``argv`` when it was recorded and nothing it read changed: its exit
     code, else None."""
-    if argv[:1] != ["migrate"] or set(argv) & set(_NO_CACHE) or os.environ.get("EST2TPU_NO_CACHE"):
+    if not _cached(argv):
         return None
     try:
         key, cwd = _key(argv), os.getcwd()
@@ -179,6 +174,11 @@ def replay(argv) -> int | None:
             pass
         return 1
     return code
+
+
+def _cached(argv) -> bool:
+    """Whether a run of ``argv`` may use the cache: a migrate run, without ``--no-cache``."""
+    return argv[:1] == ["migrate"] and not set(argv) & set(_NO_CACHE) and not os.environ.get("EST2TPU_NO_CACHE")
 
 
 def _unchanged(directories: dict, paths: dict, real: dict, files: dict) -> bool:
@@ -267,22 +267,17 @@ def _bytes(path: str):
         return None
 
 
-_engine_stamp = None
-
-
+@functools.lru_cache(maxsize=None)
 def engine() -> str:
     """est2tpu's version and the size and time of each of its source files: an installation
     that changed (a development checkout edited, say) trusts no entry of another."""
-    global _engine_stamp
-    if _engine_stamp is None:
-        import importlib.util
+    import importlib.util
 
-        stamp = [__version__]
-        for package in ("est2tpu", "est2tpu.cli", "est2tpu.codemods"):
-            folder = os.path.dirname(importlib.util.find_spec(package).origin)
-            for name in sorted(os.listdir(folder)):
-                if name.endswith(".py"):
-                    info = os.stat(os.path.join(folder, name))
-                    stamp.append(f"{package}.{name}:{info.st_size}:{info.st_mtime_ns}")
-        _engine_stamp = "\n".join(stamp)
-    return _engine_stamp
+    stamp = [__version__]
+    for package in ("est2tpu", "est2tpu.cli", "est2tpu.codemods"):
+        folder = os.path.dirname(importlib.util.find_spec(package).origin)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                info = os.stat(os.path.join(folder, name))
+                stamp.append(f"{package}.{name}:{info.st_size}:{info.st_mtime_ns}")
+    return "\n".join(stamp)
