@@ -554,7 +554,10 @@ def test_tpu_step_on_identical_shards_is_the_step_on_the_global_batch(
     moved = [key for key in expected if not np.array_equal(expected[key], initial[key])]
     assert len(moved) > 6  # weights, biases, Ftrl and Adagrad slots, global step
     for key in expected:
-        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)
+        # The 8 shards' gradients are summed in another order than the global batch's,
+        # so an element near 0 differs by float32 rounding at the scale of its tensor.
+        scale = float(np.abs(expected[key]).max())
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6 * scale, err_msg=key)
 
 
 # --- What a TPU cannot run ------------------------------------------------------
