@@ -14,7 +14,9 @@ in ``auto`` it sees only :class:`Snippet` s: the statements around each change, 
 own depth.  Black lays a statement out the same way whatever surrounds it, except for
 the blank lines that its neighbours and depth decide, which the snippets keep (the
 tests compare them with black on the whole file).  A file without a final newline
-keeps it so.
+keeps it so.  In a file's own style, a snippet whose changed statements are all calls
+grown too long is laid out by :mod:`codemods.statement_layout`, as black would, without
+black.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import tokenize
 from typing import Any, List, Optional, Tuple
 
 from .python_tree import python_ast
+from .statement_layout import lay_out_statements
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
@@ -310,6 +313,18 @@ def _file_versions(mode, source: str, snippet: str):
     return dataclasses.replace(mode, target_versions=set(_detected_versions(source)))
 
 
+@functools.lru_cache(maxsize=8)
+def _emulated(mode) -> bool:
+    """Whether :mod:`codemods.statement_layout` lays out for black in ``mode``: black's
+    stable style since 24 (whose right-hand splits it follows), magic trailing commas
+    respected, strings kept as written (a file's own style), no preview features."""
+    import black
+
+    major = black.__version__.split(".")[0]
+    return major.isdigit() and int(major) >= 24 and mode.magic_trailing_comma and not mode.string_normalization and not (
+        mode.preview or mode.is_pyi or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None))
+
+
 def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
     """``after`` with each snippet formatted by black: only ``ranges`` of it, or all of it
     when ``ranges`` is None."""
@@ -320,7 +335,9 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
         text = snippet.text(lines)
         inside = None if ranges is None else [
             snippet.local(a, b) for a, b in ranges if a <= snippet.end and b >= snippet.start]
-        formatted = _black(text, _file_versions(mode, after, text), inside or ())
+        formatted = lay_out_statements(text, inside, mode.line_length) if inside and _emulated(mode) else None
+        if formatted is None:
+            formatted = _black(text, _file_versions(mode, after, text), inside or ())
         header = snippet.header()
         if not formatted.startswith(header):
             raise ValueError("black changed the snippet's headers")

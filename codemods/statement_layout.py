@@ -1,0 +1,412 @@
+"""Black's layout of the simple call statements the codemods lengthen, without black.
+
+A black pass costs milliseconds (a parse, then a second pass to settle trailing commas),
+more than migrating the file; most statements the codemods change are one call grown
+too long for its line: ``x = f(a, b=g(c))``, ``return f(...)``, ``f(...)``.  For those,
+black's right-hand split is computed here: the call's arguments on one line inside its
+brackets if they fit, else one per line with a trailing comma added, each argument
+still too long split at its own last call the same way.
+
+Only that shape is taken: names, attributes, calls, subscripts, literals, displays,
+lambdas and arithmetic inside the call, on lines without comments.  Anything else
+returns None and black lays it out: operators or several trailers outside the call,
+magic trailing commas, a head that does not fit, a subscript or ``*args`` where black
+would split, a statement whose blank lines black could change, black's preview
+styles.  The tests compare every layout made here with black's.
+
+    >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
+    ['estimator = tf.estimator.Estimator(', '    model_fn=model_fn, config=config', ')']
+    >>> layout_call('return f(a + b)  # why', 1, 10) is None  # a comment: black decides
+    True
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import tokenize
+from typing import List, Optional, Sequence, Tuple
+
+_OPENING = {"(": ")", "[": "]", "{": "}"}
+_CLOSING = {")", "]", "}"}
+_ARITHMETIC = {"+": 2, "-": 2, "*": 1, "/": 1, "//": 1, "%": 1}  # black's MATH priorities, ranked
+_OPERATORS = {",", ".", "=", ":", *_OPENING, *_CLOSING, *_ARITHMETIC}
+_VALUES = {"None", "True", "False"}
+_COMMA, _DOT = 100, 0.5  # COMMA_PRIORITY above all, DOT_PRIORITY below all
+
+
+class _Unsure(Exception):
+    """The statement leaves the shape laid out here: black decides."""
+
+
+class _Leaf:
+    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space")
+
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind, self.text = kind, text
+        self.depth = 0  # brackets (and lambda parameter lists) around it, in the statement
+        self.match: Optional[int] = None  # a bracket's partner
+        self.unary = self.kwarg = False
+        self.space = ""  # what black puts before it, once its line is known
+
+
+def _leaves(code: str) -> List[_Leaf]:
+    if not code.isascii() or "\\" in code:
+        raise _Unsure  # black measures wide characters; continuation lines are the user's
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        raise _Unsure from None
+    leaves = []
+    for token in tokens:
+        if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if token.type == tokenize.NAME:
+            if keyword.iskeyword(token.string) and token.string not in ("lambda", "return", *_VALUES):
+                raise _Unsure
+            leaves.append(_Leaf("name", token.string))
+        elif token.type == tokenize.NUMBER:
+            if not token.string.replace(".", "").replace("_", "").isdigit():
+                raise _Unsure  # black normalizes hex, exponents, suffixes
+            leaves.append(_Leaf("number", token.string))
+        elif token.type == tokenize.STRING:
+            if token.string[0] not in "'\"" or token.string[:3] in ('"""', "'''") \
+                    or (leaves and leaves[-1].kind == "string"):
+                raise _Unsure  # prefixes, docstrings, implicit concatenation
+            leaves.append(_Leaf("string", token.string))
+        elif token.type == tokenize.OP and token.string in _OPERATORS:
+            leaves.append(_Leaf("op", token.string))
+        else:
+            raise _Unsure  # comments, other operators
+    return leaves
+
+
+def _operand_end(leaf: Optional[_Leaf]) -> bool:
+    return leaf is not None and (leaf.kind in ("number", "string") or leaf.text in _CLOSING
+                                 or (leaf.kind == "name" and leaf.text not in ("lambda", "return")))
+
+
+def _analyse(leaves: List[_Leaf]) -> None:
+    """Bracket depths and partners, lambda parameters, unary minus and keyword ``=``;
+    the space black puts before each leaf."""
+    stack: List[Tuple[int, str]] = []  # (index, "(" "[" "{" or "lambda")
+    depth = 0
+    previous: Optional[_Leaf] = None
+    for i, leaf in enumerate(leaves):
+        text = leaf.text
+        if leaf.kind == "op" and text in _CLOSING:
+            if not stack or stack[-1][1] == "lambda" or _OPENING[stack[-1][1]] != text:
+                raise _Unsure
+            j, _ = stack.pop()
+            depth -= 1
+            leaf.match, leaves[j].match = j, i
+            if previous is not None and previous.text == ",":
+                raise _Unsure  # a magic trailing comma (or a one-tuple)
+        leaf.depth = depth
+        inner = stack[-1][1] if stack else None
+        if leaf.kind == "op":
+            if text in _OPENING:
+                if text == "{" and _operand_end(previous):
+                    raise _Unsure
+                stack.append((i, text))
+                depth += 1
+            elif text == ":":
+                if inner == "lambda":
+                    stack.pop()
+                    depth -= 1
+                    leaf.depth = depth
+                elif inner != "{":
+                    raise _Unsure  # slices, annotations
+            elif text == "=":
+                if inner == "(" and previous is not None and previous.kind == "name":
+                    leaf.kwarg = True
+                elif inner is not None:
+                    raise _Unsure  # lambda defaults, walrus-like oddities
+            elif text in _ARITHMETIC and not _operand_end(previous):
+                if text != "-":
+                    raise _Unsure  # *args, **kwargs, unary +
+                leaf.unary = True
+        elif text == "lambda":
+            stack.append((i, "lambda"))
+            depth += 1
+        leaf.space = _space(previous, leaf)
+        previous = leaf
+    if stack:
+        raise _Unsure
+
+
+def _space(previous: Optional[_Leaf], leaf: _Leaf) -> str:
+    """Black's whitespace before ``leaf`` for the leaves taken here."""
+    if previous is None:
+        return ""
+    p, t = previous.text, leaf.text
+    if leaf.kind == "op":
+        if t in _CLOSING or t in (",", ".", ":"):
+            return ""
+        if t == "=":
+            return "" if leaf.kwarg else " "
+        if t in ("(", "["):
+            return "" if _operand_end(previous) or p in _OPENING or previous.unary or \
+                (p == "=" and previous.kwarg) or p == "." else " "
+        if t == "{":
+            return "" if p in _OPENING or (p == "=" and previous.kwarg) else " "
+        if leaf.unary:
+            return "" if p in _OPENING or (p == "=" and previous.kwarg) else " "
+        return " "  # binary arithmetic
+    if p in _OPENING or p == "." or previous.unary or (p == "=" and previous.kwarg):
+        return ""
+    return " "
+
+
+def _render(leaves: Sequence[_Leaf]) -> str:
+    return "".join((leaf.space if i else "") + leaf.text for i, leaf in enumerate(leaves))
+
+
+def _delimiters(leaves: Sequence[_Leaf], depth: int) -> List[Tuple[int, float]]:
+    """(index, priority) of the delimiters at ``depth``: after a comma, before an
+    arithmetic operator, before a dot that follows a closing bracket."""
+    found = []
+    for i, leaf in enumerate(leaves):
+        if leaf.depth != depth or leaf.kind != "op":
+            continue
+        if leaf.text == ",":
+            found.append((i, _COMMA))
+        elif leaf.text in _ARITHMETIC and not leaf.unary:
+            found.append((i, _ARITHMETIC[leaf.text]))
+        elif leaf.text == "." and i and leaves[i - 1].text in _CLOSING:
+            found.append((i, _DOT))
+    return found
+
+
+class _Layout:
+    def __init__(self, leaves: List[_Leaf], line_length: int) -> None:
+        self.leaves, self.line_length = leaves, line_length
+
+    def fits(self, start: int, end: int, indent: int) -> Optional[str]:
+        text = _render(self.leaves[start:end])
+        return text if indent * 4 + len(text) <= self.line_length else None
+
+    def line(self, start: int, end: int, indent: int, inside: bool, explode: bool = False) -> List[str]:
+        """Black's ``transform_line`` of leaves ``start:end`` at ``indent``; ``explode``:
+        a collection's contents, one item per line whenever they hold a comma."""
+        text = None if explode else self.fits(start, end, indent)
+        if text is not None:
+            return ["    " * indent + text]
+        if not inside:
+            return self.split_at_last_bracket(start, end, indent)
+        depth = self.leaves[start].depth
+        delimiters = [(i, p) for i, p in _delimiters(self.leaves[start:end], depth) if start + i != end - 1]
+        if delimiters:
+            top = max(p for _, p in delimiters)
+            if top == _DOT and len(delimiters) > 1 and all(p == _DOT for _, p in delimiters):
+                return self.split_before_dots(start, end, indent, [start + i for i, _ in delimiters])
+            if top != _COMMA:
+                raise _Unsure  # black splits at operators, or around a lone dot
+            lines, begin = [], start
+            for i, priority in delimiters:
+                if priority != _COMMA:
+                    continue
+                lines.extend(self.line(begin, start + i + 1, indent, True))
+                begin = start + i + 1
+            if self.leaves[end - 1].text == ",":
+                lines.extend(self.line(begin, end, indent, True))
+            else:  # the trailing comma black adds
+                comma = _Leaf("op", ",")
+                comma.depth = depth
+                self.leaves.insert(end, comma)
+                lines.extend(self.line(begin, end + 1, indent, True))
+                del self.leaves[end]
+            return lines
+        if explode:
+            return self.line(start, end, indent, True)
+        return self.split_at_last_bracket(start, end, indent)
+
+    def split_before_dots(self, start: int, end: int, indent: int, dots: List[int]) -> List[str]:
+        """A method chain, one call per line (black's split at its dots)."""
+        lines, begin = [], start
+        for dot in dots:
+            lines.extend(self.line(begin, dot, indent, True))
+            begin = dot
+        lines.extend(self.line(begin, end, indent, True))
+        return lines
+
+    def split_at_last_bracket(self, start: int, end: int, indent: int) -> List[str]:
+        """Black's right-hand split at the last bracket: a call's, or a collection's."""
+        close = end - 1
+        if self.leaves[close].text == ",":
+            close -= 1
+        leaf = self.leaves[close]
+        if leaf.text not in _CLOSING or leaf.match is None or leaf.match <= start or leaf.match + 1 == close:
+            raise _Unsure  # nothing to put inside
+        opening = leaf.match
+        collection = not _operand_end(self.leaves[opening - 1])
+        if not collection and leaf.text != ")":
+            raise _Unsure  # a subscript
+        head = self.fits(start, opening + 1, indent)
+        if head is None:
+            raise _Unsure  # black would try other brackets
+        body = self.line(opening + 1, close, indent + 1, True, explode=collection)
+        tail = "    " * indent + _render(self.leaves[close:end])
+        return ["    " * indent + head, *body, tail]
+
+    def in_parentheses(self, start: int, end: int, indent: int) -> List[str]:
+        """The value ``start:end`` in the parentheses black makes visible around it."""
+        head = self.fits(0, start, indent)
+        if head is None:
+            raise _Unsure
+        head = (head + " (") if head else "("
+        return ["    " * indent + head, *self.line(start, end, indent + 1, True), "    " * indent + ")"]
+
+
+def layout_call(statement: str, indent: int, line_length: int) -> Optional[List[str]]:
+    """Black's lines for the simple statement ``statement`` (its code, any layout) at
+    block depth ``indent``, or None when black must decide."""
+    try:
+        leaves = _leaves(statement)
+        if not leaves:
+            return None
+        _analyse(leaves)
+        first = 1 if leaves[0].text == "return" else 0
+        equals = [i for i, leaf in enumerate(leaves) if leaf.text == "=" and leaf.depth == 0]
+        if equals:
+            if first or len(equals) > 1 or not _dotted(leaves[: equals[0]]):
+                return None
+            first = equals[0] + 1
+        value = leaves[first:]
+        if not value or (value[0].text == "(" and value[0].match == len(leaves) - 1):
+            return None  # black drops redundant parentheses
+        layout = _Layout(leaves, line_length)
+        text = layout.fits(0, len(leaves), indent)
+        if text is not None:
+            return ["    " * indent + text]
+        # Too long: black splits at the value's last bracket when its optional parentheses
+        # can go (nothing but one dot after a bracket between the value's trailers) and
+        # the target has no bracket; then that bracket must close a call.
+        delimiters = _delimiters(value, 0)
+        if any(p != _DOT for _, p in delimiters) or value[0].kind != "name" \
+                or any(leaf.text == "lambda" and leaf.depth == 0 for leaf in value):
+            return None
+        if len(delimiters) > 1:  # a method chain: black keeps the parentheses
+            return layout.in_parentheses(first, len(leaves), indent) if first else None
+        if value[-1].text != ")":
+            return None
+        return layout.split_at_last_bracket(0, len(leaves), indent)
+    except _Unsure:
+        return None
+
+
+def layout_if(header: str, indent: int, line_length: int) -> Optional[str]:
+    """Black's line for the header ``if test:`` when it fits, or None."""
+    if not header.startswith("if ") or not header.endswith(":"):
+        return None
+    try:
+        leaves = _leaves(header[3:-1])
+        if not leaves or leaves[0].text == "return":
+            return None
+        _analyse(leaves)
+        if any(leaf.depth == 0 and leaf.text in ("=", ":", "lambda") for leaf in leaves):
+            return None
+        line = "if " + _render(leaves) + ":"
+    except _Unsure:
+        return None
+    return "    " * indent + line if indent * 4 + len(line) <= line_length else None
+
+
+def _dotted(leaves: Sequence[_Leaf]) -> bool:
+    """``a`` or ``a.b.c``: no brackets, so black's optional parentheses are dropped."""
+    return bool(leaves) and len(leaves) % 2 == 1 and all(
+        (leaf.kind == "name" and leaf.text not in _VALUES and leaf.text not in ("lambda", "return"))
+        if i % 2 == 0 else leaf.text == "." for i, leaf in enumerate(leaves))
+
+
+def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> Optional[str]:
+    """``text`` (a snippet of four-space-indented statements) with every statement that
+    ``ranges`` touch laid out as black lays it out with those line ranges, or None
+    when one of them is not a statement taken here."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    lines = text.splitlines(keepends=True)
+    replaced = {}
+    for body in _bodies(module):
+        for k, statement in enumerate(body):
+            first, last = statement.lineno, statement.end_lineno or statement.lineno
+            compound = getattr(statement, "body", None)
+            if isinstance(compound, list) and compound and isinstance(compound[0], ast.stmt):
+                first = min([first, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+                if any(a <= compound[0].lineno - 1 and b >= first for a, b in ranges):
+                    header = lines[first - 1]
+                    if not isinstance(statement, ast.If) or statement.orelse or compound[0].lineno != first + 1 \
+                            or statement.col_offset % 4 or not _blank_lines_kept(body, k, lines):
+                        return None  # other blocks' headers: black decides
+                    laid = layout_if(header.strip(), statement.col_offset // 4, line_length)
+                    if laid is None or not header.startswith(" " * statement.col_offset):
+                        return None
+                    replaced[first] = (first, laid + "\n")
+                continue
+            if not any(a <= last and b >= first for a, b in ranges):
+                continue
+            if not isinstance(statement, (ast.Assign, ast.Return, ast.Expr)) or \
+                    not _blank_lines_kept(body, k, lines):
+                return None
+            indent = statement.col_offset
+            if indent % 4 or any(not line.startswith(" " * indent) for line in lines[first - 1: last]):
+                return None
+            code = "".join(lines[first - 1: last])
+            if not code.endswith("\n") or statement.end_col_offset != len(lines[last - 1].rstrip("\n")):
+                return None  # a comment or another statement after it
+            laid = layout_call(code.strip(), indent // 4, line_length)
+            if laid is None:
+                return None
+            replaced[first] = (last, "".join(line + "\n" for line in laid))
+    out, i = [], 0
+    while i < len(lines):
+        if i + 1 in replaced:
+            last, new = replaced[i + 1]
+            out.append(new)
+            i = last
+        else:
+            out.append(lines[i])
+            i += 1
+    return "".join(out)
+
+
+def _bodies(module: ast.Module):
+    """Every statement list of the module."""
+    stack = [module.body]
+    while stack:
+        body = stack.pop()
+        yield body
+        for statement in body:
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(statement, field, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    stack.append(block)
+            for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
+                stack.append(part.body)
+
+
+def _blank_lines_kept(body: List[ast.stmt], k: int, lines: List[str]) -> bool:
+    """Whether black keeps the lines before ``body[k]`` as they are when it lays the
+    statement out: it follows a simple statement or a block without a def or class,
+    at most one blank line between (two at the top level), nothing else; or it opens
+    its block with no blank line."""
+    statement = body[k]
+    above = statement.lineno - 1  # 1-based: the line before
+    gap = 0
+    while above >= 1 and not lines[above - 1].strip():
+        gap += 1
+        above -= 1
+    if k == 0:
+        return gap == 0 and above >= 1 and lines[above - 1].rstrip().endswith(":")
+    previous = body[k - 1]
+    if (previous.end_lineno or previous.lineno) != above or lines[above - 1].lstrip().startswith("#"):
+        return False  # a comment between them
+    if isinstance(previous, (ast.Import, ast.ImportFrom)) or (
+            isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Constant)):
+        return False  # black's blank lines after imports and docstrings
+    if any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in ast.walk(previous)):
+        return False  # black's blank lines after a def
+    return gap <= (1 if statement.col_offset else 2)
