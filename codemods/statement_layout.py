@@ -41,13 +41,14 @@ class _Unsure(Exception):
 
 
 class _Leaf:
-    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space")
+    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space", "magic")
 
     def __init__(self, kind: str, text: str) -> None:
         self.kind, self.text = kind, text
         self.depth = 0  # brackets (and lambda parameter lists) around it, in the statement
         self.match: Optional[int] = None  # a bracket's partner
         self.unary = self.kwarg = False
+        self.magic = False  # an opening bracket whose contents end in a (magic) trailing comma
         self.space = ""  # what black puts before it, once its line is known
 
 
@@ -102,7 +103,10 @@ def _analyse(leaves: List[_Leaf]) -> None:
             depth -= 1
             leaf.match, leaves[j].match = j, i
             if previous is not None and previous.text == ",":
-                raise _Unsure  # a magic trailing comma (or a one-tuple)
+                items = sum(1 for other in leaves[j + 1: i] if other.text == "," and other.depth == depth + 1)
+                if items < 2 or (text == "]" and _operand_end(leaves[j - 1] if j else None)):
+                    raise _Unsure  # one item, or a subscript: black's exceptions to magic commas
+                leaves[j].magic = True
         leaf.depth = depth
         inner = stack[-1][1] if stack else None
         if leaf.kind == "op":
@@ -184,19 +188,25 @@ class _Layout:
         self.leaves, self.line_length = leaves, line_length
 
     def fits(self, start: int, end: int, indent: int) -> Optional[str]:
+        """The leaves on one line, if it is short enough and no magic trailing comma
+        inside makes black split it."""
+        if any(leaf.text in _CLOSING and leaf.match >= start and self.leaves[leaf.match].magic
+               for leaf in self.leaves[start:end]):
+            return None
         text = _render(self.leaves[start:end])
         return text if indent * 4 + len(text) <= self.line_length else None
 
     def line(self, start: int, end: int, indent: int, inside: bool, explode: bool = False) -> List[str]:
         """Black's ``transform_line`` of leaves ``start:end`` at ``indent``; ``explode``:
         a collection's contents, one item per line whenever they hold a comma."""
+        depth = self.leaves[start].depth
+        delimiters = [(i, p) for i, p in _delimiters(self.leaves[start:end], depth) if start + i != end - 1]
+        explode = explode and any(p == _COMMA for _, p in delimiters)
         text = None if explode else self.fits(start, end, indent)
         if text is not None:
             return ["    " * indent + text]
         if not inside:
             return self.split_at_last_bracket(start, end, indent)
-        depth = self.leaves[start].depth
-        delimiters = [(i, p) for i, p in _delimiters(self.leaves[start:end], depth) if start + i != end - 1]
         if delimiters:
             top = max(p for _, p in delimiters)
             if top == _DOT and len(delimiters) > 1 and all(p == _DOT for _, p in delimiters):
@@ -218,8 +228,6 @@ class _Layout:
                 lines.extend(self.line(begin, end + 1, indent, True))
                 del self.leaves[end]
             return lines
-        if explode:
-            return self.line(start, end, indent, True)
         return self.split_at_last_bracket(start, end, indent)
 
     def split_before_dots(self, start: int, end: int, indent: int, dots: List[int]) -> List[str]:
@@ -246,7 +254,7 @@ class _Layout:
         head = self.fits(start, opening + 1, indent)
         if head is None:
             raise _Unsure  # black would try other brackets
-        body = self.line(opening + 1, close, indent + 1, True, explode=collection)
+        body = self.line(opening + 1, close, indent + 1, True, explode=collection or self.leaves[opening].magic)
         tail = "    " * indent + _render(self.leaves[close:end])
         return ["    " * indent + head, *body, tail]
 
@@ -283,6 +291,8 @@ def layout_call(statement: str, indent: int, line_length: int) -> Optional[List[
         # Too long: black splits at the value's last bracket when its optional parentheses
         # can go (nothing but one dot after a bracket between the value's trailers) and
         # the target has no bracket; then that bracket must close a call.
+        if value[0].text in ("[", "{") and value[0].match == len(leaves) - 1:
+            return layout.split_at_last_bracket(0, len(leaves), indent)  # a display, exploded
         delimiters = _delimiters(value, 0)
         if any(p != _DOT for _, p in delimiters) or value[0].kind != "name" \
                 or any(leaf.text == "lambda" and leaf.depth == 0 for leaf in value):
@@ -323,54 +333,117 @@ def _dotted(leaves: Sequence[_Leaf]) -> bool:
 def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> Optional[str]:
     """``text`` (a snippet of four-space-indented statements) with every statement that
     ``ranges`` touch laid out as black lays it out with those line ranges, or None
-    when one of them is not a statement taken here."""
+    when one of them is not a statement taken here.  Blocks whose header is touched:
+    ``if test:`` and ``def name(args):`` (the blocks the codemods insert)."""
     try:
         module = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
     lines = text.splitlines(keepends=True)
-    replaced = {}
+    replaced = {}  # first line -> (last line, black's lines for them)
     for body in _bodies(module):
         for k, statement in enumerate(body):
             first, last = statement.lineno, statement.end_lineno or statement.lineno
-            compound = getattr(statement, "body", None)
-            if isinstance(compound, list) and compound and isinstance(compound[0], ast.stmt):
-                first = min([first, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
-                if any(a <= compound[0].lineno - 1 and b >= first for a, b in ranges):
-                    header = lines[first - 1]
-                    if not isinstance(statement, ast.If) or statement.orelse or compound[0].lineno != first + 1 \
-                            or statement.col_offset % 4 or not _blank_lines_kept(body, k, lines):
-                        return None  # other blocks' headers: black decides
-                    laid = layout_if(header.strip(), statement.col_offset // 4, line_length)
-                    if laid is None or not header.startswith(" " * statement.col_offset):
-                        return None
-                    replaced[first] = (first, laid + "\n")
+            block = getattr(statement, "body", None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                if getattr(statement, "decorator_list", None):
+                    first = min(d.lineno for d in statement.decorator_list)
+                if not any(a <= block[0].lineno - 1 and b >= first for a, b in ranges):
+                    continue  # its statements are laid out on their own
+                last, laid = first, _header(statement, lines[first - 1], line_length)
+            elif any(a <= last and b >= first for a, b in ranges):
+                laid = _simple(statement, lines, line_length)
+            else:
                 continue
-            if not any(a <= last and b >= first for a, b in ranges):
-                continue
-            if not isinstance(statement, (ast.Assign, ast.Return, ast.Expr)) or \
-                    not _blank_lines_kept(body, k, lines):
+            gap = _blank_lines(body, k, lines, ranges)
+            if laid is None or gap is None or block is not None and block[0].lineno != first + 1:
                 return None
-            indent = statement.col_offset
-            if indent % 4 or any(not line.startswith(" " * indent) for line in lines[first - 1: last]):
+            above, blank = gap
+            blanks = _blanks(lines[above - 1: statement.lineno - 1], blank)
+            if blanks is None:
                 return None
-            code = "".join(lines[first - 1: last])
-            if not code.endswith("\n") or statement.end_col_offset != len(lines[last - 1].rstrip("\n")):
-                return None  # a comment or another statement after it
-            laid = layout_call(code.strip(), indent // 4, line_length)
-            if laid is None:
+            replaced[above] = (last, blanks + laid)
+            if isinstance(statement, ast.FunctionDef) and not _after_def(statement, lines, replaced):
                 return None
-            replaced[first] = (last, "".join(line + "\n" for line in laid))
     out, i = [], 0
     while i < len(lines):
-        if i + 1 in replaced:
-            last, new = replaced[i + 1]
+        if i + 1 in replaced:  # lines i + 1 .. last replaced (none: an insertion before i + 1)
+            last, new = replaced.pop(i + 1)
             out.append(new)
             i = last
         else:
             out.append(lines[i])
             i += 1
     return "".join(out)
+
+
+def _after_def(definition: ast.FunctionDef, lines: List[str], replaced: dict) -> bool:
+    """Black's blank lines after a def it lays out, before the next line whatever it is
+    (one, two at the top level), unless that line is laid out here too; False where
+    black's rules go further (a comment, an ``else`` or ``except`` clause)."""
+    after = definition.end_lineno or definition.lineno  # 1-based, the def's last line
+    following = after + 1
+    while following <= len(lines) and not lines[following - 1].strip():
+        following += 1
+    if following > len(lines):
+        return True
+    line = lines[following - 1]
+    code = line.lstrip()
+    if code.startswith("#") or code.split(" ")[0].rstrip(":") in ("else", "elif", "except", "finally", "case"):
+        return False
+    if after + 1 not in replaced:  # not laid out here: only its blank lines change
+        blanks = _blanks(lines[after: following - 1], 1 if len(line) - len(code) else 2)
+        if blanks is None:
+            return False
+        replaced[after + 1] = (following - 1, blanks)
+    return True
+
+
+def _blanks(old: List[str], count: int) -> Optional[str]:
+    """``count`` blank lines in place of ``old``: the same lines when as many (black keeps
+    a blank line's spaces outside what it lays out), else empty ones; None when spaces
+    on blank lines make which ones black keeps unclear."""
+    if len(old) == count:
+        return "".join(old)
+    return "\n" * count if all(line == "\n" for line in old) else None
+
+
+def _simple(statement: ast.stmt, lines: List[str], line_length: int) -> Optional[str]:
+    """Black's lines for a simple statement, or None."""
+    if not isinstance(statement, (ast.Assign, ast.Return, ast.Expr)):
+        return None
+    first, last, indent = statement.lineno, statement.end_lineno or statement.lineno, statement.col_offset
+    if indent % 4 or any(not line.startswith(" " * indent) for line in lines[first - 1: last]):
+        return None
+    code = "".join(lines[first - 1: last])
+    if not code.endswith("\n") or statement.end_col_offset != len(lines[last - 1].rstrip("\n")):
+        return None  # a comment or another statement after it
+    laid = layout_call(code.strip(), indent // 4, line_length)
+    return None if laid is None else "".join(line + "\n" for line in laid)
+
+
+def _header(statement: ast.stmt, header: str, line_length: int) -> Optional[str]:
+    """Black's line for the one-line header of an ``if`` without ``else`` or of a plain
+    ``def`` (positional parameters only), or None."""
+    indent = statement.col_offset
+    if indent % 4 or not header.startswith(" " * indent) or not header.endswith("\n"):
+        return None
+    if isinstance(statement, ast.If) and not statement.orelse:
+        laid = layout_if(header.strip(), indent // 4, line_length)
+        return None if laid is None else laid + "\n"
+    if not isinstance(statement, ast.FunctionDef) or statement.decorator_list or statement.returns:
+        return None
+    arguments = statement.args
+    if arguments.posonlyargs or arguments.vararg or arguments.kwonlyargs or arguments.kwarg or \
+            arguments.defaults or any(a.annotation for a in arguments.args) or \
+            getattr(statement, "type_params", None):
+        return None
+    if isinstance(statement.body[0], ast.Expr) and isinstance(statement.body[0].value, ast.Constant):
+        return None  # black's docstring rules
+    line = f"{'    ' * (indent // 4)}def {statement.name}({', '.join(a.arg for a in arguments.args)}):"
+    if "".join(line.split()) != "".join(header.split()) or len(line) > line_length:
+        return None  # a comment, a magic trailing comma, a header too long
+    return line + "\n"
 
 
 def _bodies(module: ast.Module):
@@ -388,25 +461,49 @@ def _bodies(module: ast.Module):
                 stack.append(part.body)
 
 
-def _blank_lines_kept(body: List[ast.stmt], k: int, lines: List[str]) -> bool:
-    """Whether black keeps the lines before ``body[k]`` as they are when it lays the
-    statement out: it follows a simple statement or a block without a def or class,
-    at most one blank line between (two at the top level), nothing else; or it opens
-    its block with no blank line."""
+def _blank_lines(body: List[ast.stmt], k: int, lines: List[str],
+                 ranges: Sequence[Tuple[int, int]]) -> Optional[Tuple[int, int]]:
+    """Where the blank lines before ``body[k]`` begin (1-based) and how many black puts
+    there when it lays the statement out, or None where black's rules go further than
+    these: comments and decorators above, imports and docstrings before, a blank line
+    opening a block, one-line defs, classes.
+
+    With line ranges, black takes the statements it does not lay out for comments, and
+    knows only the defs it lays out: a def after an untouched line is left to it."""
+
+    def touched(first: int, last: int) -> bool:
+        return any(a <= last and b >= first for a, b in ranges)
+
     statement = body[k]
-    above = statement.lineno - 1  # 1-based: the line before
+    above = statement.lineno - 1
     gap = 0
     while above >= 1 and not lines[above - 1].strip():
         gap += 1
         above -= 1
-    if k == 0:
-        return gap == 0 and above >= 1 and lines[above - 1].rstrip().endswith(":")
+    if above < 1 or lines[above - 1].lstrip().startswith(("#", "@")):
+        return None
+    is_def = isinstance(statement, ast.FunctionDef)
+    most = 1 if statement.col_offset else 2
+    if k == 0:  # the line above is its block's header
+        if not lines[above - 1].rstrip().endswith(":") or gap:
+            return None
+        if not is_def:
+            return above + 1, 0
+        if lines[above - 1].lstrip().startswith(("def ", "async def ", "class ")):
+            return (above + 1, 0) if touched(above, above) else None
+        return above + 1, 1
     previous = body[k - 1]
-    if (previous.end_lineno or previous.lineno) != above or lines[above - 1].lstrip().startswith("#"):
-        return False  # a comment between them
-    if isinstance(previous, (ast.Import, ast.ImportFrom)) or (
-            isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Constant)):
-        return False  # black's blank lines after imports and docstrings
-    if any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in ast.walk(previous)):
-        return False  # black's blank lines after a def
-    return gap <= (1 if statement.col_offset else 2)
+    if (previous.end_lineno or previous.lineno) != above or isinstance(previous, (ast.Import, ast.ImportFrom)) \
+            or (isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Constant)):
+        return None
+    nested = [node for node in ast.walk(previous) if isinstance(node, ast.stmt)]
+    if any(isinstance(node, (ast.AsyncFunctionDef, ast.ClassDef)) or
+           (isinstance(node, ast.FunctionDef) and node.body[0].lineno == node.lineno) for node in nested):
+        return None
+    if is_def:  # after an untouched line (for black, a comment) only if a blank line separates them
+        last = max((node for node in nested if node.lineno <= above <= (node.end_lineno or node.lineno)),
+                   key=lambda node: node.lineno)
+        return (above + 1, most) if gap or touched(last.lineno, last.end_lineno or last.lineno) else None
+    ended = [node for node in nested if isinstance(node, ast.FunctionDef) and touched(node.lineno, node.lineno)
+             and node.lineno <= above <= (node.end_lineno or node.lineno)]
+    return above + 1, most if ended else min(gap, most)

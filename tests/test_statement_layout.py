@@ -31,8 +31,14 @@ ATOMS = st.one_of(
 )
 
 
+def _joined(items, comma):
+    """Items with a magic trailing comma when ``comma`` (and there are two or more)."""
+    return ", ".join(items) + ("," if comma and len(items) > 1 else "")
+
+
 def _call(args):
-    return st.tuples(DOTTED, st.lists(args, max_size=5)).map(lambda t: f"{t[0]}({', '.join(t[1])})")
+    return st.tuples(DOTTED, st.lists(args, max_size=5), st.booleans()).map(
+        lambda t: f"{t[0]}({_joined(t[1], t[2])})")
 
 
 EXPRESSIONS = st.recursive(
@@ -40,7 +46,7 @@ EXPRESSIONS = st.recursive(
     lambda inner: st.one_of(
         _call(st.one_of(inner, st.tuples(NAMES, inner).map("=".join))),
         st.tuples(DOTTED, st.sampled_from(['"key"', "0", "name"])).map(lambda t: f"{t[0]}[{t[1]}]"),
-        st.lists(inner, min_size=1, max_size=4).map(lambda xs: f"[{', '.join(xs)}]"),
+        st.tuples(st.lists(inner, min_size=1, max_size=4), st.booleans()).map(lambda t: f"[{_joined(*t)}]"),
         st.lists(inner, min_size=2, max_size=4).map(lambda xs: f"({', '.join(xs)})"),
         st.lists(st.tuples(st.sampled_from(['"accuracy"', '"loss"', "key"]), inner), min_size=1, max_size=3)
         .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
@@ -79,6 +85,38 @@ def test_every_layout_made_is_blacks(statement, depth, line_length, respace):
         assert ours == _black_says(text, line, line_length)
 
 
+BLOCKS = st.one_of(
+    st.tuples(st.lists(NAMES, max_size=3, unique=True), st.sampled_from(["return", "value ="]))
+    .map(lambda t: (f"def metric_fn({', '.join(t[0])}):", t[1])),
+    st.just(('if params["use_tpu"]:', "optimizer =")),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(BLOCKS, EXPRESSIONS, STATEMENTS, st.integers(1, 2), st.sampled_from([50, 79, 88]),
+       st.lists(st.booleans(), min_size=4, max_size=4), st.lists(st.integers(0, 1), min_size=2, max_size=2))
+def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, line_length, touch, gaps):
+    """A block the codemods insert (a def, an ``if``) between statements, some of its
+    lines touched: black's blank lines around it as well as its lines."""
+    (header, start), indent = block, "    " * depth
+    headers = "".join("    " * d + ("def _():" if d == 0 else "if True:") + "\n" for d in range(depth))
+    parts = [f"{indent}first = f(a)\n", "\n" * gaps[0] + f"{indent}{header}\n",
+             f"{indent}    {start} {inner}\n", "\n" * gaps[1] + f"{indent}{after}\n"]
+    text = headers + "".join(parts)
+    ranges, line = [], depth + 1
+    for part, chosen in zip(parts, touch):
+        size = part.count("\n")
+        if chosen:
+            ranges.append((line + size - part.lstrip("\n").count("\n") + 0, line + size - 1))
+        line += size
+    if not ranges:
+        return
+    ours = lay_out_statements(text, ranges, line_length)
+    if ours is not None:
+        mode = black.Mode(line_length=line_length, string_normalization=False)
+        assert ours == layout._black(text, mode, ranges)
+
+
 #: Statements black splits at a call: made here, and as black makes them.
 MADE = [
     ("estimator = tf.estimator.Estimator(model_fn=model_fn, config=tf.estimator.RunConfig(model_dir=d))", 1, 60),
@@ -113,12 +151,29 @@ def test_left_to_black(statement):
     assert layout_call(statement, 1, 30) is None
 
 
-def test_blank_lines_black_would_change_are_left_to_black():
-    after_def = "def _():\n    def g():\n        pass\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
+#: A statement after an untouched def (black, given line ranges, knows only the defs it
+#: lays out), after three blank lines (black keeps one), after a def it lays out (one).
+CONTEXTS = [
+    ("def _():\n    def g():\n        pass\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(4, 4)]),
+    ("def _():\n    y = 1\n\n\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(5, 5)]),
+    ("def _():\n    y = 1\n    def g(a):\n        return a\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(2, 5)]),
+    ("def _():\n    y = 1\n\n    def g(a):\n        return a\n    x = 1\n", [(4, 4)]),
+]
+
+
+@pytest.mark.parametrize("text, ranges", CONTEXTS)
+def test_blank_lines_as_black_puts_them(text, ranges):
+    laid = lay_out_statements(text, ranges, 30)
+    assert laid is not None
+    assert laid == layout._black(text, black.Mode(line_length=30, string_normalization=False), ranges)
+
+
+def test_blank_lines_black_decides_otherwise_are_left_to_black():
     after_import = "def _():\n    import os\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
-    too_many = "def _():\n    y = 1\n\n\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
     header = "def _():\n    if y:\n        x = 1\n    else:\n        x = 2\n"
-    for text, line in ((after_def, 4), (after_import, 3), (too_many, 5), (header, 2)):
+    def_after_untouched = "def _():\n    y = 1\n    def g(a):\n        return a\n"
+    after_comment = "def _():\n    y = 1\n    # why\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
+    for text, line in ((after_import, 3), (header, 2), (def_after_untouched, 3), (after_comment, 4)):
         assert lay_out_statements(text, [(line, line)], 30) is None
 
 
