@@ -245,10 +245,10 @@ class _Layout:
         if self.leaves[close].text == ",":
             close -= 1
         leaf = self.leaves[close]
-        if leaf.text not in _CLOSING or leaf.match is None or leaf.match <= start or leaf.match + 1 == close:
+        if leaf.text not in _CLOSING or leaf.match is None or leaf.match < start or leaf.match + 1 == close:
             raise _Unsure  # nothing to put inside
         opening = leaf.match
-        collection = not _operand_end(self.leaves[opening - 1])
+        collection = opening == start or not _operand_end(self.leaves[opening - 1])
         if not collection and leaf.text != ")":
             raise _Unsure  # a subscript
         head = self.fits(start, opening + 1, indent)
@@ -278,11 +278,14 @@ def layout_call(statement: str, indent: int, line_length: int) -> Optional[List[
         first = 1 if leaves[0].text == "return" else 0
         equals = [i for i, leaf in enumerate(leaves) if leaf.text == "=" and leaf.depth == 0]
         if equals:
-            if first or len(equals) > 1 or not _dotted(leaves[: equals[0]]):
+            if first or len(equals) > 1 or not _target(leaves[: equals[0]]):
                 return None
             first = equals[0] + 1
         value = leaves[first:]
-        if not value or (value[0].text == "(" and value[0].match == len(leaves) - 1):
+        if not value:
+            return None
+        display = value[0].text in _OPENING and value[0].match == len(leaves) - 1
+        if display and value[0].text == "(" and not any(leaf.text == "," and leaf.depth == 1 for leaf in value):
             return None  # black drops redundant parentheses
         layout = _Layout(leaves, line_length)
         text = layout.fits(0, len(leaves), indent)
@@ -290,9 +293,9 @@ def layout_call(statement: str, indent: int, line_length: int) -> Optional[List[
             return ["    " * indent + text]
         # Too long: black splits at the value's last bracket when its optional parentheses
         # can go (nothing but one dot after a bracket between the value's trailers) and
-        # the target has no bracket; then that bracket must close a call.
-        if value[0].text in ("[", "{") and value[0].match == len(leaves) - 1:
-            return layout.split_at_last_bracket(0, len(leaves), indent)  # a display, exploded
+        # the line up to that bracket fits; then that bracket must close a call.
+        if display:
+            return layout.split_at_last_bracket(0, len(leaves), indent)  # exploded
         delimiters = _delimiters(value, 0)
         if any(p != _DOT for _, p in delimiters) or value[0].kind != "name" \
                 or any(leaf.text == "lambda" and leaf.depth == 0 for leaf in value):
@@ -321,6 +324,14 @@ def layout_if(header: str, indent: int, line_length: int) -> Optional[str]:
     except _Unsure:
         return None
     return "    " * indent + line if indent * 4 + len(line) <= line_length else None
+
+
+def _target(leaves: Sequence[_Leaf]) -> bool:
+    """``a.b`` or ``a.b[key]`` with a one-leaf key (black splits its value the same way
+    as long as the line up to the value's last bracket fits)."""
+    if len(leaves) > 3 and leaves[-1].text == "]" and leaves[-3].text == "[" and leaves[-3].match == len(leaves) - 1:
+        return leaves[-2].kind in ("name", "string", "number") and _dotted(leaves[:-3])
+    return _dotted(leaves)
 
 
 def _dotted(leaves: Sequence[_Leaf]) -> bool:

@@ -59,7 +59,13 @@ EXPRESSIONS = st.recursive(
 ARGUMENT = st.one_of(EXPRESSIONS, st.tuples(NAMES, EXPRESSIONS).map("=".join))
 CALLS = st.tuples(DOTTED, st.lists(st.lists(ARGUMENT, max_size=6).map(", ".join), min_size=1, max_size=3)).map(
     lambda t: t[0] + "(" + ").x(".join(t[1]) + ")")
-STATEMENTS = st.tuples(st.sampled_from(["", "return ", "value = ", "self.estimator = "]), CALLS).map("".join)
+DISPLAYS = st.tuples(st.sampled_from("[({"), st.lists(EXPRESSIONS, min_size=2, max_size=5), st.booleans()).map(
+    lambda t: t[0] + _joined(t[1] if t[0] != "{" else [f'"k{i}": {x}' for i, x in enumerate(t[1])], t[2])
+    + {"[": "]", "(": ")", "{": "}"}[t[0]])
+STATEMENTS = st.one_of(
+    st.tuples(st.sampled_from(["", "return ", "value = ", "self.estimator = ", 'metrics["rmse"] = ']), CALLS),
+    st.tuples(st.sampled_from(["return ", "value = ", "table[key] = "]), DISPLAYS),
+).map("".join)
 
 
 def _snippet(statement: str, depth: int, respace: bool) -> str:
