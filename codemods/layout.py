@@ -31,7 +31,7 @@ import tokenize
 from typing import Any, List, Optional, Tuple
 
 from .python_tree import python_ast
-from .statement_layout import lay_out_statements
+from .statement_layout import lay_out_statements, reformats
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
@@ -317,11 +317,11 @@ def _file_versions(mode, source: str, snippet: str):
 def _emulated(mode) -> bool:
     """Whether :mod:`codemods.statement_layout` lays out for black in ``mode``: black's
     stable style since 24 (whose right-hand splits it follows), magic trailing commas
-    respected, strings kept as written (a file's own style), no preview features."""
+    respected, no preview features."""
     import black
 
     major = black.__version__.split(".")[0]
-    return major.isdigit() and int(major) >= 24 and mode.magic_trailing_comma and not mode.string_normalization and not (
+    return major.isdigit() and int(major) >= 24 and mode.magic_trailing_comma and not (
         mode.preview or mode.is_pyi or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None))
 
 
@@ -335,7 +335,8 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
         text = snippet.text(lines)
         inside = None if ranges is None else [
             snippet.local(a, b) for a, b in ranges if a <= snippet.end and b >= snippet.start]
-        formatted = lay_out_statements(text, inside, mode.line_length) if inside and _emulated(mode) else None
+        formatted = lay_out_statements(text, inside, mode.line_length) \
+            if inside and not mode.string_normalization and _emulated(mode) else None
         if formatted is None:
             formatted = _black(text, _file_versions(mode, after, text), inside or ())
         header = snippet.header()
@@ -435,4 +436,8 @@ def _black_formatted_at(before: str, ranges: List[Tuple[int, int]], mode) -> boo
     texts = [snippet.text(lines) for snippet in found]
     if any(_surely_reformatted(text, mode) for text in texts):  # before any black pass
         return False
+    if _emulated(mode) and any(
+            reformats(text, [snippet.local(a, b) for a, b in ranges if a <= snippet.end and b >= snippet.start],
+                      mode.line_length) for snippet, text in zip(found, texts)):
+        return False  # a statement black would lay out again, found without black
     return all(is_black_formatted(text, _file_versions(mode, before, text)) for text in texts)

@@ -419,6 +419,27 @@ def _blanks(old: List[str], count: int) -> Optional[str]:
     return "\n" * count if all(line == "\n" for line in old) else None
 
 
+def reformats(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> bool:
+    """Whether black would lay out again one of the simple statements ``ranges`` touch
+    in ``text``, as far as is known here (False: not known).  Black's layout of a
+    statement taken here does not depend on its string normalization (the strings are
+    unprefixed and without backslashes: their quotes change, not their length)."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    lines = text.splitlines(keepends=True)
+    for body in _bodies(module):
+        for statement in body:
+            first, last = statement.lineno, statement.end_lineno or statement.lineno
+            if isinstance(getattr(statement, "body", None), list) or not any(a <= last and b >= first for a, b in ranges):
+                continue
+            laid = _simple(statement, lines, line_length)
+            if laid is not None and laid != "".join(lines[first - 1: last]):
+                return True
+    return False
+
+
 def _simple(statement: ast.stmt, lines: List[str], line_length: int) -> Optional[str]:
     """Black's lines for a simple statement, or None."""
     if not isinstance(statement, (ast.Assign, ast.Return, ast.Expr)):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from est2tpu.codemods import layout
 from est2tpu.codemods.migrate import migrate_code
-from est2tpu.codemods.statement_layout import lay_out_statements, layout_call
+from est2tpu.codemods.statement_layout import lay_out_statements, layout_call, reformats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REALWORLD = next((p for p in (ROOT.parent / "shared" / "realworld", ROOT.parent.parent / "shared" / "realworld")
@@ -89,6 +89,10 @@ def test_every_layout_made_is_blacks(statement, depth, line_length, respace):
     ours = lay_out_statements(text, [(line, line)], line_length)
     if ours is not None:
         assert ours == _black_says(text, line, line_length)
+    if reformats(text, [(line, line)], line_length):  # then black, quotes normalized or not, changes it
+        for normalized in (True, False):
+            mode = black.Mode(line_length=line_length, string_normalization=normalized)
+            assert not layout.is_black_formatted(text, mode)
 
 
 BLOCKS = st.one_of(
