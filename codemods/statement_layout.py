@@ -72,9 +72,11 @@ def _leaves(code: str) -> List[_Leaf]:
                 raise _Unsure  # black normalizes hex, exponents, suffixes
             leaves.append(_Leaf("number", token.string))
         elif token.type == tokenize.STRING:
-            if token.string[0] not in "'\"" or token.string[:3] in ('"""', "'''") \
+            prefix = token.string[: min(i for i in (token.string.find("'"), token.string.find('"')) if i >= 0)]
+            body = token.string[len(prefix):]
+            if not set(prefix) <= set("rbf") or body[:3] in ('"""', "'''") \
                     or (leaves and leaves[-1].kind == "string"):
-                raise _Unsure  # prefixes, docstrings, implicit concatenation
+                raise _Unsure  # prefixes black rewrites, docstrings, implicit concatenation
             leaves.append(_Leaf("string", token.string))
         elif token.type == tokenize.OP and token.string in _OPERATORS:
             leaves.append(_Leaf("op", token.string))
@@ -369,11 +371,17 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
             gap = _blank_lines(body, k, lines, ranges)
             if laid is None or gap is None or block is not None and block[0].lineno != first + 1:
                 return None
-            above, blank = gap
+            above, blank, comments = gap
             blanks = _blanks(lines[above - 1: statement.lineno - 1], blank)
             if blanks is None:
                 return None
             replaced[above] = (last, blanks + laid)
+            if comments is not None:  # black's blank lines before the untouched lines above
+                start, line, count = comments
+                blanks = _blanks(lines[start - 1: line - 1], count)
+                if blanks is None or start in replaced:
+                    return None
+                replaced[start] = (line - 1, blanks)
             if isinstance(statement, ast.FunctionDef) and not _after_def(statement, lines, replaced):
                 return None
     out, i = [], 0
@@ -493,15 +501,15 @@ def _bodies(module: ast.Module):
                 stack.append(part.body)
 
 
-def _blank_lines(body: List[ast.stmt], k: int, lines: List[str],
-                 ranges: Sequence[Tuple[int, int]]) -> Optional[Tuple[int, int]]:
-    """Where the blank lines before ``body[k]`` begin (1-based) and how many black puts
-    there when it lays the statement out, or None where black's rules go further than
-    these: comments and decorators above, imports and docstrings before, a blank line
-    opening a block, one-line defs, classes.
+def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequence[Tuple[int, int]]):
+    """Where the blank lines before ``body[k]`` begin (1-based), how many black puts
+    there when it lays the statement out, and where else it puts some (see
+    :func:`_before_comments`); or None where black's rules go further than these:
+    comments and decorators above, imports and docstrings before, a blank line opening
+    a block, one-line defs, classes.
 
     With line ranges, black takes the statements it does not lay out for comments, and
-    knows only the defs it lays out: a def after an untouched line is left to it."""
+    knows only the defs it lays out."""
 
     def touched(first: int, last: int) -> bool:
         return any(a <= last and b >= first for a, b in ranges)
@@ -520,10 +528,10 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str],
         if not lines[above - 1].rstrip().endswith(":") or gap:
             return None
         if not is_def:
-            return above + 1, 0
+            return above + 1, 0, None
         if lines[above - 1].lstrip().startswith(("def ", "async def ", "class ")):
-            return (above + 1, 0) if touched(above, above) else None
-        return above + 1, 1
+            return (above + 1, 0, None) if touched(above, above) else None
+        return above + 1, 1, None
     previous = body[k - 1]
     if (previous.end_lineno or previous.lineno) != above or isinstance(previous, (ast.Import, ast.ImportFrom)) \
             or (isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Constant)):
@@ -532,10 +540,33 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str],
     if any(isinstance(node, (ast.AsyncFunctionDef, ast.ClassDef)) or
            (isinstance(node, ast.FunctionDef) and node.body[0].lineno == node.lineno) for node in nested):
         return None
-    if is_def:  # after an untouched line (for black, a comment) only if a blank line separates them
-        last = max((node for node in nested if node.lineno <= above <= (node.end_lineno or node.lineno)),
-                   key=lambda node: node.lineno)
-        return (above + 1, most) if gap or touched(last.lineno, last.end_lineno or last.lineno) else None
+    if is_def:
+        if gap or touched(previous.lineno, above):
+            return above + 1, most, None
+        return (above + 1, 0, _before_comments(body, k, lines, touched, most))
     ended = [node for node in nested if isinstance(node, ast.FunctionDef) and touched(node.lineno, node.lineno)
              and node.lineno <= above <= (node.end_lineno or node.lineno)]
-    return above + 1, most if ended else min(gap, most)
+    return above + 1, most if ended else min(gap, most), None
+
+
+def _gap(statement: ast.stmt, lines: List[str]) -> Tuple[int, int]:
+    """(the first blank line above ``statement``, how many there are)."""
+    above = statement.lineno - 1
+    while above >= 1 and not lines[above - 1].strip():
+        above -= 1
+    return above + 1, statement.lineno - 1 - above
+
+
+def _before_comments(body: List[ast.stmt], k: int, lines: List[str], touched, most: int):
+    """For a def right after untouched statements, which black takes for comments
+    leading into it: the blank lines it puts before the first of them instead of
+    before the def, as (first blank line, how many there become), or None when it
+    puts none (they open their block, or two blank lines already precede them)."""
+    j = k - 1
+    while j >= 1 and _gap(body[j], lines)[1] == 0 and \
+            not touched(body[j - 1].lineno, body[j - 1].end_lineno or body[j - 1].lineno):
+        j -= 1
+    if j == 0:
+        return None
+    start, gap = _gap(body[j], lines)
+    return (start, body[j].lineno, max(gap, most)) if gap <= 1 else None

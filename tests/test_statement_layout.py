@@ -27,7 +27,8 @@ NAMES = st.sampled_from(["a", "x", "params", "labels", "model_fn", "tf", "est2tp
 DOTTED = st.lists(NAMES, min_size=1, max_size=4).map(".".join)
 ATOMS = st.one_of(
     NAMES, DOTTED,
-    st.sampled_from(["1", "100", "0.5", "-1", '"batch_size"', "'single'", '"/tmp/model"', "None", "True"]),
+    st.sampled_from(["1", "100", "0.5", "-1", '"batch_size"', "'single'", '"/tmp/model"', "None", "True",
+                     'f"{model_dir}/pretrain"', "r'\\d+'", "b'bytes'"]),
 )
 
 
@@ -104,14 +105,16 @@ BLOCKS = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(BLOCKS, EXPRESSIONS, STATEMENTS, st.integers(1, 2), st.sampled_from([50, 79, 88]),
-       st.lists(st.booleans(), min_size=4, max_size=4), st.lists(st.integers(0, 1), min_size=2, max_size=2))
+       st.lists(st.booleans(), min_size=5, max_size=5), st.lists(st.integers(0, 2), min_size=3, max_size=3))
 def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, line_length, touch, gaps):
     """A block the codemods insert (a def, an ``if``) between statements, some of its
-    lines touched: black's blank lines around it as well as its lines."""
+    lines touched: black's blank lines around it as well as its lines (untouched lines
+    just above a def are comments to black)."""
     (header, start), indent = block, "    " * depth
     headers = "".join("    " * d + ("def _():" if d == 0 else "if True:") + "\n" for d in range(depth))
-    parts = [f"{indent}first = f(a)\n", "\n" * gaps[0] + f"{indent}{header}\n",
-             f"{indent}    {start} {inner}\n", "\n" * gaps[1] + f"{indent}{after}\n"]
+    parts = [f"{indent}zeroth = g(b)\n", "\n" * gaps[0] + f"{indent}first = f(a)\n",
+             "\n" * gaps[1] + f"{indent}{header}\n", f"{indent}    {start} {inner}\n",
+             "\n" * gaps[2] + f"{indent}{after}\n"]
     text = headers + "".join(parts)
     ranges, line = [], depth + 1
     for part, chosen in zip(parts, touch):
