@@ -165,12 +165,16 @@ def test_left_to_black(statement):
 
 
 #: A statement after an untouched def (black, given line ranges, knows only the defs it
-#: lays out), after three blank lines (black keeps one), after a def it lays out (one).
+#: lays out), after three blank lines (black keeps one), after a def it lays out (one),
+#: and a def after untouched lines (to black, comments leading into it).
 CONTEXTS = [
     ("def _():\n    def g():\n        pass\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(4, 4)]),
     ("def _():\n    y = 1\n\n\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(5, 5)]),
     ("def _():\n    y = 1\n    def g(a):\n        return a\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n", [(2, 5)]),
     ("def _():\n    y = 1\n\n    def g(a):\n        return a\n    x = 1\n", [(4, 4)]),
+    # a def right after untouched lines: its blank line goes before them (after a touched line)
+    ("def _():\n    y = 1\n    def g(a):\n        return a\n", [(3, 3)]),
+    ("def _():\n    x = f(a)\n    y = 1\n    def g(a):\n        return a\n", [(2, 2), (4, 5)]),
 ]
 
 
@@ -184,9 +188,8 @@ def test_blank_lines_as_black_puts_them(text, ranges):
 def test_blank_lines_black_decides_otherwise_are_left_to_black():
     after_import = "def _():\n    import os\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
     header = "def _():\n    if y:\n        x = 1\n    else:\n        x = 2\n"
-    def_after_untouched = "def _():\n    y = 1\n    def g(a):\n        return a\n"
     after_comment = "def _():\n    y = 1\n    # why\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
-    for text, line in ((after_import, 3), (header, 2), (def_after_untouched, 3), (after_comment, 4)):
+    for text, line in ((after_import, 3), (header, 2), (after_comment, 4)):
         assert lay_out_statements(text, [(line, line)], 30) is None
 
 
