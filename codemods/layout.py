@@ -257,7 +257,8 @@ def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
         compound = body[hit[0]]
         for block in _blocks(compound):
             if _span(block[0])[0] <= first and last <= _span(block[-1])[1] and block[0].lineno > compound.lineno:
-                return _snippet(block, first, last, lines, (*outer, compound))
+                elif_ = isinstance(compound, ast.If) and lines[compound.lineno - 1].lstrip().startswith("elif")
+                return _snippet(block, first, last, lines, outer if elif_ else (*outer, compound))
     low, high = max(hit[0] - 1, 0), min(hit[-1] + 1, len(body) - 1)
     start = _span(body[low])[0]
     indent = len(lines[start - 1]) - len(lines[start - 1].lstrip(" "))

@@ -76,6 +76,7 @@ class Trainer:
 
 CASES = {
     "in an else block": ("        loss = 2\n", f"        loss = 2\n        {LONG}\n"),
+    "in an elif block": ("        loss = 3\n", f"        loss = 3\n        {LONG}\n"),
     "in an except block": ("        x = 1\n    return loss", f"        {LONG}\n    return loss"),
     "a decorated method": ("        x = 1\n        return x", f"        x = 1\n        {LONG}"),
     "a nested def inserted": (
@@ -100,6 +101,9 @@ def test_snippets_agree_with_black_on_the_whole_file(case, black_file):
     elif case == "the last line, without a newline":
         before = before.rstrip("\n")
         after = before.replace(old.rstrip("\n"), new)
+    elif case == "in an elif block":  # the elif's body is one block deep, as the if's
+        before = before.replace("    else:\n", '    elif mode == "infer":\n        loss = 3\n    else:\n')
+        after = before.replace(old, new)
     else:
         after = before.replace(old, new)
     assert after != before
@@ -111,6 +115,13 @@ def test_snippets_agree_with_black_on_the_whole_file(case, black_file):
     assert out != after
     if black_file and after.endswith("\n"):
         assert black.format_str(out, mode=MODE) == out
+
+
+def test_a_change_in_an_elif_body_is_a_snippet_one_block_deep():
+    """An elif is its if's orelse in Python's tree, but its body is as deep as the if's."""
+    source = "def f(mode):\n    if mode:\n        x = 1\n    elif mode == 2:\n        x = 2\n    else:\n        x = 3\n"
+    found = layout.snippets(source, [(5, 5)])
+    assert found is not None and [(s.start, s.end, s.headers) for s in found] == [(5, 5, ("def _():", "if True:"))]
 
 
 def test_snippets_hold_the_statements_around_the_change():
