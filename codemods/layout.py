@@ -314,15 +314,20 @@ def _file_versions(mode, source: str, snippet: str):
     return dataclasses.replace(mode, target_versions=set(_detected_versions(source)))
 
 
+#: The first black whose layout :mod:`codemods.statement_layout` follows: before it, black
+#: given line ranges also capped the blank lines of the statements it did not lay out.
+EMULATED_SINCE = (26, 10)
+
+
 @functools.lru_cache(maxsize=8)
 def _emulated(mode) -> bool:
-    """Whether :mod:`codemods.statement_layout` lays out for black in ``mode``: black's
-    stable style since 24 (whose right-hand splits it follows), magic trailing commas
-    respected, no preview features."""
+    """Whether :mod:`codemods.statement_layout` lays out for black in ``mode``: black since
+    :data:`EMULATED_SINCE` (the tests compare the two), magic trailing commas respected,
+    no preview features."""
     import black
 
-    major = black.__version__.split(".")[0]
-    return major.isdigit() and int(major) >= 24 and mode.magic_trailing_comma and not (
+    version = tuple(int(part) if part.isdigit() else -1 for part in black.__version__.split(".")[:2])
+    return version >= EMULATED_SINCE and mode.magic_trailing_comma and not (
         mode.preview or mode.is_pyi or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None))
 
 
