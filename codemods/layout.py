@@ -31,7 +31,7 @@ import tokenize
 from typing import Any, List, Optional, Tuple
 
 from .python_tree import python_ast
-from .statement_layout import lay_out_statements, reformats
+from .statement_layout import blocks, lay_out_statements, reformats
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
@@ -235,16 +235,6 @@ def _span(statement: ast.stmt) -> Tuple[int, int]:
     return first, statement.end_lineno or statement.lineno
 
 
-def _blocks(statement: ast.stmt):
-    """The statement lists nested in a compound statement."""
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(statement, field, None)
-        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-            yield block
-    for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
-        yield part.body
-
-
 def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
              outer: Tuple[ast.stmt, ...] = ()) -> Optional[Snippet]:
     """The innermost sibling statements holding lines ``first``..``last``, with one more
@@ -255,7 +245,7 @@ def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
         return None
     if len(hit) == 1:
         compound = body[hit[0]]
-        for block in _blocks(compound):
+        for block in blocks(compound):
             if _span(block[0])[0] <= first and last <= _span(block[-1])[1] and block[0].lineno > compound.lineno:
                 elif_ = isinstance(compound, ast.If) and lines[compound.lineno - 1].lstrip().startswith("elif")
                 return _snippet(block, first, last, lines, outer if elif_ else (*outer, compound))

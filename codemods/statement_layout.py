@@ -1,18 +1,20 @@
-"""Black's layout of the simple call statements the codemods lengthen, without black.
+"""Black's layout of the statements the codemods lengthen or insert, without black.
 
 A black pass costs milliseconds (a parse, then a second pass to settle trailing commas),
 more than migrating the file; most statements the codemods change are one call grown
-too long for its line: ``x = f(a, b=g(c))``, ``return f(...)``, ``f(...)``.  For those,
-black's right-hand split is computed here: the call's arguments on one line inside its
-brackets if they fit, else one per line with a trailing comma added, each argument
-still too long split at its own last call the same way.
+too long for its line (``x = f(a, b=g(c))``, ``return f(...)``, ``f(...)``) or a block
+they insert (``if params["use_tpu"]:``, ``def metric_fn(labels, logits):``).  For those,
+black's right-hand split is computed here: a call's arguments on one line inside its
+brackets if they fit, else one per line with the trailing comma black adds, each still
+too long split at its own last bracket; collections and magic trailing commas exploded;
+method chains in parentheses, one call per line; and the blank lines black puts around
+them when given line ranges (:func:`lay_out_statements`).
 
-Only that shape is taken: names, attributes, calls, subscripts, literals, displays,
-lambdas and arithmetic inside the call, on lines without comments.  Anything else
-returns None and black lays it out: operators or several trailers outside the call,
-magic trailing commas, a head that does not fit, a subscript or ``*args`` where black
-would split, a statement whose blank lines black could change, black's preview
-styles.  The tests compare every layout made here with black's.
+Only names, attributes, calls, subscripts, literals, displays, lambdas and arithmetic
+are taken, on lines without comments.  Anything else returns None and black lays it
+out: conditional expressions, slices, ``*args``, comments, docstrings, decorators,
+operators where black would split, a head that does not fit, blank lines whose rules go
+further than these.  The tests compare every layout made here with black's.
 
     >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
     ['estimator = tf.estimator.Estimator(', '    model_fn=model_fn, config=config', ')']
@@ -486,6 +488,16 @@ def _header(statement: ast.stmt, header: str, line_length: int) -> Optional[str]
     return line + "\n"
 
 
+def blocks(statement: ast.stmt):
+    """The statement lists nested in a compound statement."""
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(statement, field, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            yield block
+    for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
+        yield part.body
+
+
 def _bodies(module: ast.Module):
     """Every statement list of the module."""
     stack = [module.body]
@@ -493,12 +505,7 @@ def _bodies(module: ast.Module):
         body = stack.pop()
         yield body
         for statement in body:
-            for field in ("body", "orelse", "finalbody"):
-                block = getattr(statement, field, None)
-                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                    stack.append(block)
-            for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
-                stack.append(part.body)
+            stack.extend(blocks(statement))
 
 
 def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequence[Tuple[int, int]]):
@@ -515,11 +522,8 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
         return any(a <= last and b >= first for a, b in ranges)
 
     statement = body[k]
-    above = statement.lineno - 1
-    gap = 0
-    while above >= 1 and not lines[above - 1].strip():
-        gap += 1
-        above -= 1
+    above, gap = _gap(statement, lines)
+    above -= 1  # the line above the blank lines
     if above < 1 or lines[above - 1].lstrip().startswith(("#", "@")):
         return None
     is_def = isinstance(statement, ast.FunctionDef)

@@ -5,6 +5,7 @@ Every layout it makes is compared with black's over the same snippet and line ra
 takes, and on the fixtures and real programs, migrated with and without it.
 """
 
+import doctest
 import pathlib
 
 import black
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from est2tpu.codemods import layout
+from est2tpu.codemods import layout, statement_layout
 from est2tpu.codemods.migrate import migrate_code
 from est2tpu.codemods.statement_layout import lay_out_statements, layout_call, reformats
 
@@ -149,6 +150,10 @@ LEFT = [
     "x = f(*args)",
     "x = a_rather_long_name_that_does_not_fit_the_line_at_all_anymore_never",
 ]
+
+
+def test_the_examples_in_its_docstring():
+    assert doctest.testmod(statement_layout).failed == 0
 
 
 @pytest.mark.parametrize("statement, depth, line_length", MADE)
