@@ -322,8 +322,8 @@ def layout_if(header: str, indent: int, line_length: int) -> Optional[str]:
         if not leaves or leaves[0].text == "return":
             return None
         _analyse(leaves)
-        if any(leaf.depth == 0 and leaf.text in ("=", ":", "lambda") for leaf in leaves):
-            return None
+        if any(leaf.magic or (leaf.depth == 0 and leaf.text in ("=", ":", "lambda")) for leaf in leaves):
+            return None  # a magic trailing comma: black splits the header
         line = "if " + _render(leaves) + ":"
     except _Unsure:
         return None

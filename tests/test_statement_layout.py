@@ -194,7 +194,8 @@ def test_blank_lines_black_decides_otherwise_are_left_to_black():
     after_import = "def _():\n    import os\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
     header = "def _():\n    if y:\n        x = 1\n    else:\n        x = 2\n"
     after_comment = "def _():\n    y = 1\n    # why\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
-    for text, line in ((after_import, 3), (header, 2), (after_comment, 4)):
+    magic_header = "def _():\n    y = 1\n    if f(a, b,):\n        x = 2\n"
+    for text, line in ((after_import, 3), (header, 2), (after_comment, 4), (magic_header, 3)):
         assert lay_out_statements(text, [(line, line)], 30) is None
 
 
