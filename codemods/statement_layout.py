@@ -30,6 +30,8 @@ import keyword
 import tokenize
 from typing import List, Optional, Sequence, Tuple
 
+from .python_tree import python_ast
+
 _OPENING = {"(": ")", "[": "]", "{": "}"}
 _CLOSING = {")", "]", "}"}
 _ARITHMETIC = {"+": 2, "-": 2, "*": 1, "/": 1, "//": 1, "%": 1}  # black's MATH priorities, ranked
@@ -351,7 +353,7 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
     when one of them is not a statement taken here.  Blocks whose header is touched:
     ``if test:`` and ``def name(args):`` (the blocks the codemods insert)."""
     try:
-        module = ast.parse(text)
+        module = python_ast(text)
     except (SyntaxError, ValueError):
         return None
     lines = text.splitlines(keepends=True)
@@ -435,7 +437,7 @@ def reformats(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) ->
     statement taken here does not depend on its string normalization (the strings are
     unprefixed and without backslashes: their quotes change, not their length)."""
     try:
-        module = ast.parse(text)
+        module = python_ast(text)
     except (SyntaxError, ValueError):
         return False
     lines = text.splitlines(keepends=True)

@@ -7,6 +7,7 @@ takes, and on the fixtures and real programs, migrated with and without it.
 
 import doctest
 import pathlib
+import warnings
 
 import black
 import pytest
@@ -150,6 +151,15 @@ LEFT = [
     "x = f(*args)",
     "x = a_rather_long_name_that_does_not_fit_the_line_at_all_anymore_never",
 ]
+
+
+def test_an_invalid_escape_in_the_snippet_warns_nothing():
+    """The CLI reports Python's verdict on the code itself; parsing a snippet is silent."""
+    text = "def _():\n    pattern = '\\d'\n    x = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lay_out_statements(text, [(3, 3)], 30) is not None
+        assert reformats(text, [(3, 3)], 30)
 
 
 def test_the_examples_in_its_docstring():
