@@ -14,9 +14,9 @@ in ``auto`` it sees only :class:`Snippet` s: the statements around each change, 
 own depth.  Black lays a statement out the same way whatever surrounds it, except for
 the blank lines that its neighbours and depth decide, which the snippets keep (the
 tests compare them with black on the whole file).  A file without a final newline
-keeps it so.  In a file's own style, a snippet whose changed statements are all calls
-grown too long is laid out by :mod:`codemods.statement_layout`, as black would, without
-black.
+keeps it so.  In a file's own style, a snippet whose changed statements are all of the
+shapes the codemods write (calls grown too long, the ``if`` and ``def`` blocks they
+insert) is laid out by :mod:`codemods.statement_layout`, as black would, without black.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import tokenize
 from typing import Any, List, Optional, Tuple
 
 from .python_tree import python_ast
-from .statement_layout import blocks, lay_out_statements, reformats
+from .statement_layout import blocks, lay_out_statements, reformats, touches
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
@@ -117,7 +117,7 @@ def _outside_kept(before: str, after: str, lines) -> str:
         statements = [_extent(node) for node in ast.walk(python_ast(before)) if isinstance(node, ast.stmt)]
     except (SyntaxError, ValueError, RecursionError):
         return after
-    touched = {n for first, last in statements if any(a <= last and b >= first for a, b in lines)
+    touched = {n for first, last in statements if touches(lines, first, last)
                for n in range(first, last + 1)}
     touched.update(n for a, b in lines for n in range(a, b + 1))
     old, new = _lines(before), _lines(after)
@@ -225,6 +225,10 @@ class Snippet:
         shift = len(self.headers) - self.start + 1
         return max(first, self.start) + shift, min(last, self.end) + shift
 
+    def local_ranges(self, ranges) -> List[Tuple[int, int]]:
+        """The parts of the file's line ``ranges`` inside the snippet, as lines of :meth:`text`."""
+        return [self.local(a, b) for a, b in ranges if a <= self.end and b >= self.start]
+
 
 #: Stand-ins for the headers of the blocks black treats apart (docstrings, blank lines).
 _HEADERS = {ast.ClassDef: "class _:", ast.FunctionDef: "def _():", ast.AsyncFunctionDef: "async def _():"}
@@ -329,8 +333,7 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
     for snippet in found:
         out.extend(lines[done : snippet.start - 1])
         text = snippet.text(lines)
-        inside = None if ranges is None else [
-            snippet.local(a, b) for a, b in ranges if a <= snippet.end and b >= snippet.start]
+        inside = None if ranges is None else snippet.local_ranges(ranges)
         formatted = lay_out_statements(text, inside, mode.line_length) \
             if inside and not mode.string_normalization and _emulated(mode) else None
         if formatted is None:
@@ -433,7 +436,6 @@ def _black_formatted_at(before: str, ranges: List[Tuple[int, int]], mode) -> boo
     if any(_surely_reformatted(text, mode) for text in texts):  # before any black pass
         return False
     if _emulated(mode) and any(
-            reformats(text, [snippet.local(a, b) for a, b in ranges if a <= snippet.end and b >= snippet.start],
-                      mode.line_length) for snippet, text in zip(found, texts)):
+            reformats(text, snippet.local_ranges(ranges), mode.line_length) for snippet, text in zip(found, texts)):
         return False  # a statement black would lay out again, found without black
     return all(is_black_formatted(text, _file_versions(mode, before, text)) for text in texts)

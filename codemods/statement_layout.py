@@ -37,6 +37,7 @@ _CLOSING = {")", "]", "}"}
 _ARITHMETIC = {"+": 2, "-": 2, "*": 1, "/": 1, "//": 1, "%": 1}  # black's MATH priorities, ranked
 _OPERATORS = {",", ".", "=", ":", *_OPENING, *_CLOSING, *_ARITHMETIC}
 _VALUES = {"None", "True", "False"}
+_KEYWORDS = ("lambda", "return")  # the only keywords taken
 _COMMA, _DOT = 100, 0.5  # COMMA_PRIORITY above all, DOT_PRIORITY below all
 
 
@@ -68,7 +69,7 @@ def _leaves(code: str) -> List[_Leaf]:
         if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
             continue
         if token.type == tokenize.NAME:
-            if keyword.iskeyword(token.string) and token.string not in ("lambda", "return", *_VALUES):
+            if keyword.iskeyword(token.string) and token.string not in (*_KEYWORDS, *_VALUES):
                 raise _Unsure
             leaves.append(_Leaf("name", token.string))
         elif token.type == tokenize.NUMBER:
@@ -91,7 +92,7 @@ def _leaves(code: str) -> List[_Leaf]:
 
 def _operand_end(leaf: Optional[_Leaf]) -> bool:
     return leaf is not None and (leaf.kind in ("number", "string") or leaf.text in _CLOSING
-                                 or (leaf.kind == "name" and leaf.text not in ("lambda", "return")))
+                                 or (leaf.kind == "name" and leaf.text not in _KEYWORDS))
 
 
 def _analyse(leaves: List[_Leaf]) -> None:
@@ -151,22 +152,18 @@ def _space(previous: Optional[_Leaf], leaf: _Leaf) -> str:
     if previous is None:
         return ""
     p, t = previous.text, leaf.text
-    if leaf.kind == "op":
-        if t in _CLOSING or t in (",", ".", ":"):
-            return ""
-        if t == "=":
-            return "" if leaf.kwarg else " "
-        if t in ("(", "["):
-            return "" if _operand_end(previous) or p in _OPENING or previous.unary or \
-                (p == "=" and previous.kwarg) or p == "." else " "
-        if t == "{":
-            return "" if p in _OPENING or (p == "=" and previous.kwarg) else " "
-        if leaf.unary:
-            return "" if p in _OPENING or (p == "=" and previous.kwarg) else " "
-        return " "  # binary arithmetic
-    if p in _OPENING or p == "." or previous.unary or (p == "=" and previous.kwarg):
+    hugged = p in _OPENING or (p == "=" and previous.kwarg)  # nothing after these
+    if leaf.kind != "op":
+        return "" if hugged or p == "." or previous.unary else " "
+    if t in _CLOSING or t in (",", ".", ":"):
         return ""
-    return " "
+    if t == "=":
+        return "" if leaf.kwarg else " "
+    if t in ("(", "["):  # a call or subscript after an operand; a display otherwise
+        return "" if hugged or _operand_end(previous) or previous.unary or p == "." else " "
+    if t == "{" or leaf.unary:
+        return "" if hugged else " "
+    return " "  # binary arithmetic
 
 
 def _render(leaves: Sequence[_Leaf]) -> str:
@@ -343,8 +340,13 @@ def _target(leaves: Sequence[_Leaf]) -> bool:
 def _dotted(leaves: Sequence[_Leaf]) -> bool:
     """``a`` or ``a.b.c``: no brackets, so black's optional parentheses are dropped."""
     return bool(leaves) and len(leaves) % 2 == 1 and all(
-        (leaf.kind == "name" and leaf.text not in _VALUES and leaf.text not in ("lambda", "return"))
+        (leaf.kind == "name" and leaf.text not in _VALUES and leaf.text not in _KEYWORDS)
         if i % 2 == 0 else leaf.text == "." for i, leaf in enumerate(leaves))
+
+
+def touches(ranges: Sequence[Tuple[int, int]], first: int, last: int) -> bool:
+    """Whether one of ``ranges`` (inclusive line ranges) overlaps lines ``first``..``last``."""
+    return any(a <= last and b >= first for a, b in ranges)
 
 
 def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> Optional[str]:
@@ -365,10 +367,10 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 if getattr(statement, "decorator_list", None):
                     first = min(d.lineno for d in statement.decorator_list)
-                if not any(a <= block[0].lineno - 1 and b >= first for a, b in ranges):
+                if not touches(ranges, first, block[0].lineno - 1):
                     continue  # its statements are laid out on their own
                 last, laid = first, _header(statement, lines[first - 1], line_length)
-            elif any(a <= last and b >= first for a, b in ranges):
+            elif touches(ranges, first, last):
                 laid = _simple(statement, lines, line_length)
             else:
                 continue
@@ -444,7 +446,7 @@ def reformats(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) ->
     for body in _bodies(module):
         for statement in body:
             first, last = statement.lineno, statement.end_lineno or statement.lineno
-            if isinstance(getattr(statement, "body", None), list) or not any(a <= last and b >= first for a, b in ranges):
+            if isinstance(getattr(statement, "body", None), list) or not touches(ranges, first, last):
                 continue
             laid = _simple(statement, lines, line_length)
             if laid is not None and laid != "".join(lines[first - 1: last]):
@@ -519,10 +521,6 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
 
     With line ranges, black takes the statements it does not lay out for comments, and
     knows only the defs it lays out."""
-
-    def touched(first: int, last: int) -> bool:
-        return any(a <= last and b >= first for a, b in ranges)
-
     statement = body[k]
     above, gap = _gap(statement, lines)
     above -= 1  # the line above the blank lines
@@ -536,7 +534,7 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
         if not is_def:
             return above + 1, 0, None
         if lines[above - 1].lstrip().startswith(("def ", "async def ", "class ")):
-            return (above + 1, 0, None) if touched(above, above) else None
+            return (above + 1, 0, None) if touches(ranges, above, above) else None
         return above + 1, 1, None
     previous = body[k - 1]
     if (previous.end_lineno or previous.lineno) != above or isinstance(previous, (ast.Import, ast.ImportFrom)) \
@@ -547,10 +545,10 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
            (isinstance(node, ast.FunctionDef) and node.body[0].lineno == node.lineno) for node in nested):
         return None
     if is_def:
-        if gap or touched(previous.lineno, above):
+        if gap or touches(ranges, previous.lineno, above):
             return above + 1, most, None
-        return (above + 1, 0, _before_comments(body, k, lines, touched, most))
-    ended = [node for node in nested if isinstance(node, ast.FunctionDef) and touched(node.lineno, node.lineno)
+        return (above + 1, 0, _before_comments(body, k, lines, ranges, most))
+    ended = [node for node in nested if isinstance(node, ast.FunctionDef) and touches(ranges, node.lineno, node.lineno)
              and node.lineno <= above <= (node.end_lineno or node.lineno)]
     return above + 1, most if ended else min(gap, most), None
 
@@ -563,14 +561,15 @@ def _gap(statement: ast.stmt, lines: List[str]) -> Tuple[int, int]:
     return above + 1, statement.lineno - 1 - above
 
 
-def _before_comments(body: List[ast.stmt], k: int, lines: List[str], touched, most: int):
+def _before_comments(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequence[Tuple[int, int]], most: int):
     """For a def right after untouched statements, which black takes for comments
     leading into it: the blank lines it puts before the first of them instead of
-    before the def, as (first blank line, how many there become), or None when it
-    puts none (they open their block, or two blank lines already precede them)."""
+    before the def, as (first blank line, that statement's first line, how many blank
+    lines there become), or None when it puts none (they open their block, or two blank
+    lines already precede them)."""
     j = k - 1
     while j >= 1 and _gap(body[j], lines)[1] == 0 and \
-            not touched(body[j - 1].lineno, body[j - 1].end_lineno or body[j - 1].lineno):
+            not touches(ranges, body[j - 1].lineno, body[j - 1].end_lineno or body[j - 1].lineno):
         j -= 1
     if j == 0:
         return None
