@@ -120,9 +120,10 @@ def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, 
     text = headers + "".join(parts)
     ranges, line = [], depth + 1
     for part, chosen in zip(parts, touch):
+        blank = len(part) - len(part.lstrip("\n"))  # the blank lines the part starts with
         size = part.count("\n")
-        if chosen:
-            ranges.append((line + size - part.lstrip("\n").count("\n") + 0, line + size - 1))
+        if chosen:  # the part's code lines, not its blank lines
+            ranges.append((line + blank, line + size - 1))
         line += size
     if not ranges:
         return
