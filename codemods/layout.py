@@ -57,11 +57,24 @@ def changed_lines(before: str, after: str, line_length: int, shrunk: bool = Fals
     with ``shrunk`` lines grown shorter too (black may join a split call that lost an
     argument: black-formatted code only, others would churn).
     """
+    return _changes(_line_diff(before, after), line_length, shrunk)
+
+
+LineDiff = Tuple[List[str], List[str], List[Tuple[str, int, int, int, int]]]
+
+
+def _line_diff(before: str, after: str) -> LineDiff:
+    """The lines of ``before`` and ``after`` (without newlines), and difflib's opcodes
+    between them: computed once for both readings of :func:`changed_lines`."""
     old = [line.rstrip("\n") for line in _lines(before)]
     lines = [line.rstrip("\n") for line in _lines(after)]
-    matcher = difflib.SequenceMatcher(None, old, lines, autojunk=False)
+    return old, lines, difflib.SequenceMatcher(None, old, lines, autojunk=False).get_opcodes()
+
+
+def _changes(diff: LineDiff, line_length: int, shrunk: bool) -> List[Change]:
+    old, lines, opcodes = diff
     changes = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         new = lines[j1:j2]
         if tag == "equal" or not new or all(line.startswith(("import ", "from ")) for line in new):
             continue
@@ -409,13 +422,14 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
         longest = max((len(line.rstrip("\n")) for line in _lines(before)), default=0)
         own = dataclasses.replace(own, line_length=79 if longest <= 79 else 88)
     own = dataclasses.replace(own, string_normalization=False)
-    changes = changed_lines(before, after, own.line_length, shrunk=True)
+    diff = _line_diff(before, after)
+    changes = _changes(diff, own.line_length, shrunk=True)
     if not changes:
         return after
     black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
         before, [old for _, old in changes], mode)
     if not black_style:
-        changes = changed_lines(before, after, own.line_length)
+        changes = _changes(diff, own.line_length, shrunk=False)
         if not changes:
             return after
     ranges = [new for new, _ in changes]
