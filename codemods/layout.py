@@ -30,6 +30,7 @@ import re
 import tokenize
 from typing import Any, List, Optional, Tuple
 
+from .black_versions import oldest
 from .python_tree import python_ast
 from .statement_layout import blocks, lay_out_statements, reformats, touches
 
@@ -308,9 +309,15 @@ _VERSION_DEPENDENT = re.compile(r"\*\w|\bwith\b|:=")
 
 @functools.lru_cache(maxsize=4)
 def _detected_versions(source: str):
+    """The versions black infers ``source`` targets: read off Python's tree, else by black
+    (with the file's ``__future__`` imports, as black counts them)."""
     import black
 
-    return black.detect_target_versions(black.lib2to3_parse(source))
+    found = oldest(source)
+    if found is not None:
+        return {version for version in black.TargetVersion if (3, version.value) >= found}
+    node = black.lib2to3_parse(source)
+    return black.detect_target_versions(node, future_imports=black.get_future_imports(node))
 
 
 def _file_versions(mode, source: str, snippet: str):

@@ -15,7 +15,7 @@ import warnings
 NEWLINE = re.compile(r"\r\n?|\n")
 
 
-@functools.lru_cache(maxsize=2)  # a file's original code, then its migrated code
+@functools.lru_cache(maxsize=8)  # a file's code before and after migration, and the snippets laid out between
 def python_ast(source: str) -> ast.Module:
     """Python's tree of ``source``, without its warnings (invalid escapes...): Python's
     verdict on the code is given elsewhere.  Raises SyntaxError."""
