@@ -7,14 +7,18 @@ they insert (``if params["use_tpu"]:``, ``def metric_fn(labels, logits):``).  Fo
 black's right-hand split is computed here: a call's arguments on one line inside its
 brackets if they fit, else one per line with the trailing comma black adds, each still
 too long split at its own last bracket; collections and magic trailing commas exploded;
-method chains in parentheses, one call per line; and the blank lines black puts around
-them when given line ranges (:func:`lay_out_statements`).
+method chains in parentheses, one call per line; a conditional expression as an
+argument, an element or a keyword's value (``optimizer=(... if params["use_tpu"] else
+"Adam")``) in the parentheses black puts around it, split before ``if`` and ``else``;
+and the blank lines black puts around them when given line ranges
+(:func:`lay_out_statements`).
 
-Only names, attributes, calls, subscripts, literals, displays, lambdas and arithmetic
-are taken, on lines without comments.  Anything else returns None and black lays it
-out: conditional expressions, slices, ``*args``, comments, docstrings, decorators,
-operators where black would split, a head that does not fit, blank lines whose rules go
-further than these.  The tests compare every layout made here with black's.
+Only names, attributes, calls, subscripts, literals, displays, lambdas, arithmetic,
+comparisons and those conditional expressions are taken, on lines without comments.
+Anything else returns None and black lays it out: other conditional expressions,
+slices, ``*args``, comments, docstrings, decorators, operators where black would split,
+a head that does not fit, blank lines whose rules go further than these.  The tests
+compare every layout made here with black's.
 
     >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
     ['estimator = tf.estimator.Estimator(', '    model_fn=model_fn, config=config', ')']
@@ -35,10 +39,13 @@ from .python_tree import python_ast
 _OPENING = {"(": ")", "[": "]", "{": "}"}
 _CLOSING = {")", "]", "}"}
 _ARITHMETIC = {"+": 2, "-": 2, "*": 1, "/": 1, "//": 1, "%": 1}  # black's MATH priorities, ranked
-_OPERATORS = {",", ".", "=", ":", *_OPENING, *_CLOSING, *_ARITHMETIC}
+_COMPARISONS = {"==", "!=", "<", ">", "<=", ">="}
+_OPERATORS = {",", ".", "=", ":", *_OPENING, *_CLOSING, *_ARITHMETIC, *_COMPARISONS}
 _VALUES = {"None", "True", "False"}
-_KEYWORDS = ("lambda", "return")  # the only keywords taken
-_COMMA, _DOT = 100, 0.5  # COMMA_PRIORITY above all, DOT_PRIORITY below all
+_KEYWORDS = ("lambda", "return", "if", "else")  # the only keywords taken
+_TERNARY = ("if", "else")
+# Black's priorities, ranked: COMMA above all, then TERNARY, COMPARATOR, the MATH ones; DOT below all.
+_COMMA, _CONDITIONAL, _COMPARISON, _DOT = 100, 50, 10, 0.5
 
 
 class _Unsure(Exception):
@@ -46,10 +53,11 @@ class _Unsure(Exception):
 
 
 class _Leaf:
-    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space", "magic")
+    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space", "magic", "invisible")
 
-    def __init__(self, kind: str, text: str) -> None:
+    def __init__(self, kind: str, text: str, invisible: bool = False) -> None:
         self.kind, self.text = kind, text
+        self.invisible = invisible  # black's invisible parentheses (seen once it splits at them)
         self.depth = 0  # brackets (and lambda parameter lists) around it, in the statement
         self.match: Optional[int] = None  # a bracket's partner
         self.unary = self.kwarg = False
@@ -167,21 +175,87 @@ def _space(previous: Optional[_Leaf], leaf: _Leaf) -> str:
 
 
 def _render(leaves: Sequence[_Leaf]) -> str:
-    return "".join((leaf.space if i else "") + leaf.text for i, leaf in enumerate(leaves))
+    return "".join((leaf.space if i else "") + ("" if leaf.invisible else leaf.text) for i, leaf in enumerate(leaves))
+
+
+def _parsed(code: str) -> List[_Leaf]:
+    """The leaves of ``code``, analysed, with black's invisible parentheses around its
+    conditional expressions."""
+    leaves = _leaves(code)
+    _analyse(leaves)
+    inserts = {}  # index -> the invisible bracket that goes before that leaf
+    for i, leaf in enumerate(leaves):
+        if leaf.kind == "name" and leaf.text == "if":
+            start, end = _conditional(leaves, i)
+            if leaves[start - 1].text != "(" or leaves[start - 1].match != end:
+                inserts[start], inserts[end] = "(", ")"
+            elif not _parentheses_kept(leaves, start - 1, end):
+                raise _Unsure  # alone in parentheses alone in brackets: black may drop those
+    if not inserts:
+        return leaves
+    fresh = []
+    for i, leaf in enumerate(leaves):
+        if i in inserts:
+            fresh.append(_Leaf("op", inserts[i], invisible=True))
+        fresh.append(_Leaf(leaf.kind, leaf.text))
+    _analyse(fresh)
+    return fresh
+
+
+def _parentheses_kept(leaves: List[_Leaf], opening: int, closing: int) -> bool:
+    """Whether black keeps the parentheses ``leaves[opening]``, ``leaves[closing]`` as they
+    are: a call's, or around a keyword's value, an argument or an element among others."""
+    before = leaves[opening - 1] if opening else None
+    after = leaves[closing + 1] if closing + 1 < len(leaves) else None
+    return _operand_end(before) or (before is not None and (before.kwarg or before.text == ",")) \
+        or (after is not None and after.text == ",")
+
+
+def _conditional(leaves: List[_Leaf], i: int) -> Tuple[int, int]:
+    """The leaves ``start:end`` of the conditional expression whose ``if`` is ``leaves[i]``:
+    an argument, an element or a keyword's value (black's ``test`` node); else _Unsure."""
+    depth = leaves[i].depth
+
+    def bound(leaf: _Leaf) -> bool:  # what ends an argument, an element or a keyword's value
+        return leaf.depth < depth or (leaf.depth == depth and (leaf.text == "," or leaf.kwarg))
+
+    start = i
+    while start > 0 and not bound(leaves[start - 1]):
+        start -= 1
+        if leaves[start].depth == depth and leaves[start].text in ("lambda", ":", *_TERNARY):
+            raise _Unsure  # a lambda's body, a dict's value, a nested conditional
+    if start == 0 or (leaves[start - 1].depth < depth and leaves[start - 1].text not in _OPENING):
+        raise _Unsure  # a statement's value: black wraps it whole
+    end, parts = i + 1, ["if"]
+    while end < len(leaves) and not bound(leaves[end]):
+        if leaves[end].depth == depth and leaves[end].text in ("lambda", ":", *_TERNARY):
+            parts.append(leaves[end].text)
+        end += 1
+    if parts != ["if", "else"] or end == len(leaves):
+        raise _Unsure
+    return start, end
 
 
 def _delimiters(leaves: Sequence[_Leaf], depth: int) -> List[Tuple[int, float]]:
-    """(index, priority) of the delimiters at ``depth``: after a comma, before an
-    arithmetic operator, before a dot that follows a closing bracket."""
+    """(index, priority) of the delimiters at ``depth``: after a comma, before the ``if``
+    and ``else`` of a conditional expression, a comparison or an arithmetic operator, a
+    dot that follows a closing bracket."""
     found = []
     for i, leaf in enumerate(leaves):
-        if leaf.depth != depth or leaf.kind != "op":
+        if leaf.depth != depth:
             continue
         if leaf.text == ",":
             found.append((i, _COMMA))
+        elif not i:  # black counts a split before a leaf on the leaf before it
+            continue
+        elif leaf.kind == "name":
+            if leaf.text in _TERNARY:
+                found.append((i, _CONDITIONAL))
         elif leaf.text in _ARITHMETIC and not leaf.unary:
             found.append((i, _ARITHMETIC[leaf.text]))
-        elif leaf.text == "." and i and leaves[i - 1].text in _CLOSING:
+        elif leaf.text in _COMPARISONS:
+            found.append((i, _COMPARISON))
+        elif leaf.text == "." and leaves[i - 1].text in _CLOSING:
             found.append((i, _DOT))
     return found
 
@@ -213,7 +287,9 @@ class _Layout:
         if delimiters:
             top = max(p for _, p in delimiters)
             if top == _DOT and len(delimiters) > 1 and all(p == _DOT for _, p in delimiters):
-                return self.split_before_dots(start, end, indent, [start + i for i, _ in delimiters])
+                return self.split_before(start, end, indent, [start + i for i, _ in delimiters])
+            if top == _CONDITIONAL:  # before `if` and before `else`
+                return self.split_before(start, end, indent, [start + i for i, p in delimiters if p == top])
             if top != _COMMA:
                 raise _Unsure  # black splits at operators, or around a lone dot
             lines, begin = [], start
@@ -233,12 +309,13 @@ class _Layout:
             return lines
         return self.split_at_last_bracket(start, end, indent)
 
-    def split_before_dots(self, start: int, end: int, indent: int, dots: List[int]) -> List[str]:
-        """A method chain, one call per line (black's split at its dots)."""
+    def split_before(self, start: int, end: int, indent: int, delimiters: List[int]) -> List[str]:
+        """Black's split before ``delimiters``: a method chain, one call per line (at its
+        dots); a conditional expression, before its ``if`` and its ``else``."""
         lines, begin = [], start
-        for dot in dots:
-            lines.extend(self.line(begin, dot, indent, True))
-            begin = dot
+        for delimiter in delimiters:
+            lines.extend(self.line(begin, delimiter, indent, True))
+            begin = delimiter
         lines.extend(self.line(begin, end, indent, True))
         return lines
 
@@ -251,6 +328,7 @@ class _Layout:
         if leaf.text not in _CLOSING or leaf.match is None or leaf.match < start or leaf.match + 1 == close:
             raise _Unsure  # nothing to put inside
         opening = leaf.match
+        leaf.invisible = self.leaves[opening].invisible = False  # black splits there: they show
         collection = opening == start or not _operand_end(self.leaves[opening - 1])
         if not collection and leaf.text != ")":
             raise _Unsure  # a subscript
@@ -274,10 +352,9 @@ def layout_call(statement: str, indent: int, line_length: int) -> Optional[List[
     """Black's lines for the simple statement ``statement`` (its code, any layout) at
     block depth ``indent``, or None when black must decide."""
     try:
-        leaves = _leaves(statement)
+        leaves = _parsed(statement)
         if not leaves:
             return None
-        _analyse(leaves)
         first = 1 if leaves[0].text == "return" else 0
         equals = [i for i, leaf in enumerate(leaves) if leaf.text == "=" and leaf.depth == 0]
         if equals:
@@ -321,7 +398,7 @@ def layout_if(header: str, indent: int, line_length: int) -> Optional[str]:
         if not leaves or leaves[0].text == "return":
             return None
         _analyse(leaves)
-        if any(leaf.magic or (leaf.depth == 0 and leaf.text in ("=", ":", "lambda")) for leaf in leaves):
+        if any(leaf.magic or (leaf.depth == 0 and leaf.text in ("=", ":", "lambda", *_TERNARY)) for leaf in leaves):
             return None  # a magic trailing comma: black splits the header
         line = "if " + _render(leaves) + ":"
     except _Unsure:

@@ -55,7 +55,9 @@ EXPRESSIONS = st.recursive(
         .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
         st.tuples(st.lists(NAMES, max_size=2, unique=True), inner)
         .map(lambda t: f"lambda {', '.join(t[0])}: {t[1]}" if t[0] else f"lambda: {t[1]}"),
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "//", "%"]), inner).map(" ".join),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "//", "%", "==", "!=", "<", ">="]), inner).map(" ".join),
+        st.tuples(inner, inner, inner, st.booleans())
+        .map(lambda t: ("({} if {} else {})" if t[3] else "{} if {} else {}").format(*t[:3])),
     ),
     max_leaves=12,
 )
@@ -140,10 +142,14 @@ MADE = [
     ("return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={'accuracy': accuracy(l, p)})", 2, 70),
     ("dataset = dataset.repeat(5).batch(params['batch_size'], drop_remainder=est2tpu.on_tpu(params))", 1, 79),
     ("est.train(input_fn=lambda params: input_fn(train_x, train_y, batch_size=params['batch_size']), steps=5)", 1, 79),
+    # optimize_loss's optimizer on a TPU: a conditional expression in its parentheses, and one in black's
+    ("op = optimize_loss(loss, step, optimizer=(CrossShardOptimizer(AdamOptimizer(rate)) if tpu else 'Adam'))", 2, 50),
+    ("return Spec(mode, host_call=(host_call, [tf.reshape(step, [1])]) if mode == TRAIN else None)", 1, 60),
 ]
 
 #: Left to black: a comment, a magic trailing comma, an operator outside the call, a
-#: subscript to split, a block header, a lone value without a call.
+#: subscript to split, a block header, a lone value without a call, conditional
+#: expressions as a statement's value, a lambda's body, alone in a list, nested.
 LEFT = [
     "return f(a, b)  # keep",
     "estimator = f(a,)",
@@ -151,6 +157,10 @@ LEFT = [
     "x = table[a_rather_long_argument_name, another_long_argument_name]",
     "x = f(*args)",
     "x = a_rather_long_name_that_does_not_fit_the_line_at_all_anymore_never",
+    "optimizer = tf_optimizer if params_use_tpu else 'Adam'",
+    "x = f(input_fn=lambda: train_input if training else eval_input)",
+    "x = f([(a_rather_long_argument_name if training else another_long_argument_name)])",
+    "x = f(a_rather_long_argument_name if training else another if nested else name)",
 ]
 
 
