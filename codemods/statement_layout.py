@@ -13,12 +13,13 @@ argument, an element or a keyword's value (``optimizer=(... if params["use_tpu"]
 and the blank lines black puts around them when given line ranges
 (:func:`lay_out_statements`).
 
-Only names, attributes, calls, subscripts, literals, displays, lambdas, arithmetic,
-comparisons and those conditional expressions are taken, on lines without comments.
-Anything else returns None and black lays it out: other conditional expressions,
-slices, ``*args``, comments, docstrings, decorators, operators where black would split,
-a head that does not fit, blank lines whose rules go further than these.  The tests
-compare every layout made here with black's.
+Only names, attributes, calls, subscripts (slices with names and numbers for bounds:
+``probabilities[:, 1]``), literals, displays, lambdas, arithmetic, comparisons and those
+conditional expressions are taken, on lines without comments.  Anything else returns
+None and black lays it out: other conditional expressions and slices, ``*args``,
+comments, docstrings, decorators, operators where black would split, a head that does
+not fit, blank lines whose rules go further than these.  The tests compare every layout
+made here with black's.
 
     >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
     ['estimator = tf.estimator.Estimator(', '    model_fn=model_fn, config=config', ')']
@@ -53,14 +54,14 @@ class _Unsure(Exception):
 
 
 class _Leaf:
-    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space", "magic", "invisible")
+    __slots__ = ("kind", "text", "depth", "match", "unary", "kwarg", "space", "magic", "invisible", "slice")
 
     def __init__(self, kind: str, text: str, invisible: bool = False) -> None:
         self.kind, self.text = kind, text
         self.invisible = invisible  # black's invisible parentheses (seen once it splits at them)
         self.depth = 0  # brackets (and lambda parameter lists) around it, in the statement
         self.match: Optional[int] = None  # a bracket's partner
-        self.unary = self.kwarg = False
+        self.unary = self.kwarg = self.slice = False  # slice: a slice's colon
         self.magic = False  # an opening bracket whose contents end in a (magic) trailing comma
         self.space = ""  # what black puts before it, once its line is known
 
@@ -98,6 +99,19 @@ def _leaves(code: str) -> List[_Leaf]:
     return leaves
 
 
+def _simple_slices(inside: List[_Leaf], depth: int) -> bool:
+    """Whether each slice among the items ``inside`` a subscript has only names, numbers
+    (negative too) and strings for bounds (black's ``is_complex_subscript`` false)."""
+    items: List[List[_Leaf]] = [[]]
+    for leaf in inside:
+        if leaf.text == "," and leaf.depth == depth:
+            items.append([])
+        else:
+            items[-1].append(leaf)
+    return all(all(leaf.depth == depth and (leaf.kind != "op" or leaf.slice or leaf.unary) for leaf in item)
+               for item in items if any(leaf.slice for leaf in item))
+
+
 def _operand_end(leaf: Optional[_Leaf]) -> bool:
     return leaf is not None and (leaf.kind in ("number", "string") or leaf.text in _CLOSING
                                  or (leaf.kind == "name" and leaf.text not in _KEYWORDS))
@@ -122,6 +136,8 @@ def _analyse(leaves: List[_Leaf]) -> None:
                 if items < 2 or (text == "]" and _operand_end(leaves[j - 1] if j else None)):
                     raise _Unsure  # one item, or a subscript: black's exceptions to magic commas
                 leaves[j].magic = True
+            if text == "]" and not _simple_slices(leaves[j + 1: i], depth + 1):
+                raise _Unsure  # black spaces out the colons of slices with expressions
         leaf.depth = depth
         inner = stack[-1][1] if stack else None
         if leaf.kind == "op":
@@ -135,8 +151,10 @@ def _analyse(leaves: List[_Leaf]) -> None:
                     stack.pop()
                     depth -= 1
                     leaf.depth = depth
+                elif inner == "[" and stack[-1][0] and _operand_end(leaves[stack[-1][0] - 1]):
+                    leaf.slice = True
                 elif inner != "{":
-                    raise _Unsure  # slices, annotations
+                    raise _Unsure  # annotations
             elif text == "=":
                 if inner == "(" and previous is not None and previous.kind == "name":
                     leaf.kwarg = True
@@ -160,9 +178,11 @@ def _space(previous: Optional[_Leaf], leaf: _Leaf) -> str:
     if previous is None:
         return ""
     p, t = previous.text, leaf.text
-    hugged = p in _OPENING or (p == "=" and previous.kwarg)  # nothing after these
+    hugged = p in _OPENING or (p == "=" and previous.kwarg) or previous.slice  # nothing after these
     if leaf.kind != "op":
         return "" if hugged or p == "." or previous.unary else " "
+    if leaf.slice and p == ",":
+        return " "
     if t in _CLOSING or t in (",", ".", ":"):
         return ""
     if t == "=":

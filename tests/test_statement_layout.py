@@ -44,11 +44,15 @@ def _call(args):
         lambda t: f"{t[0]}({_joined(t[1], t[2])})")
 
 
+#: Slices: simple ones, and others (bounds black spaces out, an ellipsis) left to black.
+SLICES = ["[:, 0]", "[:32]", "[1:]", "[::2]", "[a:b]", "[:, -1]", "[1, :]", "[-1:]", "[:, 1:3]", "[a:b:2]",
+          "[a + 1:]", "[f(x):]", "[x.y:]", "[..., 0]", "[:, None]"]
 EXPRESSIONS = st.recursive(
     ATOMS,
     lambda inner: st.one_of(
         _call(st.one_of(inner, st.tuples(NAMES, inner).map("=".join))),
         st.tuples(DOTTED, st.sampled_from(['"key"', "0", "name"])).map(lambda t: f"{t[0]}[{t[1]}]"),
+        st.tuples(DOTTED, st.sampled_from(SLICES)).map("".join),
         st.tuples(st.lists(inner, min_size=1, max_size=4), st.booleans()).map(lambda t: f"[{_joined(*t)}]"),
         st.lists(inner, min_size=2, max_size=4).map(lambda xs: f"({', '.join(xs)})"),
         st.lists(st.tuples(st.sampled_from(['"accuracy"', '"loss"', "key"]), inner), min_size=1, max_size=3)
@@ -145,11 +149,13 @@ MADE = [
     # optimize_loss's optimizer on a TPU: a conditional expression in its parentheses, and one in black's
     ("op = optimize_loss(loss, step, optimizer=(CrossShardOptimizer(AdamOptimizer(rate)) if tpu else 'Adam'))", 2, 50),
     ("return Spec(mode, host_call=(host_call, [tf.reshape(step, [1])]) if mode == TRAIN else None)", 1, 60),
+    ('metrics["auc"] = tf.compat.v1.metrics.auc(labels, probabilities[:, 1], weights=w[1:-1])', 2, 60),
 ]
 
 #: Left to black: a comment, a magic trailing comma, an operator outside the call, a
 #: subscript to split, a block header, a lone value without a call, conditional
-#: expressions as a statement's value, a lambda's body, alone in a list, nested.
+#: expressions as a statement's value, a lambda's body, alone in a list, nested; slices
+#: whose bounds black spaces out.
 LEFT = [
     "return f(a, b)  # keep",
     "estimator = f(a,)",
@@ -161,6 +167,8 @@ LEFT = [
     "x = f(input_fn=lambda: train_input if training else eval_input)",
     "x = f([(a_rather_long_argument_name if training else another_long_argument_name)])",
     "x = f(a_rather_long_argument_name if training else another if nested else name)",
+    "x = f(a_rather_long_argument_name[offset + 1:], another_long_argument_name)",
+    "x = f(a_rather_long_argument_name[:len(x)], another_long_argument_name)",
 ]
 
 
