@@ -133,8 +133,8 @@ def _analyse(leaves: List[_Leaf]) -> None:
             leaf.match, leaves[j].match = j, i
             if previous is not None and previous.text == ",":
                 items = sum(1 for other in leaves[j + 1: i] if other.text == "," and other.depth == depth + 1)
-                if items < 2 or (text == "]" and _operand_end(leaves[j - 1] if j else None)):
-                    raise _Unsure  # one item, or a subscript: black's exceptions to magic commas
+                if (items < 2 and text == ")") or (text == "]" and _operand_end(leaves[j - 1] if j else None)):
+                    raise _Unsure  # a one-tuple (or one argument), a subscript: black's exceptions to magic commas
                 leaves[j].magic = True
             if text == "]" and not _simple_slices(leaves[j + 1: i], depth + 1):
                 raise _Unsure  # black spaces out the colons of slices with expressions

@@ -35,8 +35,8 @@ ATOMS = st.one_of(
 
 
 def _joined(items, comma):
-    """Items with a magic trailing comma when ``comma`` (and there are two or more)."""
-    return ", ".join(items) + ("," if comma and len(items) > 1 else "")
+    """Items with a magic trailing comma when ``comma``."""
+    return ", ".join(items) + ("," if comma and items else "")
 
 
 def _call(args):
