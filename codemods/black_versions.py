@@ -25,7 +25,7 @@ import re
 import sys
 from typing import Optional, Tuple
 
-from .python_tree import python_ast
+from .python_tree import NEWLINE, python_ast
 
 Version = Tuple[int, int]
 
@@ -37,7 +37,6 @@ class _Unknown(Exception):
 #: ``{expr=}`` in an f-string (a superset: a false alarm only defers to black).
 _DEBUG_FIELD = re.compile(r"=\s*[}!:]")
 _TRAILING_COMMA = re.compile(r",\s*\)\Z")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 
 
 def oldest(source: str) -> Optional[Version]:
@@ -54,7 +53,8 @@ def oldest(source: str) -> Optional[Version]:
 
 class _Features:
     def __init__(self, source: str) -> None:
-        self.lines = [m.group() for m in _LINE.finditer(source)]  # as ast numbers them
+        starts = [0, *(m.end() for m in NEWLINE.finditer(source))]
+        self.lines = [source[a:b] for a, b in zip(starts, [*starts[1:], len(source)])]  # as ast numbers them
 
     def segment(self, node: ast.AST) -> str:
         """``node``'s source text (``ast.get_source_segment`` splits the whole file each time)."""
