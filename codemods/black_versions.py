@@ -25,7 +25,7 @@ import re
 import sys
 from typing import Optional, Tuple
 
-from .python_tree import NEWLINE, python_ast
+from .python_tree import python_ast, split_lines
 
 Version = Tuple[int, int]
 
@@ -53,8 +53,7 @@ def oldest(source: str) -> Optional[Version]:
 
 class _Features:
     def __init__(self, source: str) -> None:
-        starts = [0, *(m.end() for m in NEWLINE.finditer(source))]
-        self.lines = [source[a:b] for a, b in zip(starts, [*starts[1:], len(source)])]  # as ast numbers them
+        self.lines = split_lines(source)
 
     def segment(self, node: ast.AST) -> str:
         """``node``'s source text (``ast.get_source_segment`` splits the whole file each time)."""

@@ -31,23 +31,13 @@ import tokenize
 from typing import Any, List, Optional, Tuple
 
 from .black_versions import oldest
-from .python_tree import python_ast
+from .python_tree import python_ast, split_lines
 from .statement_layout import blocks, lay_out_statements, reformats, touches
 
 BlackConfig = Tuple[Tuple[str, Any], ...]
 
 
 Change = Tuple[Tuple[int, int], Tuple[int, int]]
-_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
-
-
-def _lines(text: str) -> List[str]:
-    """``text``'s lines, each with its newline, split where Python, ``ast`` and black split
-    them: at "\n" only (the text here has no "\r"; ``str.splitlines`` also splits at form
-    feeds and other separators, and would number the lines differently)."""
-    return _LINE.findall(text)
-
-
 def changed_lines(before: str, after: str, line_length: int, shrunk: bool = False) -> List[Change]:
     """1-based inclusive line ranges of ``after`` that need laying out, each with the
     lines of ``before`` it replaces (the line before it, for an insertion).
@@ -67,8 +57,8 @@ LineDiff = Tuple[List[str], List[str], List[Tuple[str, int, int, int, int]]]
 def _line_diff(before: str, after: str) -> LineDiff:
     """The lines of ``before`` and ``after`` (without newlines), and difflib's opcodes
     between them: computed once for both readings of :func:`changed_lines`."""
-    old = [line.rstrip("\n") for line in _lines(before)]
-    lines = [line.rstrip("\n") for line in _lines(after)]
+    old = [line.rstrip("\n") for line in split_lines(before)]
+    lines = [line.rstrip("\n") for line in split_lines(after)]
     return old, lines, difflib.SequenceMatcher(None, old, lines, autojunk=False).get_opcodes()
 
 
@@ -134,7 +124,7 @@ def _outside_kept(before: str, after: str, lines) -> str:
     touched = {n for first, last in statements if touches(lines, first, last)
                for n in range(first, last + 1)}
     touched.update(n for a, b in lines for n in range(a, b + 1))
-    old, new = _lines(before), _lines(after)
+    old, new = split_lines(before), split_lines(after)
     squeezed = difflib.SequenceMatcher(
         None, ["".join(line.split()) for line in old], ["".join(line.split()) for line in new], autojunk=False)
     for i, j, size in squeezed.get_matching_blocks():
@@ -178,7 +168,7 @@ def _surely_reformatted(source: str, mode) -> bool:
     if mode.preview or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None) \
             or "fmt:" in source or "yapf:" in source or "\\\n" in source:
         return False
-    if any(line.endswith((" \n", "\t\n")) for line in _lines(source)) and not _multiline_tokens(source):
+    if any(line.endswith((" \n", "\t\n")) for line in split_lines(source)) and not _multiline_tokens(source):
         return True
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
@@ -281,7 +271,7 @@ def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
 def snippets(source: str, ranges: List[Tuple[int, int]]) -> Optional[List[Snippet]]:
     """Disjoint snippets of ``source`` covering ``ranges``, in order; None if some range
     is not in whole statements at four-space depths (then the whole file is laid out)."""
-    lines = _lines(source)
+    lines = split_lines(source)
     module = python_ast(source).body
     found = []
     for first, last in ranges:
@@ -348,7 +338,7 @@ def _emulated(mode) -> bool:
 def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
     """``after`` with each snippet formatted by black: only ``ranges`` of it, or all of it
     when ``ranges`` is None."""
-    lines = _lines(after)
+    lines = split_lines(after)
     out, done = [], 0
     for snippet in found:
         out.extend(lines[done : snippet.start - 1])
@@ -426,7 +416,7 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
         return after
     own = mode  # the file's own style: no quote changes, its own line length
     if not fixed_length:
-        longest = max((len(line.rstrip("\n")) for line in _lines(before)), default=0)
+        longest = max((len(line.rstrip("\n")) for line in split_lines(before)), default=0)
         own = dataclasses.replace(own, line_length=79 if longest <= 79 else 88)
     own = dataclasses.replace(own, string_normalization=False)
     diff = _line_diff(before, after)
@@ -452,7 +442,7 @@ def _black_formatted_at(before: str, ranges: List[Tuple[int, int]], mode) -> boo
     found = snippets(before, ranges)
     if found is None:
         return is_black_formatted(before, mode)
-    lines = _lines(before)
+    lines = split_lines(before)
     texts = [snippet.text(lines) for snippet in found]
     if any(_surely_reformatted(text, mode) for text in texts):  # before any black pass
         return False

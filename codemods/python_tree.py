@@ -9,10 +9,17 @@ import ast
 import functools
 import re
 import warnings
+from typing import List
 
 #: Where Python (and LibCST, and the findings' line numbers) end a line: not at the form
 #: feeds and other separators where ``str.splitlines`` also does.
 NEWLINE = re.compile(r"\r\n?|\n")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
+
+
+def split_lines(source: str) -> List[str]:
+    """``source``'s lines, each with its line end, as Python (``ast``, black) numbers them."""
+    return _LINE.findall(source)
 
 
 @functools.lru_cache(maxsize=8)  # a file's code before and after migration, and the snippets laid out between

@@ -35,7 +35,7 @@ import keyword
 import tokenize
 from typing import List, Optional, Sequence, Tuple
 
-from .python_tree import python_ast
+from .python_tree import python_ast, split_lines
 
 _OPENING = {"(": ")", "[": "]", "{": "}"}
 _CLOSING = {")", "]", "}"}
@@ -455,7 +455,7 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
         module = python_ast(text)
     except (SyntaxError, ValueError):
         return None
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     replaced = {}  # first line -> (last line, black's lines for them)
     for body in _bodies(module):
         for k, statement in enumerate(body):
@@ -539,7 +539,7 @@ def reformats(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) ->
         module = python_ast(text)
     except (SyntaxError, ValueError):
         return False
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     for body in _bodies(module):
         for statement in body:
             first, last = statement.lineno, statement.end_lineno or statement.lineno

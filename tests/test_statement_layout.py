@@ -181,6 +181,15 @@ def test_an_invalid_escape_in_the_snippet_warns_nothing():
         assert reformats(text, [(3, 3)], 30)
 
 
+def test_a_form_feed_in_a_comment_does_not_shift_the_lines():
+    """Python ends lines at newlines only (``str.splitlines`` also at form feeds): the
+    statement below such a comment is still the one laid out, as black lays it out."""
+    text = "x = 1  # \x0c\ny = f(aaaaaaaaaa, bbbbbbbbbbbb, ccccccccc)\nz = g(aaaaaaaaaa, bbbbbbbbbbbb)\n"
+    mode = black.Mode(line_length=30, string_normalization=False)
+    assert lay_out_statements(text, [(2, 2)], 30) == layout._black(text, mode, [(2, 2)])
+    assert reformats(text, [(2, 2)], 30)
+
+
 def test_the_examples_in_its_docstring():
     assert doctest.testmod(statement_layout).failed == 0
 
