@@ -55,15 +55,19 @@ class _Features:
     def __init__(self, source: str) -> None:
         self.lines = split_lines(source)
 
+    def cut(self, lineno: int, start: int = 0, end: Optional[int] = None) -> str:
+        """Line ``lineno`` from column ``start`` to ``end`` (``ast``'s: UTF-8 byte offsets)."""
+        return self.lines[lineno - 1].encode()[start:end].decode()
+
     def segment(self, node: ast.AST) -> str:
         """``node``'s source text (``ast.get_source_segment`` splits the whole file each time)."""
-        first, last = node.lineno - 1, (node.end_lineno or 0) - 1
+        first, last = node.lineno, node.end_lineno or 0
         if last < first or node.end_col_offset is None:
             raise _Unknown
         if first == last:
-            return self.lines[first].encode()[node.col_offset:node.end_col_offset].decode()
-        return "".join([self.lines[first].encode()[node.col_offset:].decode(), *self.lines[first + 1:last],
-                        self.lines[last].encode()[:node.end_col_offset].decode()])
+            return self.cut(first, node.col_offset, node.end_col_offset)
+        return "".join([self.cut(first, node.col_offset), *self.lines[first:last - 1],
+                        self.cut(last, 0, node.end_col_offset)])
 
     def oldest(self, module: ast.Module) -> Version:
         found: Version = (3, 3)
@@ -157,8 +161,7 @@ class _Features:
     def relaxed(self, decorator: ast.expr) -> bool:
         """Whether black reads the decorator as more than a dotted name, perhaps called."""
         text = self.segment(decorator)
-        before = self.lines[decorator.lineno - 1].encode()[: decorator.col_offset].decode()
-        if not before.rstrip().endswith("@") or text.startswith("(") or "\\" in text:
+        if not self.cut(decorator.lineno, 0, decorator.col_offset).rstrip().endswith("@") or text.startswith("(") or "\\" in text:
             raise _Unknown  # @(a) reads as @a
         called = decorator.func if isinstance(decorator, ast.Call) else decorator
         while isinstance(called, ast.Attribute):
@@ -166,8 +169,7 @@ class _Features:
         return not isinstance(called, ast.Name)
 
     def after_keyword(self, node: ast.stmt) -> str:
-        line = self.lines[node.lineno - 1]
-        rest = line.encode()[node.col_offset:].decode(errors="replace").lstrip()
+        rest = self.cut(node.lineno, node.col_offset).lstrip()
         for keyword in ("async", "with"):
             if rest.startswith(keyword):
                 rest = rest[len(keyword):].lstrip()
