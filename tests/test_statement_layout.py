@@ -5,8 +5,13 @@ Every layout it makes is compared with black's over the same snippet and line ra
 takes, and on the fixtures and real programs, migrated with and without it.
 """
 
+import ast
 import doctest
+import io
+import keyword
 import pathlib
+import sysconfig
+import tokenize
 import warnings
 
 import black
@@ -262,3 +267,69 @@ def test_real_programs_migrate_the_same_with_and_without(monkeypatch):
         assert _migrated(source, True, monkeypatch) == without, path
         compared += 1
     assert compared > 50
+
+
+def _tokenized(code: str):
+    """The leaves Python's tokenizer gives ``code``, as ``statement_layout._leaves`` takes
+    them (kind, text), or None where it takes none (by the same rules)."""
+    if not code.isascii() or "\\" in code:
+        return None
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    kinds = {tokenize.NAME: "name", tokenize.NUMBER: "number", tokenize.STRING: "string", tokenize.OP: "op"}
+    out = []
+    for token in tokens:
+        kind, text = kinds.get(token.type), token.string
+        if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        prefix = text[: len(text) - len(text.lstrip("rRbBuUfF"))] if kind == "string" else ""
+        if kind is None or (kind == "name" and keyword.iskeyword(text) and text not in (
+                "lambda", "return", "if", "else", "None", "True", "False")) \
+                or (kind == "number" and not text.replace(".", "").replace("_", "").isdigit()) \
+                or (kind == "string" and (not set(prefix) <= set("rbf") or text[len(prefix):][:3] in ('"""', "'''")
+                                          or (out and out[-1][0] == "string"))) \
+                or (kind == "op" and text not in statement_layout._OPERATORS):
+            return None
+        out.append((kind, text))
+    return out
+
+
+def _pieces(path: pathlib.Path):
+    """The simple statements and one-line expressions of a file, as written."""
+    try:
+        source = path.read_text()
+        tree = ast.parse(source)
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return
+    lines = source.splitlines(True)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not hasattr(node, "body"):
+            yield "".join(lines[node.lineno - 1 : node.end_lineno]).strip()
+        elif isinstance(node, ast.expr) and node.lineno == node.end_lineno:
+            yield lines[node.lineno - 1].encode()[node.col_offset : node.end_col_offset].decode()
+
+
+def test_its_tokens_are_pythons():
+    """Where the regular expression that splits statements takes one, Python's tokenizer
+    splits it alike; and it takes nearly all that the tokenizer does (the rest is left to
+    black)."""
+    stdlib = sorted(pathlib.Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[::4]
+    paths = [*sorted((ROOT / "fixtures").rglob("*.py*")), *sorted(REALWORLD.rglob("*.py")), *stdlib]
+    taken = tokenized = both = 0
+    for code in {piece for path in paths for piece in _pieces(path)}:
+        expected = _tokenized(code)
+        tokenized += expected is not None
+        try:
+            leaves = statement_layout._leaves(code)
+        except statement_layout._Unsure:
+            continue
+        both += expected is not None
+        try:
+            statement_layout._analyse(leaves)  # unbalanced brackets, which the tokenizer refuses, go here
+        except statement_layout._Unsure:
+            continue
+        taken += 1
+        assert [(leaf.kind, leaf.text) for leaf in leaves] == expected, code
+    assert taken > 20000 and both >= 0.99 * tokenized, (taken, both, tokenized)
