@@ -59,3 +59,40 @@ def test_the_migration_is_the_same_with_the_cache(tmp_path):
     assert outputs[0] == outputs[1]
     assert b"TPUEstimatorSpec" in outputs[0][0]
     assert _load(tmp_path / "cache")[0] == 0
+
+
+def test_libcsts_classes_get_types_isinstance_with_the_same_answers():
+    """After the engine's import, every node class of LibCST is checked by type's
+    ``isinstance``, which gives ABCMeta's answer for every pair of them."""
+    import abc
+
+    import libcst
+
+    from est2tpu.cli import engine
+
+    engine.load()
+    engine.plain_isinstance()
+    classes, stack = [], [libcst.CSTNode]
+    while stack:
+        classes.append(stack.pop())
+        stack.extend(classes[-1].__subclasses__())
+    assert len(classes) > 300 and all(isinstance(cls, engine._PlainSubclassing) for cls in classes)
+    for cls in classes:
+        for other in classes:
+            assert type.__subclasscheck__(cls, other) == abc.ABCMeta.__subclasscheck__(cls, other), (cls, other)
+    assert isinstance(libcst.Name("x"), libcst.BaseExpression) and not isinstance(libcst.Name("x"), libcst.Call)
+
+
+def test_the_engines_import_gives_them_types_isinstance(tmp_path):
+    code = ("from est2tpu.cli import engine\nengine.load()\nimport libcst\n"
+            "assert type(libcst.Name) is engine._PlainSubclassing\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_with_a_virtual_subclass_registered_every_class_keeps_abcmetas_check(tmp_path):
+    code = ("import abc, libcst\nlibcst.BaseExpression.register(int)\nfrom est2tpu.cli import engine\n"
+            "assert engine.plain_isinstance() == 0\n"
+            "assert type(libcst.Name) is abc.ABCMeta and isinstance(3, libcst.BaseExpression)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -8,13 +8,15 @@ is handed an ``exec`` that keeps that compiled code in a file beside this module
 bytecode, keyed by the exact text, like a ``.pyc`` for generated code: the same text
 compiles to the same code (flags as ``dataclasses``' own, so the classes are the same),
 and the file is written only where Python writes bytecode (not under
-PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  The
-objects the imports made are then moved out of the garbage collector's sight
-(``gc.freeze``): they live as long as the process.
+PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  LibCST's node classes then get
+``type``'s own ``isinstance`` (:func:`plain_isinstance`), and the objects the imports made
+are moved out of the garbage collector's sight (``gc.freeze``): they live as long as the
+process.
 """
 
 from __future__ import annotations
 
+import abc
 import gc
 import importlib.util
 import marshal
@@ -100,7 +102,45 @@ def load() -> int:
         del dataclasses.exec
     if compiled and path is not None and not sys.dont_write_bytecode:
         _write(path, used)  # what this version of LibCST and est2tpu needs, nothing stale
+    plain_isinstance()
     # What the imports made lives as long as the process: the cyclic collector need not
     # walk it again, in each collection of the oldest generation and at exit.
     gc.freeze()
     return compiled
+
+
+class _PlainSubclassing(abc.ABCMeta):
+    """``ABCMeta`` with ``type``'s subclass checks: by the class's bases alone, in C."""
+
+    __instancecheck__ = type.__instancecheck__
+    __subclasscheck__ = type.__subclasscheck__
+
+
+def plain_isinstance() -> int:
+    """Give LibCST's node classes ``type``'s ``isinstance``: how many were given it.
+
+    They are abstract base classes, so ``isinstance(node, cst.Name)`` calls
+    ``ABCMeta.__instancecheck__``, a Python function, where a plain class is checked in C:
+    the engine makes millions of such checks.  ABCMeta's check differs from type's only
+    for classes registered as virtual subclasses (``ABC.register``) or with a
+    ``__subclasshook__``; LibCST has neither, and a class with either keeps ABCMeta's.
+    """
+    import libcst
+
+    classes, stack = [], [libcst.CSTNode]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        classes.append(cls)
+    registered = getattr(abc, "_get_dump", None)  # C's abc: the registry of virtual subclasses
+    if registered is None or any(registered(cls)[0] or "__subclasshook__" in vars(cls) for cls in classes):
+        return 0
+    count = 0
+    for cls in set(classes):
+        if type(cls) is abc.ABCMeta:
+            try:
+                cls.__class__ = _PlainSubclassing
+            except TypeError:  # an interpreter that does not allow it: ABCMeta's check stays
+                return count
+            count += 1
+    return count
