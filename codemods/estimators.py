@@ -252,6 +252,7 @@ class EstimatorIndex:
         self.metrics_moved: Set[cst.Call] = set()
         self._metric_helpers: Dict[Function, list] = {}  # see metric_helpers
         self._helpers: Dict[Tuple[str, Function], List[cst.FunctionDef]] = {}  # see spec_helpers, train_op_helpers
+        self._train_op_builders: Optional[Set[cst.FunctionDef]] = None
         #: The model_fns of this module an Estimator of the program calls itself (in order).
         self.estimator_model_fns: Dict[cst.FunctionDef, None] = {}
         if program is None:
@@ -1007,10 +1008,17 @@ class EstimatorIndex:
                 if isinstance(callee, cst.FunctionDef) and callee not in seen:
                     seen.add(callee)
                     todo.append(callee)
-                    index = self._index_of(callee)
-                    if any(api in TRAIN_OP_APIS and callee in index.scopes(where) for _, api, where in index.api_calls):
+                    if callee in self._index_of(callee).train_op_builders():
                         found.append(callee)
         return found
+
+    def train_op_builders(self) -> Set[cst.FunctionDef]:
+        """The functions of this module that build a train op (:data:`TRAIN_OP_APIS`), in
+        their own code or in a def nested in them."""
+        if self._train_op_builders is None:
+            self._train_op_builders = {scope for _, api, where in self.api_calls if api in TRAIN_OP_APIS
+                                       for scope in self.scopes(where) if scope is not None}
+        return self._train_op_builders
 
     def spec_returning(self, apis) -> List[cst.FunctionDef]:
         """The functions of this module that return a spec made by one of ``apis``."""
