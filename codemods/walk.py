@@ -20,15 +20,16 @@ from libcst._nodes import op as _op
 from libcst._nodes import whitespace as _whitespace
 
 
-def _subclasses(cls: type):
+def subclasses(cls: type):
+    """Every class below ``cls``, depth first (a class with two bases among them, twice)."""
     for sub in cls.__subclasses__():
         yield sub
-        yield from _subclasses(sub)
+        yield from subclasses(sub)
 
 
 #: Node types that hold no names or expressions.
 TRIVIA = frozenset(
-    cls for cls in _subclasses(cst.CSTNode) if cls.__module__ in (_op.__name__, _whitespace.__name__)
+    cls for cls in subclasses(cst.CSTNode) if cls.__module__ in (_op.__name__, _whitespace.__name__)
 ) | {
     cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
     cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous, cst.ParamStar, cst.ParamSlash,
@@ -51,7 +52,7 @@ def _may_hold_names(hint) -> bool:
 @functools.lru_cache(maxsize=None)
 def _holds_names(cls: type) -> bool:
     """Whether ``cls`` or a concrete subclass is a node other than whitespace and punctuation."""
-    return any(sub not in TRIVIA and not getattr(sub, "__abstractmethods__", ()) for sub in (cls, *_subclasses(cls)))
+    return any(sub not in TRIVIA and not getattr(sub, "__abstractmethods__", ()) for sub in (cls, *subclasses(cls)))
 
 
 class _FieldOrder(cst.CSTVisitor):

@@ -72,10 +72,9 @@ def test_libcsts_classes_get_types_isinstance_with_the_same_answers():
 
     engine.load()
     engine.plain_isinstance()
-    classes, stack = [], [libcst.CSTNode]
-    while stack:
-        classes.append(stack.pop())
-        stack.extend(classes[-1].__subclasses__())
+    from est2tpu.codemods.walk import subclasses
+
+    classes = {libcst.CSTNode, *subclasses(libcst.CSTNode)}
     assert len(classes) > 300 and all(isinstance(cls, engine._PlainSubclassing) for cls in classes)
     for cls in classes:
         for other in classes:

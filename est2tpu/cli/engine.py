@@ -8,10 +8,10 @@ is handed an ``exec`` that keeps that compiled code in a file beside this module
 bytecode, keyed by the exact text, like a ``.pyc`` for generated code: the same text
 compiles to the same code (flags as ``dataclasses``' own, so the classes are the same),
 and the file is written only where Python writes bytecode (not under
-PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  LibCST's node classes then get
-``type``'s own ``isinstance`` (:func:`plain_isinstance`), and the objects the imports made
-are moved out of the garbage collector's sight (``gc.freeze``): they live as long as the
-process.
+PYTHONDONTWRITEBYTECODE), atomically, and ignored when unreadable or stale.  LibCST's
+node classes then get ``type``'s own ``isinstance`` (:func:`plain_isinstance`), and the
+objects the imports made are moved out of the garbage collector's sight (``gc.freeze``):
+they live as long as the process.
 """
 
 from __future__ import annotations
@@ -123,20 +123,18 @@ def plain_isinstance() -> int:
     ``ABCMeta.__instancecheck__``, a Python function, where a plain class is checked in C:
     the engine makes millions of such checks.  ABCMeta's check differs from type's only
     for classes registered as virtual subclasses (``ABC.register``) or with a
-    ``__subclasshook__``; LibCST has neither, and a class with either keeps ABCMeta's.
+    ``__subclasshook__``: LibCST has neither, and where either is found no class is changed.
     """
     import libcst
 
-    classes, stack = [], [libcst.CSTNode]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        classes.append(cls)
+    from est2tpu.codemods.walk import subclasses
+
+    classes = {libcst.CSTNode, *subclasses(libcst.CSTNode)}
     registered = getattr(abc, "_get_dump", None)  # C's abc: the registry of virtual subclasses
     if registered is None or any(registered(cls)[0] or "__subclasshook__" in vars(cls) for cls in classes):
         return 0
     count = 0
-    for cls in set(classes):
+    for cls in classes:
         if type(cls) is abc.ABCMeta:
             try:
                 cls.__class__ = _PlainSubclassing
