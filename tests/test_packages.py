@@ -96,6 +96,32 @@ def test_a_batch_size_the_estimators_module_cannot_name_keeps_it_as_it_was(tmp_p
     assert "trainer/model.py:25:12: E2T250 estimator left as it was: E2T218 at trainer/task.py:13;" in result.stdout
 
 
+def test_a_folder_named_tensorflow_is_not_what_import_tensorflow_reaches(tmp_path):
+    """Samples in a ``tensorflow/`` package of a repository (it has an ``__init__.py``): there,
+    ``import tensorflow`` still means TensorFlow, so the samples stay programs of their own.
+    The tf.contrib.learn one keeps its program-wide obstacle to itself, and the estimator
+    beside it migrates."""
+    root = tmp_path / "tensorflow"
+    for package in ("", "plain", "legacy"):
+        (root / package).mkdir(exist_ok=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "plain" / "task.py").write_text(
+        "import tensorflow as tf\n\n\n"
+        "def model_fn(features, labels, mode):\n"
+        "    loss = tf.reduce_sum(features)\n"
+        "    train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)\n"
+        "    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)\n\n\n"
+        "def input_fn():\n"
+        "    return tf.data.Dataset.range(64).repeat().batch(8, drop_remainder=True)\n\n\n"
+        "tf.estimator.Estimator(model_fn).train(input_fn, max_steps=2)\n")
+    (root / "legacy" / "task.py").write_text(
+        "import tensorflow as tf\n\nest = tf.contrib.learn.DNNClassifier(hidden_units=[10], feature_columns=[])\n")
+    result = run_cli("migrate", ".", cwd=tmp_path)
+    assert "TPUEstimator(" in (root / "plain" / "task.py").read_text()
+    assert "tensorflow/legacy/task.py:3:7: E2T248 " in result.stdout
+    assert "E2T250" not in result.stdout
+
+
 def _run(tree: Path, name: str, model_dir: Path) -> dict:
     args = [str(model_dir) if a == "MODEL_DIR" else a for a in RUN[name]]
     proc = subprocess.run([sys.executable, *args], cwd=tree, capture_output=True, text=True, timeout=600,

@@ -29,6 +29,10 @@ from est2tpu.cli import replay
 _IMPORT = re.compile(
     rb"^[ \t]*(?:from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))",
     re.M)
+#: Top-level packages the engine reads as TensorFlow's API (``codemods.names``): a local
+#: directory of that name (a repository's ``tensorflow/`` folder of samples) is never what
+#: ``import tensorflow`` reaches, nor a package a module's name goes through.
+API_PACKAGES = frozenset({"tensorflow", "tensorflow_estimator", "keras"})
 #: A program larger than this is not analysed as one: its files are migrated one by one
 #: (an estimator whose code is in another module then stays, with a finding).
 MAX_PROGRAM_FILES = 400
@@ -73,13 +77,13 @@ def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     package chain (``__init__.py`` files), then, up to the project root (without one, one
     directory up), as a namespace package of each directory above (``trainer/model.py``
     without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and ``trainer.model`` from
-    its parent)."""
+    its parent); none goes through a package of :data:`API_PACKAGES`."""
     directory, stem = os.path.split(path)
     parts = [] if stem == "__init__.py" else [stem[:-3]]
     if stem == "__init__.py":
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
-    while _is_file(os.path.join(directory, "__init__.py")):
+    while os.path.basename(directory) not in API_PACKAGES and _is_file(os.path.join(directory, "__init__.py")):
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
     names = [(directory, ".".join(reversed(parts)))]
@@ -90,7 +94,8 @@ def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
         names.append((directory, ".".join(reversed(parts))))
-    return tuple((root, name) for root, name in names if name and all(p.isidentifier() for p in name.split(".")))
+    return tuple((root, name) for root, name in names if name and name.split(".")[0] not in API_PACKAGES
+                 and all(p.isidentifier() for p in name.split(".")))
 
 
 def resolve(importer: str, level: int, name: str) -> Optional[str]:
@@ -107,6 +112,8 @@ def resolve(importer: str, level: int, name: str) -> Optional[str]:
         base = package[:len(package) - (level - 1)]
         full = ".".join(base + ([name] if name else []))
         return _module_file(root, full) if full else None
+    if name.split(".")[0] in API_PACKAGES:
+        return None
     for root, _ in names:
         found = _module_file(root, name)
         if found is not None:
