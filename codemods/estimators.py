@@ -617,11 +617,12 @@ class EstimatorIndex:
     def _add_use(self, call: cst.Call, scope) -> None:
         api = self.imports.api(call.func)
         if api in SPEC_USES:
-            # a TrainSpec/EvalSpec names no estimator: the one built beside it, else the module's only one
+            # a TrainSpec/EvalSpec names no estimator: the one built beside it and those a factory
+            # builds into a name of the same scope (another module's), else the module's only one
             beside = [site for site in self.estimators if site.scope is scope]
-            mode, sites = SPEC_USES[api], beside if len(beside) == 1 else [self.sole_estimator]
-            if len(beside) == 1:  # and those a factory builds into a name of the same scope
-                sites += [site for site in self._factory_built(scope) if site is not beside[0]]
+            built = [site for site in self._factory_built(scope) if all(site is not b for b in beside)]
+            mode = SPEC_USES[api]
+            sites = beside + built if len(beside) == 1 or (built and not beside) else [self.sole_estimator]
         else:
             mode = USES[call.func.attr.value]
             sites = self.sites_for(call.func.value, scope)

@@ -196,3 +196,52 @@ def test_a_namespace_package_resolves_its_relative_imports():
     assert result.code == model
     messages = [f.message for f in result.findings if f.code == "E2T218"]
     assert messages and "BATCH_SIZE is set again at /p/trainer/task.py:3" in messages[0]
+
+
+#: model.py of a trainer whose task.py builds its estimator by calling a factory.
+FACTORY_MODEL = textwrap.dedent('''\
+    import tensorflow as tf
+
+
+    def model_fn(features, labels, mode):
+        loss = tf.reduce_sum(features)
+        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+    def make_estimator(model_dir):
+        estimator = tf.estimator.Estimator(model_fn, model_dir=model_dir)
+        return estimator
+
+
+    def input_fn(batch_size):
+        return tf.data.Dataset.range(64).repeat().batch(batch_size, drop_remainder=True)
+    ''')
+
+
+def test_specs_beside_a_factory_call_in_another_module_are_that_estimators():
+    """task.py gets its estimator from model.make_estimator and trains it on TrainSpec and
+    EvalSpec input_fns batching by a flag: those are the input_fns of the estimator the
+    factory builds, whose batch size model.py cannot name, so nothing changes and the
+    finding says so, at the input_fns (not "trained nowhere" and "built elsewhere")."""
+    task = textwrap.dedent('''\
+        import tensorflow as tf
+
+        from . import model
+
+
+        def main(args):
+            train_spec = tf.estimator.TrainSpec(input_fn=lambda: model.input_fn(args.batch_size), max_steps=10)
+            eval_spec = tf.estimator.EvalSpec(input_fn=lambda: model.input_fn(args.batch_size), steps=2)
+            estimator = model.make_estimator(args.job_dir)
+            tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        ''')
+    program = [Source(FACTORY_MODEL, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+               Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")]
+    results = migrate_program(program)
+    assert [r.code for r in results] == [FACTORY_MODEL, task]
+    found = {(f.code, f.line) for r in results for f in r.findings}
+    assert ("E2T218", 7) in found and ("E2T218", 8) in found
+    assert not {code for code, _ in found} & {"E2T221"}
+    (message,) = {f.message for f in results[1].findings if f.code == "E2T218" and f.line == 7}
+    assert "args.batch_size is set in a module that the one building the estimator does not import" in message
