@@ -903,19 +903,47 @@ class EstimatorIndex:
         """The ``RunConfig(...)`` call the site's ``config=`` (or argument at ``position``) is,
         followed through names, ``self.x``, ``.replace(...)`` and functions returning it;
         None when not known."""
-        value = self.argument(site, "config", position)
+        value, index, scope = self.argument(site, "config", position), self, site.scope
         for _ in range(4):
-            if isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
-                value = self.value_of(value, site.scope)
+            given = self.factory_argument(site, value) if scope is site.scope else None
+            if given is not None:  # def build_estimator(config): the one call's RunConfig
+                call = self.factory_call(site)
+                value, index = given, self.index_of_node(call)
+                scope = index.enclosing_def(call)
+            elif isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
+                value = index.value_of(value, scope)
             elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
                 value = value.func.value
-            elif isinstance(value, cst.Call) and isinstance(self.resolve_function(value.func, site.scope), cst.FunctionDef):
-                value = returned_call(self.resolve_function(value.func, site.scope))
+            elif isinstance(value, cst.Call) and isinstance(index.resolve_function(value.func, scope), cst.FunctionDef):
+                value = returned_call(index.resolve_function(value.func, scope))
             else:
                 break
         if isinstance(value, cst.Call) and self.index_of_node(value).imports.api(value.func) in RUN_CONFIG_APIS:
             return value
         return None
+
+    def factory_call(self, site: EstimatorSite) -> Optional[cst.Call]:
+        """The one call, in the program, of the function (not a method) that builds ``site``'s
+        estimator, a factory (``def build_estimator(config, ...)``); None outside a function,
+        or for a function called elsewhere too, or with ``*args``."""
+        fn = site.scope
+        if not isinstance(fn, cst.FunctionDef) or isinstance(self.parent_of.get(self.parent_of.get(fn)), cst.ClassDef):
+            return None
+        calls = self.callers(fn)
+        return calls[0] if len(calls) == 1 and not any(arg.star for arg in calls[0].args) else None
+
+    def factory_argument(self, site: EstimatorSite, value: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
+        """What the factory's one call passes for ``value``, a parameter of the factory the
+        factory does not bind again (None: not such a parameter, or not passed)."""
+        fn = site.scope
+        if not isinstance(value, cst.Name) or not isinstance(fn, cst.FunctionDef) \
+                or value.value not in param_names(fn) or (fn, value.value) in self._c.assigned:
+            return None
+        call = self.factory_call(site)
+        positional = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+        position = positional.index(value.value) if value.value in positional else None
+        arg = find_arg(call, value.value, position) if call is not None else None
+        return arg.value if arg is not None else None
 
     def params_dict_of(self, site: EstimatorSite) -> Optional[cst.BaseExpression]:
         """The ``{...}`` or builtin ``dict(...)`` the site's ``params=`` is (directly or through

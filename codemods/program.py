@@ -31,7 +31,8 @@ from .estimators import (CANNED_APIS, ESTIMATOR_APIS, KERAS_APIS, RUNTIME_CANNED
 from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, uses
-from .syntax import parse_module
+from .syntax import param_names, parse_module
+from .tpu_estimator import BATCH_KEYWORDS
 from .walk import Visitor
 
 @dataclasses.dataclass
@@ -187,6 +188,7 @@ class Program:
         self._unit_of_index = {id(unit.index): unit for unit in self.units}
         for unit in self.units:
             unit.index.resolve()
+        self._factory_sizes: Dict[int, Dict[str, Tuple[cst.Call, cst.BaseExpression]]] = {}
         self.components = self._components()
         self._live: Dict[int, Set[cst.CSTNode]] = {}
 
@@ -204,6 +206,7 @@ class Program:
         self._unit_of_index.clear()
         self._region_owner.clear()
         self._live.clear()
+        self._factory_sizes.clear()
 
     @property
     def indexes(self) -> List[EstimatorIndex]:
@@ -340,6 +343,38 @@ class Program:
             return f"{qualified}, from a module of {top} not given to this run"
         return f"{qualified}, from outside the files given"
 
+    def factory_batch_sizes(self, site: EstimatorSite) -> Dict[str, Tuple[cst.Call, cst.BaseExpression]]:
+        """The batch sizes a factory (``def build_estimator(config, ...)``) is to be given by
+        its one call: keyword -> (that call, the size as its module spells it), for each mode
+        whose input_fns batch by a value the factory cannot name but the call can (a flag
+        parsed beside it).  The factory gains the keyword (``train_batch_size=None``), its
+        estimator reads it, the call passes it."""
+        key = id(site.call)
+        if key not in self._factory_sizes:
+            self._factory_sizes[key] = self._find_factory_batch_sizes(site)
+        return self._factory_sizes[key]
+
+    def _find_factory_batch_sizes(self, site: EstimatorSite) -> Dict[str, Tuple[cst.Call, cst.BaseExpression]]:
+        index, fn = self._site_index(site), site.scope
+        call = index.factory_call(site)
+        if call is None or isinstance(fn.params.star_arg, cst.Param):  # *args: a new parameter would take them
+            return {}
+        caller = self.owner(call).index
+        scope = caller.enclosing_def(call)
+        found = {}
+        for mode, keyword in BATCH_KEYWORDS.items():
+            uses = [use for use in site.uses if use.mode == mode and use.plan is not None]
+            size = uses[0].plan.batch if uses and not uses[0].plan.from_params else None
+            if size is None or keyword in param_names(fn) or index.available_at(cst.Name(keyword), fn):
+                continue
+            here = self.spelled_at(size, index)
+            if here is not None and index.available_at(here, fn):
+                continue  # the factory names it itself
+            there = self.spelled_at(size, caller)
+            if there is not None and caller.available_at(there, scope) and self.rebound_elsewhere(size) is None:
+                found[keyword] = (call, there)
+        return found
+
     # -- which estimators convert ----------------------------------------------------
 
     def _components(self) -> List[Component]:
@@ -392,6 +427,8 @@ class Program:
             if use.plan is not None:
                 yield from self._plan_regions(use.plan)
         yield from index.exports_of(site)
+        for call, _ in self.factory_batch_sizes(site).values():
+            yield from (site.scope.params, call)
 
     def _site_index(self, site: EstimatorSite) -> EstimatorIndex:
         return next(unit.index for unit in self.units if site in unit.index.estimators)

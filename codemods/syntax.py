@@ -206,14 +206,14 @@ def param_names(fn: cst.FunctionDef | cst.Lambda) -> list:
     return names
 
 
-def add_param(params: cst.Parameters, name: str) -> cst.Parameters:
+def add_param(params: cst.Parameters, name: str, default: bool = False) -> cst.Parameters:
     """Add a parameter ``name`` after the last plain positional parameter.
 
-    ``name=None`` is used when a later parameter has a default, so the
+    ``name=None`` is used with ``default``, or when a later parameter has a default, so the
     signature stays valid.
     """
     plain = list(params.params)
-    has_default = any(p.default is not None for p in plain)
+    has_default = default or any(p.default is not None for p in plain)
     new = cst.Param(
         cst.Name(name),
         default=cst.Name("None") if has_default else None,

@@ -23,7 +23,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import EstimatorSite, is_batch_size_key, is_batch_size_param
 from .names import dotted
-from .syntax import add_args, find_arg, is_name, keywordize, kwarg, remove_kwarg, replace_arg
+from .syntax import add_args, add_param, find_arg, is_name, keywordize, kwarg, remove_kwarg, replace_arg
 from .walk import Visitor
 
 ESTIMATOR_FIELDS = ("model_fn", "model_dir", "config", "params", "warm_start_from")
@@ -173,6 +173,7 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
     has none to be given (E2T218).
     """
     args = []
+    given = codemod.program.factory_batch_sizes(site) if codemod.program is not None else {}
     for mode, keyword in BATCH_KEYWORDS.items():
         uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
         if not uses:
@@ -201,6 +202,8 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
             if other is not None and other != spelled[0]:
                 codemod.report(use.arg, BATCH_CONFLICT.code, f"{BATCH_CONFLICT.title}: {other}, not {spelled[0]}",
                                "one TPUEstimator per batch size")
+        if size is None and keyword in given:  # a parameter the factory gains, its call passes
+            size = cst.Name(keyword)
         if size is None:
             codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
                            f"pass {keyword}= where the estimator is built")
@@ -254,9 +257,25 @@ class EstimatorToTPUEstimator(MigrationCodemod):
         self.new_args: Dict[cst.Call, List[cst.Arg]] = {}
         for call, site in self.sites.items():
             self.new_args[call] = self._estimator_args(site)
+        self._plan_factory_batch_sizes()
+
+    def _plan_factory_batch_sizes(self) -> None:
+        """The parameters this module's estimator factories gain, and the batch sizes this
+        module's calls of factories pass (see :meth:`Program.factory_batch_sizes`), for the
+        estimators of the program, whatever their kind."""
+        #: a factory's parameters -> the batch size keywords it gains
+        self.factory_params: Dict[cst.Parameters, Dict[str, None]] = {}
+        self.factory_args: Dict[cst.Call, Dict[str, cst.BaseExpression]] = {}  # a factory's call -> keyword: size
+        for index in self.program.indexes if self.program is not None else ():
+            for site in index.estimators:
+                for keyword, (call, size) in self.program.factory_batch_sizes(site).items():
+                    if self.index.owns(site.scope):
+                        self.factory_params.setdefault(site.scope.params, {})[keyword] = None
+                    if self.index.owns(call):
+                        self.factory_args.setdefault(call, {})[keyword] = size
 
     def rewrites(self) -> bool:
-        return bool(self.sites or self.run_configs)
+        return bool(self.sites or self.run_configs or self.factory_params or self.factory_args)
 
     def _check_steps(self, call: cst.Call, mode: str) -> None:
         """train()/TrainSpec and evaluate()/EvalSpec must bound their steps on a TPU (EvalSpec's
@@ -273,7 +292,8 @@ class EstimatorToTPUEstimator(MigrationCodemod):
                 self.report(call, NO_EVAL_STEPS.code, NO_EVAL_STEPS.title, "pass steps=")
 
     def targets(self):
-        return [*self.sites, *self.run_configs, *self.batch_key_dicts, *self.params_copies]
+        return [*self.sites, *self.run_configs, *self.batch_key_dicts, *self.params_copies,
+                *self.factory_params, *self.factory_args]
 
     def _report_missing_batch_sizes(self, site: EstimatorSite) -> None:
         """A TPUEstimator (migrated, or written by hand) used in a mode without that mode's
@@ -383,6 +403,13 @@ class EstimatorToTPUEstimator(MigrationCodemod):
             return self._tpu_run_config(updated_node, like=original_node.func)
         if original_node in self.batch_key_dicts:  # params=dict(..., batch_size=B, ...)
             return remove_kwarg(updated_node, "batch_size")
+        if original_node in self.factory_args:  # build_estimator(config) -> (config, train_batch_size=...)
+            return add_args(updated_node, [kwarg(k, size) for k, size in self.factory_args[original_node].items()])
+        return updated_node
+
+    def leave_Parameters(self, original_node: cst.Parameters, updated_node: cst.Parameters) -> cst.Parameters:
+        for keyword in self.factory_params.get(original_node, ()):
+            updated_node = add_param(updated_node, keyword, default=True)
         return updated_node
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:

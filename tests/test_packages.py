@@ -18,6 +18,7 @@ PACKAGES = REPO / "fixtures" / "packages"
 NAMES = sorted(p.name for p in PACKAGES.iterdir() if p.is_dir() and not p.name.endswith(".out"))
 #: How each package runs (from its root, MODEL_DIR replaced); it prints its numbers as JSON.
 RUN = {
+    "estimator_factory": ["-m", "trainer.task", "--job-dir", "MODEL_DIR"],
     "factory_inputs": ["-m", "trainer.task", "--model-dir", "MODEL_DIR"],
     "relative_imports": ["-m", "trainer.task", "MODEL_DIR"],
 }
@@ -78,22 +79,47 @@ def test_a_file_given_alone_reads_its_package_and_changes_nothing_half(tmp_path)
     assert "E2T212" not in result.stdout  # the model_fn is found, in the module the run read
 
 
-def test_a_batch_size_the_estimators_module_cannot_name_keeps_it_as_it_was(tmp_path):
-    """The Estimator is built in model.py, the batch size is set in data.py, which model.py does
-    not import: TPUEstimator could not be given it, so nothing of the program changes."""
-    tree = _copy("relative_imports", tmp_path / "pkg")
+def _factory_tree(tmp_path, name: str, calls: str = "model.build_estimator(model_dir)") -> Path:
+    """relative_imports with its Estimator built by ``model.build_estimator(model_dir)``: the
+    batch size is ``BATCH`` of data.py, which model.py does not import and task.py does."""
+    tree = _copy("relative_imports", tmp_path / name)
     model = tree / "trainer" / "model.py"
     model.write_text(model.read_text() + "\n\ndef build_estimator(model_dir):\n"
                      "    return tf.estimator.Estimator(model_fn, config=run_config(model_dir))\n")
     task = tree / "trainer" / "task.py"
     task.write_text(task.read_text().replace("tf.estimator.Estimator(model.model_fn, config=model.run_config(model_dir))",
-                                             "model.build_estimator(model_dir)"))
+                                             calls))
+    return tree
+
+
+def test_a_batch_size_only_the_factorys_caller_can_name_is_passed_by_it(tmp_path):
+    """The factory gains ``train_batch_size=None`` (and eval, predict), its TPUEstimator reads
+    them, and its one call, in task.py, passes ``data.BATCH``: the program trains, evaluates
+    and predicts to the numbers of the original."""
+    original = _factory_tree(tmp_path, "original")
+    tree = _factory_tree(tmp_path, "migrated")
+    result = run_cli("migrate", ".", cwd=tree)
+    assert result.code == 1 and "E2T218" not in result.stdout  # 1: E2T217, the shared eval/predict input_fn
+    model, task = (tree / "trainer" / "model.py").read_text(), (tree / "trainer" / "task.py").read_text()
+    assert "model_dir, train_batch_size=None, eval_batch_size=None, predict_batch_size=None" in model
+    assert "        train_batch_size=train_batch_size,\n" in model
+    assert "        train_batch_size=data.BATCH,\n        eval_batch_size=data.BATCH,\n" in task
+    before, after = _run(original, "relative_imports", tmp_path / "m1"), _run(tree, "relative_imports", tmp_path / "m2")
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        assert after[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_a_factory_called_twice_keeps_its_estimator_as_it_was(tmp_path):
+    """A second call of the factory would pass no batch size: nothing of the program changes,
+    and the finding says why at the input_fn."""
+    tree = _factory_tree(tmp_path, "pkg", calls="model.build_estimator(model_dir)\n"
+                                                "    unused = model.build_estimator(model_dir + '/b')")
     before = snapshot(tree)
     result = run_cli("migrate", ".", cwd=tree)
     assert result.code == 1 and snapshot(tree) == before
-    assert ("trainer/task.py:13:21: E2T218 batch size of an input_fn not found (train_batch_size): BATCH is set in a "
+    assert ("trainer/task.py:14:21: E2T218 batch size of an input_fn not found (train_batch_size): BATCH is set in a "
             "module that the one building the estimator does not import") in result.stdout
-    assert "trainer/model.py:25:12: E2T250 estimator left as it was: E2T218 at trainer/task.py:13;" in result.stdout
 
 
 def test_a_folder_named_tensorflow_is_not_what_import_tensorflow_reaches(tmp_path):

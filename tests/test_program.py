@@ -222,8 +222,8 @@ FACTORY_MODEL = textwrap.dedent('''\
 def test_specs_beside_a_factory_call_in_another_module_are_that_estimators():
     """task.py gets its estimator from model.make_estimator and trains it on TrainSpec and
     EvalSpec input_fns batching by a flag: those are the input_fns of the estimator the
-    factory builds, whose batch size model.py cannot name, so nothing changes and the
-    finding says so, at the input_fns (not "trained nowhere" and "built elsewhere")."""
+    factory builds (not "trained nowhere" and "built elsewhere"), and the factory's one call
+    passes it the flag as its batch sizes."""
     task = textwrap.dedent('''\
         import tensorflow as tf
 
@@ -238,10 +238,9 @@ def test_specs_beside_a_factory_call_in_another_module_are_that_estimators():
         ''')
     program = [Source(FACTORY_MODEL, (("/p", "trainer.model"),), "/p/trainer/model.py"),
                Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")]
-    results = migrate_program(program)
-    assert [r.code for r in results] == [FACTORY_MODEL, task]
-    found = {(f.code, f.line) for r in results for f in r.findings}
-    assert ("E2T218", 7) in found and ("E2T218", 8) in found
-    assert not {code for code, _ in found} & {"E2T221"}
-    (message,) = {f.message for f in results[1].findings if f.code == "E2T218" and f.line == 7}
-    assert "args.batch_size is set in a module that the one building the estimator does not import" in message
+    model_out, task_out = (r.code for r in migrate_program(program))
+    assert "def make_estimator(model_dir, train_batch_size=None, eval_batch_size=None):" in model_out
+    assert "train_batch_size=train_batch_size" in model_out and "eval_batch_size=eval_batch_size" in model_out
+    assert "args.job_dir, train_batch_size=args.batch_size, eval_batch_size=args.batch_size" in task_out
+    assert 'lambda params: model.input_fn(params["batch_size"])' in task_out
+    assert not {f.code for r in migrate_program(program) for f in r.findings} & {"E2T218", "E2T221", "E2T250"}

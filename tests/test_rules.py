@@ -1129,11 +1129,27 @@ def test_checkpoint_steps_are_read_against_iterations_per_loop(config, every):
 
 def test_a_keras_estimator_without_its_batch_sizes_stays_as_it_was():
     """model_to_estimator's batch sizes are found before the program decides what converts:
-    one that cannot be lifted (E2T218, an obstacle) keeps the estimator."""
+    one that cannot be lifted (E2T218, an obstacle: the factory is called twice, so it cannot
+    be given the caller's batch size) keeps the estimator."""
+    source = HEADER + (
+        "def make_estimator(model):\n    return tf.keras.estimator.model_to_estimator(keras_model=model)\n\n"
+        "def main(model, batch):\n    est = make_estimator(model)\n"
+        "    est.train(lambda: tf.data.Dataset.range(8).batch(batch), steps=1)\n\n"
+        "def export(model):\n    return make_estimator(model)\n")
+    result = migrate_code(source, style="none")
+    assert "E2T218" in dict(codes(result)) and "E2T250" in dict(codes(result))
+    assert "est2tpu" not in result.code
+
+
+def test_a_keras_estimator_factory_called_once_is_given_its_callers_batch_size():
+    """The same factory with one call: it gains ``train_batch_size=None``, passed to
+    est2tpu.model_to_estimator, and the call passes the caller's ``batch``."""
     source = HEADER + (
         "def make_estimator(model):\n    return tf.keras.estimator.model_to_estimator(keras_model=model)\n\n"
         "def main(model, batch):\n    est = make_estimator(model)\n"
         "    est.train(lambda: tf.data.Dataset.range(8).batch(batch), steps=1)\n")
     result = migrate_code(source, style="none")
-    assert "E2T218" in dict(codes(result)) and "E2T250" in dict(codes(result))
-    assert "est2tpu" not in result.code
+    assert not {"E2T218", "E2T250"} & set(dict(codes(result)))
+    assert "def make_estimator(model, train_batch_size=None):" in result.code
+    assert "est2tpu.model_to_estimator(keras_model=model, train_batch_size=train_batch_size)" in result.code
+    assert "est = make_estimator(model, train_batch_size=batch)" in result.code
