@@ -458,21 +458,20 @@ class _Checks:
         """Whether ``expr`` is (a name bound, anywhere in ``scope``, to) this estimator."""
         values = [expr]
         if isinstance(expr, cst.Name):
-            bindings = _Bindings(expr.value).walked(scope if scope is not None else index.module).found
+            bindings = self.columns.bindings(scope if scope is not None else index.module, expr.value)
             values += [value for kind, value, _ in bindings if kind == "is"]
         return any(self.site in index.sites_for(value, scope) for value in values)
 
 
 class _Bindings(Visitor):
-    """What a scope (a function or module, not the defs nested in it) binds a name to:
-    ``(kind, value, position)`` with kind ``"is"`` (``name = value``), ``"unpack"``
+    """What a scope (a function or module, not the defs nested in it) binds its names to:
+    name -> ``(kind, value, position)`` with kind ``"is"`` (``name = value``), ``"unpack"``
     (``a, name = value``: element ``position``), ``"item"`` (``name.append(value)``,
     ``name["k"] = value``: one of its items) or ``"items"`` (``name += value``,
     ``name.extend(value)``: some of its items)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.found: List[Tuple[str, cst.BaseExpression, int]] = []
+    def __init__(self) -> None:
+        self.found: Dict[str, List[Tuple[str, cst.BaseExpression, int]]] = {}
         self.depth = 0
 
     def _nested(self, node) -> bool:
@@ -485,8 +484,9 @@ class _Bindings(Visitor):
     visit_FunctionDef = visit_ClassDef = visit_Lambda = _nested
     leave_FunctionDef = leave_ClassDef = leave_Lambda = _left
 
-    def _is(self, node) -> bool:
-        return isinstance(node, cst.Name) and node.value == self.name
+    def _add(self, node, kind: str, value: cst.BaseExpression, at: int = 0) -> None:
+        if isinstance(node, cst.Name):
+            self.found.setdefault(node.value, []).append((kind, value, at))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -500,28 +500,27 @@ class _Bindings(Visitor):
         self._bind(node.target, node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if self._is(target):
-            self.found.append(("is", value, 0))
-        elif isinstance(target, cst.Subscript) and self._is(target.value):
-            self.found.append(("item", value, 0))
+        if isinstance(target, cst.Name):
+            self._add(target, "is", value)
+        elif isinstance(target, cst.Subscript):
+            self._add(target.value, "item", value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for i, element in enumerate(target.elements):
                 if isinstance(element, cst.StarredElement):
                     return
-                if self._is(element.value):
-                    self.found.append(("unpack", value, i))
+                self._add(element.value, "unpack", value, i)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if self._is(node.target) and isinstance(node.operator, cst.AddAssign):
-            self.found.append(("items", node.value, 0))
+        if isinstance(node.operator, cst.AddAssign):
+            self._add(node.target, "items", node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and self._is(func.value) and node.args:
+        if isinstance(func, cst.Attribute) and node.args:
             if func.attr.value in ("append", "insert"):
-                self.found.append(("item", node.args[-1].value, 0))
+                self._add(func.value, "item", node.args[-1].value)
             elif func.attr.value == "extend":
-                self.found.append(("items", node.args[0].value, 0))
+                self._add(func.value, "items", node.args[0].value)
 
 
 class _Columns:
@@ -532,6 +531,13 @@ class _Columns:
     def __init__(self, index: EstimatorIndex) -> None:
         self.index = index
         self._active: Set[int] = set()
+        self._bindings: Dict[cst.CSTNode, Dict[str, List[Tuple[str, cst.BaseExpression, int]]]] = {}
+
+    def bindings(self, scope: cst.CSTNode, name: str) -> List[Tuple[str, cst.BaseExpression, int]]:
+        """What ``scope`` (a def, or a module) binds ``name`` to (see :class:`_Bindings`)."""
+        if scope not in self._bindings:
+            self._bindings[scope] = _Bindings().walked(scope).found
+        return self._bindings[scope].get(name, [])
 
     def scope(self, owner: EstimatorIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
         fn = owner.enclosing_function(node)
@@ -647,7 +653,7 @@ class _Columns:
             for fn in owner.scopes(scope):
                 if fn is not None and expr.value in param_names(fn):
                     return []  # a parameter: not known here
-                found = _Bindings(expr.value).walked(fn if fn is not None else owner.module).found
+                found = self.bindings(fn if fn is not None else owner.module, expr.value)
                 if found:
                     return [(kind, value, at, fn) for kind, value, at in found]
         imported = owner.program.imported(owner, expr) if owner.program is not None else None

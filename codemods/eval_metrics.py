@@ -531,6 +531,8 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             reads = _KeyedReads(base)
             for node in code:
                 reads.walk(node)
+            if not (reads.keys or reads.other or reads.sliced):
+                continue  # the metrics do not read it
             evidence = _KeyedReads(base, self._takes_tensors).walked(fn.body) if base in KEYED else None
             if evidence is None or evidence.keys or (base == "features" and not evidence.as_tensor):  # a dict
                 for node in reads.other + reads.sliced:

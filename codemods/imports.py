@@ -161,13 +161,14 @@ def update_imports(module: cst.Module, add: Iterable[Request], drop: Iterable[Re
     if not add and not drop:
         return module
     body = list(module.body)
+    used = _names_used(module) if drop else None  # dropping imports changes no name outside them
     if drop:  # a name that an added import binds again goes, used or not: the import order no longer decides
-        body, comments = _drop(module, body, drop, {asname or obj for _, obj, asname in add if obj})
+        body, comments = _drop(body, drop, {asname or obj for _, obj, asname in add if obj}, used)
         module = module.with_changes(footer=[*comments, *module.footer])  # a dropped last statement's
     table = ImportTable(module.with_changes(body=body))
     missing = [r for r in add if not _present(table, r)]
     if missing:  # what the rewrites made uses (an analysis may ask for more than was rewritten)
-        used = _Names().walked(module.with_changes(body=body)).names
+        used = used if used is not None else _names_used(module, {_binds(r) for r in missing})
         missing = [r for r in missing if _binds(r) in used]
     if missing:
         froms = {}
@@ -210,11 +211,20 @@ def _present(table: ImportTable, request: Request) -> bool:
     return table.module_aliases.get(asname or obj) == f"{mod}.{obj}"
 
 
-def _drop(module: cst.Module, body, drop: List[Request], rebound: Set[str]):
-    """``body`` without the ``drop`` imports that nothing uses (and the comments of a dropped
-    last statement, which have no statement below them to go to)."""
-    used = _Names()
-    used.walk(module)
+def _names_used(module: cst.Module, wanted: Optional[Set[str]] = None) -> Set[str]:
+    """The names ``module`` uses outside import statements; with ``wanted``, perhaps only
+    those found until every one of them is."""
+    names = _Names()
+    for stmt in module.body:
+        names.walk(stmt)
+        if wanted is not None and wanted <= names.names:
+            break
+    return names.names
+
+
+def _drop(body, drop: List[Request], rebound: Set[str], used: Set[str]):
+    """``body`` without the ``drop`` imports that nothing (of the ``used`` names) uses (and
+    the comments of a dropped last statement, which have no statement below them to go to)."""
     out = []
     carried: List[cst.EmptyLine] = []  # above a dropped line: its blank lines (they still separate its group from
     for stmt in body:                  # the one above) and its comments, which go above the next statement
@@ -227,7 +237,7 @@ def _drop(module: cst.Module, body, drop: List[Request], rebound: Set[str]):
             if not isinstance(imp.names, cst.ImportStar) and imp.module is not None:
                 mod = dotted(imp.module)
                 gone = [(mod, a.name.value, a.asname.name.value if a.asname else None) in drop
-                        and (a.asname.name.value if a.asname else a.name.value) not in used.names - rebound
+                        and (a.asname.name.value if a.asname else a.name.value) not in used - rebound
                         for a in imp.names]
                 if all(gone):
                     carried = [*stmt.leading_lines, *_comment_lines(imp), *_comment_lines(stmt.trailing_whitespace)]

@@ -356,20 +356,24 @@ class Program:
 
     def _find_factory_batch_sizes(self, site: EstimatorSite) -> Dict[str, Tuple[cst.Call, cst.BaseExpression]]:
         index, fn = self._site_index(site), site.scope
-        call = index.factory_call(site)
-        if call is None or isinstance(fn.params.star_arg, cst.Param):  # *args: a new parameter would take them
-            return {}
-        caller = self.owner(call).index
-        scope = caller.enclosing_def(call)
-        found = {}
+        if not isinstance(fn, cst.FunctionDef) or isinstance(fn.params.star_arg, cst.Param):
+            return {}  # *args: a new parameter would take them
+        needed = {}  # keyword -> the size the input_fns batch by, which the factory cannot name
         for mode, keyword in BATCH_KEYWORDS.items():
             uses = [use for use in site.uses if use.mode == mode and use.plan is not None]
             size = uses[0].plan.batch if uses and not uses[0].plan.from_params else None
             if size is None or keyword in param_names(fn) or index.available_at(cst.Name(keyword), fn):
                 continue
             here = self.spelled_at(size, index)
-            if here is not None and index.available_at(here, fn):
-                continue  # the factory names it itself
+            if here is None or not index.available_at(here, fn):
+                needed[keyword] = size
+        call = index.factory_call(site) if needed else None
+        if call is None:
+            return {}
+        caller = self.owner(call).index
+        scope = caller.enclosing_def(call)
+        found = {}
+        for keyword, size in needed.items():
             there = self.spelled_at(size, caller)
             if there is not None and caller.available_at(there, scope) and self.rebound_elsewhere(size) is None:
                 found[keyword] = (call, there)
