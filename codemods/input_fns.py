@@ -14,7 +14,10 @@ returning a nested def.  The batch size it used is lifted into TPUEstimator by
 :mod:`codemods.tpu_estimator`, which runs first.  Train and eval batches drop the
 remainder (TPUs need static shapes); predict input keeps it.  An input_fn that returns
 ``make_one_shot_iterator(ds).get_next()`` (directly, or through a variable used only there)
-returns ``ds`` instead; any other ``get_next()`` in an input_fn is reported.
+returns ``ds`` instead, and one that returns an expression of those tensors alone
+(``features = it.get_next()``, ``return features, features.pop("label")``) returns
+``ds.map(lambda features: (features, features.pop("label")))``; any other ``get_next()``
+in an input_fn is reported.
 """
 
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -24,7 +27,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import BATCHING, TPU_ESTIMATOR_APIS, batching
 from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
-from .names import MethodCalls, names_in, statements
+from .names import MethodCalls, local_bindings, names_in, statements
 from .params_alias import HIDDEN_PARAMS, outer_params_read
 from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
                              params_item, replace_arg)
@@ -144,7 +147,10 @@ GET_NEXT = Rule(
     "return `Dataset`'), whose batches have static shapes. est2tpu returns the dataset "
     "instead of `make_one_shot_iterator(ds).get_next()` (in the input_fn, or in a helper that "
     "batches for it and that nothing else calls) only when the iterator and its tensors serve "
-    "just that return; this one was left as it is, and so its estimator.",
+    "just that return (one returning an expression of the tensors, such as `features, "
+    "features.pop('label')`, maps it over the dataset, when it reads nothing but them, "
+    "constants, module names and TensorFlow ops); this one was left as it is, and so its "
+    "estimator.",
     before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
     after="return ds",
     blocking=True,
@@ -278,6 +284,8 @@ class InputFnTakesParams(MigrationCodemod):
         self.iterator_calls: Dict[cst.Call, cst.Return] = {}
         self.dropped: Dict[cst.SimpleStatementLine, cst.Return] = {}
         self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the iterators' datasets, rewritten
+        #: returns of an expression of the tensors (not the tensors): the names they are bound to
+        self.mapped: Dict[cst.Return, List[str]] = {}
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
 
@@ -440,7 +448,9 @@ class InputFnTakesParams(MigrationCodemod):
             ret = _only(stmt, cst.Return)
             chain = self._iterator_chain(ret, path[-1], fn) if ret is not None and fn not in self.shared else None
             if chain is not None:
-                iterator, get_next, dropped = chain
+                iterator, get_next, dropped, mapped = chain
+                if mapped:
+                    self.mapped[ret] = mapped
                 self.get_next_returns.add(ret)
                 self.iterator_calls[iterator] = ret
                 self.dropped.update(dict.fromkeys(dropped, ret))
@@ -454,8 +464,9 @@ class InputFnTakesParams(MigrationCodemod):
         """(iterator call, get_next call, statements to drop) when ``ret`` returns the
         ``get_next()`` of a one-shot iterator of a dataset: directly, or through names bound
         by the statements just before it (``it = ds.make_one_shot_iterator()``, ``x, y =
-        it.get_next()``) and read only there; else None."""
-        value, before, names, dropped = ret.value, list(before), [], []
+        it.get_next()``) and read only there, with the names the tensors are bound to when
+        ``ret`` returns an expression of them (:func:`_mappable`); else None."""
+        value, before, names, dropped, mapped = ret.value, list(before), [], [], []
 
         def bound_before(targets: List[str]) -> Optional[cst.BaseExpression]:
             stmt = before.pop() if before else None
@@ -468,6 +479,14 @@ class InputFnTakesParams(MigrationCodemod):
 
         if _plain_names(value):  # return x, y
             value = bound_before(_plain_names(value))
+        elif before and not _is_get_next(value):  # features = it.get_next(); return features, features.pop("y")
+            assign = _only(before[-1], cst.Assign)
+            targets = _plain_names(assign.targets[0].target) if assign is not None and len(assign.targets) == 1 else None
+            if targets and _mappable(value, set(targets), self) and _is_get_next(assign.value):
+                reads = {name: _Names(name).walked(value).count for name in targets}
+                if all(_Names(name).walked(fn).count == 1 + reads[name] for name in targets):
+                    value, mapped = bound_before(targets), targets
+                    del names[-len(targets):]  # counted here
         if not _is_get_next(value):
             return None
         get_next, iterator = value, value.func.value
@@ -477,7 +496,7 @@ class InputFnTakesParams(MigrationCodemod):
             return None
         if not all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
             return None
-        return iterator, get_next, dropped
+        return iterator, get_next, dropped, mapped
 
     def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         """``ds`` of ``ds.make_one_shot_iterator()`` or ``tf.data.make_one_shot_iterator(ds)``."""
@@ -496,7 +515,15 @@ class InputFnTakesParams(MigrationCodemod):
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
         if original_node not in self.get_next_returns:
             return updated_node
-        return updated_node.with_changes(value=self.datasets[original_node])
+        dataset = self.datasets[original_node]
+        names = self.mapped.get(original_node)
+        if names:  # ds.map(lambda features: (features, features.pop("y")))
+            body = updated_node.value
+            if isinstance(body, cst.Tuple) and not body.lpar:
+                body = body.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            params = cst.Parameters([cst.Param(cst.Name(name)) for name in names])
+            dataset = cst.Call(cst.Attribute(dataset, cst.Name("map")), [cst.Arg(cst.Lambda(params, body))])
+        return updated_node.with_changes(value=dataset)
 
     def _dataset_of(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """The dataset a batching call batches: ``ds`` in ``ds.batch(…)`` and ``ds.apply(map_and_batch(…))``."""
@@ -622,6 +649,39 @@ def _only(stmt, kind):
     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], kind):
         return stmt.body[0]
     return None
+
+
+def _mappable(expr: cst.BaseExpression, tensors: Set[str], codemod: MigrationCodemod) -> bool:
+    """Whether ``expr`` can be computed in a ``Dataset.map`` function of the ``tensors``: it
+    reads them (and their ``.pop(key)``), constants, names the function does not bind and
+    TensorFlow ops, in displays and subscripts, and nothing else."""
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and _mappable(e.value, tensors, codemod) for e in expr.elements)
+    if isinstance(expr, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                   and _mappable(e.value, tensors, codemod) for e in expr.elements)
+    if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        root = expr
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        scope = codemod.index.enclosing_def(expr)
+        return isinstance(root, cst.Name) and (root.value in tensors or (
+            root.value not in local_bindings(scope) and root.value not in param_names(scope)))
+    if isinstance(expr, cst.Subscript):
+        return _mappable(expr.value, tensors, codemod) and all(
+            isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
+            for s in expr.slice)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "pop" and isinstance(func.value, cst.Name) \
+                and func.value.value in tensors:  # features.pop("label")
+            return len(expr.args) == 1 and not expr.args[0].keyword and not expr.args[0].star and isinstance(
+                expr.args[0].value, (cst.SimpleString, cst.Name, cst.Attribute)) and _mappable(expr.args[0].value, set(), codemod)
+        return (codemod.api(expr.func) or "").startswith("tf.") and all(
+            not arg.star and _mappable(arg.value, tensors, codemod) for arg in expr.args)
+    return False
 
 
 def _plain_names(node) -> Optional[List[str]]:

@@ -231,17 +231,34 @@ def test_a_helper_returning_an_iterators_batch_returns_its_dataset():
     assert "E2T241" not in dict(codes(result)) and "eval_batch_size=8" in result.code
 
 
+#: An input_fn splitting the label off the batch it pulls from an iterator.
+POPPED = HEADER + (
+    "def input_fn():\n    ds = tf.compat.v1.data.Dataset.from_tensors({'x': [1.0], 'label': [0]}).repeat().batch(2)\n"
+    "    features = ds.make_one_shot_iterator().get_next()\n    return features, features.pop('label')\n\n"
+    "est = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n")
+
+
 @pytest.mark.parametrize("source, line", [
     (ITERATOR_HELPER + "first = load_batches(x, 8)\n", 5),  # called for its tensors too
     (ITERATOR_HELPER.replace("    return batched", "    print(batched)\n    return batched"), 5),
-    (HEADER + "def input_fn():\n    ds = tf.compat.v1.data.Dataset.range(8).batch(2)\n"
-     "    features = ds.make_one_shot_iterator().get_next()\n    return features, features.pop('label')\n\n"
-     "est = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=3)\n", 5),
+    (POPPED.replace("features.pop('label')", "to_label(features.pop('label'))")
+     + "\n\ndef to_label(x):\n    return x\n", 5),  # a function of the program
+    (POPPED.replace("features.pop('label')", "features.pop(key)").replace("    ds =", "    key = 'label'\n    ds ="), 6),
+    (POPPED.replace("return features, features.pop('label')", "print(features)\n    return features, features['y']"), 5),
 ])
 def test_an_iterators_tensors_used_otherwise_keep_the_estimator(source, line):
     result = migrate(source)
     assert ("E2T241", line) in codes(result) and "E2T250" in dict(codes(result))
     assert "TPUEstimator" not in result.code
+
+
+def test_an_expression_of_an_iterators_tensors_is_mapped_over_its_dataset():
+    """``return features, features.pop("label")`` (the tensors, module-level names,
+    TensorFlow ops): computed by ``Dataset.map`` on the dataset the input_fn returns."""
+    result = migrate(POPPED)
+    assert ".map(lambda features: (features, features.pop('label')))" in result.code
+    assert "get_next" not in result.code and "E2T241" not in dict(codes(result))
+    assert migrate(result.code).code == result.code
 
 
 @pytest.mark.parametrize("padding, reported", [
