@@ -343,6 +343,11 @@ class Program:
             return f"{qualified}, from a module of {top} not given to this run"
         return f"{qualified}, from outside the files given"
 
+    def has_own_tpu_path(self, site: EstimatorSite) -> bool:
+        """Whether ``site`` shares its code with a TPUEstimator the program builds itself (it
+        is the program's CPU path, left as it is)."""
+        return any(component.already_tpu for component in self.components if site in component.sites)
+
     def factory_batch_sizes(self, site: EstimatorSite) -> Dict[str, Tuple[cst.Call, cst.BaseExpression]]:
         """The batch sizes a factory (``def build_estimator(config, ...)``) is to be given by
         its one call: keyword -> (that call, the size as its module spells it), for each mode

@@ -1153,3 +1153,41 @@ def test_a_keras_estimator_factory_called_once_is_given_its_callers_batch_size()
     assert "def make_estimator(model, train_batch_size=None):" in result.code
     assert "est2tpu.model_to_estimator(keras_model=model, train_batch_size=train_batch_size)" in result.code
     assert "est = make_estimator(model, train_batch_size=batch)" in result.code
+
+
+def test_the_cpu_path_of_a_program_that_has_its_own_tpu_path_is_not_blocking():
+    """``if args.use_tpu: TPUEstimator(..., train_batch_size=...) else: Estimator(...)`` with
+    one input_fn reading TPUEstimator's params: the Estimator is the program's CPU path,
+    left as it is, so no batch size is missing (no E2T218, which would fail a CI check on a
+    program that runs on a TPU already)."""
+    source = textwrap.dedent('''\
+        import tensorflow as tf
+
+
+        def model_fn(features, labels, mode, params):
+            loss = tf.reduce_sum(features)
+            optimizer = tf.compat.v1.train.AdamOptimizer()
+            if params["use_tpu"]:
+                optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)
+            return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=optimizer.minimize(loss))
+
+
+        def train_input_fn(params):
+            return tf.data.Dataset.range(64).repeat().batch(params.get("train_batch_size", 16), drop_remainder=True)
+
+
+        def main(args):
+            if args.use_tpu:
+                estimator = tf.compat.v1.estimator.tpu.TPUEstimator(
+                    model_fn=model_fn, config=tf.compat.v1.estimator.tpu.RunConfig(), params=vars(args),
+                    train_batch_size=args.train_batch_size)
+            else:
+                estimator = tf.estimator.Estimator(model_fn, params=vars(args))
+            estimator.train(train_input_fn, max_steps=args.max_steps)
+        ''')
+    result = migrate_code(source, style="none")
+    assert result.code == source
+    assert not [code for code, _ in codes(result) if RULES[code].blocking]
+    without_batch = source.replace(",\n            train_batch_size=args.train_batch_size)", ")")
+    assert without_batch != source
+    assert ("E2T218", 22) in codes(migrate_code(without_batch, style="none"))  # the TPU path's own: reported
