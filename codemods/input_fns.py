@@ -473,24 +473,23 @@ class InputFnTakesParams(MigrationCodemod):
             assign = _only(stmt, cst.Assign)
             if assign is None or len(assign.targets) != 1 or _plain_names(assign.targets[0].target) != targets:
                 return None
-            names.extend(targets)
             dropped.append(stmt)
             return assign.value
 
         if _plain_names(value):  # return x, y
-            value = bound_before(_plain_names(value))
+            names.extend(_plain_names(value))
+            value = bound_before(names)
         elif before and not _is_get_next(value):  # features = it.get_next(); return features, features.pop("y")
             assign = _only(before[-1], cst.Assign)
             targets = _plain_names(assign.targets[0].target) if assign is not None and len(assign.targets) == 1 else None
-            if targets and _mappable(value, set(targets), self) and _is_get_next(assign.value):
-                reads = {name: _Names(name).walked(value).count for name in targets}
-                if all(_Names(name).walked(fn).count == 1 + reads[name] for name in targets):
-                    value, mapped = bound_before(targets), targets
-                    del names[-len(targets):]  # counted here
+            if targets and _is_get_next(assign.value) and _mappable(value, set(targets), local_bindings(fn), self.api) \
+                    and all(_Names(name).walked(fn).count == 1 + _Names(name).walked(value).count for name in targets):
+                value, mapped = bound_before(targets), targets  # bound there, read in the return only
         if not _is_get_next(value):
             return None
         get_next, iterator = value, value.func.value
         if isinstance(iterator, cst.Name):  # it.get_next()
+            names.append(iterator.value)
             iterator = bound_before([iterator.value])
         if iterator is None or self._dataset(iterator) is None:
             return None
@@ -651,26 +650,25 @@ def _only(stmt, kind):
     return None
 
 
-def _mappable(expr: cst.BaseExpression, tensors: Set[str], codemod: MigrationCodemod) -> bool:
+def _mappable(expr: cst.BaseExpression, tensors: Set[str], local: Dict[str, list], api) -> bool:
     """Whether ``expr`` can be computed in a ``Dataset.map`` function of the ``tensors``: it
-    reads them (and their ``.pop(key)``), constants, names the function does not bind and
-    TensorFlow ops, in displays and subscripts, and nothing else."""
+    reads them (and their ``.pop(key)``), constants, names the function does not bind
+    (``local``: its bindings, see :func:`local_bindings`) and TensorFlow ops (``api``: the
+    codemod's), in displays and subscripts, and nothing else."""
     if isinstance(expr, (cst.Tuple, cst.List)):
-        return all(isinstance(e, cst.Element) and _mappable(e.value, tensors, codemod) for e in expr.elements)
+        return all(isinstance(e, cst.Element) and _mappable(e.value, tensors, local, api) for e in expr.elements)
     if isinstance(expr, cst.Dict):
         return all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
-                   and _mappable(e.value, tensors, codemod) for e in expr.elements)
+                   and _mappable(e.value, tensors, local, api) for e in expr.elements)
     if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)):
         return True
     if isinstance(expr, (cst.Name, cst.Attribute)):
         root = expr
         while isinstance(root, cst.Attribute):
             root = root.value
-        scope = codemod.index.enclosing_def(expr)
-        return isinstance(root, cst.Name) and (root.value in tensors or (
-            root.value not in local_bindings(scope) and root.value not in param_names(scope)))
+        return isinstance(root, cst.Name) and (root.value in tensors or root.value not in local)
     if isinstance(expr, cst.Subscript):
-        return _mappable(expr.value, tensors, codemod) and all(
+        return _mappable(expr.value, tensors, local, api) and all(
             isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
             for s in expr.slice)
     if isinstance(expr, cst.Call):
@@ -678,9 +676,9 @@ def _mappable(expr: cst.BaseExpression, tensors: Set[str], codemod: MigrationCod
         if isinstance(func, cst.Attribute) and func.attr.value == "pop" and isinstance(func.value, cst.Name) \
                 and func.value.value in tensors:  # features.pop("label")
             return len(expr.args) == 1 and not expr.args[0].keyword and not expr.args[0].star and isinstance(
-                expr.args[0].value, (cst.SimpleString, cst.Name, cst.Attribute)) and _mappable(expr.args[0].value, set(), codemod)
-        return (codemod.api(expr.func) or "").startswith("tf.") and all(
-            not arg.star and _mappable(arg.value, tensors, codemod) for arg in expr.args)
+                expr.args[0].value, (cst.SimpleString, cst.Name, cst.Attribute)) and _mappable(expr.args[0].value, set(), local, api)
+        return (api(expr.func) or "").startswith("tf.") and all(
+            not arg.star and _mappable(arg.value, tensors, local, api) for arg in expr.args)
     return False
 
 

@@ -31,7 +31,7 @@ from .estimators import (CANNED_APIS, ESTIMATOR_APIS, KERAS_APIS, RUNTIME_CANNED
 from .names import ImportTable, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, uses
-from .syntax import param_names, parse_module
+from .syntax import parse_module
 from .tpu_estimator import BATCH_KEYWORDS
 from .walk import Visitor
 
@@ -367,7 +367,7 @@ class Program:
         for mode, keyword in BATCH_KEYWORDS.items():
             uses = [use for use in site.uses if use.mode == mode and use.plan is not None]
             size = uses[0].plan.batch if uses and not uses[0].plan.from_params else None
-            if size is None or keyword in param_names(fn) or index.available_at(cst.Name(keyword), fn):
+            if size is None or index.available_at(cst.Name(keyword), fn):  # a name the factory has (a parameter...)
                 continue
             here = self.spelled_at(size, index)
             if here is None or not index.available_at(here, fn):
