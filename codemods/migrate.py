@@ -35,6 +35,7 @@ from .summaries_to_host_call import SummariesToHostCall
 from .tf1_code import ReportTF1Code
 from .tpu_estimator import EstimatorToTPUEstimator
 from .tpu_hazards import ReportTPUHazards
+from .walk import transform
 
 #: The concerns.  Where two rewrite the same node, the earlier one sees it first.
 PIPELINE: List[Type[MigrationCodemod]] = [
@@ -136,7 +137,7 @@ class Migrate(MigrationCodemod):
             self.live, self.depth = live, 0
             self.recording = PENDING_REWRITES_KEY in self.context.scratch
             self._dispatch(active)
-            tree = self.fix_imports(tree.visit(self))
+            tree = self.fix_imports(transform(tree, self))
             self.visitors = self.leavers = {}  # they refer back to here: no cycle outlives the module
         return tree
 

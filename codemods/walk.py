@@ -162,3 +162,85 @@ class ValueNames(Visitor):
     def visit_Arg(self, node: cst.Arg) -> bool:
         self.walk(node.value)
         return False
+
+
+#: The fields whose emptied statements LibCST drops (``visit_body_sequence``).
+_BODIES = {(cst.Module, "body"), (cst.IndentedBlock, "body")}
+_REMOVED: Dict[Tuple[type, str], object] = {}
+
+
+def _removed(node_type: type, field: str):
+    """What a field holding one node becomes when a transformer removes that node, as
+    LibCST's ``visit_optional`` and ``visit_sentinel`` decide (a required field raises)."""
+    key = (node_type, field)
+    if key not in _REMOVED:
+        admits = typing.get_args(typing.get_type_hints(node_type)[field])
+        _REMOVED[key] = (cst.MaybeSentinel.DEFAULT if cst.MaybeSentinel in admits
+                         else None if type(None) in admits else TypeError)
+    return _REMOVED[key]
+
+
+def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
+    """``node.visit(transformer)`` for a transformer that neither reads nor rewrites
+    whitespace and punctuation: the same ``on_visit`` and ``on_leave`` calls in the same
+    order, except on those nodes, which are not visited; and a node whose children all
+    come back as they were is not rebuilt (``on_leave`` gets it as it was)."""
+    on_visit, on_leave = transformer.on_visit, transformer.on_leave
+    all_fields = _FIELDS
+    node_types = _NODE_TYPES
+    sentinels = (cst.RemovalSentinel, cst.FlattenSentinel)
+
+    def go(node: cst.CSTNode):
+        updated = node
+        if on_visit(node):
+            node_type = type(node)
+            changes = None
+            fields = all_fields.get(node_type)
+            for field in fields if fields is not None else _fields(node):
+                value = getattr(node, field)
+                is_node = node_types.get(value.__class__)
+                if is_node is None:
+                    is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
+                if is_node:
+                    new = go(value)
+                    if new is value:
+                        continue
+                    if isinstance(new, cst.FlattenSentinel):
+                        raise TypeError(f"a {type(value).__name__} in {node_type.__name__}.{field} "
+                                        "cannot be replaced by several nodes")
+                    if isinstance(new, cst.RemovalSentinel):
+                        new = _removed(node_type, field)
+                        if new is TypeError:
+                            raise TypeError(f"{node_type.__name__}.{field} cannot be removed")
+                elif isinstance(value, (tuple, list)) and value:
+                    body = (node_type, field) in _BODIES
+                    children, changed = [], False
+                    for child in value:
+                        new = go(child)
+                        if new is child:
+                            children.append(child)
+                            continue
+                        changed = True
+                        for one in (new if isinstance(new, cst.FlattenSentinel)
+                                    else () if isinstance(new, cst.RemovalSentinel) else (new,)):
+                            if not (body and one._is_removable() and not child._is_removable()):
+                                children.append(one)
+                    if not changed:
+                        continue
+                    new = tuple(children)
+                else:
+                    continue
+                if changes is None:
+                    changes = {}
+                changes[field] = new
+            if changes:
+                updated = node.with_changes(**changes)
+        result = on_leave(node, updated)
+        if not isinstance(result, (cst.CSTNode, *sentinels)):
+            raise cst.CSTValidationError(f"a transformer returned a {type(result).__name__}, not a node")
+        return result
+
+    try:
+        return go(node)
+    finally:
+        go = None  # `go` refers to itself: a cycle only the garbage collector would free

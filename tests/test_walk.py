@@ -1,0 +1,114 @@
+"""codemods.walk.transform against LibCST's own traversal (``node.visit``): the same code,
+and the same calls on every node that is not whitespace or punctuation."""
+
+from __future__ import annotations
+
+import pathlib
+
+import libcst as cst
+import pytest
+
+from est2tpu.codemods.walk import TRIVIA, transform
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+
+SOURCE = '''\
+import os  # a comment
+from a import (b,
+               c)
+
+
+@decorator(x=1)
+def f(x, y=2, *args, **kwargs) -> int:
+    """Docstring."""
+    drop_me()
+    if x:
+        drop_me()
+    elif y:
+        return [v for v in args if v]
+    z = x if y else lambda q: q ** 2
+    print(f"{x!r:>{y}}", *args, sep="")
+    return g(x, y)[0].attr
+
+
+class K(Base, metaclass=Meta):
+    def m(self):
+        drop_me(); keep()
+'''
+
+
+class Recorder(cst.CSTTransformer):
+    """Records the nodes it visits and leaves; rewrites as the test asks."""
+
+    def __init__(self, rewrite=None) -> None:
+        super().__init__()
+        self.calls = []
+        self.rewrite = rewrite or (lambda original, updated: updated)
+
+    def on_visit(self, node):
+        self.calls.append(("visit", node))
+        return True
+
+    def on_leave(self, original_node, updated_node):
+        self.calls.append(("leave", original_node))
+        return self.rewrite(original_node, updated_node)
+
+
+def _drop_calls(original, updated):
+    """Removes ``drop_me()`` statements, the return annotation and ``sep=``; renames ``y`` ``w``."""
+    if isinstance(original, cst.Expr) and cst.Module([]).code_for_node(original.value) == "drop_me()":
+        return cst.RemoveFromParent()  # its emptied line goes too (a body's statements)
+    if isinstance(original, cst.Annotation):
+        return cst.RemoveFromParent()  # an optional field: None
+    if isinstance(original, cst.Arg) and original.keyword is not None and original.keyword.value == "sep":
+        return cst.RemoveFromParent()
+    if isinstance(original, cst.Name) and original.value == "y":
+        return updated.with_changes(value="w")
+    return updated
+
+
+def _flatten_returns(original, updated):
+    if isinstance(original, cst.SimpleStatementLine) and isinstance(original.body[0], cst.Return):
+        return cst.FlattenSentinel([cst.SimpleStatementLine([cst.Expr(cst.Name("before"))]), updated])
+    return updated
+
+
+def _not_trivia(calls):
+    return [(kind, node) for kind, node in calls if type(node) not in TRIVIA]
+
+
+@pytest.mark.parametrize("rewrite", [None, _drop_calls, _flatten_returns])
+def test_transform_writes_what_libcst_writes_and_calls_the_same_nodes(rewrite):
+    module = cst.parse_module(SOURCE)
+    ours, theirs = Recorder(rewrite), Recorder(rewrite)
+    ours_module, their_module = transform(module, ours), module.visit(theirs)
+    assert ours_module.code == their_module.code
+    assert _not_trivia(ours.calls) == _not_trivia(theirs.calls)
+    assert len(ours.calls) < len(theirs.calls)  # whitespace and punctuation are not visited
+    if rewrite is _drop_calls:
+        assert "drop_me" not in ours_module.code and "-> int" not in ours_module.code
+        assert "        pass\n" in ours_module.code  # the emptied block, as LibCST writes it
+        assert "keep()" in ours_module.code
+
+
+def test_a_node_whose_children_come_back_unchanged_is_kept_as_it_was():
+    module = cst.parse_module(SOURCE)
+    assert transform(module, Recorder()) is module
+
+
+def test_removing_a_required_child_is_refused_as_libcst_refuses_it():
+    def remove_func(original, updated):
+        return cst.RemoveFromParent() if isinstance(original, cst.Name) and original.value == "g" else updated
+
+    with pytest.raises(TypeError):
+        transform(cst.parse_module("g(x)\n"), Recorder(remove_func))
+    with pytest.raises(Exception):
+        cst.parse_module("g(x)\n").visit(Recorder(remove_func))
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
+def test_transform_follows_libcst_on_every_fixture(path):
+    module = cst.parse_module(path.read_text())
+    ours, theirs = Recorder(_drop_calls), Recorder(_drop_calls)
+    assert transform(module, ours).code == module.visit(theirs).code
+    assert _not_trivia(ours.calls) == _not_trivia(theirs.calls)
