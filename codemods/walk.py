@@ -1,11 +1,12 @@
-"""A read-only tree walk, several times cheaper than ``node.visit(cst.CSTVisitor)``.
+"""Tree walks several times cheaper than LibCST's ``node.visit``.
 
 LibCST's visitors rebuild every node they pass (``_visit_and_replace_children``) and
 call a handful of hooks per node, whitespace and punctuation included.  The analyses
 here only read the tree, so :class:`Visitor` keeps LibCST's protocol (``visit_<Type>``
 returning False skips the children, then ``leave_<Type>``) and order, but reads the
 children off the node and skips the fields that can only hold whitespace, comments or
-punctuation.
+punctuation.  :func:`transform` does the same for the rewrite's transformer, rebuilding
+only the nodes whose children it changed.
 """
 
 from __future__ import annotations
