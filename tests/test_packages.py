@@ -21,6 +21,7 @@ RUN = {
     "estimator_factory": ["-m", "trainer.task", "--job-dir", "MODEL_DIR"],
     "factory_inputs": ["-m", "trainer.task", "--model-dir", "MODEL_DIR"],
     "relative_imports": ["-m", "trainer.task", "MODEL_DIR"],
+    "script_imports": ["trainer/task.py", "--model-dir", "MODEL_DIR"],  # `import inputs` beside it
 }
 REGEN = bool(os.environ.get("EST2TPU_REGEN"))
 
@@ -146,6 +147,29 @@ def test_a_folder_named_tensorflow_is_not_what_import_tensorflow_reaches(tmp_pat
     assert "TPUEstimator(" in (root / "plain" / "task.py").read_text()
     assert "tensorflow/legacy/task.py:3:7: E2T248 " in result.stdout
     assert "E2T250" not in result.stdout
+
+
+def test_a_plain_import_in_a_package_reaches_its_sibling_after_the_packages_root(tmp_path):
+    """``import util`` in pkg/a.py: the package root's util.py (``python -m pkg.a``), else the
+    sibling pkg/util.py (``python pkg/a.py``, and Python 2's implicit relative import)."""
+    from est2tpu.cli import program
+
+    (tmp_path / "setup.py").write_text("")  # the project root: no name from above it
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for name in ("__init__.py", "a.py", "util.py"):
+        (pkg / name).write_text("")
+    a = str(pkg / "a.py")
+    assert program.module_names(a) == ((str(tmp_path), "pkg.a"), (str(pkg), "a"))
+    assert program.module_names(str(pkg / "__init__.py")) == ((str(tmp_path), "pkg"),)
+    assert program.resolve(a, 0, "util") == str(pkg / "util.py")
+    assert program.resolve(a, 1, "util") == str(pkg / "util.py")
+    assert program.resolve(a, 0, "missing") is None
+    (tmp_path / "util.py").write_text("")
+    program.module_names.cache_clear()
+    program._module_file.cache_clear()
+    program._is_file.cache_clear()
+    assert program.resolve(a, 0, "util") == str(tmp_path / "util.py")
 
 
 def _run(tree: Path, name: str, model_dir: Path) -> dict:

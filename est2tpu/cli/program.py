@@ -74,7 +74,8 @@ project_root = functools.lru_cache(maxsize=None)(replay.project_root)
 @functools.lru_cache(maxsize=None)
 def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     """(import root, dotted name) pairs ``path`` is importable as, nearest root first: its
-    package chain (``__init__.py`` files), then, up to the project root (without one, one
+    package chain (``__init__.py`` files), then its own directory's plain name (a module of
+    a package is ``inputs`` to a script beside it), then, up to the project root (without one, one
     directory up), as a namespace package of each directory above (``trainer/model.py``
     without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and ``trainer.model`` from
     its parent); none goes through a package of :data:`API_PACKAGES`."""
@@ -87,6 +88,12 @@ def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
     names = [(directory, ".".join(reversed(parts)))]
+    own = os.path.dirname(path)
+    if stem != "__init__.py" and directory != own:
+        # a top-level module of its own directory too, after its package's name: as a
+        # package's script run from there sees it (``python trainer/task.py``), and as
+        # Python 2's implicit relative import (``import inputs`` in trainer/experiment.py)
+        names.append((own, parts[0]))
     stop = project_root(directory)
     for _ in range(3 if stop is not None else 1):  # no project root: the directory above only
         if directory == stop or os.path.dirname(directory) == directory:
