@@ -33,7 +33,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimator_spec import ESTIMATOR_SPEC_FIELDS, scaffold_fn_given
 from .names import NameReads, assigned_names, fresh_name, names_in
-from .syntax import add_args, find_arg, is_name, kwarg, remove_kwarg
+from .syntax import add_args, cpu_branch, find_arg, is_name, kwarg, remove_kwarg
 from .walk import Visitor
 
 SCAFFOLD_FN = Rule(
@@ -113,7 +113,7 @@ class CheckpointInitToScaffoldFn(MigrationCodemod):
         on_cpu: Dict[cst.Call, bool] = {}  # loads in the CPU branch of `if use_tpu:` -> whether by params["use_tpu"]
         for fn in index.model_fns:
             for switch in _Calls(None, self._is_init, cpu_branches=True).walked(fn.body).switches:
-                for call in _Calls(None, self._is_init).walked(_cpu_branch(switch)).found:
+                for call in _Calls(None, self._is_init).walked(cpu_branch(switch)).found:
                     on_cpu[call] = _tests_params(switch.test)
         for call, api, scope in index.api_calls:
             if api != INIT or scope not in index.model_fns or call in moved:  # not deferred in a def
@@ -196,26 +196,6 @@ def _inits(stmt: cst.CSTNode, codemod: MigrationCodemod) -> List[cst.Call]:
     return calls.found
 
 
-def _cpu_branch(switch: cst.If) -> Optional[cst.CSTNode]:
-    """What runs on the CPU of ``if use_tpu: ... else: ...`` (``if not use_tpu:``'s body), or
-    None when ``switch`` does not test use_tpu."""
-    test = switch.test
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return switch.body if _use_tpu(test.expression) else None
-    return switch.orelse if _use_tpu(test) else None
-
-
-def _use_tpu(test: cst.BaseExpression) -> bool:
-    """``use_tpu``, ``FLAGS.use_tpu``, ``params["use_tpu"]``, ``params.get("use_tpu")``."""
-    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "get":
-        return bool(test.args) and isinstance(test.args[0].value, cst.SimpleString) \
-            and test.args[0].value.evaluated_value == "use_tpu"
-    if isinstance(test, cst.Subscript) and len(test.slice) == 1 and isinstance(test.slice[0].slice, cst.Index):
-        key = test.slice[0].slice.value
-        return isinstance(key, cst.SimpleString) and key.evaluated_value == "use_tpu"
-    return is_name(test, "use_tpu") or isinstance(test, cst.Attribute) and test.attr.value == "use_tpu"
-
-
 def _tests_params(test: cst.BaseExpression) -> bool:
     """Whether a use_tpu test reads TPUEstimator's own ``params["use_tpu"]``."""
     if isinstance(test, cst.UnaryOperation):
@@ -235,7 +215,7 @@ class _Calls(Visitor):
         self.switches: List[cst.If] = []
 
     def visit_If(self, node: cst.If) -> bool:
-        cpu = _cpu_branch(node) if self.cpu_branches else None
+        cpu = cpu_branch(node) if self.cpu_branches else None
         if cpu is None:
             return True
         self.switches.append(node)

@@ -101,6 +101,37 @@ def is_method_call(node, name: str) -> bool:
             and node.func.attr.value == name)
 
 
+def cpu_branch(switch: cst.If) -> Optional[cst.CSTNode]:
+    """What runs on the CPU of ``if use_tpu: ... else: ...`` (``if not use_tpu:``'s body), or
+    None when ``switch`` does not test use_tpu."""
+    test = switch.test
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return switch.body if tests_use_tpu(test.expression) else None
+    return switch.orelse if tests_use_tpu(test) else None
+
+
+def tests_use_tpu(test: cst.BaseExpression) -> bool:
+    """``use_tpu``, ``FLAGS.use_tpu``, ``params["use_tpu"]``, ``params.get("use_tpu")``."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "get":
+        return bool(test.args) and isinstance(test.args[0].value, cst.SimpleString) \
+            and test.args[0].value.evaluated_value == "use_tpu"
+    if isinstance(test, cst.Subscript) and len(test.slice) == 1 and isinstance(test.slice[0].slice, cst.Index):
+        key = test.slice[0].slice.value
+        return isinstance(key, cst.SimpleString) and key.evaluated_value == "use_tpu"
+    return is_name(test, "use_tpu") or isinstance(test, cst.Attribute) and test.attr.value == "use_tpu"
+
+
+def in_cpu_branch(node: cst.CSTNode, parents) -> bool:
+    """Whether ``node`` is in what an ``if use_tpu:`` runs on the CPU (``parents``: the
+    module's parent of each node)."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, cst.If) and child is cpu_branch(parent):
+            return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
 def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
     """The argument bound to ``keyword``, given by name or at ``position``."""
     for index, arg in enumerate(call.args):

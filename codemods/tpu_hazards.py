@@ -11,7 +11,7 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import CANNED_APIS
 from .names import is_schedule
-from .syntax import find_arg, spelled_call
+from .syntax import find_arg, in_cpu_branch, spelled_call
 
 GLOBAL_BATCH = Rule(
     "E2T205", "batch size becomes global",
@@ -86,6 +86,8 @@ class ReportTPUHazards(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         index = self.index
         for call, api, scope in index.api_calls:
+            if in_cpu_branch(call, index.parent_of):  # `else:` of an `if use_tpu:` never runs on a TPU
+                continue
             self._check(call, api, index.in_model_fn(scope))
             if api in SPEC_APIS:
                 self._check_predictions(call, scope)

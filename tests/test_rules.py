@@ -1006,6 +1006,27 @@ def test_predictions_must_be_a_dict(predictions, reported):
     assert (("E2T228", 7) in codes(migrate(source))) is reported
 
 
+@pytest.mark.parametrize("test", ['params["use_tpu"]', "FLAGS.use_tpu", "not use_tpu"])
+def test_the_cpu_branch_of_a_use_tpu_switch_gets_no_tpu_hazards(test):
+    """A program that chooses between TPUEstimator and Estimator itself: what its ``if
+    use_tpu:`` runs on the CPU never reaches a TPU (a tensor as predictions, a logging hook
+    there are fine); the TPU branch is still checked."""
+    tpu = ["        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, predictions=probabilities)\n"]
+    cpu = ["        hook = tf.compat.v1.train.LoggingTensorHook({'p': probabilities}, every_n_iter=1)\n",
+           "        return tf.estimator.EstimatorSpec(mode, predictions=probabilities, prediction_hooks=[hook])\n"]
+    first, second = (cpu, tpu) if test.startswith("not") else (tpu, cpu)
+    source = HEADER + "".join([
+        "def model_fn(features, labels, mode, params):\n",
+        "    logits = tf.compat.v1.layers.dense(features, 2)\n",
+        "    probabilities = tf.nn.softmax(logits)\n",
+        f"    if {test}:\n", *first, "    else:\n", *second])
+    lines = source.splitlines()
+    tpu_line = next(i for i, line in enumerate(lines, 1) if "TPUEstimatorSpec" in line)
+    found = codes(migrate(source))
+    assert [line for code, line in found if code == "E2T228"] == [tpu_line]
+    assert not [line for code, line in found if code == "E2T208"]
+
+
 @pytest.mark.parametrize("use, code", [
     ("tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn), eval_spec)", "E2T202"),
     ("tf.estimator.train_and_evaluate(est, tf.estimator.TrainSpec(input_fn, max_steps=None), eval_spec)",
