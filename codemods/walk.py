@@ -181,14 +181,21 @@ def _removed(node_type: type, field: str):
     return _REMOVED[key]
 
 
+def _is_node(value) -> bool:
+    """Whether a field's value is one node (not a sequence, None or a sentinel); inlined in
+    :meth:`Visitor.walk`, where it is the commonest call."""
+    is_node = _NODE_TYPES.get(value.__class__)
+    if is_node is None:
+        is_node = _NODE_TYPES[value.__class__] = isinstance(value, cst.CSTNode)
+    return is_node
+
+
 def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
     """``node.visit(transformer)`` for a transformer that neither reads nor rewrites
     whitespace and punctuation: the same ``on_visit`` and ``on_leave`` calls in the same
     order, except on those nodes, which are not visited; and a node whose children all
     come back as they were is not rebuilt (``on_leave`` gets it as it was)."""
     on_visit, on_leave = transformer.on_visit, transformer.on_leave
-    all_fields = _FIELDS
-    node_types = _NODE_TYPES
     sentinels = (cst.RemovalSentinel, cst.FlattenSentinel)
 
     def go(node: cst.CSTNode):
@@ -196,13 +203,9 @@ def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
         if on_visit(node):
             node_type = type(node)
             changes = None
-            fields = all_fields.get(node_type)
-            for field in fields if fields is not None else _fields(node):
+            for field in _fields(node):
                 value = getattr(node, field)
-                is_node = node_types.get(value.__class__)
-                if is_node is None:
-                    is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
-                if is_node:
+                if _is_node(value):
                     new = go(value)
                     if new is value:
                         continue
