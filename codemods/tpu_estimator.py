@@ -95,7 +95,9 @@ NO_BATCH_SIZE = Rule(
     "E2T218",
     "batch size of an input_fn not found",
     "TPUEstimator needs train_batch_size (and eval/predict batch sizes for evaluate/predict). "
-    "The input_fn's batch size could not be read here; set it by hand.",
+    "The input_fn's batch size could not be read here; set it by hand.  An input_fn built on "
+    "TF 1's input queues (tf.train.shuffle_batch, tf.TextLineReader...) has none to give: read "
+    "its data with tf.data first.",
     before="est.train(input_fn=make_input_fn(files))",
     after="est = tf.compat.v1.estimator.tpu.TPUEstimator(..., train_batch_size=32)\n"
           "est.train(input_fn=make_input_fn(files))  # batching by params[\"batch_size\"]",
@@ -207,12 +209,45 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
         if size is None and keyword in given:  # a parameter the factory gains, its call passes
             size = cst.Name(keyword)
         if size is None:
-            codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
-                           f"pass {keyword}= where the estimator is built")
+            queue = None if why else _queue_input(codemod, uses[0].plan)
+            if queue is not None:
+                codemod.report(uses[0].arg, NO_BATCH_SIZE.code,
+                               f"{NO_BATCH_SIZE.title} ({keyword}): the input_fn reads a TF 1 input queue "
+                               f"({queue}), which TPUEstimator cannot feed",
+                               "read the data with tf.data, batched by params['batch_size']")
+            else:
+                codemod.report(uses[0].arg, NO_BATCH_SIZE.code, f"{NO_BATCH_SIZE.title} ({keyword}){why}",
+                               f"pass {keyword}= where the estimator is built")
             continue
         args.append(kwarg(keyword, size))
         _check_cores(codemod, site, keyword, size)
     return args
+
+
+#: TF 1's queue-based input: producers, batching queues, readers and queues.  An input_fn
+#: built on them returns no tf.data batch, so it has no batch size TPUEstimator could give it.
+QUEUE_INPUT_APIS = frozenset({
+    *(f"tf.train.{name}" for name in (
+        "input_producer", "string_input_producer", "range_input_producer", "slice_input_producer",
+        "batch", "shuffle_batch", "batch_join", "shuffle_batch_join", "maybe_batch", "maybe_shuffle_batch",
+        "maybe_batch_join", "maybe_shuffle_batch_join")),
+    *(f"tf.{name}" for name in (
+        "TextLineReader", "TFRecordReader", "WholeFileReader", "FixedLengthRecordReader", "IdentityReader",
+        "LMDBReader", "FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue", "PriorityQueue")),
+    *(f"tf.queue.{name}" for name in ("FIFOQueue", "RandomShuffleQueue", "PaddingFIFOQueue", "PriorityQueue")),
+})
+
+
+def _queue_input(codemod: MigrationCodemod, plan) -> Optional[str]:
+    """The first TF 1 queue API the input_fn of ``plan`` calls (in its own body or a def in
+    it), if any."""
+    fn = plan.takes_params
+    if not isinstance(fn, cst.FunctionDef):
+        return None
+    index = codemod.program.index_of(fn) if codemod.program is not None else None
+    index = index or codemod.index
+    return next((api for _, api, scope in index.api_calls if api in QUEUE_INPUT_APIS and fn in index.scopes(scope)),
+                None)
 
 
 def _check_cores(codemod: MigrationCodemod, site: EstimatorSite, keyword: str, size: cst.BaseExpression) -> None:

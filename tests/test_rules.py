@@ -177,6 +177,31 @@ def test_an_input_fn_named_otherwise_is_rewritten():
     assert "train_batch_size=4" in code
 
 
+@pytest.mark.parametrize("reader", [
+    "tf.compat.v1.train.shuffle_batch([row], batch_size=BATCH, capacity=64, min_after_dequeue=8)",
+    "tf.compat.v1.train.string_input_producer(FILES).dequeue_up_to(BATCH)",
+])
+def test_an_input_fn_on_tf1_input_queues_is_named_as_the_reason_for_no_batch_size(reader):
+    """Queue-based input has no tf.data batch to take params["batch_size"]: the finding says
+    so, instead of asking for a batch size that would not help."""
+    source = HEADER + (
+        "BATCH = 16\nFILES = ['a.csv']\n\n"
+        "def make_input_fn(files):\n"
+        "    def input_fn():\n"
+        "        row = tf.constant([1.0])\n"
+        f"        batch = {reader}\n"
+        "        return {'x': batch}, batch\n"
+        "    return input_fn\n\n"
+        "est = tf.estimator.Estimator(model_fn)\n"
+        "est.train(make_input_fn(FILES), steps=2)\n")
+    result = migrate(source)
+    assert "TPUEstimator(" not in result.code
+    api = reader.split("(")[0].replace("compat.v1.", "")
+    assert [f.message for f in result.findings if f.code == "E2T218"] == [
+        f"batch size of an input_fn not found (train_batch_size): the input_fn reads a TF 1 input queue ({api}), "
+        "which TPUEstimator cannot feed"]
+
+
 def test_a_tpu_estimator_used_without_its_batch_size_is_reported_on_every_run():
     source = HEADER + ("est = tf.compat.v1.estimator.tpu.TPUEstimator(model_fn, train_batch_size=8)\n"
                        "est.train(input_fn, max_steps=1)\nest.evaluate(input_fn, steps=1)\n")
