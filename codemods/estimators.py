@@ -17,7 +17,7 @@ import libcst as cst
 
 from .names import ImportTable, NameReads, dotted, local_bindings, names_in, unpacked
 from .syntax import dotted_expr, find_arg, param_names
-from .walk import Visitor
+from .walk import ValueNames, Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 
@@ -959,6 +959,22 @@ class EstimatorIndex:
         return [call for call, scope in self.exports
                 if isinstance(call.func, cst.Attribute) and site in self.sites_for(call.func.value, scope)]
 
+    def exported_only(self, site: EstimatorSite) -> bool:
+        """Whether the program only exports the site's estimator (``est = model_to_estimator(
+        model)`` to write a SavedModel): no train, evaluate or predict, and the name it is bound
+        to is read nowhere but as the receiver of its export calls (not returned, stored or
+        passed on), so no TPU runs it."""
+        if site.uses or not self.owns(site.call):
+            return False
+        exports = self.exports_of(site)
+        bound = self.parent_of.get(site.call)
+        if not exports or not (isinstance(bound, cst.Assign) and len(bound.targets) == 1
+                               and isinstance(bound.targets[0].target, cst.Name)):
+            return False
+        target = bound.targets[0].target
+        receivers = {id(call.func.value) for call in exports} | {id(target)}
+        return all(id(read) in receivers for read in _Reads(target.value).walked(self.module).found)
+
     def spec_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         """The functions returning an EstimatorSpec that ``fn`` calls (directly, or through
         such a function), in any module of the program."""
@@ -1128,6 +1144,18 @@ class _Touched(Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.names.add(node.value.value)
+
+
+class _Reads(ValueNames):
+    """The ``Name`` nodes of a name, where it is a value (bound or read)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: List[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.found.append(node)
 
 
 class OwnCalls(Visitor):

@@ -150,6 +150,8 @@ class Component:
     regions: Set[cst.CSTNode] = dataclasses.field(default_factory=set)
     #: Blocking findings in the regions that leave the estimators unconverted: (node, code, message).
     obstacles: List[Tuple[cst.CSTNode, str, str]] = dataclasses.field(default_factory=list)
+    #: Every estimator is only exported (see :meth:`EstimatorIndex.exported_only`): left as it is.
+    exported_only: bool = False
 
     @property
     def already_tpu(self) -> bool:
@@ -159,7 +161,7 @@ class Component:
 
     @property
     def converts(self) -> bool:
-        return not self.obstacles and not self.already_tpu and any(
+        return not self.obstacles and not self.already_tpu and not self.exported_only and any(
             site.api == "tf.estimator.Estimator" or site.api in KERAS_APIS or site.api in RUNTIME_CANNED_APIS
             for site in self.sites)
 
@@ -348,6 +350,10 @@ class Program:
         is the program's CPU path, left as it is)."""
         return any(component.already_tpu for component in self.components if site in component.sites)
 
+    def exported_only(self, site: EstimatorSite) -> bool:
+        """Whether ``site``'s estimator, and those it shares code with, are only exported."""
+        return any(component.exported_only for component in self.components if site in component.sites)
+
     def factory_batch_sizes(self, site: EstimatorSite) -> Dict[str, Tuple[cst.Call, cst.BaseExpression]]:
         """The batch sizes a factory (``def build_estimator(config, ...)``) is to be given by
         its one call: keyword -> (that call, the size as its module spells it), for each mode
@@ -409,6 +415,8 @@ class Program:
             component = groups.setdefault(find(i), Component())
             component.sites.append(site)
             component.regions |= regions[i]
+        for component in groups.values():
+            component.exported_only = all(self._site_index(s).exported_only(s) for s in component.sites)
         self._region_owner: Dict[cst.CSTNode, List[Component]] = {}
         for component in groups.values():
             for node in component.regions:

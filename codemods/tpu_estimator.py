@@ -174,8 +174,9 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
     trained nowhere gets it as its train batch size (TPUEstimator needs one), and without it
     has none to be given (E2T218).
     """
-    if codemod.program is not None and codemod.program.has_own_tpu_path(site):
-        return []  # the program's other path, left as it is: nothing to lift, nothing missing
+    program = codemod.program
+    if program is not None and (program.has_own_tpu_path(site) or program.exported_only(site)):
+        return []  # left as it is (the program's other path, or only exported): nothing to lift or miss
     args = []
     given = codemod.program.factory_batch_sizes(site) if codemod.program is not None else {}
     for mode, keyword in BATCH_KEYWORDS.items():

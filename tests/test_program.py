@@ -244,3 +244,87 @@ def test_specs_beside_a_factory_call_in_another_module_are_that_estimators():
     assert "args.job_dir, train_batch_size=args.batch_size, eval_batch_size=args.batch_size" in task_out
     assert 'lambda params: model.input_fn(params["batch_size"])' in task_out
     assert not {f.code for r in migrate_program(program) for f in r.findings} & {"E2T218", "E2T221", "E2T250"}
+
+
+EXPORTED = textwrap.dedent('''\
+    import tensorflow as tf
+
+
+    def model_fn(features, labels, mode):
+        predictions = {"y": tf.compat.v1.layers.dense(features["x"], 1)}
+        return tf.estimator.EstimatorSpec(mode, predictions=predictions)
+
+
+    def serving_input_fn():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 3])
+        return tf.estimator.export.ServingInputReceiver({"x": x}, {"x": x})
+
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(3,))])
+    keras_estimator = tf.keras.estimator.model_to_estimator(keras_model=model, model_dir="export")
+    keras_estimator.export_saved_model("out", serving_input_fn)
+    custom = tf.estimator.Estimator(model_fn, model_dir="custom")
+    path = custom.export_saved_model("out", serving_input_fn)
+    ''')
+
+
+def test_an_estimator_built_only_to_be_exported_is_left_as_it_is_without_blocking():
+    """A Keras model (or a model_fn) turned into an estimator only to write a SavedModel:
+    nothing of it runs on a TPU, so nothing changes and no batch size is missing."""
+    result = migrate_code(EXPORTED)
+    assert result.code == EXPORTED
+    assert result.findings == []
+
+
+def test_an_exported_estimator_that_is_also_passed_on_may_be_trained_there():
+    """Passed to a function, returned or stored, the estimator may be trained where est2tpu
+    cannot see: that is still reported (E2T218, trained nowhere in the program)."""
+    for escape in ("run(keras_estimator)", "estimators = [keras_estimator]"):
+        source = EXPORTED + f"{escape}\n"
+        result = migrate_code(source)
+        assert result.code == source
+        blocking = {(f.code, f.line) for f in result.findings}
+        assert ("E2T218", 15) in blocking and ("E2T250", 15) in blocking
+
+
+def test_an_exported_estimator_does_not_hold_back_another_that_trains():
+    source = EXPORTED + textwrap.dedent('''\
+
+
+        def trained_fn(features, labels, mode):
+            loss = tf.reduce_sum(features)
+            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def input_fn():
+            return tf.data.Dataset.range(8).batch(4)
+
+
+        est = tf.estimator.Estimator(trained_fn)
+        est.train(input_fn, max_steps=1)
+        ''')
+    result = migrate_code(source)
+    assert "TPUEstimator(" in result.code
+    assert "keras_estimator = tf.keras.estimator.model_to_estimator(keras_model=model" in result.code
+    assert 'custom = tf.estimator.Estimator(model_fn, model_dir="custom")' in result.code
+    assert "return tf.estimator.EstimatorSpec(mode, predictions=predictions)" in result.code
+    assert not [f for f in result.findings if f.line in (15, 17)]
+
+
+def test_an_exported_estimator_sharing_its_model_fn_with_a_trained_one_converts_with_it_or_not_at_all():
+    """Both run the model_fn: it cannot return TPUEstimatorSpecs to one of them only, so the
+    exported one needs a batch size too (E2T218): both stay."""
+    source = EXPORTED + textwrap.dedent('''\
+
+
+        def input_fn():
+            return tf.data.Dataset.range(8).batch(4)
+
+
+        est = tf.estimator.Estimator(model_fn)
+        est.train(input_fn, max_steps=1)
+        ''')
+    result = migrate_code(source)
+    assert result.code == source
+    assert ("E2T218", 17) in {(f.code, f.line) for f in result.findings}
