@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from est2tpu.cli.config import ConfigError, Resolver
+from est2tpu.cli.config import Resolver
 from test_cli_helpers import CHIEF, ESTIMATOR, SPEC, engine, run_cli, write
 
 

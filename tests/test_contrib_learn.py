@@ -1,7 +1,6 @@
 """tf.contrib.learn and the contrib estimators are refused out loud (E2T248): at the call, and
 every estimator of a program that uses them stays as it was."""
 
-import textwrap
 
 import pytest
 

@@ -2,7 +2,6 @@
 program that showed it: migrated, its model_fn is built (and run, where it matters)."""
 
 import inspect
-import textwrap
 
 import pytest
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
