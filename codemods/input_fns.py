@@ -27,9 +27,9 @@ import libcst as cst
 from .base import MigrationCodemod, Rule
 from .estimators import BATCHING, TPU_ESTIMATOR_APIS, batching
 from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
-from .names import MethodCalls, local_bindings, names_in, statements
+from .names import MethodCalls, dotted, fresh_name, local_bindings, names_in, statements
 from .params_alias import HIDDEN_PARAMS, outer_params_read
-from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names,
+from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names, split_comments,
                              params_item, replace_arg)
 from .walk import Visitor
 
@@ -149,8 +149,9 @@ GET_NEXT = Rule(
     "batches for it and that nothing else calls) only when the iterator and its tensors serve "
     "just that return (one returning an expression of the tensors, such as `features, "
     "features.pop('label')`, maps it over the dataset, when it reads nothing but them, "
-    "constants, module names and TensorFlow ops); this one was left as it is, and so its "
-    "estimator.",
+    "constants, module names and TensorFlow ops; prints and logging of the tensors just before "
+    "the return move into a function mapped over the dataset, which runs them where the graph "
+    "is built, as before); this one was left as it is, and so its estimator.",
     before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
     after="return ds",
     blocking=True,
@@ -286,6 +287,9 @@ class InputFnTakesParams(MigrationCodemod):
         self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the iterators' datasets, rewritten
         #: returns of an expression of the tensors (not the tensors): the names they are bound to
         self.mapped: Dict[cst.Return, List[str]] = {}
+        #: return lines after statements that print the tensors: the def mapped over the dataset
+        #: in their place (its name, the tensors, the statements it runs, the return)
+        self.logged: Dict[cst.SimpleStatementLine, tuple] = {}
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
 
@@ -302,7 +306,7 @@ class InputFnTakesParams(MigrationCodemod):
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
                 *self.direct_calls, *self.partials,
-                *self.get_next_returns, *self.iterator_calls, *self.dropped]
+                *self.get_next_returns, *self.iterator_calls, *self.dropped, *self.logged]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
         if original_node in self.takes_params and "params" not in param_names(original_node):
@@ -448,9 +452,12 @@ class InputFnTakesParams(MigrationCodemod):
             ret = _only(stmt, cst.Return)
             chain = self._iterator_chain(ret, path[-1], fn) if ret is not None and fn not in self.shared else None
             if chain is not None:
-                iterator, get_next, dropped, mapped = chain
+                iterator, get_next, dropped, mapped, tensors, logged = chain
                 if mapped:
                     self.mapped[ret] = mapped
+                if logged:
+                    self.logged[stmt] = (fresh_name(fn, "log_batch"), tensors, logged, ret)
+                    dropped = [*dropped, *logged]
                 self.get_next_returns.add(ret)
                 self.iterator_calls[iterator] = ret
                 self.dropped.update(dict.fromkeys(dropped, ret))
@@ -467,6 +474,10 @@ class InputFnTakesParams(MigrationCodemod):
         it.get_next()``) and read only there, with the names the tensors are bound to when
         ``ret`` returns an expression of them (:func:`_mappable`); else None."""
         value, before, names, dropped, mapped = ret.value, list(before), [], [], []
+        logged: List[cst.SimpleStatementLine] = []  # print(x) / logging.info(...) of them, before ret
+        local = local_bindings(fn)
+        while before and self._logs(before[-1], local):
+            logged.insert(0, before.pop())
 
         def bound_before(targets: List[str]) -> Optional[cst.BaseExpression]:
             stmt = before.pop() if before else None
@@ -476,26 +487,47 @@ class InputFnTakesParams(MigrationCodemod):
             dropped.append(stmt)
             return assign.value
 
+        def reads_in_logged(name: str) -> int:
+            return sum(_Names(name).walked(stmt).count for stmt in logged)
+
         if _plain_names(value):  # return x, y
             names.extend(_plain_names(value))
             value = bound_before(names)
         elif before and not _is_get_next(value):  # features = it.get_next(); return features, features.pop("y")
             assign = _only(before[-1], cst.Assign)
             targets = _plain_names(assign.targets[0].target) if assign is not None and len(assign.targets) == 1 else None
-            if targets and _is_get_next(assign.value) and _mappable(value, set(targets), local_bindings(fn), self.api) \
-                    and all(_Names(name).walked(fn).count == 1 + _Names(name).walked(value).count for name in targets):
-                value, mapped = bound_before(targets), targets  # bound there, read in the return only
+            if targets and _is_get_next(assign.value) and _mappable(value, set(targets), local, self.api) and all(
+                    _Names(name).walked(fn).count == 1 + _Names(name).walked(value).count + reads_in_logged(name)
+                    for name in targets):
+                value, mapped = bound_before(targets), targets  # bound there, read in the return (and logged) only
         if not _is_get_next(value):
             return None
+        tensors = mapped or list(names)
+        if logged and not tensors:
+            return None  # return it.get_next() itself: the logged statements print other things
         get_next, iterator = value, value.func.value
         if isinstance(iterator, cst.Name):  # it.get_next()
             names.append(iterator.value)
             iterator = bound_before([iterator.value])
         if iterator is None or self._dataset(iterator) is None:
             return None
-        if not all(_Names(name).walked(fn).count == 2 for name in names):  # bound there, read there, nowhere else
+        if not all(_Names(name).walked(fn).count == 2 + (name in tensors and reads_in_logged(name))
+                   for name in names):  # bound there, read there (and logged), nowhere else
             return None
-        return iterator, get_next, dropped, mapped
+        return iterator, get_next, dropped, mapped, tensors, logged
+
+    def _logs(self, stmt, local: Dict[str, list]) -> bool:
+        """Whether ``stmt`` only prints or logs (``print(...)``, ``logging.info(...)``, TensorFlow's
+        logging) strings, names and their ``.format(...)``: run again where a ``Dataset.map``
+        function is built, it prints the same, once."""
+        small = _only(stmt, cst.Expr)
+        call = small.value if small is not None else None
+        if not isinstance(call, cst.Call) or not all(not arg.keyword or arg.keyword.value in ("sep", "end")
+                                                     for arg in call.args):
+            return False
+        printing = (is_name(call.func, "print") and "print" not in local) or (self.api(call.func) or dotted(call.func) or
+                                                                           "") in LOGGING_CALLS
+        return printing and all(_printable(arg.value) for arg in call.args)
 
     def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         """``ds`` of ``ds.make_one_shot_iterator()`` or ``tf.data.make_one_shot_iterator(ds)``."""
@@ -509,6 +541,16 @@ class InputFnTakesParams(MigrationCodemod):
     def leave_SimpleStatementLine(self, original_node, updated_node):
         if original_node in self.dropped:  # it = <iterator>, or x = <iterator>.get_next()
             return cst.RemoveFromParent()
+        logged = self.logged.get(original_node)
+        if logged is not None:  # def log_batch(x, y): print(x)...; return x, y  /  return ds.map(log_batch)
+            name, tensors, statements_, ret = logged
+            body = [s.with_changes(leading_lines=s.leading_lines if i else split_comments(s.leading_lines)[1])
+                    for i, s in enumerate(statements_)]
+            body.append(cst.SimpleStatementLine([cst.Return(ret.value)]))
+            blank, comments = split_comments(updated_node.leading_lines)
+            log_batch = cst.FunctionDef(cst.Name(name), cst.Parameters([cst.Param(cst.Name(t)) for t in tensors]),
+                                        cst.IndentedBlock(body), leading_lines=(cst.EmptyLine(indent=False),))
+            return cst.FlattenSentinel([log_batch, updated_node.with_changes(leading_lines=comments)])
         return updated_node
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
@@ -516,6 +558,10 @@ class InputFnTakesParams(MigrationCodemod):
             return updated_node
         dataset = self.datasets[original_node]
         names = self.mapped.get(original_node)
+        logged = next((name for name, *_, ret in self.logged.values() if ret is original_node), None)
+        if logged is not None:
+            return updated_node.with_changes(value=cst.Call(cst.Attribute(dataset, cst.Name("map")),
+                                                            [cst.Arg(cst.Name(logged))]))
         if names:  # ds.map(lambda features: (features, features.pop("y")))
             body = updated_node.value
             if isinstance(body, cst.Tuple) and not body.lpar:
@@ -679,6 +725,35 @@ def _mappable(expr: cst.BaseExpression, tensors: Set[str], local: Dict[str, list
                 expr.args[0].value, (cst.SimpleString, cst.Name, cst.Attribute)) and _mappable(expr.args[0].value, set(), local, api)
         return (api(expr.func) or "").startswith("tf.") and all(
             not arg.star and _mappable(arg.value, tensors, local, api) for arg in expr.args)
+    return False
+
+
+#: Logging calls an input_fn may make of its tensors (see :meth:`InputFnTakesParams._logs`).
+LOGGING_CALLS = frozenset({
+    *(f"{module}.{level}" for module in ("logging", "tf.logging", "absl.logging")
+      for level in ("debug", "info", "warning", "error")),
+})
+
+
+def _printable(expr: cst.BaseExpression) -> bool:
+    """A string, a name (``x``, ``x.shape``, ``x["key"]``), or an f-string, a string's
+    ``.format(...)`` or ``%`` of such: what printing tensors computes nothing more with."""
+    if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Name)):
+        return True
+    if isinstance(expr, cst.Attribute):
+        return _printable(expr.value)
+    if isinstance(expr, cst.Subscript):  # features["mean_rgb"]
+        return _printable(expr.value) and all(
+            isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
+            for s in expr.slice)
+    if isinstance(expr, cst.FormattedString):
+        return all(isinstance(part, cst.FormattedStringText) or _printable(part.expression) for part in expr.parts)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format" \
+            and isinstance(expr.func.value, cst.SimpleString):
+        return all(not arg.star and _printable(arg.value) for arg in expr.args)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo):
+        return isinstance(expr.left, cst.SimpleString) and (_printable(expr.right) or isinstance(expr.right, cst.Tuple) and all(
+            isinstance(e, cst.Element) and _printable(e.value) for e in expr.right.elements))
     return False
 
 

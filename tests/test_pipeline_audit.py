@@ -125,15 +125,38 @@ def test_params_get_batch_size_reads_the_batch_size_from_params():
 
 
 
-def test_an_iterator_read_elsewhere_is_reported():
-    source = HEADER + (
-        "def input_fn():\n"
-        "    ds = tf.data.Dataset.range(8).batch(2)\n"
-        "    features = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()\n"
-        "    tf.compat.v1.logging.info(features)\n"
-        "    return features\n\n"
-        "est = tf.estimator.Estimator(model_fn)\nest.predict(input_fn)\n")
-    assert ("E2T241", 5) in codes(migrate(source))
+LOGGED = HEADER + (
+    "def input_fn():\n"
+    "    ds = tf.data.Dataset.range(8).batch(2)\n"
+    "    features = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()\n"
+    "    {logging}\n"
+    "    return features\n\n"
+    "est = tf.estimator.Estimator(model_fn)\nest.predict(input_fn)\n")
+
+
+@pytest.mark.parametrize("logging", [
+    "tf.compat.v1.logging.info(features)",
+    "tf.compat.v1.logging.info('batch: %s', features)",
+    "print('batch: {}'.format(features.shape))",
+])
+def test_an_iterators_tensors_logged_before_the_return_are_logged_by_a_map_over_its_dataset(logging):
+    """Printed or logged once where the graph is built, as before: in the function the
+    dataset is mapped through, traced where the input_fn ran."""
+    result = migrate(LOGGED.format(logging=logging))
+    assert (f"    def log_batch(features):\n        {logging}\n        return features\n\n"
+            "    return ds.map(log_batch)\n") in result.code
+    assert "get_next" not in result.code and "E2T241" not in dict(codes(result))
+    assert migrate(result.code).code == result.code
+
+
+@pytest.mark.parametrize("logging", [
+    "tf.compat.v1.logging.info(tf.shape(features))",  # an op on the tensors: computed elsewhere then
+    "print(features + 1)",
+    "print(features, file=sink)",
+])
+def test_an_iterators_tensors_logged_through_a_computation_are_reported(logging):
+    result = migrate(LOGGED.format(logging=logging))
+    assert ("E2T241", 5) in codes(result) and "TPUEstimator" not in result.code
 
 
 def _program(**modules):
@@ -240,16 +263,26 @@ POPPED = HEADER + (
 
 @pytest.mark.parametrize("source, line", [
     (ITERATOR_HELPER + "first = load_batches(x, 8)\n", 5),  # called for its tensors too
-    (ITERATOR_HELPER.replace("    return batched", "    print(batched)\n    return batched"), 5),
+    (ITERATOR_HELPER.replace("    return batched", "    print(tf.shape(batched))\n    return batched"), 5),
+    (ITERATOR_HELPER.replace("    return batched", "    print(batched)\n    batched = batched * 2\n    return batched"), 5),
     (POPPED.replace("features.pop('label')", "to_label(features.pop('label'))")
      + "\n\ndef to_label(x):\n    return x\n", 5),  # a function of the program
     (POPPED.replace("features.pop('label')", "features.pop(key)").replace("    ds =", "    key = 'label'\n    ds ="), 6),
-    (POPPED.replace("return features, features.pop('label')", "print(features)\n    return features, features['y']"), 5),
+    (POPPED.replace("return features, features.pop('label')", "print(features)\n    return features, to_label(features)")
+     + "\n\ndef to_label(x):\n    return x\n", 5),
 ])
 def test_an_iterators_tensors_used_otherwise_keep_the_estimator(source, line):
     result = migrate(source)
     assert ("E2T241", line) in codes(result) and "E2T250" in dict(codes(result))
     assert "TPUEstimator" not in result.code
+
+
+def test_an_iterators_tensors_printed_then_returned_in_an_expression_are_both_mapped():
+    result = migrate(POPPED.replace("    return features, features.pop('label')",
+                                    "    print('features: {}'.format(features))\n    return features, features.pop('label')"))
+    assert ("    def log_batch(features):\n        print('features: {}'.format(features))\n"
+            "        return features, features.pop('label')\n") in result.code
+    assert "return ds.map(log_batch)" in result.code and "E2T241" not in dict(codes(result))
 
 
 def test_an_expression_of_an_iterators_tensors_is_mapped_over_its_dataset():
