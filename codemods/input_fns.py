@@ -149,9 +149,11 @@ GET_NEXT = Rule(
     "batches for it and that nothing else calls) only when the iterator and its tensors serve "
     "just that return (one returning an expression of the tensors, such as `features, "
     "features.pop('label')`, maps it over the dataset, when it reads nothing but them, "
-    "constants, module names and TensorFlow ops; prints and logging of the tensors just before "
-    "the return move into a function mapped over the dataset, which runs them where the graph "
-    "is built, as before); this one was left as it is, and so its estimator.",
+    "constants, module names and TensorFlow ops; prints and logging of the tensors, and names "
+    "computed from them so (`features = {'image': x}`), just before the return move into a "
+    "function mapped over the dataset, which runs them where the graph is built, as before; one "
+    "name for the batch only when it is read by key, a dict); this one was left as it is, and "
+    "so its estimator.",
     before="features, labels = make_one_shot_iterator(ds).get_next()\nreturn features, labels",
     after="return ds",
     blocking=True,
@@ -452,12 +454,13 @@ class InputFnTakesParams(MigrationCodemod):
             ret = _only(stmt, cst.Return)
             chain = self._iterator_chain(ret, path[-1], fn) if ret is not None and fn not in self.shared else None
             if chain is not None:
-                iterator, get_next, dropped, mapped, tensors, logged = chain
-                if mapped:
-                    self.mapped[ret] = mapped
-                if logged:
-                    self.logged[stmt] = (fresh_name(fn, "log_batch"), tensors, logged, ret)
-                    dropped = [*dropped, *logged]
+                iterator, get_next, dropped, tensors, moved = chain
+                if moved:  # def log_batch(x, y): print(x); return x, y  /  return ds.map(log_batch)
+                    computes = any(_only(s, cst.Assign) is not None for s in moved)
+                    self.logged[stmt] = (fresh_name(fn, "map_batch" if computes else "log_batch"), tensors, moved, ret)
+                    dropped = [*dropped, *moved]
+                elif tensors and _plain_names(ret.value) != tensors:  # ds.map(lambda x: (x, x.pop("y")))
+                    self.mapped[ret] = tensors
                 self.get_next_returns.add(ret)
                 self.iterator_calls[iterator] = ret
                 self.dropped.update(dict.fromkeys(dropped, ret))
@@ -468,16 +471,15 @@ class InputFnTakesParams(MigrationCodemod):
                 self.report(call, GET_NEXT.code, GET_NEXT.title + also, "return the dataset")
 
     def _iterator_chain(self, ret: cst.Return, before, fn: cst.FunctionDef):
-        """(iterator call, get_next call, statements to drop) when ``ret`` returns the
-        ``get_next()`` of a one-shot iterator of a dataset: directly, or through names bound
-        by the statements just before it (``it = ds.make_one_shot_iterator()``, ``x, y =
-        it.get_next()``) and read only there, with the names the tensors are bound to when
-        ``ret`` returns an expression of them (:func:`_mappable`); else None."""
-        value, before, names, dropped, mapped = ret.value, list(before), [], [], []
-        logged: List[cst.SimpleStatementLine] = []  # print(x) / logging.info(...) of them, before ret
-        local = local_bindings(fn)
-        while before and self._logs(before[-1], local):
-            logged.insert(0, before.pop())
+        """(iterator call, get_next call, statements to drop, tensors, statements to move) when
+        ``ret`` returns the ``get_next()`` of a one-shot iterator of a dataset: directly, or
+        through names bound by the statements just before it (``it = ds.make_one_shot_iterator()``,
+        ``x, y = it.get_next()``) and read only there; the tensors are the names ``x, y`` when
+        ``ret`` returns another expression of them (:func:`_mappable`), or after statements
+        that log them or compute names from them (``features = {"images": x}``), to move into
+        a function mapped over the dataset.  Else None."""
+        before, local, dropped = list(before), local_bindings(fn), []
+        value, moved = ret.value, self._after_get_next(before, local)
 
         def bound_before(targets: List[str]) -> Optional[cst.BaseExpression]:
             stmt = before.pop() if before else None
@@ -487,34 +489,52 @@ class InputFnTakesParams(MigrationCodemod):
             dropped.append(stmt)
             return assign.value
 
-        def reads_in_logged(name: str) -> int:
-            return sum(_Names(name).walked(stmt).count for stmt in logged)
-
-        if _plain_names(value):  # return x, y
-            names.extend(_plain_names(value))
-            value = bound_before(names)
-        elif before and not _is_get_next(value):  # features = it.get_next(); return features, features.pop("y")
-            assign = _only(before[-1], cst.Assign)
-            targets = _plain_names(assign.targets[0].target) if assign is not None and len(assign.targets) == 1 else None
-            if targets and _is_get_next(assign.value) and _mappable(value, set(targets), local, self.api) and all(
-                    _Names(name).walked(fn).count == 1 + _Names(name).walked(value).count + reads_in_logged(name)
-                    for name in targets):
-                value, mapped = bound_before(targets), targets  # bound there, read in the return (and logged) only
-        if not _is_get_next(value):
-            return None
-        tensors = mapped or list(names)
-        if logged and not tensors:
-            return None  # return it.get_next() itself: the logged statements print other things
+        tensors: List[str] = []
+        if not _is_get_next(value):  # x, y = it.get_next() [; moved...]; return <an expression of x, y>
+            assign = _only(before[-1], cst.Assign) if before else None
+            tensors = _plain_names(assign.targets[0].target) if assign is not None and len(assign.targets) == 1 else None
+            if not tensors or not _is_get_next(assign.value):
+                return None
+            known = set(tensors)
+            for stmt in moved:
+                computed = _only(stmt, cst.Assign)
+                if computed is not None:  # name = <expression of the tensors>
+                    if not _mappable(computed.value, known, local, self.api):
+                        return None
+                    known.add(computed.targets[0].target.value)
+            returned = _plain_names(value)
+            if not (returned is not None and set(returned) <= known or _mappable(value, known, local, self.api)):
+                return None
+            there = [before[-1], *moved, ret]
+            if not all(_Names(name).walked(fn).count == sum(_Names(name).walked(s).count for s in there)
+                       for name in known):  # bound and read there only
+                return None
+            if len(tensors) == 1 and (moved or returned != tensors) and not any(
+                    _KeyedReads(tensors[0]).walked(s).found for s in there[1:]):
+                return None  # one name: a tuple of tensors would reach the map function as several arguments
+            value = bound_before(tensors)
+        elif moved:
+            return None  # return it.get_next() itself: the statements before it are about other things
         get_next, iterator = value, value.func.value
         if isinstance(iterator, cst.Name):  # it.get_next()
-            names.append(iterator.value)
-            iterator = bound_before([iterator.value])
+            name = iterator.value
+            iterator = bound_before([name])
+            if _Names(name).walked(fn).count != 2:  # bound there, read there, nowhere else
+                return None
         if iterator is None or self._dataset(iterator) is None:
             return None
-        if not all(_Names(name).walked(fn).count == 2 + (name in tensors and reads_in_logged(name))
-                   for name in names):  # bound there, read there (and logged), nowhere else
-            return None
-        return iterator, get_next, dropped, mapped, tensors, logged
+        return iterator, get_next, dropped, tensors, moved
+
+    def _after_get_next(self, before: list, local: Dict[str, list]) -> List[cst.SimpleStatementLine]:
+        """The statements of ``before`` after its last ``x, y = <...>.get_next()``, taken off it,
+        when each logs (:meth:`_logs`) or binds one name (``features = {"images": x}``); else []."""
+        at = next((i for i in range(len(before) - 1, -1, -1)
+                   if (lambda a: a is not None and _is_get_next(a.value))(_only(before[i], cst.Assign))), None)
+        after = before[at + 1:] if at is not None else []
+        if not all(self._logs(stmt, local) or _binds_one_name(stmt) for stmt in after):
+            return []
+        del before[len(before) - len(after):]
+        return after
 
     def _logs(self, stmt, local: Dict[str, list]) -> bool:
         """Whether ``stmt`` only prints or logs (``print(...)``, ``logging.info(...)``, TensorFlow's
@@ -755,6 +775,30 @@ def _printable(expr: cst.BaseExpression) -> bool:
         return isinstance(expr.left, cst.SimpleString) and (_printable(expr.right) or isinstance(expr.right, cst.Tuple) and all(
             isinstance(e, cst.Element) and _printable(e.value) for e in expr.right.elements))
     return False
+
+
+class _KeyedReads(Visitor):
+    """Whether a name is read by a string key (``x["k"]``, ``x.pop("k")``): a dict of tensors,
+    which ``Dataset.map`` passes its function as one argument."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.found = name, False
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if is_name(node.value, self.name) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+                and isinstance(node.slice[0].slice.value, cst.SimpleString):
+            self.found = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("pop", "get") \
+                and is_name(node.func.value, self.name):
+            self.found = True
+
+
+def _binds_one_name(stmt) -> bool:
+    """``name = <expression>``."""
+    assign = _only(stmt, cst.Assign)
+    return assign is not None and len(assign.targets) == 1 and isinstance(assign.targets[0].target, cst.Name)
 
 
 def _plain_names(node) -> Optional[List[str]]:

@@ -127,36 +127,53 @@ def test_params_get_batch_size_reads_the_batch_size_from_params():
 
 LOGGED = HEADER + (
     "def input_fn():\n"
-    "    ds = tf.data.Dataset.range(8).batch(2)\n"
-    "    features = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()\n"
+    "    ds = tf.data.Dataset.from_tensors(({{'x': [1.0]}}, [0])).repeat().batch(2)\n"
+    "    features, labels = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()\n"
     "    {logging}\n"
-    "    return features\n\n"
-    "est = tf.estimator.Estimator(model_fn)\nest.predict(input_fn)\n")
+    "    return features, labels\n\n"
+    "est = tf.estimator.Estimator(model_fn)\nest.train(input_fn, steps=1)\n")
 
 
 @pytest.mark.parametrize("logging", [
     "tf.compat.v1.logging.info(features)",
-    "tf.compat.v1.logging.info('batch: %s', features)",
-    "print('batch: {}'.format(features.shape))",
+    "tf.compat.v1.logging.info('batch: %s', labels)",
+    "print('batch: {}'.format(features['x'].shape))",
 ])
 def test_an_iterators_tensors_logged_before_the_return_are_logged_by_a_map_over_its_dataset(logging):
     """Printed or logged once where the graph is built, as before: in the function the
     dataset is mapped through, traced where the input_fn ran."""
     result = migrate(LOGGED.format(logging=logging))
-    assert (f"    def log_batch(features):\n        {logging}\n        return features\n\n"
+    assert (f"    def log_batch(features, labels):\n        {logging}\n        return features, labels\n\n"
             "    return ds.map(log_batch)\n") in result.code
     assert "get_next" not in result.code and "E2T241" not in dict(codes(result))
     assert migrate(result.code).code == result.code
+
+
+def test_tensors_computed_from_an_iterators_batch_are_computed_by_a_map_over_its_dataset():
+    result = migrate(LOGGED.format(logging="features = {'pixels': features['x']}"))
+    assert ("    def map_batch(features, labels):\n        features = {'pixels': features['x']}\n"
+            "        return features, labels\n\n    return ds.map(map_batch)\n") in result.code
+    assert "E2T241" not in dict(codes(result))
 
 
 @pytest.mark.parametrize("logging", [
     "tf.compat.v1.logging.info(tf.shape(features))",  # an op on the tensors: computed elsewhere then
     "print(features + 1)",
     "print(features, file=sink)",
+    "features = helper(features)",  # a function of the program, or not known here
 ])
 def test_an_iterators_tensors_logged_through_a_computation_are_reported(logging):
     result = migrate(LOGGED.format(logging=logging))
     assert ("E2T241", 5) in codes(result) and "TPUEstimator" not in result.code
+
+
+def test_one_name_for_an_iterators_batch_is_mapped_only_when_it_is_a_dict():
+    """``batch = it.get_next()`` may hold a tuple, which ``Dataset.map`` would pass its function
+    as several arguments: only a batch read by key (a dict) is mapped."""
+    one = LOGGED.replace("features, labels = ", "features = ").replace("return features, labels", "return features")
+    assert ("E2T241", 5) in codes(migrate(one.format(logging="print(features)")))
+    keyed = migrate(one.format(logging="print(features['x'])"))
+    assert "def log_batch(features):" in keyed.code and "E2T241" not in dict(codes(keyed))
 
 
 def _program(**modules):
