@@ -289,9 +289,10 @@ class InputFnTakesParams(MigrationCodemod):
         self.datasets: Dict[cst.Return, cst.BaseExpression] = {}  # the iterators' datasets, rewritten
         #: returns of an expression of the tensors (not the tensors): the names they are bound to
         self.mapped: Dict[cst.Return, List[str]] = {}
-        #: return lines after statements that print the tensors: the def mapped over the dataset
-        #: in their place (its name, the tensors, the statements it runs, the return)
-        self.logged: Dict[cst.SimpleStatementLine, tuple] = {}
+        #: return lines after statements that log the tensors or compute from them: the def
+        #: mapped over the dataset in their place (its name, the tensors, the statements it runs)
+        self.batch_fns: Dict[cst.SimpleStatementLine, Tuple[str, List[str], List[cst.SimpleStatementLine]]] = {}
+        self.batch_fn_of: Dict[cst.Return, str] = {}  # the returns of those lines: the def's name
         for fn in filter(lambda f: isinstance(f, cst.FunctionDef), self.iterators):
             self._find_get_next_returns(fn)
 
@@ -308,7 +309,7 @@ class InputFnTakesParams(MigrationCodemod):
     def targets(self):
         return [*self.takes_params, *self.to_param, *self.drop_remainder, *self.pass_params, *self.batch_kwargs,
                 *self.direct_calls, *self.partials,
-                *self.get_next_returns, *self.iterator_calls, *self.dropped, *self.logged]
+                *self.get_next_returns, *self.iterator_calls, *self.dropped, *self.batch_fns]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
         if original_node in self.takes_params and "params" not in param_names(original_node):
@@ -457,7 +458,8 @@ class InputFnTakesParams(MigrationCodemod):
                 iterator, get_next, dropped, tensors, moved = chain
                 if moved:  # def log_batch(x, y): print(x); return x, y  /  return ds.map(log_batch)
                     computes = any(_only(s, cst.Assign) is not None for s in moved)
-                    self.logged[stmt] = (fresh_name(fn, "map_batch" if computes else "log_batch"), tensors, moved, ret)
+                    name = fresh_name(fn, "map_batch" if computes else "log_batch")
+                    self.batch_fns[stmt], self.batch_fn_of[ret] = (name, tensors, moved), name
                     dropped = [*dropped, *moved]
                 elif tensors and _plain_names(ret.value) != tensors:  # ds.map(lambda x: (x, x.pop("y")))
                     self.mapped[ret] = tensors
@@ -528,8 +530,8 @@ class InputFnTakesParams(MigrationCodemod):
     def _after_get_next(self, before: list, local: Dict[str, list]) -> List[cst.SimpleStatementLine]:
         """The statements of ``before`` after its last ``x, y = <...>.get_next()``, taken off it,
         when each logs (:meth:`_logs`) or binds one name (``features = {"images": x}``); else []."""
-        at = next((i for i in range(len(before) - 1, -1, -1)
-                   if (lambda a: a is not None and _is_get_next(a.value))(_only(before[i], cst.Assign))), None)
+        assigned = [getattr(_only(stmt, cst.Assign), "value", None) for stmt in before]
+        at = next((i for i in range(len(before) - 1, -1, -1) if _is_get_next(assigned[i])), None)
         after = before[at + 1:] if at is not None else []
         if not all(self._logs(stmt, local) or _binds_one_name(stmt) for stmt in after):
             return []
@@ -545,8 +547,8 @@ class InputFnTakesParams(MigrationCodemod):
         if not isinstance(call, cst.Call) or not all(not arg.keyword or arg.keyword.value in ("sep", "end")
                                                      for arg in call.args):
             return False
-        printing = (is_name(call.func, "print") and "print" not in local) or (self.api(call.func) or dotted(call.func) or
-                                                                           "") in LOGGING_CALLS
+        logging = self.api(call.func) or dotted(call.func) or ""
+        printing = (is_name(call.func, "print") and "print" not in local) or logging in LOGGING_CALLS
         return printing and all(_printable(arg.value) for arg in call.args)
 
     def _dataset(self, iterator: cst.BaseExpression) -> Optional[cst.BaseExpression]:
@@ -561,16 +563,16 @@ class InputFnTakesParams(MigrationCodemod):
     def leave_SimpleStatementLine(self, original_node, updated_node):
         if original_node in self.dropped:  # it = <iterator>, or x = <iterator>.get_next()
             return cst.RemoveFromParent()
-        logged = self.logged.get(original_node)
-        if logged is not None:  # def log_batch(x, y): print(x)...; return x, y  /  return ds.map(log_batch)
-            name, tensors, statements_, ret = logged
+        batch_fn = self.batch_fns.get(original_node)
+        if batch_fn is not None:  # def log_batch(x, y): print(x)...; return x, y  /  return ds.map(log_batch)
+            name, tensors, moved = batch_fn
             body = [s.with_changes(leading_lines=s.leading_lines if i else split_comments(s.leading_lines)[1])
-                    for i, s in enumerate(statements_)]
-            body.append(cst.SimpleStatementLine([cst.Return(ret.value)]))
-            blank, comments = split_comments(updated_node.leading_lines)
-            log_batch = cst.FunctionDef(cst.Name(name), cst.Parameters([cst.Param(cst.Name(t)) for t in tensors]),
+                    for i, s in enumerate(moved)]
+            body.append(cst.SimpleStatementLine([cst.Return(original_node.body[0].value)]))
+            _, comments = split_comments(updated_node.leading_lines)
+            batch_def = cst.FunctionDef(cst.Name(name), cst.Parameters([cst.Param(cst.Name(t)) for t in tensors]),
                                         cst.IndentedBlock(body), leading_lines=(cst.EmptyLine(indent=False),))
-            return cst.FlattenSentinel([log_batch, updated_node.with_changes(leading_lines=comments)])
+            return cst.FlattenSentinel([batch_def, updated_node.with_changes(leading_lines=comments)])
         return updated_node
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return):
@@ -578,10 +580,10 @@ class InputFnTakesParams(MigrationCodemod):
             return updated_node
         dataset = self.datasets[original_node]
         names = self.mapped.get(original_node)
-        logged = next((name for name, *_, ret in self.logged.values() if ret is original_node), None)
-        if logged is not None:
+        batch_fn = self.batch_fn_of.get(original_node)
+        if batch_fn is not None:
             return updated_node.with_changes(value=cst.Call(cst.Attribute(dataset, cst.Name("map")),
-                                                            [cst.Arg(cst.Name(logged))]))
+                                                            [cst.Arg(cst.Name(batch_fn))]))
         if names:  # ds.map(lambda features: (features, features.pop("y")))
             body = updated_node.value
             if isinstance(body, cst.Tuple) and not body.lpar:
@@ -748,7 +750,8 @@ def _mappable(expr: cst.BaseExpression, tensors: Set[str], local: Dict[str, list
     return False
 
 
-#: Logging calls an input_fn may make of its tensors (see :meth:`InputFnTakesParams._logs`).
+#: Logging calls an input_fn may make of its tensors (see :meth:`InputFnTakesParams._logs`);
+#: ``print`` too.
 LOGGING_CALLS = frozenset({
     *(f"{module}.{level}" for module in ("logging", "tf.logging", "absl.logging")
       for level in ("debug", "info", "warning", "error")),
@@ -771,9 +774,9 @@ def _printable(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format" \
             and isinstance(expr.func.value, cst.SimpleString):
         return all(not arg.star and _printable(arg.value) for arg in expr.args)
-    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo):
-        return isinstance(expr.left, cst.SimpleString) and (_printable(expr.right) or isinstance(expr.right, cst.Tuple) and all(
-            isinstance(e, cst.Element) and _printable(e.value) for e in expr.right.elements))
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo):  # "%s" % (x, y)
+        values = [e.value for e in expr.right.elements] if isinstance(expr.right, cst.Tuple) else [expr.right]
+        return isinstance(expr.left, cst.SimpleString) and all(map(_printable, values))
     return False
 
 
