@@ -58,7 +58,7 @@ from .names import (
     statements, unpacked,
 )
 from .syntax import (
-    find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
+    constant_key, find_arg, fmt_left_off, fmt_switch, is_name, keywordize, param_names, rename_kwarg, split_comments,
 )
 from .walk import ValueNames, Visitor
 
@@ -645,7 +645,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             fmt_on = (plan.fmt_on[s],) if s in plan.fmt_on else ()
         body.append(cst.SimpleStatementLine([cst.Return(plan.value)], leading_lines=fmt_on))
         if plan.keyed:
-            rename = _KeyedParams({(node.value.value, _constant_key(node)): p for p, node in plan.keyed.items()})
+            rename = _KeyedParams({(node.value.value, constant_key(node)): p for p, node in plan.keyed.items()})
             body = [s.visit(rename) for s in body]
         return cst.FunctionDef(
             name=cst.Name(plan.name),
@@ -751,7 +751,7 @@ class _KeyedReads(Visitor):
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         if not is_name(node.value, self.base):
             return True
-        key = _constant_key(node)
+        key = constant_key(node)
         if key is not None:
             self.keys.setdefault(key, node)
         elif _tensor_index(node):
@@ -796,19 +796,10 @@ class _KeyedParams(cst.CSTTransformer):
 
     def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
         base = original_node.value
-        param = self.params.get((base.value, _constant_key(original_node))) if isinstance(base, cst.Name) else None
+        param = self.params.get((base.value, constant_key(original_node))) if isinstance(base, cst.Name) else None
         if param is None:
             return updated_node
         return cst.Name(param, lpar=updated_node.lpar, rpar=updated_node.rpar)
-
-
-def _constant_key(node: cst.Subscript) -> Optional[str]:
-    """``"key"`` in ``x["key"]``, else None."""
-    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-        value = node.slice[0].slice.value
-        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
-            return value.evaluated_value
-    return None
 
 
 def _tensor_index(node: cst.Subscript) -> bool:

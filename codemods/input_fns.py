@@ -29,8 +29,8 @@ from .estimators import BATCHING, TPU_ESTIMATOR_APIS, batching
 from .model_fn_params import UNRESOLVED_MODEL_FN, unresolved
 from .names import MethodCalls, dotted, fresh_name, local_bindings, names_in, statements
 from .params_alias import HIDDEN_PARAMS, outer_params_read
-from .syntax import (add_args, add_param, find_arg, is_method_call, is_name, kwarg, param_names, split_comments,
-                             params_item, replace_arg)
+from .syntax import (add_args, add_param, constant_key, find_arg, is_method_call, is_name, kwarg, param_names,
+                     params_item, replace_arg, split_comments)
 from .walk import Visitor
 
 INPUT_FN_PARAMS = Rule(
@@ -512,7 +512,7 @@ class InputFnTakesParams(MigrationCodemod):
                        for name in known):  # bound and read there only
                 return None
             if len(tensors) == 1 and (moved or returned != tensors) and not any(
-                    _KeyedReads(tensors[0]).walked(s).found for s in there[1:]):
+                    _DictReads(tensors[0]).walked(s).found for s in there[1:]):
                 return None  # one name: a tuple of tensors would reach the map function as several arguments
             value = bound_before(tensors)
         elif moved:
@@ -736,9 +736,7 @@ def _mappable(expr: cst.BaseExpression, tensors: Set[str], local: Dict[str, list
             root = root.value
         return isinstance(root, cst.Name) and (root.value in tensors or root.value not in local)
     if isinstance(expr, cst.Subscript):
-        return _mappable(expr.value, tensors, local, api) and all(
-            isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
-            for s in expr.slice)
+        return _mappable(expr.value, tensors, local, api) and _constant_indices(expr)
     if isinstance(expr, cst.Call):
         func = expr.func
         if isinstance(func, cst.Attribute) and func.attr.value == "pop" and isinstance(func.value, cst.Name) \
@@ -766,9 +764,7 @@ def _printable(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute):
         return _printable(expr.value)
     if isinstance(expr, cst.Subscript):  # features["mean_rgb"]
-        return _printable(expr.value) and all(
-            isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
-            for s in expr.slice)
+        return _printable(expr.value) and _constant_indices(expr)
     if isinstance(expr, cst.FormattedString):
         return all(isinstance(part, cst.FormattedStringText) or _printable(part.expression) for part in expr.parts)
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format" \
@@ -780,7 +776,7 @@ def _printable(expr: cst.BaseExpression) -> bool:
     return False
 
 
-class _KeyedReads(Visitor):
+class _DictReads(Visitor):
     """Whether a name is read by a string key (``x["k"]``, ``x.pop("k")``): a dict of tensors,
     which ``Dataset.map`` passes its function as one argument."""
 
@@ -788,8 +784,7 @@ class _KeyedReads(Visitor):
         self.name, self.found = name, False
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if is_name(node.value, self.name) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
-                and isinstance(node.slice[0].slice.value, cst.SimpleString):
+        if is_name(node.value, self.name) and constant_key(node) is not None:
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -802,6 +797,12 @@ def _binds_one_name(stmt) -> bool:
     """``name = <expression>``."""
     assign = _only(stmt, cst.Assign)
     return assign is not None and len(assign.targets) == 1 and isinstance(assign.targets[0].target, cst.Name)
+
+
+def _constant_indices(expr: cst.Subscript) -> bool:
+    """Whether every index of ``x[...]`` is a string or an integer literal."""
+    return all(isinstance(s.slice, cst.Index) and isinstance(s.slice.value, (cst.SimpleString, cst.Integer))
+               for s in expr.slice)
 
 
 def _plain_names(node) -> Optional[List[str]]:

@@ -132,6 +132,15 @@ def in_cpu_branch(node: cst.CSTNode, parents) -> bool:
     return False
 
 
+def constant_key(node: cst.Subscript) -> Optional[str]:
+    """``"key"`` in ``x["key"]``, else None."""
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = node.slice[0].slice.value
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+            return value.evaluated_value
+    return None
+
+
 def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
     """The argument bound to ``keyword``, given by name or at ``position``."""
     for index, arg in enumerate(call.args):

@@ -245,8 +245,7 @@ def _queue_input(codemod: MigrationCodemod, plan) -> Optional[str]:
     fn = plan.takes_params
     if not isinstance(fn, cst.FunctionDef):
         return None
-    index = codemod.program.index_of(fn) if codemod.program is not None else None
-    index = index or codemod.index
+    index = codemod.index.index_of_node(fn)
     return next((api for _, api, scope in index.api_calls if api in QUEUE_INPUT_APIS and fn in index.scopes(scope)),
                 None)
 

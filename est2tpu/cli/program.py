@@ -75,10 +75,10 @@ project_root = functools.lru_cache(maxsize=None)(replay.project_root)
 def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     """(import root, dotted name) pairs ``path`` is importable as, nearest root first: its
     package chain (``__init__.py`` files), then its own directory's plain name (a module of
-    a package is ``inputs`` to a script beside it), then, up to the project root (without one, one
-    directory up), as a namespace package of each directory above (``trainer/model.py``
-    without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and ``trainer.model`` from
-    its parent); none goes through a package of :data:`API_PACKAGES`."""
+    a package is ``inputs`` to a script beside it), then, up to the project root (without
+    one, one directory up), as a namespace package of each directory above
+    (``trainer/model.py`` without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and
+    ``trainer.model`` from its parent); none goes through a package of :data:`API_PACKAGES`."""
     directory, stem = os.path.split(path)
     parts = [] if stem == "__init__.py" else [stem[:-3]]
     if stem == "__init__.py":
