@@ -198,6 +198,17 @@ def test_top_level_await_is_valid_in_a_notebook(tmp_path):
     assert "TPUEstimatorSpec" in (tmp_path / "nb.ipynb").read_text()
 
 
+def test_datalab_cells_and_automagic_lines_are_kept_as_written(tmp_path):
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+             for source in (["%bash\n", "gcloud config set project $PROJECT"], ["ls -la data/\n", "x = 1"])]
+    write(tmp_path, {"nb.ipynb": make_notebook(extra_cells=cells)})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    new = json.loads((tmp_path / "nb.ipynb").read_text())
+    assert "TPUEstimatorSpec" in "".join(new["cells"][2]["source"])
+    assert [cell["source"] for cell in new["cells"][-2:]] == [cell["source"] for cell in cells]
+
+
 def test_skip_file_and_ignore_in_a_notebook(tmp_path):
     skip = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
                                        "outputs": [], "source": ["# est2tpu: skip-file\n"]}])
@@ -467,3 +478,41 @@ def test_a_notebook_redefining_its_input_fn_runs_the_same_after_migration(tmp_pa
         exec(compile("".join("".join(cell) for cell in cells), f"{name}.ipynb", "exec"), scope)
         losses.append(scope["result"]["loss"])
     assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
+
+
+@pytest.mark.parametrize("cell", [
+    "%bash\ngcloud config set project $PROJECT\n",  # Datalab: one % takes the cell too
+    "%bq query\nSELECT x\n  FROM t\n",
+    "%writefile trainer/task.py\nimport os\n",
+])
+def test_datalab_cell_magic_with_one_percent_is_left_alone(cell):
+    assert notebook.mask(cell, [0]) is None
+
+
+def test_one_percent_line_magic_is_still_a_line():
+    masked = notebook.mask("%bash\n", [0])  # no body: a line (IPython would refuse it, as before)
+    assert masked is not None and masked.code == "_est2tpu_magic_0_\n"
+    masked = notebook.mask("%matplotlib inline\nx = 1\n", [0])
+    assert masked.code == "_est2tpu_magic_0_\nx = 1\n"
+
+
+@pytest.mark.parametrize("line, magic", [
+    ("ls -la ../data/ARC-Easy", True),
+    ("cd ../trainer", True),
+    ("pip install tensorflow==1.15", True),
+    ("cat  data/train.csv", True),
+    ("    ls $DIR", True),  # in a block: IPython still runs it
+    ("ls", False),  # Python as well: a name, left as written
+    ("cd = 1", False),
+    ("rm(path)", False),
+    ("env.get('x')", False),
+    ("history -= 1", False),
+    ("pip", False),
+    ("run_config = 1", False),  # not an automagic's name
+    ("ls is None", False),  # Python
+    ("gcloud config list", False),  # not a magic: a syntax error, reported
+])
+def test_automagic_lines_are_masked(line, magic):
+    masked = notebook.mask(line + "\nx = 1\n", [0])
+    assert (masked.code.split("\n")[0].strip() == "_est2tpu_magic_0_") is magic
+    assert notebook.unmask(masked.code, masked.originals) == line + "\nx = 1\n"

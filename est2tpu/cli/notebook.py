@@ -3,10 +3,12 @@
 The notebook's code cells are joined into one module (so an ``import tensorflow
 as tf`` in the first cell is known in the others), separated by marker
 statements, and migrated at once.  IPython syntax that is not Python -- line
-magics (``%time``), shell escapes (``!pip``, continued by backslashes or not),
-help (``obj?``), ``x = !ls`` -- is replaced by a placeholder name before and put
+magics (``%time``, or ``ls -la`` that IPython's automagic runs as one), shell
+escapes (``!pip``, continued by backslashes or not), help (``obj?``),
+``x = !ls`` -- is replaced by a placeholder name before and put
 back after, and so is a later cell's ``from __future__`` import; a cell whose first
-line is a cell magic runs under another interpreter (``%%bash``) and is left
+line is a cell magic runs under another interpreter (``%%bash``, or Datalab's
+``%bash`` with a body) and is left
 alone, except for the magics that run their body as Python (``%%time`` and a few
 more).
 
@@ -20,6 +22,7 @@ kept byte for byte and a diff shows only the changed lines.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import json.decoder
@@ -28,6 +31,21 @@ from typing import Any, Dict, List, Optional, Tuple
 
 #: Cell magics whose body is Python code.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
+#: Cell magics, never line magics, whose body is not Python: written with one ``%`` on a
+#: cell's first line (Google Cloud Datalab's notebooks do), they still take the cell.
+CELL_ONLY_MAGICS = {
+    "bash", "sh", "script", "perl", "ruby", "pypy", "html", "javascript", "js", "latex", "markdown",
+    "svg", "writefile", "file",  # IPython's
+    "bq", "sql", "storage", "gcs", "chart", "ml", "mlalpha", "monitoring", "datalab", "pymodule",  # Datalab's
+}
+#: What IPython runs as a magic when written without ``%`` (automagic): its line magics
+#: and shell aliases a notebook uses that way (``ls -la data/``, ``cd ..``, ``pip install x``).
+AUTOMAGICS = {
+    "alias", "bookmark", "cat", "cd", "clear", "conda", "cp", "dhist", "dirs", "env", "history",
+    "less", "ll", "load_ext", "ls", "lsmagic", "mamba", "man", "matplotlib", "mkdir", "more", "mv",
+    "pip", "popd", "pushd", "pwd", "reset", "rm", "rmdir", "run", "set_env", "sx", "system", "who",
+    "whos",
+}
 
 _WS = re.compile(r"[ \t\n\r]*")
 #: A placeholder line: (indentation, "magic"/"line", its number) or (indentation, None, None, a future's number).
@@ -38,6 +56,8 @@ _FUTURE = re.compile(r"from[ \t]+__future__[ \t]+import\b")
 _BOUNDARY = "_est2tpu_cell_boundary_{}_"
 _BOUNDARY_RE = re.compile(r"^_est2tpu_cell_boundary_(\d+)_[ \t]*$")
 _ASSIGN_MAGIC = re.compile(r"^[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
+#: An automagic's name, then its arguments (not ``=``, a comma or a bracket, as Python's would be).
+_AUTOMAGIC = re.compile(r"^([a-z_]+)[ \t]+[^ \t=(\[{,:;)\]}]")
 
 
 class NotebookError(ValueError):
@@ -278,7 +298,20 @@ def _looks_magic(line: str) -> bool:
         return True
     if s.endswith("?"):
         return True
-    return bool(_ASSIGN_MAGIC.match(s))
+    return bool(_ASSIGN_MAGIC.match(s)) or _automagic(s)
+
+
+def _automagic(line: str) -> bool:
+    """``line`` (stripped) is an automagic call that is not also Python: ``ls -la data/``,
+    not ``cd = 1`` or ``ls`` alone, which IPython runs as Python when the name is defined."""
+    m = _AUTOMAGIC.match(line)
+    if m is None or m.group(1) not in AUTOMAGICS:
+        return False
+    try:
+        compile(line, "<line>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError:
+        return True
+    return False
 
 
 def _ipython_lines(lines: List[str], futures: bool) -> List[Optional[str]]:
@@ -363,11 +396,13 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
     originals: Dict[int, str] = {}
     start = 0
     first = lines[0].strip() if lines else ""
+    name = (first.lstrip("%").split(None, 1) or [""])[0]
     if first.startswith("%%"):
-        name = first[2:].split(None, 1)[0] if len(first) > 2 else ""
         if name not in PYTHON_CELL_MAGICS:
             return None
         start = 1
+    elif first.startswith("%") and name in CELL_ONLY_MAGICS and any(line.strip() for line in lines[1:]):
+        return None  # Datalab's ``%bash`` + body
     kinds = ["magic"] * start + _ipython_lines(lines[start:], later)
     indent = ""
     for i, kind in enumerate(kinds):
