@@ -714,9 +714,8 @@ class EstimatorIndex:
             inner = returned_call(factory) if fn is None and isinstance(factory, cst.FunctionDef) else None
             if inner is not None:  # def get_train(): return read_dataset(..., batch_size=512)
                 plan = self._index_of(factory)._plan(inner, factory, depth + 1)
-                if plan is not None and isinstance(plan.batch, cst.Name) and plan.batch.value in param_names(factory):
-                    name = plan.batch.value  # def get_train(size): return read_dataset(..., size)
-                    plan.batch = bound_argument(factory_call, factory, name) or param_default(factory, name)
+                if plan is not None and isinstance(plan.batch, cst.Name):  # def get_train(size): ...(..., size)
+                    plan.batch = _at_call(plan.batch, factory, factory_call)
                 return plan
         else:
             factory, fn = None, self.resolve_function(expr, scope)

@@ -6,6 +6,7 @@ import difflib
 import json
 import shutil
 import subprocess
+import warnings
 
 import pytest
 
@@ -516,3 +517,12 @@ def test_automagic_lines_are_masked(line, magic):
     masked = notebook.mask(line + "\nx = 1\n", [0])
     assert (masked.code.split("\n")[0].strip() == "_est2tpu_magic_0_") is magic
     assert notebook.unmask(masked.code, masked.originals) == line + "\nx = 1\n"
+
+
+def test_automagic_check_ignores_warnings_setting(recwarn):
+    """A Python line with an invalid escape stays Python, and says nothing, even under -W error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        masked = notebook.mask('ls in "\\d"\nx = 1\n', [0])
+    assert masked.code == 'ls in "\\d"\nx = 1\n'
+    assert not recwarn.list

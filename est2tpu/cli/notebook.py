@@ -27,6 +27,7 @@ import dataclasses
 import json
 import json.decoder
 import re
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 #: Cell magics whose body is Python code.
@@ -308,7 +309,9 @@ def _automagic(line: str) -> bool:
     if m is None or m.group(1) not in AUTOMAGICS:
         return False
     try:
-        compile(line, "<line>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():  # ls in "\d": Python, whatever -W says of its escape
+            warnings.simplefilter("ignore")
+            compile(line, "<line>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError:
         return True
     return False
