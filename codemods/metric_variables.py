@@ -80,10 +80,11 @@ class Occurrences(ValueNames):
         return Occurrence("read", node)
 
     def _statement(self, kind: str, node: cst.Name, small) -> Occurrence:
-        """The occurrence, when its statement is alone on its line and binds one target."""
+        """The occurrence, when its statement is alone on its line and binds one target (or,
+        setting them to None, several: ``loss = train_op = metrics = None``)."""
         stmt = self.parents.get(small)
         alone = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and (
-            not isinstance(small, cst.Assign) or len(small.targets) == 1)
+            not isinstance(small, cst.Assign) or len(small.targets) == 1 or kind == "none")
         return Occurrence(kind, node, stmt) if alone else Occurrence("binding", node)
 
 

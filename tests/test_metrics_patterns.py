@@ -128,6 +128,40 @@ def test_a_variable_that_cannot_be_followed_is_an_obstacle(metrics, reported):
     assert "E2T250" in {f.code for f in result.findings}
 
 
+CHAINED = '''
+def model_fn(features, labels, mode, params):
+    logits = tf.compat.v1.layers.dense(features, 2)
+    predicted = tf.argmax(logits, 1)
+    loss = train_op = eval_metric_ops = None
+    if mode != tf.estimator.ModeKeys.PREDICT:
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+        {metrics}
+    return tf.estimator.EstimatorSpec(mode=mode, predictions={{"class": predicted}}, loss=loss,
+                                      train_op=train_op, eval_metric_ops=eval_metric_ops)
+'''
+
+
+def test_metrics_set_to_none_with_the_other_outputs_in_one_statement_move_into_a_metric_fn():
+    result = migrate(CHAINED.format(metrics='eval_metric_ops = {"acc": tf.compat.v1.metrics.accuracy(labels, predicted)}'))
+    code = result.code
+    assert "loss = train_op = eval_metrics = None\n" in code and "eval_metric_ops" not in code
+    assert "eval_metrics = (metric_fn, [labels, predicted])" in code
+    assert "E2T215" not in {f.code for f in result.findings}
+    assert migrate_code(code, style="none").code == code
+    with tf.Graph().as_default():
+        assert model_fn_of(code, ModeKeys.PREDICT).eval_metrics is None
+    with tf.Graph().as_default():
+        assert set(evaluated(model_fn_of(code, ModeKeys.EVAL))) == {"acc"}
+
+
+def test_metrics_bound_with_another_name_to_one_dict_are_an_obstacle():
+    source = CHAINED.format(metrics='eval_metric_ops = kept = {"acc": tf.compat.v1.metrics.accuracy(labels, predicted)}')
+    result = migrate(source)
+    assert ("E2T215", line_of(source, "eval_metric_ops = kept")) in codes(result), codes(result)
+    assert "TPUEstimator" not in result.code
+
+
 def test_a_literal_none_converts_beside_its_sibling_specs():
     source = '''
     def model_fn(features, labels, mode, params):
