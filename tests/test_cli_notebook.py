@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shutil
 import subprocess
 import warnings
@@ -208,6 +209,23 @@ def test_datalab_cells_and_automagic_lines_are_kept_as_written(tmp_path):
     new = json.loads((tmp_path / "nb.ipynb").read_text())
     assert "TPUEstimatorSpec" in "".join(new["cells"][2]["source"])
     assert [cell["source"] for cell in new["cells"][-2:]] == [cell["source"] for cell in cells]
+
+
+def test_max_file_size_counts_a_notebooks_code_not_its_outputs(tmp_path):
+    """A 2 MB plot among the outputs does not stop a notebook; code cells over the limit do."""
+    plot = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo" * 200_000}}
+    cells = [{"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [plot], "source": ["x = 1"]}]
+    long_code = make_notebook(extra_cells=[{**cells[0], "outputs": [], "source": ["# pad\n"] * 200}])
+    write(tmp_path, {"plots.ipynb": make_notebook(extra_cells=cells), "code.ipynb": long_code})
+    assert (tmp_path / "plots.ipynb").stat().st_size > 2 * 1024 * 1024
+    result = run_cli("migrate", "--max-file-size", "1", ".", cwd=tmp_path)
+    assert result.code == 2, result.err
+    assert "TPUEstimatorSpec" in "".join(json.loads((tmp_path / "plots.ipynb").read_text())["cells"][2]["source"])
+    code = sum(len(line) for line in MAGICS + MODEL + TRAIN) + 200 * len("# pad\n")
+    assert re.search(r"code\.ipynb: error: too large to migrate: its code cells hold [\d,]+ bytes, over "
+                     r"max-file-size \(1 KiB = 1,024 bytes\); file left untouched", result.err), result.err
+    assert code > 1024 and "1 file migrated, 0 unchanged, 1 failed" in result.err
+    assert (tmp_path / "code.ipynb").read_text() == long_code
 
 
 def test_skip_file_and_ignore_in_a_notebook(tmp_path):

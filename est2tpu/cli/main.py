@@ -428,6 +428,8 @@ class Job:
     is_package: bool = False
     #: False: a module read only for the analysis of its program; no outcome is made for it.
     write: bool = True
+    #: KiB of code over which a notebook is not migrated (a Python file is refused before its job).
+    max_file_size: int = 0
 
 
 @dataclasses.dataclass
@@ -586,6 +588,10 @@ class _Member:
         joined = self.joined = notebook.join(nb)
         if not joined.cells or not may_use_estimator(joined.code):
             self.outcome = Outcome(note="no Estimator API")
+            return
+        size = len(joined.code.encode("utf-8", "surrogatepass"))
+        if job.max_file_size and size > job.max_file_size * 1024:  # outputs (plots, tables) do not count
+            self.outcome = Outcome(error=too_large(job.display, f"its code cells hold {size:,} bytes", job.max_file_size))
             return
 
         def place(problem: Problem) -> Problem:
@@ -776,14 +782,18 @@ def _prepare(candidate: Candidate, output_needed: bool, in_place: bool = False,
     if not python and not may_use_estimator(text):
         return _no_estimator_api(record)
     s = candidate.settings
-    if len(record.original) > s.max_file_size * 1024:
-        record.outcome = Outcome(error=Problem(
-            candidate.display, f"too large to migrate: {len(record.original):,} bytes, over max-file-size "
-            f"({s.max_file_size} KiB = {s.max_file_size * 1024:,} bytes); file left untouched"))
+    if python and len(record.original) > s.max_file_size * 1024:  # a notebook's code is measured once read
+        record.outcome = Outcome(error=too_large(candidate.display, f"{len(record.original):,} bytes", s.max_file_size))
         return record, None
     return record, Job(candidate.display, candidate.kind, text, encoding, s.target, s.iterations_per_loop,
                        s.select, s.ignore, s.format if output_needed else "none", s.black, output_needed,
-                       in_place, rewrites, *_module(candidate.path, python))
+                       in_place, rewrites, *_module(candidate.path, python), max_file_size=s.max_file_size)
+
+
+def too_large(display: str, size: str, max_file_size: int) -> Problem:
+    """The error of a file whose code (``size`` of it) is over ``max_file_size`` KiB."""
+    return Problem(display, f"too large to migrate: {size}, over max-file-size ({max_file_size} KiB = "
+                   f"{max_file_size * 1024:,} bytes); file left untouched")
 
 
 def _module(path: str, python: bool) -> Tuple[Tuple[Tuple[str, str], ...], bool]:
