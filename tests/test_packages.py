@@ -172,6 +172,22 @@ def test_a_plain_import_in_a_package_reaches_its_sibling_after_the_packages_root
     assert program.resolve(a, 0, "util") == str(tmp_path / "util.py")
 
 
+def test_a_directory_no_import_can_spell_is_a_root_even_with_an_init(tmp_path):
+    """``my-sample/__init__.py`` beside ``my-sample/trainer/``: run from my-sample/ (``python -m
+    trainer.task``), ``from trainer import inputs`` reaches my-sample/trainer/inputs.py."""
+    from est2tpu.cli import program
+
+    sample = tmp_path / "my-sample"
+    trainer = sample / "trainer"
+    trainer.mkdir(parents=True)
+    for path in (sample / "__init__.py", sample / "setup.py", trainer / "__init__.py", trainer / "task.py",
+                 trainer / "inputs.py"):
+        path.write_text("")
+    task = str(trainer / "task.py")
+    assert program.module_names(task)[0] == (str(sample), "trainer.task")
+    assert program.resolve(task, 0, "trainer.inputs") == str(trainer / "inputs.py")
+
+
 def _run(tree: Path, name: str, model_dir: Path) -> dict:
     args = [str(model_dir) if a == "MODEL_DIR" else a for a in RUN[name]]
     proc = subprocess.run([sys.executable, *args], cwd=tree, capture_output=True, text=True, timeout=600,

@@ -78,13 +78,15 @@ def module_names(path: str) -> Tuple[Tuple[str, str], ...]:
     a package is ``inputs`` to a script beside it), then, up to the project root (without
     one, one directory up), as a namespace package of each directory above
     (``trainer/model.py`` without ``trainer/__init__.py`` is ``model`` from ``trainer/`` and
-    ``trainer.model`` from its parent); none goes through a package of :data:`API_PACKAGES`."""
+    ``trainer.model`` from its parent); none goes through a package of :data:`API_PACKAGES`, nor
+    through a directory whose name no import can spell (``my-project/``), which is a root."""
     directory, stem = os.path.split(path)
     parts = [] if stem == "__init__.py" else [stem[:-3]]
     if stem == "__init__.py":
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
-    while os.path.basename(directory) not in API_PACKAGES and _is_file(os.path.join(directory, "__init__.py")):
+    while os.path.basename(directory) not in API_PACKAGES and os.path.basename(directory).isidentifier() \
+            and _is_file(os.path.join(directory, "__init__.py")):  # `my-project/__init__.py`: no import reaches it
         parts.append(os.path.basename(directory))
         directory = os.path.dirname(directory)
     names = [(directory, ".".join(reversed(parts)))]
