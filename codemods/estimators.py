@@ -31,7 +31,9 @@ CANNED_APIS = {f"tf.estimator.{n}" for n in (
     "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
     "DNNLinearCombinedEstimator", "BoostedTreesClassifier", "BoostedTreesRegressor",
     "BaselineClassifier", "BaselineRegressor", "BaselineEstimator",
-    "experimental.RNNClassifier", "experimental.RNNEstimator", "experimental.KMeans")}
+    "experimental.RNNClassifier", "experimental.RNNEstimator", "experimental.KMeans")} | {
+    f"tf.contrib.estimator.{n}" for n in (  # TF 1.x's, none with a TPU version
+        "DNNEstimator", "LinearEstimator", "DNNLinearCombinedEstimator", "RNNClassifier", "RNNEstimator")}
 #: The canned estimators est2tpu's runtime has an equivalent of (``est2tpu.DNNClassifier``...).
 RUNTIME_CANNED_APIS = {f"tf.estimator.{n}" for n in (
     "DNNClassifier", "DNNRegressor", "LinearClassifier", "LinearRegressor",

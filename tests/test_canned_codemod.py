@@ -219,6 +219,7 @@ def test_tf1_code_is_named_in_the_finding_and_target_tf1_refuses():
     "tf.estimator.DNNEstimator(tf.estimator.RegressionHead(), [4], [fc.numeric_column('x')])",
     "tf.estimator.experimental.RNNClassifier(sequence_feature_columns=[], units=[4])",
     "tf.compat.v1.estimator.experimental.KMeans(num_clusters=2)",
+    "tf.contrib.estimator.RNNClassifier(sequence_feature_columns=[], num_units=[4])",  # TF 1.x's
 ])
 def test_a_class_without_an_equivalent_stays_as_e2t204(call):
     result = migrate(HEADER + f"est = {call}\n")
