@@ -28,7 +28,7 @@ from .base import MigrationCodemod, Options, Rule
 from .estimators import CANNED_APIS, RUNTIME_CANNED_APIS, EstimatorIndex, EstimatorSite, OwnCalls
 from .names import dotted
 from .syntax import add_args, dotted_expr, find_arg, is_name, kwarg, one_line, param_names, spelled_call
-from .tf1_code import first_call
+from .tf1_code import tf1_code
 from .tpu_estimator import batch_size_args
 from .walk import Visitor
 
@@ -141,19 +141,6 @@ COLUMN_ARGUMENTS = {"feature_columns": None, "dnn_feature_columns": "dnn", "line
 #: classes without "V2") is the TF 1 class.
 _V2_PREFIXES = ("tensorflow.estimator.", "tensorflow.compat.v2.estimator.", "tensorflow_estimator._api.v2.estimator.",
                 "tensorflow_estimator.python.estimator.api._v2.estimator.")
-#: Names of TF 1's API that TF 2 does not have (spelled without tf.compat.v1): a program
-#: calling one is TF 1.x code, whose tf.estimator classes are the TF 1 ones.
-_TF1_ONLY = {
-    "contrib", "logging", "app", "flags", "gfile", "layers", "Session", "placeholder", "placeholder_with_default",
-    "get_variable", "variable_scope", "get_collection", "add_to_collection", "decode_csv", "parse_single_example",
-    "parse_example", "string_split", "string_to_number", "sparse_tensor_to_dense", "python_io", "assign",
-    "assign_add", "global_variables_initializer", "set_random_seed", "random_normal", "random_uniform",
-    "train.get_global_step", "train.get_or_create_global_step", "train.AdamOptimizer", "train.AdagradOptimizer",
-    "train.GradientDescentOptimizer", "train.MomentumOptimizer", "train.FtrlOptimizer", "train.RMSPropOptimizer",
-    "summary.FileWriter", "summary.FileWriterCache", "summary.merge_all", "estimator.inputs", "nn.rnn_cell",
-    "nn.dynamic_rnn", "feature_column.input_layer", "metrics.accuracy", "metrics.root_mean_squared_error",
-    "metrics.mean", "metrics.auc", "losses.sparse_softmax_cross_entropy", "losses.softmax_cross_entropy",
-}
 #: Calls that wrap an estimator in a tf.estimator.Estimator of their own.
 _WRAPPERS = {"tf.estimator.add_metrics", "tf.contrib.estimator.add_metrics", "tf.contrib.estimator.forward_features"}
 _FC = "tf.feature_column."
@@ -232,7 +219,7 @@ def analyse(index: EstimatorIndex, site: EstimatorSite) -> Analysis:
         found.refusals.append(Refusal(site.call, TF1_CLASS, f"{TF1_CLASS.title}: {spelled} is the TF 1 class",
                                       f"port it to tf.estimator.{class_name(site)} (TF 2) first"))
         return found
-    evidence = _tf1_code(index)
+    evidence = tf1_code(index)
     if evidence is not None:
         found.refusals.append(Refusal(site.call, TF1_CLASS, f"{TF1_CLASS.title}: {spelled} in TF 1.x code, which "
                                       f"calls {evidence}: tf.estimator.{class_name(site)} is the TF 1 class there",
@@ -250,16 +237,6 @@ def _is_v2(index: EstimatorIndex, func: cst.BaseExpression) -> bool:
     qualified = index.imports.qualified(func) or ""
     return qualified.startswith(_V2_PREFIXES) or (
         qualified.startswith("tensorflow_estimator.python.estimator.canned.") and qualified.endswith("V2"))
-
-
-def _tf1_code(index: EstimatorIndex) -> Optional[str]:
-    """The first call of the program to a TF 1 name TF 2 lacks (``tf.logging.set_verbosity
-    at trainer/model.py:5``), or None."""
-    def tf1_only(qualified: str) -> bool:
-        parts = qualified.split(".")
-        return len(parts) > 1 and (parts[1] in _TF1_ONLY or ".".join(parts[1:3]) in _TF1_ONLY)
-
-    return first_call(index, tf1_only)
 
 
 class _Checks:

@@ -1,14 +1,15 @@
 """TF 1.x code: what only TF 1.x has, and the target that migrates it (nothing is rewritten here).
 
     experiment = tf.contrib.learn.Experiment(estimator, train_fn, eval_fn)  # E2T248: stays
-    est = tf.estimator.Estimator(model_fn)  # E2T247 with --target tf2 when the program uses tf.contrib
+    est = tf.estimator.Estimator(model_fn)  # E2T247 with --target tf2 when the program calls tf.logging
 
 ``tf.contrib.learn`` (Experiment, learn_runner, ModelFnOps, its Estimator and canned
 classes) and the contrib estimators (WALSMatrixFactorization, the boosted trees, ...) are
 not tf.estimator code: est2tpu cannot follow how they run an estimator, so every
 estimator of a program using them stays as it was (a program-wide obstacle).  A program
-that calls ``tf.contrib`` runs on TF 1.x only, where the default target's output (which
-imports est2tpu, Python 3.9+) cannot run: a note suggests ``--target tf1``.
+that calls what only TF 1.x has (:data:`TF1_ONLY`: ``tf.contrib``, ``tf.logging``...) runs
+on TF 1.x only, where the default target's output (which imports est2tpu, Python 3.9+)
+cannot run: a note suggests ``--target tf1``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from .syntax import spelled_call
 TF1_TARGET = Rule(
     "E2T247",
     "TF 1.x code migrated for TF 2: use --target tf1",
-    "The program calls tf.contrib, which only TF 1.x has, so it runs on TF 1.x, whose last "
-    "Python is 3.7. The default target (tf2) writes code that imports est2tpu, which needs "
-    "Python 3.9 and TF 2: that output runs neither there nor on TF 2. Migrate with --target "
-    "tf1 (tf.contrib.tpu names, the TPU switch written inline, no est2tpu import), or port "
-    "the program off tf.contrib first.",
+    "The program calls what only TF 1.x has (tf.contrib, tf.logging, tf.train.AdamOptimizer, "
+    "tf.Session, ...), so it runs on TF 1.x, whose last Python is 3.7. The default target "
+    "(tf2) writes code that imports est2tpu, which needs Python 3.9 and TF 2: that output "
+    "runs neither there nor on TF 2. Migrate with --target tf1 (tf.contrib.tpu names, the "
+    "TPU switch written inline, no est2tpu import), or port the program to TF 2 first.",
     before="est2tpu migrate trainer/  # trainer/model.py calls tf.contrib.layers.optimize_loss",
     after="est2tpu migrate --target tf1 trainer/",
 )
@@ -55,6 +56,26 @@ _LEARN_CLASSES = {"Experiment", "ModelFnOps", "SKCompat", "SVM"}
 _CONTRIB_ESTIMATORS = ("tf.contrib.factorization.", "tf.contrib.boosted_trees.", "tf.contrib.tensor_forest.",
                        "tf.contrib.timeseries.")
 _ESTIMATOR_SUFFIXES = ("Estimator", "Classifier", "Regressor", "Factorization", "Clustering")
+
+#: Names of TF 1's API that TF 2 does not have (spelled without tf.compat.v1): a program
+#: calling one is TF 1.x code, whose tf.estimator classes are the TF 1 ones.
+TF1_ONLY = {
+    "contrib", "logging", "app", "flags", "gfile", "layers", "Session", "placeholder", "placeholder_with_default",
+    "get_variable", "variable_scope", "get_collection", "add_to_collection", "decode_csv", "parse_single_example",
+    "parse_example", "string_split", "string_to_number", "sparse_tensor_to_dense", "python_io", "assign",
+    "assign_add", "global_variables_initializer", "set_random_seed", "random_normal", "random_uniform",
+    "train.get_global_step", "train.get_or_create_global_step", "train.AdamOptimizer", "train.AdagradOptimizer",
+    "train.GradientDescentOptimizer", "train.MomentumOptimizer", "train.FtrlOptimizer", "train.RMSPropOptimizer",
+    "summary.FileWriter", "summary.FileWriterCache", "summary.merge_all", "estimator.inputs", "nn.rnn_cell",
+    "nn.dynamic_rnn", "feature_column.input_layer", "metrics.accuracy", "metrics.root_mean_squared_error",
+    "metrics.mean", "metrics.auc", "losses.sparse_softmax_cross_entropy", "losses.softmax_cross_entropy",
+    "ConfigProto", "GPUOptions", "InteractiveSession", "reset_default_graph", "get_default_graph", "log", "div",
+    "to_float", "to_int32", "to_int64", "py_func", "decode_raw", "FixedLenFeature", "VarLenFeature",
+    "sparse_placeholder", "local_variables_initializer", "tables_initializer", "variables_initializer",
+    "train.Server", "train.Saver", "train.MonitoredTrainingSession", "train.SessionRunHook",
+    "train.LoggingTensorHook", "train.exponential_decay", "train.piecewise_constant", "train.cosine_decay",
+    "train.polynomial_decay", "train.match_filenames_once", "train.string_input_producer",
+}
 
 
 def not_tf_estimator(api: str) -> bool:
@@ -87,6 +108,18 @@ def first_call(index: EstimatorIndex, test: Callable[[str], bool]) -> Optional[s
     return None
 
 
+def tf1_code(index: EstimatorIndex, migrated: bool = False) -> Optional[str]:
+    """The first call of the program to a TF 1 name TF 2 lacks (``tf.logging.set_verbosity
+    at trainer/model.py:5``), or None; ``migrated``: of those the default target keeps (not
+    ``tf.estimator.inputs``, whose input_fns become est2tpu's)."""
+    def tf1_only(qualified: str) -> bool:
+        parts = qualified.split(".")
+        name = parts[1] if len(parts) > 1 and parts[1] in TF1_ONLY else ".".join(parts[1:3])
+        return name in TF1_ONLY and not (migrated and name == "estimator.inputs")
+
+    return first_call(index, tf1_only)
+
+
 class ReportTF1Code(MigrationCodemod):
     """Report tf.contrib.learn and contrib estimators, and TF 1.x code migrated for TF 2."""
 
@@ -104,7 +137,7 @@ class ReportTF1Code(MigrationCodemod):
             site.api in ESTIMATOR_APIS or site.api in KERAS_APIS or site.api in CANNED_APIS)]
         if self.options.target != "tf2" or not sites:
             return
-        evidence = first_call(index, lambda qualified: qualified.startswith("tensorflow.contrib."))
+        evidence = tf1_code(index, migrated=True)
         if evidence is not None:
             for site in sites:
                 self.report(site.call, TF1_TARGET.code, f"{TF1_TARGET.title}: the program calls {evidence}",

@@ -202,7 +202,25 @@ def test_a_tf_contrib_program_under_the_tf2_target_is_told_about_tf1():
     [note] = [f for f in result.findings if f.code == "E2T247"]
     assert note.line == 17 and "tf.contrib.layers.fully_connected at <string>:7" in note.message
     assert "E2T247" not in dict(codes(migrate_code(source, TF1, style="none")))
-    assert "E2T247" not in dict(codes(migrate_code(MODULE_LEVEL, style="none")))
+
+
+def test_a_program_calling_what_only_tf1_has_under_the_tf2_target_is_told_about_tf1():
+    """tf.layers, tf.train.AdamOptimizer: TF 2 has neither, so the program is TF 1.x code."""
+    [note] = [f for f in migrate_code(MODULE_LEVEL, style="none").findings if f.code == "E2T247"]
+    assert note.line == 17 and "tf.layers.dense at <string>:7" in note.message
+    compat = MODULE_LEVEL.replace("import tensorflow as tf", "import tensorflow.compat.v1 as tf")
+    assert "E2T247" not in dict(codes(migrate_code(compat, style="none")))  # runs on TF 2 as it is
+
+
+def test_numpy_input_fn_alone_is_no_reason_for_the_tf1_target():
+    """tf.estimator.inputs is TF 1's, but the default target makes its input_fns est2tpu's."""
+    source = MODULE_LEVEL.replace("import tensorflow as tf", "import tensorflow.compat.v1 as tf\nimport numpy as np")
+    source = source.replace(
+        "def input_fn():\n    return tf.data.Dataset.from_tensors(({\"x\": [[1.0]]}, [[0.0]])).repeat().batch(BATCH)",
+        "input_fn = tf1.estimator.inputs.numpy_input_fn({\"x\": np.ones((8, 1))}, np.zeros((8, 1)), batch_size=BATCH,"
+        " num_epochs=None)").replace("import numpy as np", "import numpy as np\nimport tensorflow as tf1")
+    result = migrate_code(source, style="none")
+    assert "est2tpu.numpy_input_fn(" in result.code and "E2T247" not in dict(codes(result))
 
 
 SECOND_ESTIMATOR = '''
