@@ -264,3 +264,18 @@ def test_a_notebook_gets_the_switches_in_the_cell_of_its_imports(tmp_path):
     assert sources[0].endswith('(tpu=os.environ["TPU_NAME"])\n')  # no blank lines left at the cell's end
     assert sources[1] == "BATCH = 8\n"
     assert "cluster=_tpu_cluster_resolver()" in sources[-1] and not any("est2tpu." in s for s in sources)
+
+
+def test_the_names_taken_for_tf1_code_are_all_missing_from_tf2():
+    """A name TF 2 has would call TF 2 code TF 1.x code (and its canned classes TF 1's)."""
+    tf = pytest.importorskip("tensorflow")
+    from est2tpu.codemods.tf1_code import TF1_ONLY
+
+    present = []
+    for name in sorted(TF1_ONLY):
+        obj = tf
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if obj is not None:
+            present.append(name)
+    assert present == []
