@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+import io
+import keyword
+import re
+import tokenize
+from typing import List, Optional, Sequence, Tuple
 
 import libcst as cst
+
+_LAYOUT_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                  tokenize.ENDMARKER}
+_WORD = re.compile(r"[\w'\"]")  # a token's edge that would join the next word
 
 
 def parse_module(code: str) -> cst.Module:
@@ -79,8 +87,21 @@ def params_item(key: str, params: str = "params") -> cst.Subscript:
 
 
 def one_line(node: cst.CSTNode) -> str:
-    """The code of ``node`` without its whitespace (for a message)."""
-    return "".join(cst.Module([]).code_for_node(node).split())
+    """The code of ``node`` on one line, for a message: without its comments and whitespace,
+    but a space where two words would run together (``lambda x:f(x)``, ``x[0] is not None``)."""
+    code = cst.Module([]).code_for_node(node)
+    out: List[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code.strip()).readline):
+            if token.type in _LAYOUT_TOKENS:
+                continue
+            if out and _WORD.match(token.string) and (
+                    _WORD.match(out[-1][-1:]) or (keyword.iskeyword(token.string) and out[-1] in ")]}")):
+                out.append(" ")
+            out.append(token.string)
+    except (tokenize.TokenError, SyntaxError):  # not code on its own: as it is, less its whitespace
+        return "".join(code.split())
+    return "".join(out)
 
 
 def spelled_call(call: cst.Call, api: str) -> str:

@@ -37,3 +37,17 @@ def test_nodes_built_afterwards_are_checked(source):
         pass
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+@pytest.mark.parametrize("code, line", [
+    ("lambda: train_input.input_fn(  # pylint: disable=g-long-lambda\n    {'batch_size': 8})",
+     "lambda:train_input.input_fn({'batch_size':8})"),
+    ("lambda x: f(x)", "lambda x:f(x)"),
+    ("a if not b else c", "a if not b else c"),
+    ("tf.estimator.Estimator(\n    model_fn)", "tf.estimator.Estimator(model_fn)"),
+    ('x["a"] is not None', 'x["a"] is not None'),
+])
+def test_one_line_drops_comments_and_layout_but_keeps_words_apart(code, line):
+    from est2tpu.codemods.syntax import one_line
+
+    assert one_line(cst.parse_expression(code)) == line
