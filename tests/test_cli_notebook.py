@@ -228,6 +228,24 @@ def test_max_file_size_counts_a_notebooks_code_not_its_outputs(tmp_path):
     assert (tmp_path / "code.ipynb").read_text() == long_code
 
 
+def test_a_cell_indented_as_a_whole_is_dedented_as_ipython_does_and_written_back_indented(tmp_path):
+    """IPython takes the first line's indentation off every line that has it (leading_indent)."""
+    train = ["  " + line if line.strip() else "  \n" for line in TRAIN] + ["\n", "print('done')"]
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": train}]
+    nb = json.loads(make_notebook(extra_cells=cells))
+    nb["cells"][5]["source"] = []  # the unindented TRAIN cell: the indented one trains instead
+    write(tmp_path, {"nb.ipynb": json.dumps(nb, indent=1) + "\n"})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 0, result.err
+    new = json.loads((tmp_path / "nb.ipynb").read_text())
+    source = new["cells"][-1]["source"]
+    assert source[0] == "  def input_fn(params):\n" and source[-1] == "print('done')" and source[2] == "  \n"
+    assert any(line.startswith("  estimator = tf.compat.v1.estimator.tpu.TPUEstimator(") for line in source)
+    assert all(line.startswith("  ") or line in ("\n", "print('done')") for line in source), source
+    once = snapshot(tmp_path)
+    assert run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path).code == 0 and snapshot(tmp_path) == once
+
+
 def test_skip_file_and_ignore_in_a_notebook(tmp_path):
     skip = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
                                        "outputs": [], "source": ["# est2tpu: skip-file\n"]}])
@@ -534,7 +552,8 @@ def test_one_percent_line_magic_is_still_a_line():
 def test_automagic_lines_are_masked(line, magic):
     masked = notebook.mask(line + "\nx = 1\n", [0])
     assert (masked.code.split("\n")[0].strip() == "_est2tpu_magic_0_") is magic
-    assert notebook.unmask(masked.code, masked.originals) == line + "\nx = 1\n"
+    source = line + "\nx = 1\n"
+    assert notebook.indented(notebook.unmask(masked.code, masked.originals), source, masked.indent) == source
 
 
 def test_automagic_check_ignores_warnings_setting(recwarn):

@@ -596,14 +596,16 @@ class _Member:
 
         def place(problem: Problem) -> Problem:
             cell, line = joined.locate(problem.line or 1)
-            return Problem(job.display, problem.message, line, problem.col, cell.index + 1 if cell else None)
+            col = joined.column(cell, problem.col) if cell else problem.col
+            return Problem(job.display, problem.message, line, col, cell.index + 1 if cell else None)
 
         def locate(f) -> Diagnostic:
             cell, line = joined.locate(f.line)
             if cell is None:
                 return Diagnostic(job.display, f.line, f.col, f.code, f.message, f.hint, None, 1, 1)
-            file_line, file_col = notebook.file_position(nb, cell, line, f.col)
-            return Diagnostic(job.display, line, f.col, f.code, f.message, f.hint, cell.index + 1,
+            col = joined.column(cell, f.col)
+            file_line, file_col = notebook.file_position(nb, cell, line, col)
+            return Diagnostic(job.display, line, col, f.code, f.message, f.hint, cell.index + 1,
                               file_line, file_col)
 
         self.place, self.locate, self.flags = place, locate, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT

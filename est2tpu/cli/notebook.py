@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import json
 import json.decoder
 import re
@@ -385,6 +386,7 @@ class Masked:
     code: str  # the cell as Python
     originals: Dict[int, str]  # placeholder number -> the line (without its indentation, but a continued line)
     had_newline: bool
+    indent: str = ""  # taken off every line, as IPython does when the cell's first line is indented
 
 
 def mask(source: str, counter: List[int], later: bool = False) -> Optional[Masked]:
@@ -396,6 +398,9 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
     ``from __future__`` import of a later cell imports from ``_est2tpu_future_N_``.
     """
     lines = source.split("\n")
+    indent = _leading_indent(lines)
+    if indent:
+        lines = [line[len(indent):] if line.startswith(indent) else line for line in lines]
     originals: Dict[int, str] = {}
     start = 0
     first = lines[0].strip() if lines else ""
@@ -407,7 +412,7 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
     elif first.startswith("%") and name in CELL_ONLY_MAGICS and any(line.strip() for line in lines[1:]):
         return None  # Datalab's ``%bash`` + body
     kinds = ["magic"] * start + _ipython_lines(lines[start:], later)
-    indent = ""
+    own = ""  # the indentation of the magic line a continued line belongs to
     for i, kind in enumerate(kinds):
         if kind is None:
             continue
@@ -416,17 +421,38 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
         counter[0] += 1
         if kind == "continued":
             originals[number] = line
-            lines[i] = f"{indent}_est2tpu_line_{number}_"
+            lines[i] = f"{own}_est2tpu_line_{number}_"
             continue
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
-        originals[number] = line[len(indent):]
+        own = line[: len(line) - len(line.lstrip(" \t"))]
+        originals[number] = line[len(own):]
         if kind == "magic":
-            lines[i] = f"{indent}_est2tpu_magic_{number}_"
+            lines[i] = f"{own}_est2tpu_magic_{number}_"
         else:
-            lines[i] = indent + _FUTURE.sub(f"from _est2tpu_future_{number}_ import", line[len(indent):], 1)
+            lines[i] = own + _FUTURE.sub(f"from _est2tpu_future_{number}_ import", line[len(own):], 1)
     code = "\n".join(lines)
     had_newline = code.endswith("\n")
-    return Masked(code, originals, had_newline)
+    return Masked(code, originals, had_newline, indent)
+
+
+def _leading_indent(lines: List[str]) -> str:
+    """The indentation of the cell's first line that is not blank: IPython takes it off each
+    line that starts with it before running the cell (``leading_indent``)."""
+    first = next((line for line in lines if line.strip()), "")
+    return first[: len(first) - len(first.lstrip(" \t"))]
+
+
+def indented(source: str, original: str, indent: str) -> str:
+    """The migrated ``source`` of a cell IPython dedented by ``indent``, as the cell writes it:
+    the lines kept from ``original`` as they were there, the new ones indented."""
+    if not indent:
+        return source
+    old = original.split("\n")
+    new = source.split("\n")
+    out: List[str] = []
+    dedented = [line[len(indent):] if line.startswith(indent) else line for line in old]
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, dedented, new, autojunk=False).get_opcodes():
+        out.extend(old[i1:i2] if tag == "equal" else (indent + line if line.strip() else line for line in new[j1:j2]))
+    return "\n".join(out)
 
 
 def unmask(code: str, originals: Dict[int, str]) -> str:
@@ -456,6 +482,11 @@ class Joined:
     cells: List[Cell]  # the code cells that were joined, in order
     masks: List[Masked]
     starts: List[int]  # 1-based line of each cell's first line in ``code``
+
+    def column(self, cell: Cell, col: Optional[int]) -> Optional[int]:
+        """A column of the joined module, in ``cell``'s own source."""
+        masked = self.masks[self.cells.index(cell)]
+        return col + len(masked.indent) if col is not None and masked.indent else col
 
     def locate(self, line: int) -> Tuple[Optional[Cell], int]:
         """(cell, line in that cell) for a line of the joined module."""
@@ -510,7 +541,7 @@ def split(joined: Joined, code: str) -> Dict[int, str]:
     for cell, masked, piece in zip(joined.cells, joined.masks, pieces):
         if not masked.had_newline and piece.endswith("\n"):
             piece = piece[:-1]
-        source = unmask(piece, masked.originals)
+        source = indented(unmask(piece, masked.originals), cell.source, masked.indent)
         if source != cell.source:
             changed[cell.index] = source
     return changed
