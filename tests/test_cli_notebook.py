@@ -246,6 +246,14 @@ def test_a_cell_indented_as_a_whole_is_dedented_as_ipython_does_and_written_back
     assert run_cli("migrate", "--check", "nb.ipynb", cwd=tmp_path).code == 0 and snapshot(tmp_path) == once
 
 
+def test_an_error_in_an_indented_cell_is_placed_in_the_cell_as_written(tmp_path):
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": ["    x = 1\n", "    y = = 2"]}]
+    write(tmp_path, {"nb.ipynb": make_notebook(extra_cells=cells)})
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 2 and "nb.ipynb:cell 7:2:9: error: syntax error" in result.err, result.err
+
+
 def test_skip_file_and_ignore_in_a_notebook(tmp_path):
     skip = make_notebook(extra_cells=[{"cell_type": "code", "execution_count": None, "metadata": {},
                                        "outputs": [], "source": ["# est2tpu: skip-file\n"]}])
