@@ -398,9 +398,8 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
     ``from __future__`` import of a later cell imports from ``_est2tpu_future_N_``.
     """
     lines = source.split("\n")
-    indent = _leading_indent(lines)
-    if indent:
-        lines = [line[len(indent):] if line.startswith(indent) else line for line in lines]
+    indent = _indentation(next((line for line in lines if line.strip()), ""))
+    lines = _dedented(lines, indent)
     originals: Dict[int, str] = {}
     start = 0
     first = lines[0].strip() if lines else ""
@@ -423,7 +422,7 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
             originals[number] = line
             lines[i] = f"{own}_est2tpu_line_{number}_"
             continue
-        own = line[: len(line) - len(line.lstrip(" \t"))]
+        own = _indentation(line)
         originals[number] = line[len(own):]
         if kind == "magic":
             lines[i] = f"{own}_est2tpu_magic_{number}_"
@@ -434,23 +433,26 @@ def mask(source: str, counter: List[int], later: bool = False) -> Optional[Maske
     return Masked(code, originals, had_newline, indent)
 
 
-def _leading_indent(lines: List[str]) -> str:
-    """The indentation of the cell's first line that is not blank: IPython takes it off each
-    line that starts with it before running the cell (``leading_indent``)."""
-    first = next((line for line in lines if line.strip()), "")
-    return first[: len(first) - len(first.lstrip(" \t"))]
+def _indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _dedented(lines: List[str], indent: str) -> List[str]:
+    """``lines`` with ``indent`` taken off each that starts with it, as IPython runs a cell
+    whose first line that is not blank is so indented (``leading_indent``)."""
+    return [line[len(indent):] if indent and line.startswith(indent) else line for line in lines]
 
 
 def indented(source: str, original: str, indent: str) -> str:
-    """The migrated ``source`` of a cell IPython dedented by ``indent``, as the cell writes it:
-    the lines kept from ``original`` as they were there, the new ones indented."""
+    """The migrated ``source`` of a cell dedented by ``indent`` (:func:`_dedented`), as the
+    cell writes it: the lines kept from ``original`` as they were there, the new ones indented."""
     if not indent:
         return source
     old = original.split("\n")
     new = source.split("\n")
     out: List[str] = []
-    dedented = [line[len(indent):] if line.startswith(indent) else line for line in old]
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, dedented, new, autojunk=False).get_opcodes():
+    matcher = difflib.SequenceMatcher(None, _dedented(old, indent), new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         out.extend(old[i1:i2] if tag == "equal" else (indent + line if line.strip() else line for line in new[j1:j2]))
     return "\n".join(out)
 
