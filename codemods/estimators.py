@@ -51,6 +51,7 @@ TRAIN_OP_APIS = {
 }
 #: Estimator method -> the mode its input_fn (first argument or ``input_fn=``) runs in.
 USES = {"train": "train", "evaluate": "eval", "predict": "predict"}
+TRAIN_AND_EVALUATE = "tf.estimator.train_and_evaluate"
 SPEC_USES = {"tf.estimator.TrainSpec": "train", "tf.estimator.EvalSpec": "eval"}
 RUN_CONFIG_APIS = {"tf.estimator.RunConfig", "tf.estimator.tpu.RunConfig", "tf.contrib.tpu.RunConfig"}
 
@@ -526,7 +527,24 @@ class EstimatorIndex:
                 return [site for e in listed.elements for site in self.sites_for(e.value, scope)]
             if isinstance(listed, cst.ListComp):
                 return self.sites_for(listed.elt, scope)
-        return self._built(receiver, scope)
+        return self._built(receiver, scope) or self._passed_in(receiver, scope)
+
+    def _passed_in(self, receiver: cst.BaseExpression, scope, depth: int = 0) -> List[EstimatorSite]:
+        """The Estimators the calls of ``scope``, in the program, pass as its parameter
+        ``receiver`` (``def run(estimator, args): ...train_and_evaluate(estimator, ...)``,
+        called ``run(model.create(...), args)``), when the def binds that name nowhere else."""
+        if not isinstance(receiver, cst.Name) or not isinstance(scope, cst.FunctionDef) or not self.owns(scope) \
+                or receiver.value not in param_names(scope) or (scope, receiver.value) in self._c.history \
+                or depth > 4:
+            return []
+        found: List[EstimatorSite] = []
+        for call in self.callers(scope):
+            value = bound_argument(call, scope, receiver.value)
+            if value is not None:
+                index = self.index_of_node(call)
+                caller = index.enclosing_def(call)
+                found.extend(index.sites_for(value, caller) or index._passed_in(value, caller, depth + 1))
+        return [site for i, site in enumerate(found) if all(site is not s for s in found[:i])]
 
     def _branch_values(self, receiver: cst.BaseExpression, scope) -> List[cst.BaseExpression]:
         """The calls a local name of ``scope`` is assigned in its statements, when there are
@@ -624,10 +642,13 @@ class EstimatorIndex:
             beside = [site for site in self.estimators if site.scope is scope]
             built = [site for site in self._factory_built(scope) if all(site is not b for b in beside)]
             mode = SPEC_USES[api]
-            sites = beside + built if len(beside) == 1 or (built and not beside) else [self.sole_estimator]
+            given = [] if beside or built else self._trained_here(scope)
+            sites = beside + built if len(beside) == 1 or (built and not beside) else given or [self.sole_estimator]
         else:
             mode = USES[call.func.attr.value]
             sites = self.sites_for(call.func.value, scope)
+            if not sites and self.program is not None and (self.program.imported(self, call.func.value) or ())[1:] == ("",):
+                return  # evaluation.evaluate(...): a function of a module of the program
             if not sites:
                 if find_arg(call, "input_fn") is None or self._other_api(call.func.value, scope):
                     return  # not an Estimator's method, or a canned estimator's (reported as such)
@@ -644,6 +665,15 @@ class EstimatorIndex:
         for site in filter(None, sites):
             use.site = use.site or site
             site.uses.append(use)
+
+    def _trained_here(self, scope) -> List[EstimatorSite]:
+        """The Estimators the ``train_and_evaluate`` calls of ``scope`` (a def) are given."""
+        found = []
+        for call, api, where in self._c.api_calls if isinstance(scope, cst.FunctionDef) else ():
+            arg = find_arg(call, "estimator", 0) if api == TRAIN_AND_EVALUATE and where is scope else None
+            if arg is not None:
+                found.extend(self.sites_for(arg.value, scope))
+        return found
 
     def _factory_built(self, scope) -> List[EstimatorSite]:
         """The Estimators the calls of factory functions assigned to local names of ``scope``

@@ -163,7 +163,9 @@ def constant_key(node: cst.Subscript) -> Optional[str]:
 
 
 def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Optional[cst.Arg]:
-    """The argument bound to ``keyword``, given by name or at ``position``."""
+    """The argument bound to ``keyword``, given by name or at ``position`` (by name first:
+    ``f(x, input_fn=g)`` binds g, whatever ``position``)."""
+    at = None
     for index, arg in enumerate(call.args):
         if arg.keyword is not None:
             if arg.keyword.value == keyword:
@@ -171,8 +173,8 @@ def find_arg(call: cst.Call, keyword: str, position: Optional[int] = None) -> Op
         elif arg.star:
             position = None  # *args: the positions after it are not known
         elif position is not None and index == position:
-            return arg
-    return None
+            at = arg
+    return at
 
 
 def replace_arg(call: cst.Call, keyword: str, position: Optional[int], value: cst.BaseExpression) -> cst.Call:

@@ -19,6 +19,7 @@ NAMES = sorted(p.name for p in PACKAGES.iterdir() if p.is_dir() and not p.name.e
 #: How each package runs (from its root, MODEL_DIR replaced); it prints its numbers as JSON.
 RUN = {
     "estimator_factory": ["-m", "trainer.task", "--job-dir", "MODEL_DIR"],
+    "estimator_parameter": ["-m", "trainer.task", "--model-dir", "MODEL_DIR"],
     "factory_inputs": ["-m", "trainer.task", "--model-dir", "MODEL_DIR"],
     "relative_imports": ["-m", "trainer.task", "MODEL_DIR"],
     "script_imports": ["trainer/task.py", "--model-dir", "MODEL_DIR"],  # `import inputs` beside it

@@ -4,6 +4,8 @@ that converts, and a function outside the program is named with where it comes f
 
 import textwrap
 
+import pytest
+
 from est2tpu.codemods.migrate import migrate_code, migrate_program
 from est2tpu.codemods.program import Source
 
@@ -245,6 +247,88 @@ def test_specs_beside_a_factory_call_in_another_module_are_that_estimators():
     assert 'lambda params: model.input_fn(params["batch_size"])' in task_out
     assert not {f.code for r in migrate_program(program) for f in r.findings} & {"E2T218", "E2T221", "E2T250"}
 
+
+
+RUNNERS = {
+    "train_and_evaluate": textwrap.dedent("""\
+        def run(estimator, steps):
+            train_spec = tf.estimator.TrainSpec(input_fn=lambda: model.input_fn(16), max_steps=steps)
+            eval_spec = tf.estimator.EvalSpec(input_fn=lambda: model.input_fn(16), steps=2)
+            tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        """),
+    "train": textwrap.dedent("""\
+        def run(estimator, steps):
+            estimator.train(input_fn=lambda: model.input_fn(16), max_steps=steps)
+            estimator.evaluate(input_fn=lambda: model.input_fn(16), steps=2)
+        """),
+}
+
+
+def _runner_program(runner: str, task: str):
+    runner = "import tensorflow as tf\n\nfrom . import model\n\n\n" + runner
+    return [Source(FACTORY_MODEL, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+            Source(runner, (("/p", "trainer.runner"),), "/p/trainer/runner.py"),
+            Source(textwrap.dedent(task), (("/p", "trainer.task"),), "/p/trainer/task.py")]
+
+
+@pytest.mark.parametrize("how", sorted(RUNNERS))
+@pytest.mark.parametrize("passed", ["runner.run(model.make_estimator(job_dir), 10)",
+                                    "estimator = model.make_estimator(job_dir)\n    runner.run(estimator, steps=10)"])
+def test_an_estimator_passed_to_a_def_of_another_module_is_trained_there(how, passed):
+    """runner.run(estimator, steps) trains whatever estimator it is given, and task.py gives
+    it the one model.make_estimator builds: run's input_fns are that estimator's, so the
+    program migrates (not "trained nowhere" and "built elsewhere")."""
+    task = f"from . import model, runner\n\n\ndef main(job_dir):\n    {passed}\n"
+    results = migrate_program(_runner_program(RUNNERS[how], task))
+    model_out, runner_out, _ = (r.code for r in results)
+    assert "estimator.tpu.TPUEstimator(" in model_out and "train_batch_size=16" in model_out
+    assert "eval_batch_size=16" in model_out
+    assert runner_out.count('lambda params: model.input_fn(params["batch_size"])') == 2
+    assert not {f.code for r in results for f in r.findings} & {"E2T218", "E2T221", "E2T250"}
+
+
+@pytest.mark.parametrize("runner", [
+    RUNNERS["train_and_evaluate"].replace("tf.estimator.train_and_evaluate(estimator",
+                                          "estimator = wrapped(estimator)\n    tf.estimator.train_and_evaluate(estimator"),
+    RUNNERS["train"],  # called by nobody
+])
+def test_an_estimator_parameter_that_nothing_traces_to_an_estimator_keeps_it_as_it_was(runner):
+    """The def binds the parameter again, or no call of it passes an estimator: its
+    input_fns are of an estimator built elsewhere, and the one of model.py trains nowhere."""
+    task = "from . import model, runner\n\n\ndef main(job_dir):\n    runner.run(model.make_estimator(job_dir), 10)\n"
+    if "wrapped" not in runner:
+        task = task.replace("runner.run(", "print(")
+    program = _runner_program(runner, task)
+    results = migrate_program(program)
+    assert not any(r.error for r in results)
+    assert [r.code for r in results] == [s.code for s in program]
+    codes = {f.code for r in results for f in r.findings}
+    assert {"E2T221", "E2T250"} <= codes
+
+
+def test_a_function_of_a_module_of_the_program_named_like_an_estimator_method_is_not_a_use():
+    """``evaluation.evaluate(estimator, input_fn=...)`` calls a def of evaluation.py: not an
+    Estimator's evaluate (no "evaluate() without steps" there, nor the estimator taken for its
+    input_fn), while the def's own ``estimator.evaluate`` is the estimator's."""
+    evaluation = textwrap.dedent('''\
+        def evaluate(estimator, input_fn):
+            return estimator.evaluate(input_fn=input_fn, steps=2)
+        ''')
+    task = textwrap.dedent('''\
+        import tensorflow as tf
+
+        from . import evaluation, model
+
+
+        def main(model_dir):
+            estimator = model.make_estimator(model_dir)
+            return evaluation.evaluate(estimator, input_fn=lambda: model.input_fn(16))
+        ''')
+    results = migrate_program([Source(FACTORY_MODEL, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+                               Source(evaluation, (("/p", "trainer.evaluation"),), "/p/trainer/evaluation.py"),
+                               Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")])
+    assert not [f for f in results[2].findings if f.line == 8]
+    assert "E2T203" not in {f.code for r in results for f in r.findings}
 
 EXPORTED = textwrap.dedent('''\
     import tensorflow as tf
