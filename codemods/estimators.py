@@ -437,6 +437,11 @@ class EstimatorIndex:
             owner = self.classes.get(expr.func.value) if isinstance(expr.func, cst.Name) else None
             if owner is not None and self.function_named(expr.func.value, scope) is None:  # Model(...)
                 return self._method(owner, "__call__")
+            found = self.program.imported(self, expr.func) if self.program is not None else None
+            there, name = found or (self, "")
+            owner = there.classes.get(name) if there is not self else None
+            if owner is not None and there.parent_of.get(owner) is there.module:  # model.Model(...): a class of another module
+                return there._method(owner, "__call__")
             return self._resolve_call(expr, scope, depth)[1]
         return None
 

@@ -306,6 +306,44 @@ def test_an_estimator_parameter_that_nothing_traces_to_an_estimator_keeps_it_as_
     assert {"E2T221", "E2T250"} <= codes
 
 
+def test_a_model_fn_that_is_an_instance_of_a_class_of_another_module_is_resolved():
+    """``Estimator(model.Model(4))``: the model_fn is Model.__call__, in model.py, which
+    gains params (as a model_fn class of the estimator's own module does)."""
+    model = textwrap.dedent('''\
+        import tensorflow as tf
+
+
+        class Model:
+            def __init__(self, units):
+                self.units = units
+
+            def __call__(self, features, labels, mode):
+                loss = tf.reduce_sum(tf.compat.v1.layers.dense(features, self.units))
+                train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+                return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def input_fn():
+            return tf.data.Dataset.range(64).map(lambda x: (tf.cast([x], tf.float32), x)).repeat().batch(16)
+        ''')
+    task = textwrap.dedent('''\
+        import tensorflow as tf
+
+        from . import model
+
+
+        def main(model_dir):
+            estimator = tf.estimator.Estimator(model.Model(4), model_dir=model_dir)
+            estimator.train(input_fn=model.input_fn, max_steps=10)
+        ''')
+    results = migrate_program([Source(model, (("/p", "trainer.model"),), "/p/trainer/model.py"),
+                               Source(task, (("/p", "trainer.task"),), "/p/trainer/task.py")])
+    model_out, task_out = (r.code for r in results)
+    assert "    def __call__(self, features, labels, mode, params):" in model_out
+    assert "TPUEstimatorSpec(" in model_out and "TPUEstimator(" in task_out
+    assert not {f.code for r in results for f in r.findings} & {"E2T212", "E2T250"}
+
+
 def test_a_function_of_a_module_of_the_program_named_like_an_estimator_method_is_not_a_use():
     """``evaluation.evaluate(estimator, input_fn=...)`` calls a def of evaluation.py: not an
     Estimator's evaluate (no "evaluate() without steps" there, nor the estimator taken for its
