@@ -643,12 +643,15 @@ class EstimatorIndex:
         api = self.imports.api(call.func)
         if api in SPEC_USES:
             # a TrainSpec/EvalSpec names no estimator: the one built beside it and those a factory
-            # builds into a name of the same scope (another module's), else the module's only one
+            # builds into a name of the same scope (another module's), else those train_and_evaluate
+            # is given there, else the module's only one
             beside = [site for site in self.estimators if site.scope is scope]
             built = [site for site in self._factory_built(scope) if all(site is not b for b in beside)]
             mode = SPEC_USES[api]
-            given = [] if beside or built else self._trained_here(scope)
-            sites = beside + built if len(beside) == 1 or (built and not beside) else given or [self.sole_estimator]
+            if len(beside) == 1 or (built and not beside):
+                sites = beside + built
+            else:
+                sites = self._trained_here(scope) or [self.sole_estimator]
         else:
             mode = USES[call.func.attr.value]
             sites = self.sites_for(call.func.value, scope)
