@@ -675,9 +675,9 @@ class EstimatorIndex:
             site.uses.append(use)
 
     def _trained_here(self, scope) -> List[EstimatorSite]:
-        """The Estimators the ``train_and_evaluate`` calls of ``scope`` (a def) are given."""
+        """The Estimators the ``train_and_evaluate`` calls of ``scope`` (a def, or the module) are given."""
         found = []
-        for call, api, where in self._c.api_calls if isinstance(scope, cst.FunctionDef) else ():
+        for call, api, where in self._c.api_calls:
             arg = find_arg(call, "estimator", 0) if api == TRAIN_AND_EVALUATE and where is scope else None
             if arg is not None:
                 found.extend(self.sites_for(arg.value, scope))
@@ -896,11 +896,18 @@ class EstimatorIndex:
         for name in names_in(expr):
             if name in self.imports.aliases or hasattr(builtins, name):
                 continue
+            if name in self.module_classes:  # class FLAGS: ...; FLAGS.batch_size = 200
+                continue
             if not any((owner, name) in self._c.assigned or (owner, name) in self._c.unpacked
                        or self.function_named(name, owner) is not None
                        or (owner is not None and name in param_names(owner)) for owner in self.scopes(scope)):
                 return False
         return True
+
+    @functools.cached_property
+    def module_classes(self) -> Set[str]:
+        """The names of the classes the module defines at its top level."""
+        return {stmt.name.value for stmt in self.module.body if isinstance(stmt, cst.ClassDef)}
 
     def input_fn_plans(self) -> Iterator[Tuple[InputFnUse, InputFnPlan]]:
         """The input_fns to rewrite: those of every use, in the program, of an estimator the

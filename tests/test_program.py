@@ -368,6 +368,43 @@ def test_a_function_of_a_module_of_the_program_named_like_an_estimator_method_is
     assert not [f for f in results[2].findings if f.line == 8]
     assert "E2T203" not in {f.code for r in results for f in r.findings}
 
+
+def test_specs_at_module_level_beside_two_estimators_are_those_of_the_one_train_and_evaluate_is_given():
+    """A notebook's style: two estimators at module level, the specs and train_and_evaluate
+    beside them, the batch size an attribute of a class used as a namespace."""
+    code = textwrap.dedent('''\
+        import tensorflow as tf
+
+
+        class FLAGS:
+            pass
+
+
+        FLAGS.batch_size = 16
+
+
+        def model_fn(features, labels, mode):
+            loss = tf.reduce_sum(features)
+            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def input_fn(batch_size):
+            return tf.data.Dataset.range(64).repeat().batch(batch_size)
+
+
+        estimator = tf.estimator.Estimator(model_fn, model_dir="a")
+        train_spec = tf.estimator.TrainSpec(input_fn=lambda: input_fn(FLAGS.batch_size), max_steps=10)
+        eval_spec = tf.estimator.EvalSpec(input_fn=lambda: input_fn(FLAGS.batch_size), steps=2)
+        tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        exported = tf.estimator.LinearRegressor([tf.feature_column.numeric_column("x")], model_dir="a")
+        exported.export_saved_model("out", lambda: None)
+        ''')
+    result = migrate_code(code)
+    assert "train_batch_size=FLAGS.batch_size" in result.code and "eval_batch_size=FLAGS.batch_size" in result.code
+    assert 'lambda params: input_fn(params["batch_size"])' in result.code
+    assert not {f.code for f in result.findings} & {"E2T218", "E2T221", "E2T250"}
+
 EXPORTED = textwrap.dedent('''\
     import tensorflow as tf
 
