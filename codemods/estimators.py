@@ -11,11 +11,11 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
-from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from .names import ImportTable, NameReads, dotted, local_bindings, names_in, unpacked
+from .names import ImportTable, NameReads, dotted, local_bindings, names_in, simple_statements, unpacked
 from .syntax import dotted_expr, find_arg, param_names
 from .walk import ValueNames, Visitor
 
@@ -904,6 +904,38 @@ class EstimatorIndex:
                 return False
         return True
 
+    def same_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
+        """Whether each name ``expr`` reads, read in ``scope``, is the variable it is where ``expr``
+        is: ``args.batch_size`` of ``def run(estimator, args)`` is not ``build(args)``'s ``args``.
+        A name of a node made elsewhere (another module's, spelled here) is module-level here."""
+        index = self._index_of(scope)
+        if index is not self:
+            return index.same_at(expr, scope)
+        for name in _NameNodes().walked(expr).found:
+            where = self.enclosing_def(name) if name in self.parent_of else None
+            here, there = self._binder(name.value, where), self._binder(name.value, scope)
+            if here is not there and not self._same_self(name.value, here, there):
+                return False
+        return True
+
+    def _same_self(self, name: str, *methods: Optional[cst.FunctionDef]) -> bool:
+        """Whether ``name`` is the first parameter (``self``) of methods of one class."""
+        classes = {self.parent_of.get(self.parent_of.get(fn)) if fn is not None and param_names(fn)[:1] == [name]
+                   else None for fn in methods}
+        return len(classes) == 1 and isinstance(classes.pop(), cst.ClassDef)
+
+    def _binder(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
+        """The innermost def from ``scope`` out that binds ``name`` (None: the module's)."""
+        for owner in self.scopes(scope):
+            if owner is None or name in _declared(owner, cst.Global):
+                return None
+            if name in _declared(owner, cst.Nonlocal):
+                continue
+            if (owner, name) in self._c.assigned or (owner, name) in self._c.unpacked or name in param_names(owner) \
+                    or any(self.parents.get(fn) is owner for fn in self.functions_by_name.get(name, ())):
+                return owner
+        return None
+
     @functools.cached_property
     def module_classes(self) -> Set[str]:
         """The names of the classes the module defines at its top level."""
@@ -1197,6 +1229,23 @@ class _Touched(Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.names.add(node.value.value)
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(fn: cst.FunctionDef, kind: type) -> FrozenSet[str]:
+    """The names ``fn``'s own statements declare ``global`` (or ``nonlocal``)."""
+    return frozenset(alias.name.value for line in simple_statements(fn.body) for small in line.body
+                     if isinstance(small, kind) for alias in small.names)
+
+
+class _NameNodes(ValueNames):
+    """The ``Name`` nodes where a name is a value."""
+
+    def __init__(self) -> None:
+        self.found: List[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.append(node)
 
 
 class _Reads(ValueNames):

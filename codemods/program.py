@@ -386,7 +386,8 @@ class Program:
         found = {}
         for keyword, size in needed.items():
             there = self.spelled_at(size, caller)
-            if there is not None and caller.available_at(there, scope) and self.rebound_elsewhere(size) is None:
+            if there is not None and caller.available_at(there, scope) and caller.same_at(there, scope) \
+                    and self.rebound_elsewhere(size) is None:
                 found[keyword] = (call, there)
         return found
 

@@ -200,7 +200,7 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
         rebound = codemod.program.rebound_elsewhere(sizes[0]) if size is not None and codemod.program else None
         if rebound is not None:  # the input_fns may have used the first value, the estimator the next
             size, why = None, f": {_code(sizes[0])} is set again at {rebound}"
-        if size is not None and not codemod.index.available_at(size, site.scope):
+        if size is not None and not (codemod.index.available_at(size, site.scope) and codemod.index.same_at(size, site.scope)):
             size, why = None, f": {_code(size)} is not known where the estimator is built"
         spelled = [_code(s) for s in sizes]
         for use, other in zip(uses, spelled):

@@ -405,6 +405,40 @@ def test_specs_at_module_level_beside_two_estimators_are_those_of_the_one_train_
     assert 'lambda params: input_fn(params["batch_size"])' in result.code
     assert not {f.code for f in result.findings} & {"E2T218", "E2T221", "E2T250"}
 
+
+def test_a_batch_size_read_through_another_defs_parameter_is_not_that_of_the_estimators_def():
+    """run's ``args`` is not build's (main passes build another object): the batch size cannot
+    be written where the estimator is built, so nothing changes and E2T218 says why."""
+    code = textwrap.dedent('''\
+        import tensorflow as tf
+
+
+        def model_fn(features, labels, mode):
+            loss = tf.reduce_sum(features)
+            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def input_fn(batch_size):
+            return tf.data.Dataset.range(64).repeat().batch(batch_size)
+
+
+        def build(args):
+            return tf.estimator.Estimator(model_fn, model_dir=args.model_dir)
+
+
+        def run(estimator, args):
+            estimator.train(input_fn=lambda: input_fn(args.batch_size), steps=10)
+
+
+        def main(args, other):
+            run(build(other), args)
+        ''')
+    result = migrate_code(code)
+    assert result.code == code
+    assert [f.message for f in result.findings if f.code == "E2T218"] == [
+        "batch size of an input_fn not found (train_batch_size): args.batch_size is not known where the estimator is built"]
+
 EXPORTED = textwrap.dedent('''\
     import tensorflow as tf
 
