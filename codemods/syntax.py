@@ -226,6 +226,15 @@ def add_args(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
             separator = _without_comments(cst.Comma(whitespace_after=call.whitespace_before_args))
         trailing = last.comma
         args[-1] = last.with_changes(comma=separator)
+        closing = last.whitespace_after_arg
+        if isinstance(closing, cst.ParenthesizedWhitespace):  # `last  # note\n)`: the line break stays last...
+            args[-1] = args[-1].with_changes(whitespace_after_arg=cst.SimpleWhitespace(""))
+            after = separator.whitespace_after
+            if isinstance(after, cst.ParenthesizedWhitespace):  # ...and the note stays on last's line
+                args[-1] = args[-1].with_changes(comma=separator.with_changes(
+                    whitespace_after=after.with_changes(first_line=closing.first_line)))
+                closing = closing.with_changes(first_line=cst.TrailingWhitespace(newline=closing.first_line.newline))
+            new = [*new[:-1], new[-1].with_changes(whitespace_after_arg=closing)]
     added = [arg.with_changes(comma=separator) for arg in new[:-1]]
     added.append(new[-1].with_changes(comma=trailing))
     return call.with_changes(args=args + added)

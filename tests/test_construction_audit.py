@@ -165,3 +165,35 @@ def test_an_estimator_built_in_either_branch_of_a_conditional_gets_its_uses():
     assert result.code.count("use_tpu=est2tpu.use_tpu(), train_batch_size=8)") == 2
     assert 'est.train(input_fn=lambda params: make_ds(params["batch_size"]), steps=2)' in result.code
     assert not result.findings
+
+
+def test_arguments_added_after_a_last_one_on_its_own_line_keep_the_closing_parenthesis_on_its_own():
+    """Two-space code (not black's, so not laid out again): the new keywords come one per
+    line like the others, ``)`` stays alone on the last line, and the comment on the line
+    of the old last argument stays there."""
+    result = migrate_code(textwrap.dedent('''\
+        import tensorflow as tf
+
+        def model_fn(features, labels, mode):
+          loss = tf.reduce_sum(features)
+          train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+          return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+        def input_fn():
+          return tf.data.Dataset.range(64).repeat().batch(16)
+
+        run_config = tf.estimator.RunConfig(
+          tf_random_seed=1,
+          model_dir="m"  # a note on the last line
+        )
+        est = tf.estimator.Estimator(model_fn, config=run_config)
+        est.train(input_fn, max_steps=10)
+        '''))
+    assert textwrap.dedent('''\
+        run_config = tf.compat.v1.estimator.tpu.RunConfig(
+          tf_random_seed=1,
+          model_dir="m",  # a note on the last line
+          cluster=est2tpu.tpu_cluster_resolver(),
+          tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=100)
+        )
+        ''') in result.code
