@@ -1060,6 +1060,42 @@ class EstimatorIndex:
         receivers = {id(call.func.value) for call in exports} | {id(target)}
         return all(id(read) in receivers for read in _Reads(target.value).walked(self.module).found)
 
+    def kept_here(self, site: EstimatorSite) -> bool:
+        """Whether no code but this module's own estimator calls can run the site's estimator:
+        built at module level into one name that is read only as the receiver of estimator
+        methods (not returned, stored or passed on), in a module that cannot be imported (a
+        notebook)."""
+        unit = self.program.unit_of(self) if self.program is not None else None
+        if site.scope is not None or not self.owns(site.call) or (unit is not None and unit.source.names):
+            return False
+        bound = self.parent_of.get(site.call)
+        if not (isinstance(bound, cst.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0].target, cst.Name)):
+            return False
+        target = bound.targets[0].target
+        return all(isinstance(self.parent_of.get(read), cst.AssignTarget) or self._only_run(read)
+                   for read in _Reads(target.value).walked(self.module).found)  # bound again, or run
+
+    def _only_run(self, read: cst.Name, depth: int = 0) -> bool:
+        """Whether this read of an estimator's name only runs it: the receiver of a train,
+        evaluate, predict or export call, the estimator train_and_evaluate is given, or passed
+        to a def of this module that only runs the parameter it binds (``print_rmse(model)``)."""
+        receivers = {id(call.func.value) for call in [use.call for use in self.uses] + [c for c, _ in self.exports]
+                     if isinstance(call.func, cst.Attribute)}
+        if id(read) in receivers:
+            return True
+        arg = self.parent_of.get(read)
+        call = self.parent_of.get(arg) if isinstance(arg, cst.Arg) else None
+        if not isinstance(call, cst.Call):
+            return False
+        if self.imports.api(call.func) == TRAIN_AND_EVALUATE:
+            return find_arg(call, "estimator", 0) is arg
+        fn = self.resolve_function(call.func, self.enclosing_def(call))
+        if depth or not isinstance(fn, cst.FunctionDef) or not self.owns(fn):
+            return False
+        name = next((p for p in param_names(fn) if bound_arg(call, fn, p) is arg), None)
+        return name is not None and (fn, name) not in self._c.history and all(
+            self._only_run(inner, depth + 1) for inner in _Reads(name).walked(fn.body).found)  # not bound again there
+
     def spec_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         """The functions returning an EstimatorSpec that ``fn`` calls (directly, or through
         such a function), in any module of the program."""

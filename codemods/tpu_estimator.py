@@ -179,6 +179,7 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
         return []  # left as it is (the program's other path, or only exported): nothing to lift or miss
     args = []
     given = codemod.program.factory_batch_sizes(site) if codemod.program is not None else {}
+    untrained = False  # trained nowhere: TPUEstimator still needs a train batch size
     for mode, keyword in BATCH_KEYWORDS.items():
         uses = [u for u in site.uses if u.mode == mode and u.plan is not None]
         if not uses:
@@ -187,9 +188,7 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
                     and codemod.index.available_at(from_params, site.scope):
                 args.append(kwarg(keyword, from_params))
             elif mode == "train" and unused:
-                codemod.report(site.call, NO_BATCH_SIZE.code,
-                               f"{NO_BATCH_SIZE.title} ({keyword}): the estimator is trained nowhere in the program",
-                               "migrate it with the code that trains it")
+                untrained = True
             continue
         sizes = [from_params if use.plan.from_params else use.plan.batch for use in uses]
         size, why = sizes[0], ""
@@ -222,6 +221,18 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
             continue
         args.append(kwarg(keyword, size))
         _check_cores(codemod, site, keyword, size)
+    if untrained:
+        # Only evaluated or predicted with, and held where nothing else can train it: any batch
+        # size it runs with will do (training is the only mode that reads this one).
+        held = codemod.index.kept_here(site)
+        size = next((arg.value for arg in args if held and arg.keyword.value in ("eval_batch_size", "predict_batch_size")),
+                    None)
+        if size is not None:
+            args.insert(0, kwarg(BATCH_KEYWORDS["train"], size))
+        else:
+            codemod.report(site.call, NO_BATCH_SIZE.code,
+                           f"{NO_BATCH_SIZE.title} (train_batch_size): the estimator is trained nowhere in the program",
+                           "migrate it with the code that trains it")
     return args
 
 

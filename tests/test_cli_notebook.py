@@ -525,6 +525,43 @@ def test_a_notebook_redefining_its_input_fn_runs_the_same_after_migration(tmp_pa
     assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
 
 
+#: Train in one cell; in a later one, a new estimator on the same model_dir only evaluates
+#: (the checkpoint restored) with a bigger batch.
+RESTORED = RERUN[:4] + [
+    ["restored = tf.estimator.Estimator(model_fn, model_dir=MODEL_DIR)\n",
+     "result = restored.evaluate(lambda: tf.data.Dataset.from_tensor_slices(\n",
+     "    (np.ones((16, 1), np.float32), 3 * np.ones((16, 1), np.float32))).batch(16), steps=1)\n"],
+]
+
+
+def test_an_estimator_a_notebook_only_evaluates_runs_its_eval_batch_size_as_its_train_one(tmp_path, monkeypatch):
+    """A TPUEstimator needs a train batch size even when it never trains: one a notebook
+    only evaluates, whose name nothing else reads, gets its eval batch size (before, E2T218
+    "trained nowhere" kept the whole notebook as it was), and evaluates the trained
+    checkpoint to the same loss."""
+    pytest.importorskip("tensorflow")
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    original = [list(cell) for cell in RESTORED]
+    migrated = _migrated_cells(tmp_path, _notebook_of(*(_code_cell(*cell) for cell in RESTORED)))
+    assert "train_batch_size=16, eval_batch_size=16" in "".join(migrated[4])
+    losses = []
+    for name, cells in (("before", original), ("after", migrated)):
+        scope = {"MODEL_DIR": str(tmp_path / name)}
+        exec(compile("".join("".join(cell) for cell in cells), f"{name}.ipynb", "exec"), scope)
+        losses.append(scope["result"]["loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
+
+
+@pytest.mark.parametrize("escape", ["kept = [restored]\n", "print(restored.model_dir)\n"])
+def test_an_estimator_a_notebook_only_evaluates_but_hands_on_is_still_trained_nowhere(tmp_path, escape):
+    """Stored, or read otherwise: something else may train it, so it stays (E2T218)."""
+    cells = RESTORED + [[escape]]
+    text = _notebook_of(*(_code_cell(*cell) for cell in cells))
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = run_cli("migrate", "nb.ipynb", cwd=tmp_path)
+    assert result.code == 1 and (tmp_path / "nb.ipynb").read_text() == text
+    assert "E2T218 batch size of an input_fn not found (train_batch_size): the estimator is trained nowhere" in result.stdout
+
 @pytest.mark.parametrize("cell", [
     "%bash\ngcloud config set project $PROJECT\n",  # Datalab: one % takes the cell too
     "%bq query\nSELECT x\n  FROM t\n",
