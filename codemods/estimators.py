@@ -898,11 +898,15 @@ class EstimatorIndex:
                 continue
             if name in self.module_classes:  # class FLAGS: ...; FLAGS.batch_size = 200
                 continue
-            if not any((owner, name) in self._c.assigned or (owner, name) in self._c.unpacked
-                       or self.function_named(name, owner) is not None
-                       or (owner is not None and name in param_names(owner)) for owner in self.scopes(scope)):
+            if not any(self._binds(owner, name) for owner in self.scopes(scope)):
                 return False
         return True
+
+    def _binds(self, owner: Optional[cst.FunctionDef], name: str) -> bool:
+        """Whether the def ``owner`` (None: the module) binds ``name`` itself."""
+        return (owner, name) in self._c.assigned or (owner, name) in self._c.unpacked \
+            or any(self.parents.get(fn) is owner for fn in self.functions_by_name.get(name, ())) \
+            or (owner is not None and name in param_names(owner))
 
     def same_at(self, expr: cst.BaseExpression, scope: Optional[cst.FunctionDef]) -> bool:
         """Whether each name ``expr`` reads, read in ``scope``, is the variable it is where ``expr``
@@ -929,10 +933,7 @@ class EstimatorIndex:
         for owner in self.scopes(scope):
             if owner is None or name in _declared(owner, cst.Global):
                 return None
-            if name in _declared(owner, cst.Nonlocal):
-                continue
-            if (owner, name) in self._c.assigned or (owner, name) in self._c.unpacked or name in param_names(owner) \
-                    or any(self.parents.get(fn) is owner for fn in self.functions_by_name.get(name, ())):
+            if name not in _declared(owner, cst.Nonlocal) and self._binds(owner, name):
                 return owner
         return None
 
