@@ -999,7 +999,7 @@ class EstimatorIndex:
             elif isinstance(value, (cst.Name, cst.Attribute)):  # config, self.config, exp.config
                 value = index.value_of(value, scope)
             elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "replace":
-                value = value.func.value
+                value = index._rebound_from(value.func.value, scope, value) or value.func.value
             elif isinstance(value, cst.Call) and isinstance(index.resolve_function(value.func, scope), cst.FunctionDef):
                 value = returned_call(index.resolve_function(value.func, scope))
             else:
@@ -1007,6 +1007,13 @@ class EstimatorIndex:
         if isinstance(value, cst.Call) and self.index_of_node(value).imports.api(value.func) in RUN_CONFIG_APIS:
             return value
         return None
+
+    def _rebound_from(self, name: cst.BaseExpression, scope, value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """The value ``name`` held before the assignment of ``value`` (which reads it) bound it
+        again in ``scope``: ``config = RunConfig(...)`` for ``config = config.replace(...)``."""
+        history = [v for _, v in self._c.history.get((scope, name.value), ())] if isinstance(name, cst.Name) else []
+        at = next((i for i, bound in enumerate(history) if bound is value), 0)
+        return history[at - 1] if at else None
 
     def factory_call(self, site: EstimatorSite) -> Optional[cst.Call]:
         """The one call, in the program, of the function (not a method) that builds ``site``'s

@@ -372,3 +372,33 @@ def test_an_input_fn_reading_another_params_is_not_given_tpu_params(tmp_path):
     line = source.splitlines().index('    est.train(lambda: make_dataset(params["rows"], 4), max_steps=params["steps"])') + 1
     assert {("E2T257", line), ("E2T250", line - 1)} <= {(f.code, f.line) for f in result.findings}
     assert module(source, tmp_path, "kept").run(str(tmp_path / "m")) == 2
+
+
+def test_a_run_config_replaced_into_its_own_name_becomes_a_tpu_one_that_replace_keeps(tmp_path):
+    """``config = RunConfig(...)`` then ``config = config.replace(model_dir=...)`` in a def:
+    the first is the RunConfig to convert (not E2T219), and replace() keeps it a TPU one."""
+    after = same_loss('''
+        import tensorflow as tf
+
+
+        def model_fn(features, labels, mode):
+            w = tf.compat.v1.get_variable("w", [1], initializer=tf.compat.v1.constant_initializer(0.5))
+            loss = tf.reduce_mean(tf.square(features * w - labels))
+            train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+                loss, global_step=tf.compat.v1.train.get_global_step())
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+        def input_fn():
+            x = tf.range(16, dtype=tf.float32) / 16
+            return tf.data.Dataset.from_tensor_slices((x, 2 * x)).repeat().batch(8)
+
+
+        def run(model_dir):
+            config = tf.estimator.RunConfig(tf_random_seed=1, save_checkpoints_steps=50)
+            config = config.replace(model_dir=model_dir)
+            estimator = tf.estimator.Estimator(model_fn, config=config)
+            estimator.train(input_fn, max_steps=5)
+            return estimator.evaluate(input_fn, steps=2)["loss"]
+        ''', tmp_path)
+    assert "config = tf.compat.v1.estimator.tpu.RunConfig(" in pathlib.Path(after.__file__).read_text()
