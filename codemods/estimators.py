@@ -915,9 +915,9 @@ class EstimatorIndex:
         index = self._index_of(scope)
         if index is not self:
             return index.same_at(expr, scope)
-        for name in _NameNodes().walked(expr).found:
+        for name in NameNodes().walked(expr).found:
             where = self.enclosing_def(name) if name in self.parent_of else None
-            here, there = self._binder(name.value, where), self._binder(name.value, scope)
+            here, there = self.binder(name.value, where), self.binder(name.value, scope)
             if here is not there and not self._same_self(name.value, here, there):
                 return False
         return True
@@ -928,7 +928,7 @@ class EstimatorIndex:
                    else None for fn in methods}
         return len(classes) == 1 and isinstance(classes.pop(), cst.ClassDef)
 
-    def _binder(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
+    def binder(self, name: str, scope: Optional[cst.FunctionDef]) -> Optional[cst.FunctionDef]:
         """The innermost def from ``scope`` out that binds ``name`` (None: the module's)."""
         for owner in self.scopes(scope):
             if owner is None or name in _declared(owner, cst.Global):
@@ -1282,7 +1282,7 @@ def _declared(fn: cst.FunctionDef, kind: type) -> FrozenSet[str]:
                      if isinstance(small, kind) for alias in small.names)
 
 
-class _NameNodes(ValueNames):
+class NameNodes(ValueNames):
     """The ``Name`` nodes where a name is a value."""
 
     def __init__(self) -> None:

@@ -27,11 +27,11 @@ from . import canned_estimators
 from .base import PENDING_KEY, RULES, Rule, register
 from .eval_metrics import METRICS_NOT_REWRITTEN as METRICS_STAY
 from .estimators import (CANNED_APIS, ESTIMATOR_APIS, KERAS_APIS, RUNTIME_CANNED_APIS, TPU_ESTIMATOR_APIS, EstimatorIndex,
-                         EstimatorSite, Function, InputFnPlan, renamed)
-from .names import ImportTable, names_in
+                         EstimatorSite, Function, InputFnPlan, NameNodes, bound_argument, renamed)
+from .names import ImportTable, dotted, names_in
 from .positions import Spans, locate
 from .spec_helpers import called, gains_params, uses
-from .syntax import parse_module
+from .syntax import param_names, parse_module
 from .tpu_estimator import BATCH_KEYWORDS
 from .walk import Visitor
 
@@ -315,6 +315,27 @@ class Program:
                 return None
         return renamed(expr, mapping) if mapping else expr
 
+    def liftings(self, size: cst.BaseExpression) -> List[cst.BaseExpression]:
+        """``size``, then, while every name it reads is a parameter of the def it is read in and
+        that def has one call in the program, ``size`` as that call passes them
+        (``args.batch_size`` in ``def run(estimator, args)``, called ``run(est, args)``: that
+        call's ``args``), an argument that is itself a name or ``a.b``, not evaluated again."""
+        found = [size]
+        for _ in range(4):
+            names = NameNodes().walked(size).found
+            unit = self.owner(names[0]) if names else None
+            fn = unit.index.enclosing_def(names[0]) if unit is not None else None
+            if fn is None or not all(name.value in param_names(fn) and unit.index.binder(
+                    name.value, unit.index.enclosing_def(name)) is fn for name in names):
+                break
+            calls = unit.index.callers(fn)
+            arguments = {name.value: bound_argument(calls[0], fn, name.value) for name in names} if len(calls) == 1 else {}
+            if not arguments or not all(value is not None and dotted(value) for value in arguments.values()):
+                break
+            size = renamed(size, arguments)
+            found.append(size)
+        return found
+
     def rebound_elsewhere(self, expr: cst.BaseExpression) -> Optional[str]:
         """``file:line`` of an assignment, in another module of the program, to a module-level
         name ``expr`` reads (``model.BATCH_SIZE = 128`` in task.py, for ``BATCH_SIZE`` of
@@ -375,8 +396,7 @@ class Program:
             size = uses[0].plan.batch if uses and not uses[0].plan.from_params else None
             if size is None or index.available_at(cst.Name(keyword), fn):  # a name the factory has (a parameter...)
                 continue
-            here = self.spelled_at(size, index)
-            if here is None or not index.available_at(here, fn):
+            if self.named_at(self.liftings(size), index, fn) is None:
                 needed[keyword] = size
         call = index.factory_call(site) if needed else None
         if call is None:
@@ -385,11 +405,22 @@ class Program:
         scope = caller.enclosing_def(call)
         found = {}
         for keyword, size in needed.items():
-            there = self.spelled_at(size, caller)
-            if there is not None and caller.available_at(there, scope) and caller.same_at(there, scope) \
-                    and self.rebound_elsewhere(size) is None:
+            there = self.named_at(self.liftings(size), caller, scope)
+            if there is not None:
                 found[keyword] = (call, there)
         return found
+
+    def named_at(self, sizes: List[cst.BaseExpression], index: EstimatorIndex,
+                 scope: Optional[cst.FunctionDef]) -> Optional[cst.BaseExpression]:
+        """The first of ``sizes`` (:meth:`liftings` of a batch size) that the module of ``index``
+        can spell in ``scope`` and that means the same there (see :meth:`EstimatorIndex.same_at`),
+        as spelled there; None if none does."""
+        for size in sizes:
+            there = self.spelled_at(size, index)
+            if there is not None and index.available_at(there, scope) and index.same_at(there, scope) \
+                    and self.rebound_elsewhere(size) is None:
+                return there
+        return None
 
     # -- which estimators convert ----------------------------------------------------
 

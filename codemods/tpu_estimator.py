@@ -201,6 +201,9 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
             size, why = None, f": {_code(sizes[0])} is set again at {rebound}"
         if size is not None and not (codemod.index.available_at(size, site.scope) and codemod.index.same_at(size, site.scope)):
             size, why = None, f": {_code(size)} is not known where the estimator is built"
+        if size is None and sizes[0] is not None and codemod.program is not None:  # as the def it is read in is called
+            size = codemod.program.named_at(codemod.program.liftings(sizes[0])[1:], codemod.index, site.scope)
+            why = why if size is None else ""
         spelled = [_code(s) for s in sizes]
         for use, other in zip(uses, spelled):
             if other is not None and other != spelled[0]:
