@@ -30,6 +30,17 @@ PYTHON_BUILTINS = {"len", "int", "float", "str", "bool", "range", "list", "tuple
 DEPTH = 4
 
 
+#: TF 1's contrib metrics that give no ``(value, update_op)`` pair.
+_CONTRIB_NOT_PAIRS = {"tf.contrib.metrics.confusion_matrix", "tf.contrib.metrics.aggregate_metrics",
+                      "tf.contrib.metrics.aggregate_metric_map"}
+
+
+def is_metric_call(api: str) -> bool:
+    """Whether a call of ``api`` gives a metric's ``(value, update_op)``: ``tf.metrics.*``, and
+    TF 1's ``tf.contrib.metrics.*`` (``f1_score``, ``streaming_auc``...)."""
+    return api.startswith("tf.metrics.") or api.startswith("tf.contrib.metrics.") and api not in _CONTRIB_NOT_PAIRS
+
+
 class MetricValues:
     """Answers about the values a metric reads, from a module's index (its program's)."""
 
@@ -153,7 +164,7 @@ class MetricValues:
         if depth > DEPTH:
             return False
         if isinstance(value, cst.Call):
-            if self._api(value.func, fn).startswith("tf.metrics."):
+            if is_metric_call(self._api(value.func, fn)):
                 return True
             values = self.returned(value, None, fn)
             return values is not None and all(self.metric_result(v, h, depth + 1) for v, h in values)

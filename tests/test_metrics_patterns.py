@@ -465,3 +465,25 @@ def test_a_metric_result_unpacked_into_value_and_update_op_moves_into_metric_fn(
     assert code.count("acc, acc_op =") == 1 and "eval_metrics = (metric_fn, [labels, logits])" in code
     with tf.Graph().as_default():
         assert set(evaluated(model_fn_of(code, ModeKeys.EVAL))) == {"acc"}
+
+
+def test_a_tf1_contrib_metric_computed_before_the_dict_moves_into_the_metric_fn_too():
+    """``tf.contrib.metrics.f1_score`` gives a (value, update_op) pair like tf.metrics: it is
+    computed in metric_fn with the others, not sent to it as if it were a tensor (a TPU
+    refuses a pair there)."""
+    result = migrate('''
+        def model_fn(features, labels, mode):
+            logits = tf.compat.v1.layers.dense(features, 2)
+            loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+            predicted = tf.argmax(logits, 1)
+            f1 = tf.contrib.metrics.f1_score(labels, predicted)
+            matrix = tf.contrib.metrics.confusion_matrix(labels, predicted)
+            metrics = {"acc": tf.compat.v1.metrics.accuracy(labels, predicted), "f1": f1,
+                       "diagonal": tf.compat.v1.metrics.mean(tf.linalg.diag_part(matrix))}
+            train_op = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss)
+            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
+        ''')
+    metric_fn = result.code[result.code.index("def metric_fn("):result.code.index("return metrics")]
+    assert "def metric_fn(labels, predicted, matrix):" in metric_fn  # the confusion matrix is a tensor
+    assert "f1 = tf.contrib.metrics.f1_score(labels, predicted)" in metric_fn
+    assert "eval_metrics=(metric_fn, [labels, predicted, matrix])" in result.code
