@@ -510,19 +510,25 @@ RERUN = [
 ]
 
 
-def test_a_notebook_redefining_its_input_fn_runs_the_same_after_migration(tmp_path, monkeypatch):
-    """Run the cells before and after migration on the CPU: the same evaluation loss."""
+def _runs_the_same(tmp_path, monkeypatch, cells):
+    """Migrate a notebook of ``cells``, run the original cells and the migrated ones on the
+    CPU (``result["loss"]`` must agree): the migrated cells."""
     pytest.importorskip("tensorflow")
     monkeypatch.delenv("TPU_NAME", raising=False)
-    original = [list(cell) for cell in RERUN]
-    migrated = _migrated_cells(tmp_path, _notebook_of(*(_code_cell(*cell) for cell in RERUN)))
-    assert "TPUEstimator(" in "".join(migrated[3])
+    migrated = _migrated_cells(tmp_path, _notebook_of(*(_code_cell(*cell) for cell in cells)))
     losses = []
-    for name, cells in (("before", original), ("after", migrated)):
+    for name, run in (("before", cells), ("after", migrated)):
         scope = {"MODEL_DIR": str(tmp_path / name)}
-        exec(compile("".join("".join(cell) for cell in cells), f"{name}.ipynb", "exec"), scope)
+        exec(compile("".join("".join(cell) for cell in run), f"{name}.ipynb", "exec"), scope)
         losses.append(scope["result"]["loss"])
     assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
+    return migrated
+
+
+def test_a_notebook_redefining_its_input_fn_runs_the_same_after_migration(tmp_path, monkeypatch):
+    """Run the cells before and after migration on the CPU: the same evaluation loss."""
+    migrated = _runs_the_same(tmp_path, monkeypatch, RERUN)
+    assert "TPUEstimator(" in "".join(migrated[3])
 
 
 #: Train in one cell; in a later one, a new estimator on the same model_dir only evaluates
@@ -539,17 +545,8 @@ def test_an_estimator_a_notebook_only_evaluates_runs_its_eval_batch_size_as_its_
     only evaluates, whose name nothing else reads, gets its eval batch size (before, E2T218
     "trained nowhere" kept the whole notebook as it was), and evaluates the trained
     checkpoint to the same loss."""
-    pytest.importorskip("tensorflow")
-    monkeypatch.delenv("TPU_NAME", raising=False)
-    original = [list(cell) for cell in RESTORED]
-    migrated = _migrated_cells(tmp_path, _notebook_of(*(_code_cell(*cell) for cell in RESTORED)))
+    migrated = _runs_the_same(tmp_path, monkeypatch, RESTORED)
     assert "train_batch_size=16, eval_batch_size=16" in "".join(migrated[4])
-    losses = []
-    for name, cells in (("before", original), ("after", migrated)):
-        scope = {"MODEL_DIR": str(tmp_path / name)}
-        exec(compile("".join("".join(cell) for cell in cells), f"{name}.ipynb", "exec"), scope)
-        losses.append(scope["result"]["loss"])
-    assert losses[0] == pytest.approx(losses[1], rel=1e-6), losses
 
 
 @pytest.mark.parametrize("escape", ["kept = [restored]\n", "print(restored.model_dir)\n"])

@@ -101,7 +101,8 @@ def test_a_function_outside_the_program_is_named_with_where_it_comes_from():
         7: "input_fn trainer.inputs.train_input_fn (in /p/trainer/inputs.py, where it is not a function)"}
 
 
-KERAS_OR_NOT = textwrap.dedent('''\
+#: A module's start: TensorFlow and a model_fn that trains.
+TRAINED_MODEL_FN = textwrap.dedent('''\
     import tensorflow as tf
 
 
@@ -109,6 +110,10 @@ KERAS_OR_NOT = textwrap.dedent('''\
         loss = tf.reduce_sum(features)
         train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
         return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+    ''')
+
+
+KERAS_OR_NOT = TRAINED_MODEL_FN + textwrap.dedent('''\
 
 
     def make_keras_estimator(output_dir):
@@ -201,14 +206,7 @@ def test_a_namespace_package_resolves_its_relative_imports():
 
 
 #: model.py of a trainer whose task.py builds its estimator by calling a factory.
-FACTORY_MODEL = textwrap.dedent('''\
-    import tensorflow as tf
-
-
-    def model_fn(features, labels, mode):
-        loss = tf.reduce_sum(features)
-        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
-        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+FACTORY_MODEL = TRAINED_MODEL_FN + textwrap.dedent('''\
 
 
     def make_estimator(model_dir):
@@ -372,8 +370,7 @@ def test_a_function_of_a_module_of_the_program_named_like_an_estimator_method_is
 def test_specs_at_module_level_beside_two_estimators_are_those_of_the_one_train_and_evaluate_is_given():
     """A notebook's style: two estimators at module level, the specs and train_and_evaluate
     beside them, the batch size an attribute of a class used as a namespace."""
-    code = textwrap.dedent('''\
-        import tensorflow as tf
+    code = TRAINED_MODEL_FN + textwrap.dedent('''\
 
 
         class FLAGS:
@@ -381,12 +378,6 @@ def test_specs_at_module_level_beside_two_estimators_are_those_of_the_one_train_
 
 
         FLAGS.batch_size = 16
-
-
-        def model_fn(features, labels, mode):
-            loss = tf.reduce_sum(features)
-            train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
-            return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
         def input_fn(batch_size):
@@ -406,14 +397,7 @@ def test_specs_at_module_level_beside_two_estimators_are_those_of_the_one_train_
     assert not {f.code for f in result.findings} & {"E2T218", "E2T221", "E2T250"}
 
 
-SCOPES = textwrap.dedent('''\
-    import tensorflow as tf
-
-
-    def model_fn(features, labels, mode):
-        loss = tf.reduce_sum(features)
-        train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
-        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+SCOPES = TRAINED_MODEL_FN + textwrap.dedent('''\
 
 
     def input_fn(batch_size):
