@@ -630,7 +630,7 @@ class EvalMetricOpsToEvalMetrics(MigrationCodemod):
             return cst.FlattenSentinel([metric_fn, cst.SimpleStatementLine([pair])])
         if plan is not None:
             blank, comments = split_comments(updated_node.leading_lines)  # the comments stay with it
-            metric_fn = self._metric_fn(plan).with_changes(leading_lines=blank)
+            metric_fn = self._metric_fn(plan).with_changes(leading_lines=blank or (cst.EmptyLine(indent=False),))
             return cst.FlattenSentinel([metric_fn, updated_node.with_changes(leading_lines=comments)])
         if original_node in self.moved:
             return cst.RemoveFromParent()
