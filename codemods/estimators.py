@@ -520,7 +520,7 @@ class EstimatorIndex:
         branches = self._branch_values(receiver, scope)
         if branches:
             found = [site for v in branches for site in self.sites_for(v, scope)]
-            return [site for i, site in enumerate(found) if all(site is not s for s in found[:i])]
+            return _distinct(found)
         value = self.value_of(receiver, scope) if isinstance(receiver, cst.Name) or self_attribute(receiver) else receiver
         if isinstance(value, cst.IfExp):
             return [site for branch in (value.body, value.orelse) for site in self.sites_for(branch, scope)]
@@ -549,7 +549,7 @@ class EstimatorIndex:
                 index = self.index_of_node(call)
                 caller = index.enclosing_def(call)
                 found.extend(index.sites_for(value, caller) or index._passed_in(value, caller, depth + 1))
-        return [site for i, site in enumerate(found) if all(site is not s for s in found[:i])]
+        return _distinct(found)
 
     def _branch_values(self, receiver: cst.BaseExpression, scope) -> List[cst.BaseExpression]:
         """The calls a local name of ``scope`` is assigned in its statements, when there are
@@ -1060,11 +1060,9 @@ class EstimatorIndex:
         if site.uses or not self.owns(site.call):
             return False
         exports = self.exports_of(site)
-        bound = self.parent_of.get(site.call)
-        if not exports or not (isinstance(bound, cst.Assign) and len(bound.targets) == 1
-                               and isinstance(bound.targets[0].target, cst.Name)):
+        target = self._bound_name(site)
+        if not exports or target is None:
             return False
-        target = bound.targets[0].target
         receivers = {id(call.func.value) for call in exports} | {id(target)}
         return all(id(read) in receivers for read in _Reads(target.value).walked(self.module).found)
 
@@ -1076,20 +1074,30 @@ class EstimatorIndex:
         unit = self.program.unit_of(self) if self.program is not None else None
         if site.scope is not None or not self.owns(site.call) or (unit is not None and unit.source.names):
             return False
+        target = self._bound_name(site)
+        return target is not None and all(
+            isinstance(self.parent_of.get(read), cst.AssignTarget) or self._only_run(read)
+            for read in _Reads(target.value).walked(self.module).found)  # bound again, or run
+
+    def _bound_name(self, site: EstimatorSite) -> Optional[cst.Name]:
+        """The name the site's call is assigned to, alone (``est = Estimator(...)``), else None."""
         bound = self.parent_of.get(site.call)
-        if not (isinstance(bound, cst.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0].target, cst.Name)):
-            return False
-        target = bound.targets[0].target
-        return all(isinstance(self.parent_of.get(read), cst.AssignTarget) or self._only_run(read)
-                   for read in _Reads(target.value).walked(self.module).found)  # bound again, or run
+        if isinstance(bound, cst.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0].target, cst.Name):
+            return bound.targets[0].target
+        return None
+
+    @functools.cached_property
+    def _run_receivers(self) -> Set[int]:
+        """The ids of the receivers of this module's estimator uses and exports (``est`` of
+        ``est.train(...)``); asked once every use is known."""
+        calls = [use.call for use in self.uses] + [call for call, _ in self.exports]
+        return {id(call.func.value) for call in calls if isinstance(call.func, cst.Attribute)}
 
     def _only_run(self, read: cst.Name, depth: int = 0) -> bool:
         """Whether this read of an estimator's name only runs it: the receiver of a train,
         evaluate, predict or export call, the estimator train_and_evaluate is given, or passed
         to a def of this module that only runs the parameter it binds (``print_rmse(model)``)."""
-        receivers = {id(call.func.value) for call in [use.call for use in self.uses] + [c for c, _ in self.exports]
-                     if isinstance(call.func, cst.Attribute)}
-        if id(read) in receivers:
+        if id(read) in self._run_receivers:
             return True
         arg = self.parent_of.get(read)
         call = self.parent_of.get(arg) if isinstance(arg, cst.Arg) else None
@@ -1273,6 +1281,11 @@ class _Touched(Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.names.add(node.value.value)
+
+
+def _distinct(sites: List[EstimatorSite]) -> List[EstimatorSite]:
+    """``sites`` in order, each once (sites compare by identity)."""
+    return [site for i, site in enumerate(sites) if all(site is not s for s in sites[:i])]
 
 
 @functools.lru_cache(maxsize=64)

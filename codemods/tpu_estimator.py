@@ -227,9 +227,8 @@ def batch_size_args(codemod: MigrationCodemod, site: EstimatorSite, from_params=
     if untrained:
         # Only evaluated or predicted with, and held where nothing else can train it: any batch
         # size it runs with will do (training is the only mode that reads this one).
-        held = codemod.index.kept_here(site)
-        size = next((arg.value for arg in args if held and arg.keyword.value in ("eval_batch_size", "predict_batch_size")),
-                    None)
+        size = next((arg.value for arg in args if arg.keyword.value in ("eval_batch_size", "predict_batch_size")),
+                    None) if codemod.index.kept_here(site) else None
         if size is not None:
             args.insert(0, kwarg(BATCH_KEYWORDS["train"], size))
         else:
