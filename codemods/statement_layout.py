@@ -486,7 +486,10 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 if getattr(statement, "decorator_list", None):
                     first = min(d.lineno for d in statement.decorator_list)
-                if not touches(ranges, first, block[0].lineno - 1):
+                header_end = block[0].lineno - 1
+                while header_end > first and not lines[header_end - 1].strip():
+                    header_end -= 1  # blank lines opening the block are the first statement's
+                if not touches(ranges, first, header_end):
                     continue  # its statements are laid out on their own
                 last, laid = first, _header(statement, lines[first - 1], line_length)
             elif touches(ranges, first, last):
@@ -636,7 +639,7 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
     there when it lays the statement out, and where else it puts some (see
     :func:`_before_comments`); or None where black's rules go further than these:
     comments and decorators above, imports and docstrings before, a blank line opening
-    a block, one-line defs, classes.
+    a block (but an ``if``'s or loop's, before a def), one-line defs, classes.
 
     With line ranges, black takes the statements it does not lay out for comments, and
     knows only the defs it lays out."""
@@ -648,13 +651,11 @@ def _blank_lines(body: List[ast.stmt], k: int, lines: List[str], ranges: Sequenc
     is_def = isinstance(statement, ast.FunctionDef)
     most = 1 if statement.col_offset else 2
     if k == 0:  # the line above is its block's header
-        if not lines[above - 1].rstrip().endswith(":") or gap:
+        if not lines[above - 1].rstrip().endswith(":"):
             return None
-        if not is_def:
-            return above + 1, 0, None
-        if lines[above - 1].lstrip().startswith(("def ", "async def ", "class ")):
-            return (above + 1, 0, None) if touches(ranges, above, above) else None
-        return above + 1, 1, None
+        if lines[above - 1].lstrip().startswith(("def ", "async def ", "class ")) or not is_def:
+            return (above + 1, 0, None) if not gap and (not is_def or touches(ranges, above, above)) else None
+        return above + 1, 1, None  # a def opening an if/for/with block: one blank line, however many were there
     previous = body[k - 1]
     if (previous.end_lineno or previous.lineno) != above or isinstance(previous, (ast.Import, ast.ImportFrom)) \
             or (isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Constant)):

@@ -118,16 +118,18 @@ BLOCKS = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(BLOCKS, EXPRESSIONS, STATEMENTS, st.integers(1, 2), st.sampled_from([50, 79, 88]),
-       st.lists(st.booleans(), min_size=5, max_size=5), st.lists(st.integers(0, 2), min_size=3, max_size=3))
-def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, line_length, touch, gaps):
-    """A block the codemods insert (a def, an ``if``) between statements, some of its
-    lines touched: black's blank lines around it as well as its lines (untouched lines
-    just above a def are comments to black)."""
+       st.lists(st.booleans(), min_size=5, max_size=5), st.lists(st.integers(0, 2), min_size=3, max_size=3),
+       st.booleans())
+def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, line_length, touch, gaps, opening):
+    """A block the codemods insert (a def, an ``if``) between statements or ``opening``
+    its block, some of its lines touched (not the blank lines above it): black's blank
+    lines around it as well as its lines (untouched lines just above a def are comments
+    to black)."""
     (header, start), indent = block, "    " * depth
     headers = "".join("    " * d + ("def _():" if d == 0 else "if True:") + "\n" for d in range(depth))
-    parts = [f"{indent}zeroth = g(b)\n", "\n" * gaps[0] + f"{indent}first = f(a)\n",
-             "\n" * gaps[1] + f"{indent}{header}\n", f"{indent}    {start} {inner}\n",
-             "\n" * gaps[2] + f"{indent}{after}\n"]
+    parts = [] if opening else [f"{indent}zeroth = g(b)\n", "\n" * gaps[0] + f"{indent}first = f(a)\n"]
+    parts += ["\n" * gaps[1] + f"{indent}{header}\n", f"{indent}    {start} {inner}\n",
+              "\n" * gaps[2] + f"{indent}{after}\n"]
     text = headers + "".join(parts)
     ranges, line = [], depth + 1
     for part, chosen in zip(parts, touch):
@@ -223,6 +225,10 @@ CONTEXTS = [
     # a def right after untouched lines: its blank line goes before them (after a touched line)
     ("def _():\n    y = 1\n    def g(a):\n        return a\n", [(3, 3)]),
     ("def _():\n    x = f(a)\n    y = 1\n    def g(a):\n        return a\n", [(2, 2), (4, 5)]),
+    # a def opening an if block, after a blank line or none, the range from the blank line or the def
+    ("def _():\n    if y:\n\n        def g(a):\n            return a\n        x = 1\n", [(3, 5)]),
+    ("def _():\n    if y:\n\n\n        def g(a):\n            return a\n        x = 1\n", [(5, 6)]),
+    ("def _():\n    if y:\n        def g(a):\n            return a\n        x = 1\n", [(3, 4)]),
 ]
 
 
