@@ -11,13 +11,14 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import weakref
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
 from .names import ImportTable, NameReads, dotted, local_bindings, names_in, simple_statements, unpacked
 from .syntax import dotted_expr, find_arg, param_names
-from .walk import ValueNames, Visitor
+from .walk import Preorder, ValueNames, Visitor
 
 Function = Union[cst.FunctionDef, cst.Lambda]
 
@@ -229,10 +230,14 @@ class EstimatorIndex:
         once every module of the program is collected) links uses, input_fns and model_fns."""
         self.imports = imports
         self.program = program
+        #: The module's nodes in walk order: every later walk of the module scans it (see
+        #: :class:`codemods.walk.Preorder`) until :meth:`close`.
+        self.preorder = Preorder(module)
+        weakref.finalize(self, self.preorder.close)
+        #: Each node's parent (whitespace and punctuation left out).
+        self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = self.preorder.parent_of()
         collector = _Collector(imports)
-        #: Each node's parent (whitespace and punctuation left out), recorded in the same pass.
-        self.parent_of: Dict[cst.CSTNode, cst.CSTNode] = {}
-        collector.walk(module, self.parent_of)
+        collector.walk(module)
         self.module = module
         self._c = collector
         self.estimators = collector.estimators

@@ -5,16 +5,20 @@ call a handful of hooks per node, whitespace and punctuation included.  The anal
 here only read the tree, so :class:`Visitor` keeps LibCST's protocol (``visit_<Type>``
 returning False skips the children, then ``leave_<Type>``) and order, but reads the
 children off the node and skips the fields that can only hold whitespace, comments or
-punctuation.  :func:`transform` does the same for the rewrite's transformer, rebuilding
-only the nodes whose children it changed.
+punctuation.  A module's analysis walks parts of it dozens of times: once its
+:class:`Preorder` index is built, a walk scans only the nodes its visitor has methods
+for.  :func:`transform` does the same for the rewrite's transformer, rebuilding only the
+nodes whose children it changed.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
+import itertools
 import typing
-from typing import Callable, Dict, Optional, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import libcst as cst
 from libcst._nodes import op as _op
@@ -99,8 +103,25 @@ Handler = Optional[Callable]
 _V = TypeVar("_V", bound="Visitor")
 
 
+def _pair(visitor_type: type, node_type: type) -> Tuple[Handler, Handler]:
+    """The ``visit_`` and ``leave_`` methods of ``visitor_type`` for ``node_type`` (cached per class)."""
+    handlers = visitor_type.__dict__.get("_handlers")
+    if handlers is None:  # per class, not inherited
+        handlers = visitor_type._handlers = {}
+    pair = handlers.get(node_type)
+    if pair is None:
+        name = node_type.__name__
+        pair = handlers[node_type] = (getattr(visitor_type, "visit_" + name, None),
+                                      getattr(visitor_type, "leave_" + name, None))
+    return pair
+
+
 class Visitor:
-    """Read-only ``cst.CSTVisitor`` lookalike: ``visitor.walk(node)`` instead of ``node.visit(visitor)``."""
+    """Read-only ``cst.CSTVisitor`` lookalike: ``visitor.walk(node)`` instead of ``node.visit(visitor)``.
+
+    A walk of a tree that has a :class:`Preorder` index visits only the nodes its visitor
+    has methods for.
+    """
 
     _handlers: Dict[type, Tuple[Handler, Handler]]
 
@@ -109,39 +130,33 @@ class Visitor:
         self.walk(node)
         return self
 
-    def walk(self, node: cst.CSTNode, parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None) -> None:
-        """Visit ``node`` and its subtree; with ``parents``, record there the parent of each node below."""
+    def walk(self, node: cst.CSTNode) -> None:
+        """Visit ``node`` and its subtree."""
+        indexed = _INDEXED.get(id(node))
+        if indexed is not None:
+            indexed.walk(self, node)
+            return
         visitor_type = type(self)
-        handlers = visitor_type.__dict__.get("_handlers")
-        if handlers is None:  # per class, not inherited: node type -> (visit_, leave_ method)
-            handlers = visitor_type._handlers = {}
-        all_fields = _FIELDS  # local names: `go` runs once per node
+        _pair(visitor_type, type(node))
+        handlers = visitor_type._handlers  # local names: `go` runs once per node
+        all_fields = _FIELDS
         node_types = _NODE_TYPES
         sequences = (tuple, list)
 
         def go(node: cst.CSTNode) -> None:
-            node_type = type(node)
-            pair = handlers.get(node_type)
-            if pair is None:
-                name = node_type.__name__
-                pair = handlers[node_type] = (
-                    getattr(visitor_type, "visit_" + name, None), getattr(visitor_type, "leave_" + name, None))
-            visit, leave = pair
+            pair = handlers.get(type(node))
+            visit, leave = pair if pair is not None else _pair(visitor_type, type(node))
             if visit is None or visit(self, node) is not False:
-                fields = all_fields.get(node_type)
+                fields = all_fields.get(type(node))
                 for field in fields if fields is not None else _fields(node):
                     value = getattr(node, field)
                     is_node = node_types.get(value.__class__)
                     if is_node is None:
                         is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
                     if is_node:
-                        if parents is not None:
-                            parents[value] = node
                         go(value)
                     elif isinstance(value, sequences):
                         for child in value:
-                            if parents is not None:
-                                parents[child] = node
                             go(child)
             if leave is not None:
                 leave(self, node)
@@ -150,6 +165,130 @@ class Visitor:
             go(node)
         finally:
             go = None  # `go` refers to itself: a cycle only the garbage collector would free
+
+
+#: id of each node of an indexed tree -> its tree's :class:`Preorder`.
+_INDEXED: Dict[int, "Preorder"] = {}
+
+
+class Preorder:
+    """The nodes of one tree (whitespace and punctuation left out) in walk order, each with
+    the end of its subtree and its parent.
+
+    While the index lives, a :meth:`Visitor.walk` of any node of the tree scans only the
+    nodes of the types its visitor has methods for, in the same order and with the same
+    calls as a walk node by node: an analysis asks dozens of walks of the same module.
+    The index holds the tree's nodes, so their ids stay theirs until :meth:`close`.
+    """
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        nodes: List[cst.CSTNode] = []
+        ends: List[int] = []
+        parents: List[int] = []
+        by_type: Dict[type, List[int]] = {}
+        all_fields, node_types, sequences = _FIELDS, _NODE_TYPES, (tuple, list)
+
+        def go(node: cst.CSTNode, parent: int) -> None:
+            here = len(nodes)
+            nodes.append(node)
+            parents.append(parent)
+            ends.append(0)
+            positions = by_type.get(type(node))
+            if positions is None:
+                positions = by_type[type(node)] = []
+            positions.append(here)
+            fields = all_fields.get(type(node))
+            for field in fields if fields is not None else _fields(node):
+                value = getattr(node, field)
+                is_node = node_types.get(value.__class__)
+                if is_node is None:
+                    is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
+                if is_node:
+                    go(value, here)
+                elif isinstance(value, sequences):
+                    for child in value:
+                        go(child, here)
+            ends[here] = len(nodes)
+
+        try:
+            go(root, -1)
+        finally:
+            go = None
+        self.nodes, self.ends, self.parents, self._by_type = nodes, ends, parents, by_type
+        self._place = {id(node): i for i, node in enumerate(nodes)}
+        self._handled_by: Dict[type, List[List[int]]] = {}
+        _INDEXED.update(dict.fromkeys(self._place, self))
+
+    def close(self) -> None:
+        """Forget the tree: walks of its nodes go node by node again."""
+        for key in self._place:
+            if _INDEXED.get(key) is self:
+                del _INDEXED[key]
+        self._place, self._handled_by = {}, {}
+
+    def parent_of(self) -> Dict[cst.CSTNode, cst.CSTNode]:
+        """Each node's parent, in walk order (the root has none)."""
+        nodes = self.nodes
+        return {nodes[i]: nodes[p] for i, p in enumerate(self.parents) if p >= 0}
+
+    def _positions(self, visitor_type: type, start: int, end: int) -> Sequence[int]:
+        """Where, from ``start`` to ``end``, the nodes are that ``visitor_type`` has methods for.
+
+        A small subtree is scanned whole; in a larger one only the nodes of the types
+        handled are, found by type.
+        """
+        if end - start <= _SCANNED:
+            return range(start, end)
+        by_type = self._handled_by.get(visitor_type)
+        if by_type is None:
+            by_type = self._handled_by[visitor_type] = [
+                at for node_type, at in self._by_type.items() if _pair(visitor_type, node_type) != (None, None)]
+        found = []
+        for at in by_type:
+            low = bisect.bisect_left(at, start)
+            high = bisect.bisect_left(at, end, low)
+            if low < high:
+                found.append(at[low:high])
+        return found[0] if len(found) == 1 else sorted(itertools.chain(*found))
+
+    def walk(self, visitor: Visitor, node: cst.CSTNode) -> None:
+        """``visitor.walk(node)``, scanning the index."""
+        start = self._place[id(node)]
+        nodes, ends = self.nodes, self.ends
+        visitor_type = type(visitor)
+        handlers = visitor_type.__dict__.get("_handlers") or {}
+        positions = self._positions(visitor_type, start, ends[start])
+        at, stop = 0, len(positions)
+        waiting: List[Tuple[int, cst.CSTNode, Callable]] = []  # the leave_ calls due at the end of a subtree
+        while at < stop:
+            here = positions[at]
+            node = nodes[here]
+            pair = handlers.get(type(node))
+            if pair is None:
+                pair = _pair(visitor_type, type(node))
+                handlers = visitor_type._handlers
+            visit, leave = pair
+            if visit is None and leave is None:
+                at += 1
+                continue
+            while waiting and waiting[-1][0] <= here:
+                _, done, done_leave = waiting.pop()
+                done_leave(visitor, done)
+            if visit is None or visit(visitor, node) is not False:
+                if leave is not None:
+                    waiting.append((ends[here], node, leave))
+                at += 1
+            else:  # its subtree is skipped
+                if leave is not None:
+                    leave(visitor, node)
+                at = bisect.bisect_left(positions, ends[here], at + 1, stop)
+        while waiting:
+            _, done, leave = waiting.pop()
+            leave(visitor, done)
+
+
+#: Subtrees of up to this many nodes are scanned whole (see :meth:`Preorder._positions`).
+_SCANNED = 128
 
 
 class ValueNames(Visitor):

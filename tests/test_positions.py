@@ -12,7 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from est2tpu.codemods.base import SOURCE_KEY, Context
 from est2tpu.codemods.migrate import Migrate
 from est2tpu.codemods.positions import Spans, _Verbatim, code, locate
-from est2tpu.codemods.walk import Visitor
+from est2tpu.codemods.walk import Preorder, Visitor
 import fixture_programs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -49,8 +49,10 @@ class _Nodes(Visitor):
 
     def __init__(self, module: cst.Module) -> None:
         self.names = []
-        self.parents = {}
-        self.walk(module, self.parents)
+        index = Preorder(module)
+        self.parents = index.parent_of()
+        index.close()
+        self.walk(module)
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.append(node)

@@ -1,5 +1,6 @@
-"""codemods.walk.transform against LibCST's own traversal (``node.visit``): the same code,
-and the same calls on every node that is not whitespace or punctuation."""
+"""codemods.walk against LibCST's own traversal (``node.visit``): ``transform`` writes the
+same code and makes the same calls on every node that is not whitespace or punctuation;
+a walk of an indexed tree (``Preorder``) makes the same calls as a walk node by node."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pathlib
 import libcst as cst
 import pytest
 
-from est2tpu.codemods.walk import TRIVIA, transform
+from est2tpu.codemods import walk
+from est2tpu.codemods.walk import TRIVIA, Preorder, Visitor, transform
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -112,3 +114,91 @@ def test_transform_follows_libcst_on_every_fixture(path):
     ours, theirs = Recorder(_drop_calls), Recorder(_drop_calls)
     assert transform(module, ours).code == module.visit(theirs).code
     assert _not_trivia(ours.calls) == _not_trivia(theirs.calls)
+
+
+class Reads(Visitor):
+    """Records its calls: skips lambdas' bodies, walks an attribute's value alone (a walk
+    inside a walk), leaves functions and calls; ``visit_Module`` makes the index scan the
+    module whole or by type alike."""
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def visit_Name(self, node):
+        self.calls.append(("name", node))
+
+    def visit_Call(self, node):
+        self.calls.append(("call", node))
+
+    def leave_Call(self, node):
+        self.calls.append(("left call", node))
+
+    def leave_FunctionDef(self, node):
+        self.calls.append(("left def", node))
+
+    def visit_Lambda(self, node):
+        self.calls.append(("lambda", node))
+        return False
+
+    def leave_Lambda(self, node):
+        self.calls.append(("left lambda", node))
+
+    def visit_Attribute(self, node):
+        self.walk(node.value)
+        return False
+
+
+def _subtrees(module):
+    """The module, and every statement at any depth."""
+    found = [module]
+
+    class Statements(Visitor):
+        def visit_SimpleStatementLine(self, node):
+            found.append(node)
+
+        def visit_FunctionDef(self, node):
+            found.append(node)
+
+        def visit_If(self, node):
+            found.append(node)
+
+    Statements().walk(module)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py"))[:40], ids=lambda p: p.name)
+def test_an_indexed_walk_makes_the_calls_of_a_walk_node_by_node(path):
+    module = cst.parse_module(path.read_text())
+    subtrees = _subtrees(module)
+    by_node = [Reads().walked(node).calls for node in subtrees]
+    index = Preorder(module)
+    try:
+        assert [Reads().walked(node).calls for node in subtrees] == by_node
+        # large and small subtrees are both found: scanned whole, and by type
+        sizes = [index.ends[i] - i for i in range(len(index.nodes))]
+        assert max(sizes) > walk._SCANNED > min(sizes)
+    finally:
+        index.close()
+    assert [Reads().walked(node).calls for node in subtrees] == by_node  # node by node again
+
+
+def test_the_index_holds_the_walk_order_and_the_parents():
+    module = cst.parse_module(SOURCE)
+    index = Preorder(module)
+    try:
+        order = []
+
+        class Every(cst.CSTVisitor):
+            def on_visit(self, node):
+                if type(node) not in TRIVIA:
+                    order.append(node)
+                return True
+
+        module.visit(Every())
+        assert index.nodes == order
+        parents = index.parent_of()
+        assert list(parents) == order[1:]
+        for node, parent in parents.items():
+            assert index.nodes.index(node) in range(index.nodes.index(parent) + 1, index.ends[index.nodes.index(parent)])
+    finally:
+        index.close()
