@@ -231,7 +231,7 @@ class EstimatorIndex:
         self.imports = imports
         self.program = program
         #: The module's nodes in walk order: every later walk of the module scans it (see
-        #: :class:`codemods.walk.Preorder`) until :meth:`close`.
+        #: :class:`codemods.walk.Preorder`) until this index is freed.
         self.preorder = Preorder(module)
         weakref.finalize(self, self.preorder.close)
         #: Each node's parent (whitespace and punctuation left out).

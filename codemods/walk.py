@@ -99,15 +99,37 @@ def _fields(node: cst.CSTNode) -> Tuple[str, ...]:
     return fields
 
 
+def _children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The children of ``node`` a walk visits, in order (not whitespace nor punctuation)."""
+    children = []
+    fields = _FIELDS.get(type(node))
+    for field in fields if fields is not None else _fields(node):
+        value = getattr(node, field)
+        is_node = _NODE_TYPES.get(value.__class__)  # _is_node, inlined: the commonest call of a walk
+        if is_node is None:
+            is_node = _NODE_TYPES[value.__class__] = isinstance(value, cst.CSTNode)
+        if is_node:
+            children.append(value)
+        elif isinstance(value, (tuple, list)):
+            children.extend(value)
+    return children
+
+
 Handler = Optional[Callable]
 _V = TypeVar("_V", bound="Visitor")
 
 
+def _handlers_of(visitor_type: type) -> Dict[type, Tuple[Handler, Handler]]:
+    """The cache of :func:`_pair` for ``visitor_type``: its own, not inherited."""
+    handlers = visitor_type.__dict__.get("_handlers")
+    if handlers is None:
+        handlers = visitor_type._handlers = {}
+    return handlers
+
+
 def _pair(visitor_type: type, node_type: type) -> Tuple[Handler, Handler]:
     """The ``visit_`` and ``leave_`` methods of ``visitor_type`` for ``node_type`` (cached per class)."""
-    handlers = visitor_type.__dict__.get("_handlers")
-    if handlers is None:  # per class, not inherited
-        handlers = visitor_type._handlers = {}
+    handlers = _handlers_of(visitor_type)
     pair = handlers.get(node_type)
     if pair is None:
         name = node_type.__name__
@@ -137,27 +159,14 @@ class Visitor:
             indexed.walk(self, node)
             return
         visitor_type = type(self)
-        _pair(visitor_type, type(node))
-        handlers = visitor_type._handlers  # local names: `go` runs once per node
-        all_fields = _FIELDS
-        node_types = _NODE_TYPES
-        sequences = (tuple, list)
+        handlers = _handlers_of(visitor_type)  # a local name: `go` runs once per node
 
         def go(node: cst.CSTNode) -> None:
             pair = handlers.get(type(node))
             visit, leave = pair if pair is not None else _pair(visitor_type, type(node))
             if visit is None or visit(self, node) is not False:
-                fields = all_fields.get(type(node))
-                for field in fields if fields is not None else _fields(node):
-                    value = getattr(node, field)
-                    is_node = node_types.get(value.__class__)
-                    if is_node is None:
-                        is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
-                    if is_node:
-                        go(value)
-                    elif isinstance(value, sequences):
-                        for child in value:
-                            go(child)
+                for child in _children(node):
+                    go(child)
             if leave is not None:
                 leave(self, node)
 
@@ -186,7 +195,6 @@ class Preorder:
         ends: List[int] = []
         parents: List[int] = []
         by_type: Dict[type, List[int]] = {}
-        all_fields, node_types, sequences = _FIELDS, _NODE_TYPES, (tuple, list)
 
         def go(node: cst.CSTNode, parent: int) -> None:
             here = len(nodes)
@@ -197,17 +205,8 @@ class Preorder:
             if positions is None:
                 positions = by_type[type(node)] = []
             positions.append(here)
-            fields = all_fields.get(type(node))
-            for field in fields if fields is not None else _fields(node):
-                value = getattr(node, field)
-                is_node = node_types.get(value.__class__)
-                if is_node is None:
-                    is_node = node_types[value.__class__] = isinstance(value, cst.CSTNode)
-                if is_node:
-                    go(value, here)
-                elif isinstance(value, sequences):
-                    for child in value:
-                        go(child, here)
+            for child in _children(node):
+                go(child, here)
             ends[here] = len(nodes)
 
         try:
@@ -256,7 +255,7 @@ class Preorder:
         start = self._place[id(node)]
         nodes, ends = self.nodes, self.ends
         visitor_type = type(visitor)
-        handlers = visitor_type.__dict__.get("_handlers") or {}
+        handlers = _handlers_of(visitor_type)
         positions = self._positions(visitor_type, start, ends[start])
         at, stop = 0, len(positions)
         waiting: List[Tuple[int, cst.CSTNode, Callable]] = []  # the leave_ calls due at the end of a subtree
@@ -264,10 +263,7 @@ class Preorder:
             here = positions[at]
             node = nodes[here]
             pair = handlers.get(type(node))
-            if pair is None:
-                pair = _pair(visitor_type, type(node))
-                handlers = visitor_type._handlers
-            visit, leave = pair
+            visit, leave = pair if pair is not None else _pair(visitor_type, type(node))
             if visit is None and leave is None:
                 at += 1
                 continue
@@ -322,7 +318,7 @@ def _removed(node_type: type, field: str):
 
 def _is_node(value) -> bool:
     """Whether a field's value is one node (not a sequence, None or a sentinel); inlined in
-    :meth:`Visitor.walk`, where it is the commonest call."""
+    :func:`_children`, where it is the commonest call."""
     is_node = _NODE_TYPES.get(value.__class__)
     if is_node is None:
         is_node = _NODE_TYPES[value.__class__] = isinstance(value, cst.CSTNode)
