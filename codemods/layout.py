@@ -318,6 +318,17 @@ def _file_versions(mode, source: str, snippet: str):
     return dataclasses.replace(mode, target_versions=set(_detected_versions(source)))
 
 
+def _with_parentheses(mode) -> Optional[bool]:
+    """Whether black may put parentheses around context managers in ``mode``: every
+    version it targets has them (None: black infers the versions from what it sees)."""
+    if not mode.target_versions:
+        return None
+    import black
+
+    feature = black.Feature.PARENTHESIZED_CONTEXT_MANAGERS
+    return all(feature in black.VERSION_TO_FEATURES[version] for version in mode.target_versions)
+
+
 #: The first black whose layout :mod:`codemods.statement_layout` follows: before it, black
 #: given line ranges also capped the blank lines of the statements it did not lay out.
 EMULATED_SINCE = (26, 10)
@@ -344,8 +355,9 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
         out.extend(lines[done : snippet.start - 1])
         text = snippet.text(lines)
         inside = None if ranges is None else snippet.local_ranges(ranges)
-        formatted = lay_out_statements(text, inside, mode.line_length) \
-            if inside and not mode.string_normalization and _emulated(mode) else None
+        formatted = lay_out_statements(
+            text, inside, mode.line_length, lambda: _with_parentheses(_file_versions(mode, after, text)),
+        ) if inside and not mode.string_normalization and _emulated(mode) else None
         if formatted is None:
             formatted = _black(text, _file_versions(mode, after, text), inside or ())
         header = snippet.header()

@@ -7,11 +7,12 @@ they insert (``if params["use_tpu"]:``, ``def metric_fn(labels, logits):``).  Fo
 black's right-hand split is computed here: a call's arguments on one line inside its
 brackets if they fit, else one per line with the trailing comma black adds, each still
 too long split at its own last bracket; collections and magic trailing commas exploded;
-method chains in parentheses, one call per line; a conditional expression as an
+method chains in parentheses, one call per line, but a lone method call without
+arguments after a call (``.repeat()``) left in the tail; a conditional expression as an
 argument, an element or a keyword's value (``optimizer=(... if params["use_tpu"] else
 "Adam")``) in the parentheses black puts around it, split before ``if`` and ``else``;
-and the blank lines black puts around them when given line ranges
-(:func:`lay_out_statements`).
+the ``with`` header of the host_call (:func:`layout_with`); and the blank lines black
+puts around them when given line ranges (:func:`lay_out_statements`).
 
 Only names, attributes, calls, subscripts (slices with names and numbers for bounds:
 ``probabilities[:, 1]``), literals, displays, lambdas, arithmetic, comparisons and those
@@ -33,7 +34,7 @@ import ast
 import keyword
 import re
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from .python_tree import python_ast, split_lines
 
@@ -330,10 +331,12 @@ class _Layout:
             top = max(p for _, p in delimiters)
             if top == _DOT and len(delimiters) > 1 and all(p == _DOT for _, p in delimiters):
                 return self.split_before(start, end, indent, [start + i for i, _ in delimiters])
+            if top == _DOT and len(delimiters) == 1:  # black splits no lone dot: at the last bracket then
+                return self.split_at_last_bracket(start, end, indent)
             if top == _CONDITIONAL:  # before `if` and before `else`
                 return self.split_before(start, end, indent, [start + i for i, p in delimiters if p == top])
             if top != _COMMA:
-                raise _Unsure  # black splits at operators, or around a lone dot
+                raise _Unsure  # black splits at operators
             lines, begin = [], start
             for i, priority in delimiters:
                 if priority != _COMMA:
@@ -366,6 +369,8 @@ class _Layout:
         close = end - 1
         if self.leaves[close].text == ",":
             close -= 1
+        while self._empty_call(start, close):  # `).repeat()`: black leaves a call without arguments in the tail
+            close -= 4
         leaf = self.leaves[close]
         if leaf.text not in _CLOSING or leaf.match is None or leaf.match < start or leaf.match + 1 == close:
             raise _Unsure  # nothing to put inside
@@ -379,7 +384,15 @@ class _Layout:
             raise _Unsure  # black would try other brackets
         body = self.line(opening + 1, close, indent + 1, True, explode=collection or self.leaves[opening].magic)
         tail = "    " * indent + _render(self.leaves[close:end])
+        if len(tail) > self.line_length:
+            raise _Unsure  # black would split the tail too
         return ["    " * indent + head, *body, tail]
+
+    def _empty_call(self, start: int, close: int) -> bool:
+        """Whether leaves ``close - 4 .. close`` are ``).name()``, from ``start`` on."""
+        leaves = self.leaves
+        return close - 4 >= start and leaves[close].text == ")" and leaves[close - 1].text == "(" \
+            and leaves[close - 2].kind == "name" and leaves[close - 3].text == "." and leaves[close - 4].text in _CLOSING
 
     def in_parentheses(self, start: int, end: int, indent: int) -> List[str]:
         """The value ``start:end`` in the parentheses black makes visible around it."""
@@ -448,6 +461,70 @@ def layout_if(header: str, indent: int, line_length: int) -> Optional[str]:
     return "    " * indent + line if indent * 4 + len(line) <= line_length else None
 
 
+def layout_with(header: str, indent: int, line_length: int) -> Optional[List[str]]:
+    """Black's lines for the header ``with a(x).b(), c(y):`` (no ``as``) for Python
+    versions without parenthesized context managers, or None.
+
+    Each context manager a call, maybe followed by calls without arguments; too long,
+    the header is split at the last of their calls whose head fits, from the last
+    manager back (black omits the trailers after it while they fit a line), unless a
+    manager has more than one dot after a bracket (then black keeps the parentheses it
+    puts around the first one)."""
+    if not header.startswith("with ") or not header.endswith(":"):
+        return None
+    try:
+        leaves = _leaves(header[5:-1])
+        if not leaves:
+            return None
+        _analyse(leaves)
+        if any(leaf.magic or leaf.text in ("lambda", *_TERNARY) or (leaf.depth == 0 and leaf.text in ("=", ":"))
+               for leaf in leaves):
+            return None
+        layout = _Layout(leaves, line_length)
+        pad = "    " * indent
+        text = layout.fits(0, len(leaves), indent)
+        if text is not None:
+            line = f"{pad}with {text}:"
+            return [line] if len(line) <= line_length else None
+        items, begin = [], 0
+        for i, leaf in enumerate(leaves + [_Leaf("op", ",")]):
+            if leaf.text == "," and leaf.depth == 0:
+                items.append((begin, i))
+                begin = i + 1
+        closes = [_call_bracket(leaves, start, end) for start, end in items]
+        if None in closes or any(p != _DOT for start, end in items for _, p in _delimiters(leaves[start:end], 0)) \
+                or len(_delimiters(leaves[items[0][0]:items[0][1]], 0)) > 1:
+            return None
+        for k in reversed(range(len(items))):
+            close = closes[k]
+            after = pad + _render(leaves[close:]) + ":"
+            if k < len(items) - 1 and len(after) > line_length:
+                return None  # black omits no trailer that long: it splits elsewhere
+            opening = leaves[close].match
+            head = f"{pad}with {_render(leaves[:opening + 1])}"
+            if len(head) > line_length:
+                continue
+            body = layout.line(opening + 1, close, indent + 1, True, explode=leaves[opening].magic)
+            return None if len(after) > line_length else [head, *body, after]
+        return None
+    except _Unsure:
+        return None
+
+
+def _call_bracket(leaves: Sequence[_Leaf], start: int, end: int) -> Optional[int]:
+    """The closing bracket of the call ``leaves[start:end]`` makes, the calls without
+    arguments after it (``.as_default()``) left out; None for anything else."""
+    close = end - 1
+    while close - 4 >= start and leaves[close].text == ")" and leaves[close - 1].text == "(" \
+            and leaves[close - 2].kind == "name" and leaves[close - 3].text == "." and leaves[close - 4].text == ")":
+        close -= 4
+    leaf = leaves[close]
+    if leaf.text != ")" or leaf.match is None or leaf.match <= start or leaf.match + 1 == close \
+            or not _dotted(leaves[start:leaf.match]):
+        return None
+    return close
+
+
 def _target(leaves: Sequence[_Leaf]) -> bool:
     """``a.b`` or ``a.b[key]`` with a one-leaf key (black splits its value the same way
     as long as the line up to the value's last bracket fits)."""
@@ -468,11 +545,14 @@ def touches(ranges: Sequence[Tuple[int, int]], first: int, last: int) -> bool:
     return any(a <= last and b >= first for a, b in ranges)
 
 
-def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> Optional[str]:
+def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length: int,
+                       with_parentheses: Callable[[], Optional[bool]] = lambda: None) -> Optional[str]:
     """``text`` (a snippet of four-space-indented statements) with every statement that
     ``ranges`` touch laid out as black lays it out with those line ranges, or None
     when one of them is not a statement taken here.  Blocks whose header is touched:
-    ``if test:`` and ``def name(args):`` (the blocks the codemods insert)."""
+    ``if test:``, ``def name(args):`` and, when black may not put parentheses around
+    context managers (``with_parentheses()`` False: some version targeted has none),
+    ``with a(x).b(), c(y):`` (the blocks the codemods insert)."""
     try:
         module = python_ast(text)
     except (SyntaxError, ValueError):
@@ -491,7 +571,7 @@ def lay_out_statements(text: str, ranges: Sequence[Tuple[int, int]], line_length
                     header_end -= 1  # blank lines opening the block are the first statement's
                 if not touches(ranges, first, header_end):
                     continue  # its statements are laid out on their own
-                last, laid = first, _header(statement, lines[first - 1], line_length)
+                last, laid = first, _header(statement, lines[first - 1], line_length, with_parentheses)
             elif touches(ranges, first, last):
                 laid = _simple(statement, lines, line_length)
             else:
@@ -590,15 +670,19 @@ def _simple(statement: ast.stmt, lines: List[str], line_length: int) -> Optional
     return None if laid is None else "".join(line + "\n" for line in laid)
 
 
-def _header(statement: ast.stmt, header: str, line_length: int) -> Optional[str]:
-    """Black's line for the one-line header of an ``if`` without ``else`` or of a plain
-    ``def`` (positional parameters only), or None."""
+def _header(statement: ast.stmt, header: str, line_length: int,
+            with_parentheses: Callable[[], Optional[bool]]) -> Optional[str]:
+    """Black's lines for the one-line header of an ``if`` without ``else``, of a plain
+    ``def`` (positional parameters only) or of a ``with`` (see :func:`layout_with`), or None."""
     indent = statement.col_offset
     if indent % 4 or not header.startswith(" " * indent) or not header.endswith("\n"):
         return None
     if isinstance(statement, ast.If) and not statement.orelse:
         laid = layout_if(header.strip(), indent // 4, line_length)
         return None if laid is None else laid + "\n"
+    if isinstance(statement, ast.With):
+        lines = layout_with(header.strip(), indent // 4, line_length) if with_parentheses() is False else None
+        return None if lines is None else "".join(line + "\n" for line in lines)
     if not isinstance(statement, ast.FunctionDef) or statement.decorator_list or statement.returns:
         return None
     arguments = statement.args

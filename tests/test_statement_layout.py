@@ -56,6 +56,7 @@ EXPRESSIONS = st.recursive(
     ATOMS,
     lambda inner: st.one_of(
         _call(st.one_of(inner, st.tuples(NAMES, inner).map("=".join))),
+        st.tuples(_call(inner), st.sampled_from([".repeat()", ".numpy()"])).map("".join),
         st.tuples(DOTTED, st.sampled_from(['"key"', "0", "name"])).map(lambda t: f"{t[0]}[{t[1]}]"),
         st.tuples(DOTTED, st.sampled_from(SLICES)).map("".join),
         st.tuples(st.lists(inner, min_size=1, max_size=4), st.booleans()).map(lambda t: f"[{_joined(*t)}]"),
@@ -71,8 +72,10 @@ EXPRESSIONS = st.recursive(
     max_leaves=12,
 )
 ARGUMENT = st.one_of(EXPRESSIONS, st.tuples(NAMES, EXPRESSIONS).map("=".join))
-CALLS = st.tuples(DOTTED, st.lists(st.lists(ARGUMENT, max_size=6).map(", ".join), min_size=1, max_size=3)).map(
-    lambda t: t[0] + "(" + ").x(".join(t[1]) + ")")
+#: Calls and method chains, some ending in a call without arguments (``.repeat()``).
+CALLS = st.tuples(DOTTED, st.lists(st.lists(ARGUMENT, max_size=6).map(", ".join), min_size=1, max_size=3),
+                  st.sampled_from(["", "", ".repeat()", ".as_default()"])).map(
+    lambda t: t[0] + "(" + ").x(".join(t[1]) + ")" + t[2])
 DISPLAYS = st.tuples(st.sampled_from("[({"), st.lists(EXPRESSIONS, min_size=2, max_size=5), st.booleans()).map(
     lambda t: t[0] + _joined(t[1] if t[0] != "{" else [f'"k{i}": {x}' for i, x in enumerate(t[1])], t[2])
     + {"[": "]", "(": ")", "{": "}"}[t[0]])
@@ -146,6 +149,44 @@ def test_inserted_blocks_are_laid_out_as_black_does(block, inner, after, depth, 
         assert ours == layout._black(text, mode, ranges)
 
 
+#: Context managers: calls, some followed by calls without arguments, some named ``as``.
+WITH_ITEMS = st.lists(
+    st.tuples(DOTTED, st.lists(ARGUMENT, max_size=4).map(", ".join),
+              st.sampled_from(["", "", ".as_default()", ".as_default().x()", " as f"]))
+    .map(lambda t: f"{t[0]}({t[1]}){t[2]}"),
+    min_size=1, max_size=3).map(", ".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(WITH_ITEMS, st.integers(1, 3), st.sampled_from([40, 60, 79, 88]))
+def test_with_headers_laid_out_are_blacks(items, depth, line_length):
+    """A ``with`` header (the host_call's), for versions without parenthesized context
+    managers: as black lays it out, or left to black; never laid out for versions that
+    all have them."""
+    headers = "".join("    " * d + ("def _():" if d == 0 else "if True:") + "\n" for d in range(depth))
+    text = f"{headers}{'    ' * depth}with {items}:\n{'    ' * depth}    pass\n"
+    line = depth + 1
+    ours = lay_out_statements(text, [(line, line)], line_length, lambda: False)
+    if ours is not None:
+        mode = black.Mode(line_length=line_length, string_normalization=False,
+                          target_versions={black.TargetVersion.PY38})
+        assert ours == layout._black(text, mode, [(line, line)])
+    assert lay_out_statements(text, [(line, line)], line_length, lambda: True) is None
+
+
+@pytest.mark.parametrize("depth, line_length", [(1, 60), (2, 88), (1, 79)])
+def test_the_host_calls_header_is_made_here(depth, line_length):
+    """The ``with`` est2tpu's host_call opens, too long for its line: laid out here."""
+    header = ("with tf.compat.v2.summary.create_file_writer(config.model_dir).as_default(), "
+              "tf.compat.v2.summary.record_if(True):")
+    headers = "".join("    " * d + ("def _():" if d == 0 else "if True:") + "\n" for d in range(depth))
+    text = f"{headers}{'    ' * depth}{header}\n{'    ' * depth}    pass\n"
+    ours = lay_out_statements(text, [(depth + 1, depth + 1)], line_length, lambda: False)
+    mode = black.Mode(line_length=line_length, string_normalization=False, target_versions={black.TargetVersion.PY38})
+    assert ours is not None and ours.count("\n") == text.count("\n") + 2
+    assert ours == layout._black(text, mode, [(depth + 1, depth + 1)])
+
+
 #: Statements black splits at a call: made here, and as black makes them.
 MADE = [
     ("estimator = tf.estimator.Estimator(model_fn=model_fn, config=tf.estimator.RunConfig(model_dir=d))", 1, 60),
@@ -157,6 +198,9 @@ MADE = [
     ("op = optimize_loss(loss, step, optimizer=(CrossShardOptimizer(AdamOptimizer(rate)) if tpu else 'Adam'))", 2, 50),
     ("return Spec(mode, host_call=(host_call, [tf.reshape(step, [1])]) if mode == TRAIN else None)", 1, 60),
     ('metrics["auc"] = tf.compat.v1.metrics.auc(labels, probabilities[:, 1], weights=w[1:-1])', 2, 60),
+    # a call without arguments ends the chain: black leaves it in the tail, inside an argument too
+    ("dataset = dataset.batch(params['batch_size'], drop_remainder=est2tpu.on_tpu(params)).repeat()", 1, 79),
+    ("x = f(aaaa, bbbbbbbbbbbbbbbbbbbbb, ccccccccccccccccccccc=ddddddddddddddd(eeeeeeeeeeeeee).g()).h()", 0, 44),
 ]
 
 #: Left to black: a comment, a magic trailing comma, an operator outside the call, a
