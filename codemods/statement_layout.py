@@ -18,8 +18,9 @@ Only names, attributes, calls, subscripts (slices with names and numbers for bou
 ``probabilities[:, 1]``), literals, displays, lambdas, arithmetic, comparisons and those
 conditional expressions are taken, on lines without comments.  Anything else returns
 None and black lays it out: other conditional expressions and slices, ``*args``,
-comments, docstrings, decorators, operators where black would split, a head that does
-not fit, blank lines whose rules go further than these.  The tests compare every layout
+comments, docstrings, decorators, a statement's value black would split at an operator
+(an argument or an element it splits before its loosest operators, as laid out here),
+a head that does not fit, blank lines whose rules go further than these.  The tests compare every layout
 made here with black's.
 
     >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
@@ -67,14 +68,16 @@ class _Leaf:
         self.space = ""  # what black puts before it, once its line is known
 
 
-#: Python's tokens, as its tokenizer splits the code taken here (ASCII, no backslash: so
-#: strings hold no escapes): blanks and line ends, one-line strings, names, numbers
+#: Python's tokens, as its tokenizer splits the code taken here (ASCII, a backslash only
+#: in ``\n``, ``\t``, ``\r``, ``\0`` and ``\\`` in a string, escapes black leaves as they
+#: are and whose quotes it may change without changing their length: no line
+#: continuations): blanks and line ends, one-line strings, names, numbers
 #: (followed by no letter, digit or dot: ``1e5``, ``0x1f`` and ``1j`` match nothing), and
 #: operators, the longest first.  Ten times faster than :mod:`tokenize` on a statement.
 _TOKEN = re.compile(r"""
     (?P<blank>[ \t\f]+)
   | (?P<newline>\r?\n|\r)
-  | (?P<string>[rRbBuUfF]{0,2}(?:'[^'\r\n]*'|"[^"\r\n]*"))
+  | (?P<string>[rRbBuUfF]{0,2}(?:'(?:[^'\\\r\n]|\\[ntr0\\])*'|"(?:[^"\\\r\n]|\\[ntr0\\])*"))
   | (?P<name>[A-Za-z_]\w*)
   | (?P<number>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?![\w.]))
   | (?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|[-+*/%&|^@=!<>]=|\*\*|//|<<|>>|[-+*/%&|^~@<>()\[\]{},:;.=])
@@ -86,15 +89,15 @@ _SPLIT_FSTRINGS = sys.version_info >= (3, 12)
 
 
 def _leaves(code: str) -> List[_Leaf]:
-    if not code.isascii() or "\\" in code or "'''" in code or '"""' in code:
-        raise _Unsure  # black measures wide characters; continuation lines are the user's; docstrings
+    if not code.isascii() or "'''" in code or '"""' in code:
+        raise _Unsure  # black measures wide characters; docstrings
     leaves: List[_Leaf] = []
     at, end, depth = 0, len(code), 0
     match = _TOKEN.match
     while at < end:
         token = match(code, at)
         if token is None:
-            raise _Unsure  # comments, characters Python does not take
+            raise _Unsure  # comments, continuation lines (the user's), other escapes, characters Python does not take
         at = token.end()
         kind, text = token.lastgroup, token.group()
         if kind == "blank":
@@ -333,10 +336,8 @@ class _Layout:
                 return self.split_before(start, end, indent, [start + i for i, _ in delimiters])
             if top == _DOT and len(delimiters) == 1:  # black splits no lone dot: at the last bracket then
                 return self.split_at_last_bracket(start, end, indent)
-            if top == _CONDITIONAL:  # before `if` and before `else`
+            if top != _COMMA:  # before `if` and `else`, or before each operator of the loosest kind
                 return self.split_before(start, end, indent, [start + i for i, p in delimiters if p == top])
-            if top != _COMMA:
-                raise _Unsure  # black splits at operators
             lines, begin = [], start
             for i, priority in delimiters:
                 if priority != _COMMA:
@@ -356,7 +357,8 @@ class _Layout:
 
     def split_before(self, start: int, end: int, indent: int, delimiters: List[int]) -> List[str]:
         """Black's split before ``delimiters``: a method chain, one call per line (at its
-        dots); a conditional expression, before its ``if`` and its ``else``."""
+        dots); a conditional expression, before its ``if`` and its ``else``; arithmetic or
+        a comparison, before each of its loosest operators."""
         lines, begin = [], start
         for delimiter in delimiters:
             lines.extend(self.line(begin, delimiter, indent, True))
@@ -638,8 +640,8 @@ def _blanks(old: List[str], count: int) -> Optional[str]:
 def reformats(text: str, ranges: Sequence[Tuple[int, int]], line_length: int) -> bool:
     """Whether black would lay out again one of the simple statements ``ranges`` touch
     in ``text``, as far as is known here (False: not known).  Black's layout of a
-    statement taken here does not depend on its string normalization (the strings are
-    unprefixed and without backslashes: their quotes change, not their length)."""
+    statement taken here does not depend on its string normalization (the strings have
+    no prefix black rewrites and escape no quote: their quotes change, not their length)."""
     try:
         module = python_ast(text)
     except (SyntaxError, ValueError):

@@ -10,6 +10,7 @@ import doctest
 import io
 import keyword
 import pathlib
+import re
 import sysconfig
 import tokenize
 import warnings
@@ -35,6 +36,7 @@ DOTTED = st.lists(NAMES, min_size=1, max_size=4).map(".".join)
 ATOMS = st.one_of(
     NAMES, DOTTED,
     st.sampled_from(["1", "100", "0.5", "-1", '"batch_size"', "'single'", '"/tmp/model"', "None", "True",
+                     '"rows\\n"', "'a\\tb\\\\'",
                      'f"{model_dir}/pretrain"', "r'\\d+'", "b'bytes'"]),
 )
 
@@ -322,12 +324,16 @@ def test_real_programs_migrate_the_same_with_and_without(monkeypatch):
 def _tokenized(code: str):
     """The leaves Python's tokenizer gives ``code``, as ``statement_layout._leaves`` takes
     them (kind, text), or None where it takes none (by the same rules)."""
-    if not code.isascii() or "\\" in code:
+    if not code.isascii():
         return None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
     except (tokenize.TokenError, SyntaxError):
         return None
+    strings = [token.string for token in tokens if token.type == tokenize.STRING]
+    if sum(string.count("\\") for string in strings) != code.count("\\") or not all(
+            re.fullmatch(r"(?:[^\\]|\\[ntr0\\])*", string) for string in strings):
+        return None  # a line continuation, or an escape other than \n, \t, \r, \0, \\
     kinds = {tokenize.NAME: "name", tokenize.NUMBER: "number", tokenize.STRING: "string", tokenize.OP: "op"}
     out = []
     for token in tokens:
