@@ -3,8 +3,12 @@ lines only, and must give what black gives on the whole file."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import io
 import pathlib
+import sysconfig
+import tokenize
 
 import black
 import pytest
@@ -234,6 +238,93 @@ def test_what_black_writes_is_never_judged_reformatted_without_black(mode):
         assert not layout._surely_reformatted(out, mode), path
         checked += 1
     assert checked >= len(PROGRAMS)
+
+
+def _single_quoted_by_tokenizer(source: str) -> bool:
+    """``layout._single_quoted_string`` by Python's tokenizer: the reference it agrees with."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.STRING:
+                body = token.string.lstrip("rRbBuUfF")
+                if body[:1] == "'" and body[:3] != "'''" and '"' not in body and "\\" not in body:
+                    return True
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return False
+
+
+STDLIB = sorted(pathlib.Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+GLUED = ["if'a'in x: pass\n", "x = '''a'b'''\n", "# it's\nx = \"a\"\n", "x = 'a\\'b'\n", "x = '#'  # '\n",
+         "x = rb'a'\n", "x = f'{y[\"k\"]}'\n", "x = \"it's\"\n", "x = 'a\\\nb'\n", 'x = """a\n\'b\'\n"""\n']
+
+
+def test_strings_black_requotes_are_found_as_pythons_tokenizer_finds_them():
+    """The screen for single-quoted strings reads strings and comments as Python's
+    tokenizer does: the same verdict on every program and module of the standard library
+    (strings in comments, comments in strings, triple quotes, escapes, prefixes), and on
+    strings glued to keywords."""
+    sources = GLUED + [path.read_text() for path in PROGRAMS + REALWORLD]
+    for path in STDLIB:
+        try:
+            sources.append(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, OSError):
+            continue
+    found = 0
+    for source in sources:
+        if "fmt:" in source:
+            continue
+        expected = _single_quoted_by_tokenizer(source)
+        assert layout._single_quoted_string(source, MODE) is expected, source[:200]
+        found += expected
+    assert 0 < found < len(sources)
+
+
+def _reformatted_by_tokenizer(source: str) -> bool:
+    """``layout._surely_reformatted`` past its screens (``fmt:``, continuations, preview
+    styles), by Python's tokenizer: the reference it agrees with."""
+    multiline = any(t.start[0] != t.end[0] and t.type not in (tokenize.NL, tokenize.NEWLINE)
+                    for t in tokenize.generate_tokens(io.StringIO(source).readline))
+    if multiline:
+        return False
+    if any(line.endswith((" \n", "\t\n")) for line in source.splitlines(True)):
+        return True
+    opened, line_of_last = [], 0
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.OP and token.string in "([{":
+            opened.append(token.start[0])
+        elif token.type == tokenize.OP and token.string in ")]}" and opened:
+            if opened.pop() < token.start[0] and line_of_last == token.start[0]:
+                return True
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT,
+                              tokenize.DEDENT, tokenize.ENDMARKER):
+            line_of_last = token.end[0]
+    return False
+
+
+def test_lines_black_surely_changes_are_found_as_pythons_tokenizer_finds_them():
+    """The screen that spares a black pass reads the code as Python's tokenizer does:
+    the same verdict on every program, every module of the standard library and every
+    top-level statement of them (brackets closed after code, strings over lines,
+    comments and strings holding brackets)."""
+    sources = list(GLUED) + ["x = f(a,  # (\n      b)\n", "x = ['(',\n     ')']\n", "x = (1 +\n     2)\n"]
+    for path in PROGRAMS + REALWORLD + STDLIB:
+        try:
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source)
+        except (UnicodeDecodeError, OSError, SyntaxError):
+            continue
+        lines = source.splitlines(True)
+        sources.append(source)
+        sources += ["".join(lines[node.lineno - 1:node.end_lineno]) for node in tree.body]
+    found = checked = 0
+    for source in sources:
+        if "fmt:" in source or "yapf:" in source or "\\\n" in source or "\r" in source:
+            continue
+        expected = _reformatted_by_tokenizer(source)
+        assert layout._surely_reformatted(source, MODE) is expected, source[:300]
+        found += expected
+        checked += 1
+    assert 0 < found < checked
 
 
 @pytest.mark.parametrize("code, reformatted", [
