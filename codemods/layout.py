@@ -255,7 +255,7 @@ def _snippet(body: List[ast.stmt], first: int, last: int, lines: List[str],
     """The innermost sibling statements holding lines ``first``..``last``, with one more
     statement on each side (black's blank lines depend on the neighbours); ``outer``: the
     compound statements around ``body``."""
-    hit = [i for i, statement in enumerate(body) if _span(statement)[0] <= last and _span(statement)[1] >= first]
+    hit = [i for i, (start, end) in enumerate(map(_span, body)) if start <= last and end >= first]
     if not hit:
         return None
     if len(hit) == 1:
