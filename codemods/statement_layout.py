@@ -20,8 +20,8 @@ conditional expressions are taken, on lines without comments.  Anything else ret
 None and black lays it out: other conditional expressions and slices, ``*args``,
 comments, docstrings, decorators, a statement's value black would split at an operator
 (an argument or an element it splits before its loosest operators, as laid out here),
-a head that does not fit, blank lines whose rules go further than these.  The tests compare every layout
-made here with black's.
+a head that does not fit, blank lines whose rules go further than these.  The tests
+compare every layout made here with black's.
 
     >>> layout_call('estimator = tf.estimator.Estimator(model_fn=model_fn, config=config)', 0, 40)
     ['estimator = tf.estimator.Estimator(', '    model_fn=model_fn, config=config', ')']
@@ -371,7 +371,7 @@ class _Layout:
         close = end - 1
         if self.leaves[close].text == ",":
             close -= 1
-        while self._empty_call(start, close):  # `).repeat()`: black leaves a call without arguments in the tail
+        while _empty_call(self.leaves, start, close):  # `).repeat()`: black leaves a call without arguments in the tail
             close -= 4
         leaf = self.leaves[close]
         if leaf.text not in _CLOSING or leaf.match is None or leaf.match < start or leaf.match + 1 == close:
@@ -389,12 +389,6 @@ class _Layout:
         if len(tail) > self.line_length:
             raise _Unsure  # black would split the tail too
         return ["    " * indent + head, *body, tail]
-
-    def _empty_call(self, start: int, close: int) -> bool:
-        """Whether leaves ``close - 4 .. close`` are ``).name()``, from ``start`` on."""
-        leaves = self.leaves
-        return close - 4 >= start and leaves[close].text == ")" and leaves[close - 1].text == "(" \
-            and leaves[close - 2].kind == "name" and leaves[close - 3].text == "." and leaves[close - 4].text in _CLOSING
 
     def in_parentheses(self, start: int, end: int, indent: int) -> List[str]:
         """The value ``start:end`` in the parentheses black makes visible around it."""
@@ -513,12 +507,17 @@ def layout_with(header: str, indent: int, line_length: int) -> Optional[List[str
         return None
 
 
+def _empty_call(leaves: Sequence[_Leaf], start: int, close: int) -> bool:
+    """Whether leaves ``close - 4 .. close`` are ``).name()``, from ``start`` on."""
+    return close - 4 >= start and leaves[close].text == ")" and leaves[close - 1].text == "(" \
+        and leaves[close - 2].kind == "name" and leaves[close - 3].text == "." and leaves[close - 4].text in _CLOSING
+
+
 def _call_bracket(leaves: Sequence[_Leaf], start: int, end: int) -> Optional[int]:
     """The closing bracket of the call ``leaves[start:end]`` makes, the calls without
     arguments after it (``.as_default()``) left out; None for anything else."""
     close = end - 1
-    while close - 4 >= start and leaves[close].text == ")" and leaves[close - 1].text == "(" \
-            and leaves[close - 2].kind == "name" and leaves[close - 3].text == "." and leaves[close - 4].text == ")":
+    while _empty_call(leaves, start, close):
         close -= 4
     leaf = leaves[close]
     if leaf.text != ")" or leaf.match is None or leaf.match <= start or leaf.match + 1 == close \
