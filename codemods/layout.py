@@ -353,11 +353,11 @@ def _emulated(mode) -> bool:
         mode.preview or mode.is_pyi or getattr(mode, "unstable", False) or getattr(mode, "enabled_features", None))
 
 
-def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
-    """``after`` with each snippet formatted by black: only ``ranges`` of it, or all of it
-    when ``ranges`` is None."""
+def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> Tuple[str, bool]:
+    """``after`` with each snippet formatted as black formats it: only ``ranges`` of it, or
+    all of it when ``ranges`` is None; and whether black itself formatted one."""
     lines = split_lines(after)
-    out, done = [], 0
+    out, done, by_black = [], 0, False
     for snippet in found:
         out.extend(lines[done : snippet.start - 1])
         text = snippet.text(lines)
@@ -366,7 +366,7 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
             text, inside, mode.line_length, lambda: _with_parentheses(_file_versions(mode, after, text)),
         ) if inside and not mode.string_normalization and _emulated(mode) else None
         if formatted is None:
-            formatted = _black(text, _file_versions(mode, after, text), inside or ())
+            formatted, by_black = _black(text, _file_versions(mode, after, text), inside or ()), True
         header = snippet.header()
         if not formatted.startswith(header):
             raise ValueError("black changed the snippet's headers")
@@ -374,7 +374,7 @@ def _lay_out_snippets(after: str, found: List[Snippet], mode, ranges) -> str:
         done = snippet.end
     out.extend(lines[done:])
     result = "".join(out)
-    return result if after.endswith("\n") else result.rstrip("\n")
+    return (result if after.endswith("\n") else result.rstrip("\n")), by_black
 
 
 def _four_space_indented(source: str) -> bool:
@@ -416,19 +416,21 @@ def lay_out(before: str, after: str, style: str = "auto", config: BlackConfig = 
     elif "\r" in before or "\r" in after:  # mixed line endings: left as the codemods wrote them
         return after
     try:
-        out = _lay_out(before, after, style, black_mode(config), "line_length" in dict(config))
-        if out != after:
+        out, by_black = _lay_out(before, after, style, black_mode(config), "line_length" in dict(config))
+        if by_black and out != after:
             python_ast(out)  # black over lines of a block not indented by four spaces re-indents them
     except Exception:  # the codemods' own output is valid Python: keep it rather than fail
         out = after
     return out.replace("\n", "\r\n") if crlf else out
 
 
-def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> str:
+def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> Tuple[str, bool]:
+    """``after`` laid out, and whether black itself laid some of it out (the statements
+    :mod:`codemods.statement_layout` lays out are tested against black instead)."""
     if style == "black":
-        return _black(after, mode)
+        return _black(after, mode), True
     if not _four_space_indented(before):  # black indents by four: not black-formatted either
-        return after
+        return after, False
     own = mode  # the file's own style: no quote changes, its own line length
     if not fixed_length:
         longest = max((len(line.rstrip("\n")) for line in split_lines(before)), default=0)
@@ -437,17 +439,17 @@ def _lay_out(before: str, after: str, style: str, mode, fixed_length: bool) -> s
     diff = _line_diff(before, after)
     changes = _changes(diff, own.line_length, shrunk=True)
     if not changes:
-        return after
+        return after, False
     black_style = not _single_quoted_string(before, mode) and _black_formatted_at(
         before, [old for _, old in changes], mode)
     if not black_style:
         changes = _changes(diff, own.line_length, shrunk=False)
         if not changes:
-            return after
+            return after, False
     ranges = [new for new, _ in changes]
     found = snippets(after, ranges)
     if found is None:
-        return _black(after, mode) if black_style else _black(after, own, ranges)
+        return (_black(after, mode) if black_style else _black(after, own, ranges)), True
     return _lay_out_snippets(after, found, mode, None) if black_style else _lay_out_snippets(after, found, own, ranges)
 
 

@@ -150,11 +150,11 @@ ABORT_ON_MARKER = """
 
     real = cli.python_rejects  # the first thing the process migrating a file does with it
 
-    def python_rejects(display, text, *args):
+    def python_rejects(display, text, *args, **kwargs):
         if "CRASH_HERE" in text:  # as LibCST aborts when memory runs out
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             os.abort()
-        return real(display, text, *args)
+        return real(display, text, *args, **kwargs)
 
     cli.python_rejects = python_rejects
 """

@@ -449,21 +449,22 @@ class Outcome:
     note: str = ""  # why nothing was done, for --verbose
 
 
-def python_rejects(display: str, text: str, flags: int = 0) -> Optional[Problem]:
+def python_rejects(display: str, text: str, flags: int = 0, read: bool = True) -> Optional[Problem]:
     """Python's own verdict on ``text``: a located syntax error, or None if it compiles.
 
     LibCST accepts some code Python does not (Python 2's ``except E, e:``, which it reads
     as newer syntax; null bytes in strings; brackets nested deeper than Python allows, on
-    which its parser may even crash), so this runs first.
+    which its parser may even crash), so this runs first.  ``read``: the engine reads
+    Python's tree of ``text`` too (so that tree is compiled; else the text, which is faster).
     """
     from est2tpu.codemods.python_tree import python_ast
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # Python's tree, which the engine reads again, compiled: that catches what
-            # Python's symbol table refuses too (``return`` outside a function, ...).
-            compile(python_ast(text), display, "exec", flags=flags, dont_inherit=True)
+            # Compiled: that catches what Python's symbol table refuses too (``return``
+            # outside a function, ...).
+            compile(python_ast(text) if read else text, display, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as e:
         if not e.lineno and "\0" in text:
             at = text.index("\0")
@@ -527,7 +528,7 @@ def _filter(job: Job, code: str, findings, ignores, locate=None) -> List[Diagnos
 def _unparsable_output(job: Job, code: str, flags: int = 0) -> Optional[Outcome]:
     """The error for migrated code Python does not compile (checked only when the output is
     used: ``--check`` alone only compares)."""
-    rejected = python_rejects(job.display, code, flags) if job.output_needed else None
+    rejected = python_rejects(job.display, code, flags, read=False) if job.output_needed else None
     if rejected is None:
         return None
     return Outcome(error=Problem(
