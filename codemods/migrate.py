@@ -57,7 +57,8 @@ PIPELINE: List[Type[MigrationCodemod]] = [
 
 @dataclasses.dataclass
 class MigrationResult:
-    code: str
+    #: None: the module changed, and only that was wanted (see ``Source.text``).
+    code: Optional[str]
     findings: List[Finding]
     #: The rewrites made, one per code and line, where they were in the original code...
     rewrites: List[Finding] = dataclasses.field(default_factory=list)
@@ -276,12 +277,19 @@ def _result(migration: Migrate, program: Program, style: str, black_config, rewr
     unit = migration.unit
     tree = migration.rewrite(program.live(unit))
     migration.locate_findings(tree)
-    code = unit.source.code
-    new = code if tree is unit.tree else positions.code(tree, migration.spans)
+    source = unit.source
+    code = source.code
+    if tree is unit.tree:
+        new = code
+    elif source.text or rewrites:
+        new = positions.code(tree, migration.spans)
+    else:
+        new = None if positions.differs(tree, code, migration.spans) else code
     findings = sorted(set(unit.context.scratch.get(FINDINGS_KEY, [])))
     if new == code:  # already migrated: only what still blocks a TPU run is reported
         findings = [f for f in findings if RULES[f.code].blocking]
-    source = unit.source
+    if new is None:
+        return MigrationResult(None, findings)
     if source.style is not None:
         style, black_config = source.style, source.black_config
     laid_out = lay_out(code, new, style, black_config)

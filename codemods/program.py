@@ -52,6 +52,9 @@ class Source:
     #: style the migration is given.
     style: Optional[str] = None
     black_config: Tuple = ()
+    #: False: only whether the module changes is wanted (``--check``); a changed module's
+    #: result then has no code (None), which is not generated past the first change.
+    text: bool = True
     #: How a line of ``code`` is named in findings about other modules (a notebook's
     #: ``cell 3:12``); None: the line number.
     where: Optional[Callable[[int], str]] = None

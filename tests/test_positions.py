@@ -11,7 +11,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from est2tpu.codemods.base import SOURCE_KEY, Context
 from est2tpu.codemods.migrate import Migrate
-from est2tpu.codemods.positions import Spans, _Verbatim, code, locate
+from est2tpu.codemods.positions import Spans, _Verbatim, code, differs, locate
 from est2tpu.codemods.walk import Preorder, Visitor
 import fixture_programs
 
@@ -121,6 +121,7 @@ def _check_code(source: str, changes, copies: bool = True) -> None:
     for transformer in changes(module):
         new = module.visit(transformer)
         assert code(new, spans) == code(new) == new.code
+        assert differs(new, source, spans) is differs(new, source) is (new.code != source)
         copied += _copies(spans.copied(new))
     assert (copied > 0) is copies
 
@@ -172,7 +173,28 @@ def test_fixtures_migrate_to_the_same_code_with_copies(path):
     new = migrate.transform_module(module)
     assert migrate.spans and _copies(migrate.spans.copied(new)) > 0
     assert code(new, migrate.spans) == code(new)
+    assert differs(new, source, migrate.spans)
     _check_positions(source)
+
+
+@pytest.mark.parametrize("source", ["x = 1\ny = 2\n", "x = 1\ny = 2", "# c\nx = 1\n\n# end", "x = 1", "x = 1\n",
+                                    "x = 1  # c\n\n\n", "if x:\n    x = 1\n# end\n"])
+def test_differs_is_whether_the_code_differs(source):
+    """Each name renamed in turn (the first, the last, in a header or footer's neighbour),
+    and the module rebuilt unchanged, with and without its trailing newline."""
+    module = cst.parse_module(source)
+    spans = Spans(module, source)
+    for new in [module.visit(_Rename(module, [n])) for n in _Nodes(module).names] + [module.deep_clone()]:
+        for tree in (new, new.with_changes(has_trailing_newline=not new.has_trailing_newline)):
+            assert differs(tree, source, spans) is differs(tree, source) is (tree.code != source), tree.code
+
+
+def test_differs_stops_at_the_first_statement_that_differs(monkeypatch):
+    source = "x = 1\ny = 2\ndef f():\n    return 3\n"
+    module = cst.parse_module(source)
+    new = module.visit(_Rename(module, [_Nodes(module).names[0]]))
+    monkeypatch.setattr(cst.Return, "_codegen_impl", lambda *args: pytest.fail("generated past the change"))
+    assert differs(new, source)
 
 
 def _stdlib_sample(count: int):

@@ -622,8 +622,10 @@ class _Member:
 
         job = self.job
         style = job.format_mode if job.kind == "python" else "none"
+        # --check only compares (a file with CRLF line ends, after _consistent_newlines).
+        text = job.output_needed or job.kind != "python" or "\r" in self.code
         return Source(self.code, job.names, job.display, job.is_package, write=self.migrated,
-                      style=style, black_config=job.black, where=self._where)
+                      style=style, black_config=job.black, where=self._where, text=text)
 
     def _where(self, line: int) -> str:
         """A line of the engine's code, as findings name it: in a notebook, ``cell N:L``."""
@@ -646,6 +648,8 @@ class _Member:
                                            {}, self.locate))
         if result.code == self.code:
             return outcome
+        if result.code is None:  # changed (see source)
+            return Outcome(changed=True, diagnostics=outcome.diagnostics, rewrites=outcome.rewrites)
         broken = _unparsable_output(job, result.code, self.flags)
         if broken is not None:
             return broken
