@@ -46,23 +46,24 @@ def code(module: cst.Module, spans: Optional["Spans"] = None) -> str:
 
 
 def differs(module: cst.Module, original: str, spans: Optional["Spans"] = None) -> bool:
-    """Whether ``module``'s code (see :func:`code`) is not ``original``: generated only up
-    to the first top-level statement that differs (``--check`` needs no more)."""
+    """Whether ``module``'s code (see :func:`code`) is not ``original``: generated (and its
+    statements copied) only up to the first top-level statement that differs (``--check``
+    needs no more)."""
     parts = [*module.header, *module.body, *module.footer]
     if len(parts) < 2:
         return code(module, spans) != original
-    if spans:
-        module = spans.copied(module)
-        parts = [*module.header, *module.body, *module.footer]
     state = _State(default_indent=module.default_indent, default_newline=module.default_newline)
     done = at = 0
-    for part in parts[:-1]:  # not the last: the module's trailing newline may be taken from it
+    for i, part in enumerate(parts):
+        if spans:
+            part = spans.verbatim(part) or spans.copied(part)
         part._codegen(state)
+        if i == len(parts) - 1:  # the module's trailing newline may be taken from the last
+            break
         piece = "".join(state.tokens[done:])
         if not original.startswith(piece, at):
             return True
         done, at = len(state.tokens), at + len(piece)
-    parts[-1]._codegen(state)
     if not module.has_trailing_newline:  # as Module._codegen_impl ends
         state.pop_trailing_newline()
     return "".join(state.tokens[done:]) != original[at:]
