@@ -294,6 +294,28 @@ def test_mixed_tree_byte_exact(tmp_path):
     assert "5 files migrated, 1 unchanged, 2 failed, 0 findings" in result.err
 
 
+def test_check_names_exactly_the_files_migrate_changes(tmp_path):
+    """--check generates a Python file's code only up to its first change (not for CRLF
+    files or notebooks, whose comparison needs it all): its verdict is still the one
+    migrate acts on, file by file, and nothing is left for a second --check."""
+    import json
+
+    _mixed_tree(tmp_path)
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": SPEC}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    write(tmp_path, {"pkg/migrated.py": engine(SPEC), "pkg/migrated_crlf.py": engine(SPEC).replace("\n", "\r\n"),
+                     "pkg/migrated_no_newline.py": engine(SPEC).rstrip("\n"), "pkg/nb.ipynb": json.dumps(notebook)})
+    check = run_cli("migrate", "--check", "pkg", cwd=tmp_path)
+    named = {line.split("would migrate ", 1)[1] for line in check.err.splitlines() if "would migrate " in line}
+    before = snapshot(tmp_path)
+    run_cli("migrate", "pkg", cwd=tmp_path)
+    after = snapshot(tmp_path)
+    assert named == {name for name in after if after[name] != before[name]}
+    assert {"pkg/good.py", "pkg/crlf.py", "pkg/no_newline.py", "pkg/nb.ipynb"} <= named
+    assert "pkg/migrated_crlf.py" not in named
+    assert "would migrate" not in run_cli("migrate", "--check", "pkg", cwd=tmp_path).err
+
+
 def test_file_without_estimator_is_not_decoded(tmp_path):
     files = {"binary.py": b"x = '\xff\xfe'\n", "model.py": SPEC.encode()}
     write(tmp_path, files)
