@@ -44,7 +44,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
-from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Callable, Counter, Dict, FrozenSet, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -761,13 +761,12 @@ class _KeyedReads(Visitor):
             self.other.append(node)
         return False
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
+    def visit_Attribute(self, node: cst.Attribute) -> Union[bool, cst.BaseExpression]:
         if is_name(node.value, self.base):
             self.other.append(node)
             self.as_tensor |= node.attr.value in ("shape", "dtype", "get_shape")
-        else:
-            self.walk(node.value)
-        return False
+            return False
+        return node.value
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         self.as_tensor |= is_name(node.left, self.base) or is_name(node.right, self.base)
@@ -776,11 +775,10 @@ class _KeyedReads(Visitor):
         if any(is_name(arg.value, self.base) for arg in node.args) and self.takes_tensors(node):
             self.as_tensor = True
 
-    def visit_Arg(self, node: cst.Arg) -> bool:
+    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
         if is_name(node.value, self.base):
             self.passed.add(node.value)
-        self.walk(node.value)
-        return False
+        return node.value
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == self.base:

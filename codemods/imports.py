@@ -43,9 +43,8 @@ class _Names(Visitor):
     def visit_ImportFrom(self, node) -> bool:
         return False
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
+        return node.value
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)

@@ -185,9 +185,8 @@ class NameReads(Visitor):
     def reads(self) -> List[str]:
         return list(self._reads)
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
+        return node.value
 
     def visit_Name(self, node: cst.Name) -> None:
         self._reads[node.value] = None
@@ -206,9 +205,8 @@ class NameReads(Visitor):
         self.bound.add(node.name.value)
         return False
 
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
+        return node.value
 
 
 @functools.lru_cache(maxsize=16)  # asked of each name a metric reads

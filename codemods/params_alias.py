@@ -91,18 +91,16 @@ class _ParamsRead(Visitor):
         if node.value == "params" and self.found is None:
             self.found = node
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
+        return node.value
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         return not is_batch_size_param(node)  # params["batch_size"]: the same, TPUEstimator's per shard
 
     visit_Call = visit_Subscript
 
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
+        return node.value
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return outer_params_read(node) is not None  # a def of its own params reads its own

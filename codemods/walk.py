@@ -142,7 +142,9 @@ class Visitor:
     """Read-only ``cst.CSTVisitor`` lookalike: ``visitor.walk(node)`` instead of ``node.visit(visitor)``.
 
     A walk of a tree that has a :class:`Preorder` index visits only the nodes its visitor
-    has methods for.
+    has methods for.  A ``visit_`` method returns False to skip the node's subtree, or a
+    node to walk instead (``return node.value``: as ``self.walk(node.value)`` and False,
+    without starting another walk when it is in the subtree).
     """
 
     _handlers: Dict[type, Tuple[Handler, Handler]]
@@ -164,9 +166,12 @@ class Visitor:
         def go(node: cst.CSTNode) -> None:
             pair = handlers.get(type(node))
             visit, leave = pair if pair is not None else _pair(visitor_type, type(node))
-            if visit is None or visit(self, node) is not False:
+            walked = None if visit is None else visit(self, node)
+            if walked is None or walked is True:
                 for child in _children(node):
                     go(child)
+            elif walked is not False:
+                self.walk(walked)
             if leave is not None:
                 leave(self, node)
 
@@ -259,8 +264,12 @@ class Preorder:
         positions = self._positions(visitor_type, start, ends[start])
         at, stop = 0, len(positions)
         waiting: List[Tuple[int, cst.CSTNode, Callable]] = []  # the leave_ calls due at the end of a subtree
+        alone: List[Tuple[int, int]] = []  # (end of a subtree walked alone, end of the subtree it is in)
         while at < stop:
             here = positions[at]
+            if alone and here >= alone[-1][0]:  # the rest of the subtree it is in is skipped
+                at = bisect.bisect_left(positions, alone.pop()[1], at, stop)
+                continue
             node = nodes[here]
             pair = handlers.get(type(node))
             visit, leave = pair if pair is not None else _pair(visitor_type, type(node))
@@ -270,11 +279,24 @@ class Preorder:
             while waiting and waiting[-1][0] <= here:
                 _, done, done_leave = waiting.pop()
                 done_leave(visitor, done)
-            if visit is None or visit(visitor, node) is not False:
+            walked = None if visit is None else visit(visitor, node)
+            if walked is None or walked is True:
                 if leave is not None:
                     waiting.append((ends[here], node, leave))
                 at += 1
-            else:  # its subtree is skipped
+            elif walked is False:  # its subtree is skipped
+                if leave is not None:
+                    leave(visitor, node)
+                at = bisect.bisect_left(positions, ends[here], at + 1, stop)
+            else:  # only the subtree of ``walked``
+                inner = self._place.get(id(walked), -1)
+                if here < inner < ends[here]:  # in this one: walked on in this loop
+                    if leave is not None:
+                        waiting.append((ends[here], node, leave))
+                    alone.append((ends[inner], ends[here]))
+                    at = bisect.bisect_left(positions, inner, at + 1, stop)
+                    continue
+                visitor.walk(walked)
                 if leave is not None:
                     leave(visitor, node)
                 at = bisect.bisect_left(positions, ends[here], at + 1, stop)
@@ -291,13 +313,11 @@ class ValueNames(Visitor):
     """A :class:`Visitor` that reaches a ``Name`` only where it is a value: not as an
     attribute's name (``x.name``) nor as a keyword (``f(name=...)``)."""
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
+        return node.value
 
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        self.walk(node.value)
-        return False
+    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
+        return node.value
 
 
 #: The fields whose emptied statements LibCST drops (``visit_body_sequence``).

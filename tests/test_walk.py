@@ -182,6 +182,74 @@ def test_an_indexed_walk_makes_the_calls_of_a_walk_node_by_node(path):
     assert [Reads().walked(node).calls for node in subtrees] == by_node  # node by node again
 
 
+class _Nested(Reads):
+    """Reads, also recording attributes and keyword arguments, whose values it walks alone
+    (a walk inside a walk)."""
+
+    def visit_Attribute(self, node):
+        self.calls.append(("attribute", node))
+        self.walk(node.value)
+        return False
+
+    def leave_Attribute(self, node):
+        self.calls.append(("left attribute", node))
+
+    def visit_Arg(self, node):
+        self.walk(node.value)
+        return False
+
+
+class _Returned(_Nested):
+    """_Nested, each value returned to the walk instead (in the subtree: no walk of its own)."""
+
+    def visit_Attribute(self, node):
+        self.calls.append(("attribute", node))
+        return node.value
+
+    def visit_Arg(self, node):
+        return node.value
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py"))[:40], ids=lambda p: p.name)
+def test_a_node_returned_by_visit_is_walked_as_a_walk_inside_the_walk(path):
+    module = cst.parse_module(path.read_text())
+    subtrees = _subtrees(module)
+    nested = [_Nested().walked(node).calls for node in subtrees]
+    assert [_Returned().walked(node).calls for node in subtrees] == nested
+    assert any(call[0] == "left attribute" for calls in nested for call in calls)
+    index = Preorder(module)
+    try:
+        assert [_Returned().walked(node).calls for node in subtrees] == nested
+        assert [_Nested().walked(node).calls for node in subtrees] == nested
+    finally:
+        index.close()
+
+
+def test_a_node_returned_from_outside_the_subtree_is_walked_too():
+    module = cst.parse_module(SOURCE)
+    elsewhere = module.body[0]
+
+    class Nested(Reads):
+        def visit_Call(self, node):
+            self.calls.append(("call", node))
+            self.walk(elsewhere)
+            return False
+
+    class Returned(Reads):
+        def visit_Call(self, node):
+            self.calls.append(("call", node))
+            return elsewhere
+
+    expected = Nested().walked(module).calls
+    assert Returned().walked(module).calls == expected
+    index = Preorder(module)
+    try:
+        assert Returned().walked(module.body[-1]).calls == Nested().walked(module.body[-1]).calls
+        assert Returned().walked(module).calls == expected
+    finally:
+        index.close()
+
+
 def test_the_index_holds_the_walk_order_and_the_parents():
     module = cst.parse_module(SOURCE)
     index = Preorder(module)
