@@ -284,19 +284,16 @@ class Preorder:
                 if leave is not None:
                     waiting.append((ends[here], node, leave))
                 at += 1
-            elif walked is False:  # its subtree is skipped
+                continue
+            inner = -1 if walked is False else self._place.get(id(walked), -1)
+            if here < inner < ends[here]:  # only the subtree of ``walked``, walked on in this loop
                 if leave is not None:
-                    leave(visitor, node)
-                at = bisect.bisect_left(positions, ends[here], at + 1, stop)
-            else:  # only the subtree of ``walked``
-                inner = self._place.get(id(walked), -1)
-                if here < inner < ends[here]:  # in this one: walked on in this loop
-                    if leave is not None:
-                        waiting.append((ends[here], node, leave))
-                    alone.append((ends[inner], ends[here]))
-                    at = bisect.bisect_left(positions, inner, at + 1, stop)
-                    continue
-                visitor.walk(walked)
+                    waiting.append((ends[here], node, leave))
+                alone.append((ends[inner], ends[here]))
+                at = bisect.bisect_left(positions, inner, at + 1, stop)
+            else:  # its subtree is skipped (``walked``, a node elsewhere, walked on its own)
+                if walked is not False:
+                    visitor.walk(walked)
                 if leave is not None:
                     leave(visitor, node)
                 at = bisect.bisect_left(positions, ends[here], at + 1, stop)
