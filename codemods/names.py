@@ -25,7 +25,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 import libcst as cst
 
 from .syntax import param_names
-from .walk import Visitor
+from .walk import ValueNames, Visitor
 
 _CANONICAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
     ("tensorflow.compat.v1.", "tf."),
@@ -174,7 +174,7 @@ def simple_statements(block: cst.BaseSuite) -> Iterator[cst.SimpleStatementLine]
                 yield cst.SimpleStatementLine([cst.Expr(test)])
 
 
-class NameReads(Visitor):
+class NameReads(ValueNames):
     """Names read and names bound by a piece of code (comprehension/lambda scopes aware enough)."""
 
     def __init__(self) -> None:
@@ -184,9 +184,6 @@ class NameReads(Visitor):
     @property
     def reads(self) -> List[str]:
         return list(self._reads)
-
-    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
-        return node.value
 
     def visit_Name(self, node: cst.Name) -> None:
         self._reads[node.value] = None
@@ -204,9 +201,6 @@ class NameReads(Visitor):
     def visit_Param(self, node: cst.Param) -> bool:
         self.bound.add(node.name.value)
         return False
-
-    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
-        return node.value
 
 
 @functools.lru_cache(maxsize=16)  # asked of each name a metric reads

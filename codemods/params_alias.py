@@ -29,7 +29,7 @@ from .base import Rule, register
 from .estimators import is_batch_size_param
 from .names import fresh_name, own_bindings
 from .syntax import param_names
-from .walk import Visitor
+from .walk import ValueNames
 
 HIDDEN_PARAMS = Rule(
     "E2T257",
@@ -83,7 +83,7 @@ def outer_params_read(fn: cst.CSTNode) -> Optional[cst.Name]:
     return _ParamsRead().walked(fn.body).found
 
 
-class _ParamsRead(Visitor):
+class _ParamsRead(ValueNames):
     def __init__(self) -> None:
         self.found: Optional[cst.Name] = None
 
@@ -91,16 +91,10 @@ class _ParamsRead(Visitor):
         if node.value == "params" and self.found is None:
             self.found = node
 
-    def visit_Attribute(self, node: cst.Attribute) -> cst.BaseExpression:
-        return node.value
-
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         return not is_batch_size_param(node)  # params["batch_size"]: the same, TPUEstimator's per shard
 
     visit_Call = visit_Subscript
-
-    def visit_Arg(self, node: cst.Arg) -> cst.BaseExpression:
-        return node.value
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return outer_params_read(node) is not None  # a def of its own params reads its own
