@@ -117,9 +117,9 @@ def test_transform_follows_libcst_on_every_fixture(path):
 
 
 class Reads(Visitor):
-    """Records its calls: skips lambdas' bodies, walks an attribute's value alone (a walk
-    inside a walk), leaves functions and calls; ``visit_Module`` makes the index scan the
-    module whole or by type alike."""
+    """Records its calls: skips lambdas' bodies, walks an attribute's value and an
+    argument's value alone (a walk inside a walk), leaves functions, calls and attributes;
+    ``visit_Module`` makes the index scan the module whole or by type alike."""
 
     def __init__(self) -> None:
         self.calls = []
@@ -144,6 +144,14 @@ class Reads(Visitor):
         self.calls.append(("left lambda", node))
 
     def visit_Attribute(self, node):
+        self.calls.append(("attribute", node))
+        self.walk(node.value)
+        return False
+
+    def leave_Attribute(self, node):
+        self.calls.append(("left attribute", node))
+
+    def visit_Arg(self, node):
         self.walk(node.value)
         return False
 
@@ -182,25 +190,8 @@ def test_an_indexed_walk_makes_the_calls_of_a_walk_node_by_node(path):
     assert [Reads().walked(node).calls for node in subtrees] == by_node  # node by node again
 
 
-class _Nested(Reads):
-    """Reads, also recording attributes and keyword arguments, whose values it walks alone
-    (a walk inside a walk)."""
-
-    def visit_Attribute(self, node):
-        self.calls.append(("attribute", node))
-        self.walk(node.value)
-        return False
-
-    def leave_Attribute(self, node):
-        self.calls.append(("left attribute", node))
-
-    def visit_Arg(self, node):
-        self.walk(node.value)
-        return False
-
-
-class _Returned(_Nested):
-    """_Nested, each value returned to the walk instead (in the subtree: no walk of its own)."""
+class _Returned(Reads):
+    """Reads, each value returned to the walk instead (in the subtree: no walk of its own)."""
 
     def visit_Attribute(self, node):
         self.calls.append(("attribute", node))
@@ -214,13 +205,13 @@ class _Returned(_Nested):
 def test_a_node_returned_by_visit_is_walked_as_a_walk_inside_the_walk(path):
     module = cst.parse_module(path.read_text())
     subtrees = _subtrees(module)
-    nested = [_Nested().walked(node).calls for node in subtrees]
+    nested = [Reads().walked(node).calls for node in subtrees]
     assert [_Returned().walked(node).calls for node in subtrees] == nested
     assert any(call[0] == "left attribute" for calls in nested for call in calls)
     index = Preorder(module)
     try:
         assert [_Returned().walked(node).calls for node in subtrees] == nested
-        assert [_Nested().walked(node).calls for node in subtrees] == nested
+        assert [Reads().walked(node).calls for node in subtrees] == nested
     finally:
         index.close()
 
