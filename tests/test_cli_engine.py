@@ -82,6 +82,37 @@ def test_libcsts_classes_get_types_isinstance_with_the_same_answers():
     assert isinstance(libcst.Name("x"), libcst.BaseExpression) and not isinstance(libcst.Name("x"), libcst.Call)
 
 
+def test_libcsts_classes_get_objects_hash_and_equality_with_the_same_answers():
+    """After the engine's import, node classes hash and compare in C, by identity, as
+    LibCST's own methods do (``self is other``; the hash, by ``id``)."""
+    import libcst
+
+    from est2tpu.cli import engine
+    from est2tpu.codemods.walk import subclasses
+
+    engine.load()
+    engine.plain_identity()  # as the import does (unless the engine was imported already)
+    assert engine.plain_identity() == 0  # once is enough
+    classes = {libcst.CSTNode, *subclasses(libcst.CSTNode)}
+    assert len(classes) > 300
+    assert all(cls.__hash__ is object.__hash__ and cls.__eq__ is object.__eq__ for cls in classes)
+    a, b = libcst.Name("x"), libcst.Name("x")
+    for node, other in ((a, a), (a, b), (b, a), (a, "x"), ("x", a), (a, None), (a, libcst.MaybeSentinel.DEFAULT)):
+        assert (node == other) is (node is other) and (node != other) is (node is not other)
+    assert len({a, b, a}) == 2 and {a: 1}[a] == 1 and b not in {a: 1} and a in [b, a] and a not in [b]
+    assert a.deep_equals(b) and hash(a) == hash(a) != hash(b)
+
+
+def test_plain_identity_replaces_only_libcsts_own_methods(tmp_path):
+    code = ("import libcst\nclass Mine(libcst.Name):\n    def __eq__(self, other): return True\n"
+            "    __hash__ = libcst.Name.__hash__\n"
+            "from est2tpu.cli import engine\nassert engine.plain_identity() > 700\n"
+            "assert libcst.Name.__eq__ is object.__eq__ and Mine.__eq__ is not object.__eq__\n"
+            "assert Mine('x') == 3\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_the_engines_import_gives_them_types_isinstance(tmp_path):
     code = ("from est2tpu.cli import engine\nengine.load()\nimport libcst\n"
             "assert type(libcst.Name) is engine._PlainSubclassing\n")
