@@ -1185,6 +1185,9 @@ class EstimatorIndex:
 
     def _find_train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         found: List[cst.FunctionDef] = []
+        indexes = self.program.indexes if self.program is not None else [self]
+        if not any(index.train_op_builders() for index in indexes):
+            return found  # no function of the program builds one: no call graph to follow
         seen, todo = {fn}, [fn]
         while todo and len(seen) < 64:
             caller = todo.pop()

@@ -222,15 +222,28 @@ def local_bindings(fn: cst.FunctionDef) -> Dict[str, List[Optional[cst.BaseExpre
 
 def unpacked(fn: cst.FunctionDef, name: str) -> List[Tuple[cst.Call, int]]:
     """``(call, i)`` for each ``a, name = call`` of ``fn``'s simple statements that binds
-    ``name`` as the ``i``-th of a flat tuple or list of targets unpacking a call."""
-    found = []
+    ``name`` as the ``i``-th of a flat tuple or list of targets unpacking a call.  Shared:
+    not to be changed."""
+    return _unpackings(fn).get(name, [])
+
+
+@functools.lru_cache(maxsize=16)  # asked of each name a metric reads, like local_bindings
+def _unpackings(fn: cst.FunctionDef) -> Dict[str, List[Tuple[cst.Call, int]]]:
+    """:func:`unpacked` of every name ``fn`` so binds."""
+    found: Dict[str, List[Tuple[cst.Call, int]]] = {}
     for small in (small for s in simple_statements(fn.body) for small in s.body):
         if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
             for target in small.targets:
-                i = unpacked_position(target.target, name)
-                if i is not None:
-                    found.append((small.value, i))
+                for name in _flat_names(target.target):
+                    found.setdefault(name, []).append((small.value, unpacked_position(target.target, name)))
     return found
+
+
+def _flat_names(target: cst.BaseExpression) -> List[str]:
+    """The names of a flat tuple or list of targets, each once."""
+    if isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e, cst.Element) for e in target.elements):
+        return list(dict.fromkeys(e.value.value for e in target.elements if isinstance(e.value, cst.Name)))
+    return []
 
 
 def unpacked_position(target: cst.BaseExpression, name: str) -> Optional[int]:

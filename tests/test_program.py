@@ -2,8 +2,10 @@
 Estimator modules are read like the public names, a RunConfig changes only with an estimator
 that converts, and a function outside the program is named with where it comes from."""
 
+import pathlib
 import textwrap
 
+import libcst
 import pytest
 
 from est2tpu.codemods.migrate import migrate_code, migrate_program
@@ -520,3 +522,36 @@ def test_an_exported_estimator_sharing_its_model_fn_with_a_trained_one_converts_
     result = migrate_code(source)
     assert result.code == source
     assert ("E2T218", 17) in {(f.code, f.line) for f in result.findings}
+
+
+def _unpacked_by_scan(fn, name):
+    """``names.unpacked`` as it was written before its table: a scan of every statement."""
+    from est2tpu.codemods.names import simple_statements, unpacked_position
+
+    return [(small.value, i) for s in simple_statements(fn.body) for small in s.body
+            if isinstance(small, libcst.Assign) and isinstance(small.value, libcst.Call)
+            for target in small.targets for i in [unpacked_position(target.target, name)] if i is not None]
+
+
+def test_unpacked_answers_as_a_scan_of_the_function_does_for_every_name_of_the_fixtures_and_real_programs():
+    from est2tpu.codemods.names import NameReads, unpacked
+    from est2tpu.codemods.walk import Preorder
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    paths = sorted((root / "fixtures").glob("*.py")) + sorted((root.parent / "shared" / "realworld").rglob("*.py"))
+    code = "def f(x):\n    a, (b, c), a = g()\n    [d, a] = e = h(x)\n    a, *s = k()\n    if x:\n        a, d = m()\n"
+    trees = [libcst.parse_module(code)]
+    for path in paths:
+        try:
+            trees.append(libcst.parse_module(path.read_text(encoding="utf-8")))
+        except libcst.ParserSyntaxError:  # Python 2 among the real programs
+            pass
+    functions = [n for tree in trees for n in Preorder(tree).nodes if isinstance(n, libcst.FunctionDef)]
+    asked = 0
+    for fn in functions:
+        reads = NameReads().walked(fn)
+        for name in {*reads.reads, *reads.bound, "a", "d", "s"}:
+            assert unpacked(fn, name) == _unpacked_by_scan(fn, name), (fn.name.value, name)
+            asked += bool(unpacked(fn, name))
+    assert [i for _, i in unpacked(functions[0], "a")] == [0, 1, 0] and [i for _, i in unpacked(functions[0], "d")] == [0, 1]
+    assert asked > 20
