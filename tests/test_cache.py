@@ -33,6 +33,15 @@ def test_a_second_check_of_a_clean_tree_skips_its_files(tmp_path):
     assert (tree / ".est2tpu_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
+def test_a_run_that_caches_no_program_still_leaves_a_cache_that_ignores_itself(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "plain.py": "x = 1\n"})
+    command = [sys.executable, "-m", "est2tpu", "migrate", "--check", "."]  # the entry point records the run
+    assert subprocess.run(command, cwd=tmp_path, env={**os.environ, **ON}, capture_output=True).returncode == 0
+    assert list((tmp_path / ".est2tpu_cache").glob("*/runs/*"))  # the run's recording, and no program's entry
+    assert (tmp_path / ".est2tpu_cache").is_dir()
+    assert (tmp_path / ".est2tpu_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
 def test_a_file_that_changed_is_migrated_again(tmp_path):
     tree = _migrated_tree(tmp_path)
     run_cli("migrate", "--check", "a.py", "b.py", cwd=tree, env=ON)

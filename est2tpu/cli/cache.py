@@ -52,7 +52,7 @@ class Cache:
         folder = os.path.join(self.directory, key[:2])
         try:
             if not os.path.isdir(folder):
-                _make(os.path.dirname(self.directory))
+                make_top(os.path.dirname(self.directory))
                 os.makedirs(folder, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -62,7 +62,7 @@ class Cache:
             pass
 
 
-def _make(top: str) -> None:
+def make_top(top: str) -> None:
     """The cache's top directory, with a .gitignore that ignores all of it."""
     os.makedirs(top, exist_ok=True)
     ignore = os.path.join(top, ".gitignore")

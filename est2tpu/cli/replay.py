@@ -123,8 +123,11 @@ def save(cache_directory: str, code: int) -> None:
         return
     entry = marshal.dumps((recording.argv, os.getcwd(), recording.directories, recording.paths,
                            recording.real, recording.files, recording.output, code))
+    from est2tpu.cli.cache import make_top
+
     folder = os.path.join(cache_directory, "runs")
     try:
+        make_top(os.path.dirname(cache_directory))  # its .gitignore too: a run may cache no program
         os.makedirs(folder, exist_ok=True)
         temporary = os.path.join(folder, f".tmp-{os.getpid()}")
         with open(temporary, "wb") as f:
