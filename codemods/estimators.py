@@ -950,7 +950,7 @@ class EstimatorIndex:
     def input_fn_plans(self) -> Iterator[Tuple[InputFnUse, InputFnPlan]]:
         """The input_fns to rewrite: those of every use, in the program, of an estimator the
         program builds (their functions may be in any module)."""
-        for index in self.program.indexes if self.program is not None else [self]:
+        for index in self.program_indexes:
             for use in index.uses:
                 if use.plan is not None and use.site is not None:
                     yield use, use.plan
@@ -970,7 +970,7 @@ class EstimatorIndex:
         ``target``, which is called ``name`` where it is defined: ``name(...)`` where the name
         resolves to it, also through an import."""
         found = []
-        for index in self.program.indexes if self.program is not None else [self]:
+        for index in self.program_indexes:
             for call, scope in index._c.calls_by_name.get(name, ()):
                 if index.resolve_function(call.func, scope) is target or index.value_of(call.func, scope) is target:
                     found.append(call)
@@ -1167,12 +1167,17 @@ class EstimatorIndex:
         """The defs of this module that some model_fn of the program calls as a metric helper
         (see :meth:`metric_helpers`), each with those calls and the position unpacked."""
         found: Dict[cst.FunctionDef, List[Tuple[cst.Call, int]]] = {}
-        for index in self.program.indexes if self.program is not None else [self]:
+        for index in self.program_indexes:
             for fn in index.model_fns:
                 for call, i, helper in index.metric_helpers(fn):
                     if helper is not None and self.owns(helper):
                         found.setdefault(helper, []).append((call, i))
         return found
+
+    @property
+    def program_indexes(self) -> List["EstimatorIndex"]:
+        """The indexes of every module of the program (this one alone, outside a program)."""
+        return self.program.indexes if self.program is not None else [self]
 
     def train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         """The functions of the program that ``fn`` (a model_fn) calls or names (``{"dense":
@@ -1185,8 +1190,7 @@ class EstimatorIndex:
 
     def _find_train_op_helpers(self, fn: Function) -> List[cst.FunctionDef]:
         found: List[cst.FunctionDef] = []
-        indexes = self.program.indexes if self.program is not None else [self]
-        if not any(index.train_op_builders() for index in indexes):
+        if not any(index.train_op_builders() for index in self.program_indexes):
             return found  # no function of the program builds one: no call graph to follow
         seen, todo = {fn}, [fn]
         while todo and len(seen) < 64:

@@ -234,24 +234,24 @@ def _unpackings(fn: cst.FunctionDef) -> Dict[str, List[Tuple[cst.Call, int]]]:
     for small in (small for s in simple_statements(fn.body) for small in s.body):
         if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
             for target in small.targets:
-                for name in _flat_names(target.target):
-                    found.setdefault(name, []).append((small.value, unpacked_position(target.target, name)))
+                for name, i in _flat_positions(target.target).items():
+                    found.setdefault(name, []).append((small.value, i))
     return found
 
 
-def _flat_names(target: cst.BaseExpression) -> List[str]:
-    """The names of a flat tuple or list of targets, each once."""
+def _flat_positions(target: cst.BaseExpression) -> Dict[str, int]:
+    """Each name of a flat tuple or list of targets (``loss, name``), at its first position."""
+    positions: Dict[str, int] = {}
     if isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e, cst.Element) for e in target.elements):
-        return list(dict.fromkeys(e.value.value for e in target.elements if isinstance(e.value, cst.Name)))
-    return []
+        for i, e in enumerate(target.elements):
+            if isinstance(e.value, cst.Name):
+                positions.setdefault(e.value.value, i)
+    return positions
 
 
 def unpacked_position(target: cst.BaseExpression, name: str) -> Optional[int]:
     """The position of ``name`` in a flat tuple or list of targets (``loss, name``), else None."""
-    if isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e, cst.Element) for e in target.elements):
-        return next((i for i, e in enumerate(target.elements) if isinstance(e.value, cst.Name)
-                     and e.value.value == name), None)
-    return None
+    return _flat_positions(target).get(name)
 
 
 class MethodCalls(Visitor):

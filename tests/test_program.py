@@ -526,11 +526,17 @@ def test_an_exported_estimator_sharing_its_model_fn_with_a_trained_one_converts_
 
 def _unpacked_by_scan(fn, name):
     """``names.unpacked`` as it was written before its table: a scan of every statement."""
-    from est2tpu.codemods.names import simple_statements, unpacked_position
+    from est2tpu.codemods.names import simple_statements
+
+    def position(target):
+        if isinstance(target, (libcst.Tuple, libcst.List)) and all(isinstance(e, libcst.Element) for e in target.elements):
+            return next((i for i, e in enumerate(target.elements) if isinstance(e.value, libcst.Name)
+                         and e.value.value == name), None)
+        return None
 
     return [(small.value, i) for s in simple_statements(fn.body) for small in s.body
             if isinstance(small, libcst.Assign) and isinstance(small.value, libcst.Call)
-            for target in small.targets for i in [unpacked_position(target.target, name)] if i is not None]
+            for target in small.targets for i in [position(target.target)] if i is not None]
 
 
 def test_unpacked_answers_as_a_scan_of_the_function_does_for_every_name_of_the_fixtures_and_real_programs():
@@ -546,7 +552,11 @@ def test_unpacked_answers_as_a_scan_of_the_function_does_for_every_name_of_the_f
             trees.append(libcst.parse_module(path.read_text(encoding="utf-8")))
         except libcst.ParserSyntaxError:  # Python 2 among the real programs
             pass
-    functions = [n for tree in trees for n in Preorder(tree).nodes if isinstance(n, libcst.FunctionDef)]
+    functions = []
+    for tree in trees:
+        index = Preorder(tree)
+        functions += [n for n in index.nodes if isinstance(n, libcst.FunctionDef)]
+        index.close()
     asked = 0
     for fn in functions:
         reads = NameReads().walked(fn)
